@@ -1,0 +1,39 @@
+# Thin wrapper over CMake + Ninja. `make demo` runs the main job, `make test` every test.
+BUILD   ?= build
+ASAN    ?= build-asan
+JOBS    ?= $(shell nproc)
+
+.PHONY: all deps build asan demo test test-release test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh base
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_SANITIZE=ON \
+	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/javm
+
+test-release: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# Every test, on the optimised build and on the sanitizer build.
+test: test-release test-asan
+
+bench: build
+	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT
+ * javm/exec.h — the exec layer: program preparation, guest memory, and the interpreter
+ * (normative: shared/spec/pvm.md). Part of the public API; include <javm.h>. */
+#ifndef JAVM_EXEC_H
+#define JAVM_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- exits (pvm.md §3.1) ---------------------------------------------------------------- */
+
+typedef enum javm_exit_reason {
+    JAVM_EXIT_HALT = 0,
+    JAVM_EXIT_PANIC = 1,
+    JAVM_EXIT_OUT_OF_GAS = 2,
+    JAVM_EXIT_PAGE_FAULT = 3,  /* arg = page-aligned address of the lowest inaccessible byte */
+    JAVM_EXIT_HOST_CALL = 4,   /* arg = the ecalli immediate */
+    JAVM_EXIT_ECALL = 6,
+    JAVM_EXIT_TRAP = 7
+} javm_exit_reason;
+
+typedef struct javm_exit {
+    javm_exit_reason reason;
+    uint32_t arg; /* PAGE_FAULT: fault page address; HOST_CALL: immediate; else 0 */
+} javm_exit;
+
+/* "halt", "panic", "out-of-gas", "page-fault", "host-call", "ecall", "trap"; "?" otherwise. */
+const char *javm_exit_name(javm_exit_reason r);
+
+/* ---- preparation (pvm.md §2.1, §9.2) ---------------------------------------------------- */
+
+typedef enum javm_profile {
+    JAVM_PROFILE_JAVM = 0,    /* the default: trap exits Trap, opcodes 2/3 defined */
+    JAVM_PROFILE_GP = 1       /* GP-compatibility, for the public JAM PVM vectors only */
+} javm_profile;
+
+typedef enum javm_gas_model {
+    JAVM_GAS_PIPELINE = 0,    /* per-block pipeline cycle estimate (pvm.md §7.2), the default */
+    JAVM_GAS_INSTR = 1        /* one gas per instruction of the block (pvm.md §7.3) */
+} javm_gas_model;
+
+typedef struct javm_prepare_opts {
+    javm_profile profile;
+    uint32_t mem_latency;     /* M of pvm.md §7.4; 0 means the default 25 */
+} javm_prepare_opts;
+
+/* An immutable prepared program. Never written after javm_prepare returns, so it may be shared
+ * by any number of runs and threads. Reference counted: javm_program_ref / javm_program_free. */
+typedef struct javm_program javm_program;
+
+/* Validates (code, bitmask, jump table) and predecodes them once (pvm.md §2.1, §9.2).
+ * code: L bytes (read only during the call; the program keeps its own copy). bitmask: exactly
+ * ceil(L/8) bytes, bit i in byte i/8 at position i%8. entries: n targets. opts: NULL = JAVM
+ * profile, M 25. On success *out holds one reference. Statuses: JAVM_ERR_CODE_TOO_LARGE,
+ * JAVM_ERR_JT_TOO_LARGE, JAVM_ERR_BITMASK_PADDING, JAVM_ERR_JT_ENTRY, JAVM_ERR_INVALID_ARG,
+ * JAVM_ERR_ALLOC. */
+int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const uint32_t *entries,
+                 uint64_t n, const javm_prepare_opts *opts, javm_program **out);
+
+/* Splits a GP "deblob" blob (pvm.md §9.2) and calls javm_prepare. Blob-level statuses:
+ * JAVM_ERR_BLOB_TRUNCATED, _VARINT, _TOO_LARGE, _JT_WIDTH, _TRAILING; then those of
+ * javm_prepare. Never reads outside [blob, blob + len). */
+int javm_prepare_blob(const uint8_t *blob, size_t len, const javm_prepare_opts *opts,
+                      javm_program **out);
+
+javm_program *javm_program_ref(javm_program *p);   /* +1 reference; returns p */
+void javm_program_free(javm_program *p);           /* -1 reference; NULL is a no-op */
+
+/* Read-only views of a prepared program (valid while the caller holds a reference). */
+const uint8_t *javm_program_code(const javm_program *p, uint64_t *len);
+const uint8_t *javm_program_bitmask(const javm_program *p, uint64_t *len);
+const uint32_t *javm_program_jump_table(const javm_program *p, uint64_t *n);
+javm_profile javm_program_profile(const javm_program *p);
+uint32_t javm_program_mem_latency(const javm_program *p);
+/* Cost of the block starting at pc under a model, or 0 when pc is not a block start. */
+uint64_t javm_program_block_cost(const javm_program *p, uint32_t pc, javm_gas_model model);
+
+/* ---- memory (pvm.md §2.3, §2.4) ---------------------------------------------------------- */
+
+typedef enum javm_perm { JAVM_PERM_NONE = 0, JAVM_PERM_RO = 1, JAVM_PERM_RW = 2 } javm_perm;
+typedef enum javm_access { JAVM_ACCESS_READ = 0, JAVM_ACCESS_WRITE = 1 } javm_access;
+
+/* A 32-bit paged guest address space: every page NONE and zero when created. */
+typedef struct javm_memory javm_memory;
+
+int javm_memory_new(javm_memory **out);            /* JAVM_ERR_ALLOC */
+void javm_memory_free(javm_memory *m);             /* NULL is a no-op */
+/* Makes every page NONE and zero again, keeping the reservation (cheap reuse). */
+void javm_memory_reset(javm_memory *m);
+
+/* Guest-checked path: apply pvm.md §2.4 permissions; fail without effect.
+ * probe: JAVM_OK, or JAVM_ERR_MEM_ACCESS (a byte lacks the permission, or passes 2^32).
+ * If fault_addr is non-NULL it receives the page of the lowest inaccessible byte (or 0 when
+ * the range only fails by passing 2^32). len 0 always succeeds. */
+int javm_memory_probe(const javm_memory *m, uint32_t addr, uint64_t len, javm_access mode,
+                      uint32_t *fault_addr);
+int javm_memory_read(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
+int javm_memory_write(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
+
+/* Embedder path: ignores permissions. JAVM_ERR_MEM_RANGE when addr + len > 2^32, or for
+ * set_perm when start or size is not page-aligned; no effect then. set_perm keeps contents. */
+int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
+int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
+int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm);
+javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page);
+
+/* Dirty-page record: pages written (store instruction, write or poke) since the last clear.
+ * javm_memory_dirty returns the page numbers in the order first written; *n receives their
+ * count; the array is valid until the next write or clear. */
+const uint32_t *javm_memory_dirty(const javm_memory *m, size_t *n);
+bool javm_memory_is_dirty(const javm_memory *m, uint32_t page);
+void javm_memory_clear_dirty(javm_memory *m);
+
+/* ---- running (pvm.md §2.5, §3) ---------------------------------------------------------- */
+
+typedef enum javm_call_kind { JAVM_CALL_ECALLI = 0, JAVM_CALL_ECALL = 1 } javm_call_kind;
+
+/* A handler's answer: cont = CONTINUE, else EXIT(exit). */
+typedef struct javm_answer {
+    bool cont;
+    javm_exit exit;
+} javm_answer;
+
+/* Called for every ecalli/ecall with pc already past it (pvm.md §3.2). It must reach memory
+ * only through the guest-checked path and must not change pc. */
+typedef javm_answer (*javm_handler)(void *user, javm_call_kind kind, uint32_t imm,
+                                    uint64_t regs[JAVM_NUM_REGS], javm_memory *mem, int64_t *gas);
+
+/* The exec state of one VM (pvm.md §2.1). mem is borrowed: the caller owns it. */
+typedef struct javm_state {
+    uint64_t regs[JAVM_NUM_REGS];
+    uint32_t pc;
+    int64_t gas;
+    javm_memory *mem;
+    uint64_t steps; /* out: instructions dispatched by runs, incl. the one that ended each run */
+} javm_state;
+
+/* Runs from state until an exit; updates regs, pc, gas, memory and steps in place.
+ * handler may be NULL (ecalli then exits HOST_CALL, ecall ECALL). Never fails otherwise. */
+javm_exit javm_run(const javm_program *p, javm_state *state, javm_gas_model model,
+                   javm_handler handler, void *user);
+
+#endif

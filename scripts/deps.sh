@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages javm-c needs, and only those that are absent.
+# Usage: scripts/deps.sh [base|guest|fuzz|all]   (default: base)
+set -euo pipefail
+want=(cmake ninja-build pkg-config gcc libsodium-dev liblmdb-dev libjson-c-dev libcmocka-dev)
+case "${1:-base}" in
+  base) ;;
+  guest|fuzz|all) want+=(clang-19 lld-19 llvm-19 libclang-rt-19-dev) ;;
+  *) echo "usage: $0 [base|guest|fuzz|all]" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
