@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT
+ * exec/exec.h — internals of the exec layer: the prepared program, the predecoded record
+ * layout, guest memory, and the decoding helpers shared by preparation and the gas model.
+ * Normative behaviour: shared/spec/pvm.md. */
+#ifndef EXEC_EXEC_H
+#define EXEC_EXEC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "javm.h"
+#include "exec/opcodes.h"
+
+#if defined(__GNUC__)
+#define EXEC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define EXEC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define EXEC_LIKELY(x) (x)
+#define EXEC_UNLIKELY(x) (x)
+#endif
+
+/* Bytes of zero padding after the copied code: the longest operand read reaches pc + 11
+ * (pvm.md §4.4), so reads through ζ need no bounds check. */
+#define EXEC_CODE_PAD 16
+
+/* Internal ops beyond the PVM opcode bytes (a byte no PVM opcode uses). */
+enum {
+    EXEC_OP_PANIC = 255,       /* not an instruction start, undefined opcode, sbrk, GP trap */
+    EXEC_OP_ECALLI_GP = 254,   /* ecalli in GP-compat: not a terminator */
+    EXEC_OP_JUMP_IND_GP = 253, /* jump_ind with GP's halt address */
+    EXEC_OP_LIJI_GP = 252      /* load_imm_jump_ind with GP's halt address */
+};
+
+#define EXEC_NO_TARGET UINT32_MAX
+
+/* One predecoded instruction: 32 bytes, two per cache line.
+ *
+ *   byte  0      1  2  3  4..7   8..15   16..23              24..27        28..31
+ *        +------+--+--+--+------+-------+-------------------+-------------+------------+
+ *        |  op  | a| b| d|  pc  |   x   | y or target index | cost[PIPE]  | cost[INSTR]|
+ *        +------+--+--+--+------+-------+-------------------+-------------+------------+
+ *
+ * op: PVM opcode byte or EXEC_OP_*. a, b, d: register indices already clamped to 0..12, in
+ * the roles of pvm.md §4.4 (TwoReg: d = rD destination, a = rA source; ThreeReg: d = rD).
+ * x: first immediate. y: second immediate, or for static branches and jumps the record index
+ * of the target (EXEC_NO_TARGET when the target is not a valid branch target: taking it
+ * panics). cost: the block cost under each gas model when this record is a block start, 0
+ * otherwise (every block costs >= 1, so 0 marks "not a block start").
+ * Records are laid out in pc order and record i + 1 is always at next(pc of record i), so
+ * sequential flow is rec++. */
+typedef struct exec_rec {
+    uint8_t op, a, b, d;
+    uint32_t pc;
+    uint64_t x;
+    uint64_t y;
+    uint32_t cost[2];
+} exec_rec;
+
+struct javm_program {
+    atomic_uint refs;
+    javm_profile profile;
+    uint32_t mem_latency;
+    uint64_t L;
+    uint8_t *code;       /* L bytes + EXEC_CODE_PAD zero bytes */
+    uint8_t *bitmask;    /* ceil(L/8) bytes, packed */
+    uint32_t *jt;        /* raw jump table */
+    uint64_t njt;
+    exec_rec *recs;
+    uint32_t nrecs;
+    uint32_t *pc2rec;    /* L + 1 entries: record index of each position, or EXEC_NO_TARGET */
+    uint32_t *jt_rec;    /* record index of each jump-table target in V, or EXEC_NO_TARGET */
+};
+
+/* A read-only view of code and bitmask used while preparing (and by the gas model). */
+typedef struct exec_code {
+    const uint8_t *c;    /* padded code */
+    const uint8_t *k;    /* packed bitmask */
+    uint64_t L;
+    int profile;         /* 0 JAVM, 1 GP */
+} exec_code;
+
+/* bit(i) of pvm.md §4.1: the bitmask, with every position >= L counting as 1. */
+static inline bool exec_bit(const exec_code *cd, uint64_t i)
+{
+    return i >= cd->L || ((cd->k[i >> 3] >> (i & 7)) & 1);
+}
+
+/* skip(i) = min(24, smallest j >= 0 with bit(i + 1 + j) = 1). */
+static inline uint32_t exec_skip(const exec_code *cd, uint64_t i)
+{
+    uint32_t j = 0;
+    while (j < 24 && !exec_bit(cd, i + 1 + j))
+        j++;
+    return j;
+}
+
+/* A valid instruction start: n < L, k[n] = 1, c[n] defined in the profile (pvm.md §6.1). */
+static inline bool exec_valid_start(const exec_code *cd, uint64_t n)
+{
+    return n < cd->L && exec_bit(cd, n) && exec_op_defined(cd->c[n], cd->profile);
+}
+
+/* LE(i, n) read through ζ from the padded code, and sx(n, v). */
+static inline uint64_t exec_le(const uint8_t *c, uint64_t i, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned b = 0; b < n; b++)
+        v |= (uint64_t)c[i + b] << (8 * b);
+    return v;
+}
+
+static inline uint64_t exec_sx(unsigned n, uint64_t v)
+{
+    if (n == 0)
+        return 0;
+    if (n >= 8)
+        return v;
+    uint64_t sign = UINT64_C(1) << (8 * n - 1);
+    v &= (sign << 1) - 1;
+    return (v ^ sign) - sign;
+}
+
+/* The static branch target T of the instruction at pc (pvm.md §4.3, §4.4), for classes
+ * ONEOFF, ONEREG_IMM_OFF and TWOREG_ONEOFF; returns false for any other class. */
+bool exec_branch_target(const exec_code *cd, uint64_t pc, uint32_t *target);
+
+/* Block costs of the block starting at b under both models (pvm.md §7.2, §7.3). */
+void exec_block_costs(const exec_code *cd, uint64_t b, uint32_t M, uint64_t *pipe,
+                      uint64_t *instr);
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+/* Page state byte: bit 0 readable, bit 1 writable, bit 2 dirty. The interpreter's fast
+ * paths test `state & EXEC_P_R` for loads and `state == EXEC_P_RWD` for stores, so a store
+ * to an already-dirty writable page costs one load and one compare. */
+enum { EXEC_P_R = 1, EXEC_P_W = 2, EXEC_P_D = 4, EXEC_P_RWD = 7 };
+
+struct javm_memory {
+    uint8_t *base;     /* 4 GiB reservation; page contents */
+    uint8_t *page;     /* JAVM_NUM_PAGES state bytes */
+    uint32_t *dirty;   /* pages in first-written order; capacity JAVM_NUM_PAGES */
+    size_t ndirty;
+};
+
+/* Slow path of a guest access of n bytes at addr: checks every page (pvm.md §2.4); for
+ * writes, marks the pages dirty. Returns JAVM_EXIT_HALT (used as "ok"), PAGE_FAULT with
+ * *fault set, or PANIC (access passes 2^32). */
+javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool write,
+                               uint32_t *fault);
+
+#endif

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT
+ * exec/memory.c — the paged 32-bit guest address space (pvm.md §2.3, §2.4): one 4 GiB
+ * virtual reservation for contents (pages are committed by the host only when touched) and
+ * one state byte per page, so an access costs one flat lookup. See exec/exec.h. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "exec/exec.h"
+
+#define SPACE (UINT64_C(1) << 32)
+
+static uint8_t *reserve_space(void)
+{
+    void *p = mmap(NULL, SPACE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int javm_memory_new(javm_memory **out)
+{
+    int rc = JAVM_ERR_ALLOC;
+    javm_memory *m = calloc(1, sizeof *m);
+    if (!m)
+        goto done;
+    m->page = calloc(JAVM_NUM_PAGES, 1);
+    /* Up to every page can be dirty; calloc'd memory is committed only where written. */
+    m->dirty = calloc(JAVM_NUM_PAGES, sizeof *m->dirty);
+    m->base = reserve_space();
+    if (!m->page || !m->dirty || !m->base)
+        goto done;
+    *out = m;
+    m = NULL;
+    rc = JAVM_OK;
+done:
+    javm_memory_free(m);
+    return rc;
+}
+
+void javm_memory_free(javm_memory *m)
+{
+    if (!m)
+        return;
+    if (m->base)
+        munmap(m->base, SPACE);
+    free(m->page);
+    free(m->dirty);
+    free(m);
+}
+
+void javm_memory_reset(javm_memory *m)
+{
+    /* Dropping the pages gives back zero-filled pages on next touch. */
+    madvise(m->base, SPACE, MADV_DONTNEED);
+    memset(m->page, 0, JAVM_NUM_PAGES);
+    m->ndirty = 0;
+}
+
+static void mark_dirty(javm_memory *m, uint32_t pg)
+{
+    if (!(m->page[pg] & EXEC_P_D)) {
+        m->page[pg] |= EXEC_P_D;
+        m->dirty[m->ndirty++] = pg;
+    }
+}
+
+/* Lowest page in [addr, addr + len) (clipped at 2^32) whose state lacks `need`. */
+static bool first_bad_page(const javm_memory *m, uint32_t addr, uint64_t len, uint8_t need,
+                           uint32_t *bad)
+{
+    uint64_t end = (uint64_t)addr + len;
+    if (end > SPACE)
+        end = SPACE;
+    for (uint64_t pg = addr >> 12; (pg << 12) < end; pg++) {
+        if ((m->page[pg] & need) != need) {
+            *bad = (uint32_t)(pg << 12);
+            return true;
+        }
+    }
+    return false;
+}
+
+javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool write,
+                               uint32_t *fault)
+{
+    uint8_t need = write ? EXEC_P_W : EXEC_P_R;
+    uint32_t bad;
+    if (first_bad_page(m, addr, n, need, &bad)) {
+        *fault = bad; /* pvm.md §2.4 rule 1: the page of the lowest inaccessible byte */
+        return JAVM_EXIT_PAGE_FAULT;
+    }
+    if ((uint64_t)addr + n > SPACE)
+        return JAVM_EXIT_PANIC; /* rule 2 */
+    if (write) {
+        mark_dirty(m, addr >> 12);
+        mark_dirty(m, (uint32_t)(((uint64_t)addr + n - 1) >> 12));
+    }
+    return JAVM_EXIT_HALT;
+}
+
+int javm_memory_probe(const javm_memory *m, uint32_t addr, uint64_t len, javm_access mode,
+                      uint32_t *fault_addr)
+{
+    if (len == 0)
+        return JAVM_OK;
+    uint32_t bad = 0;
+    uint8_t need = mode == JAVM_ACCESS_WRITE ? EXEC_P_W : EXEC_P_R;
+    if (first_bad_page(m, addr, len, need, &bad) || (uint64_t)addr + len > SPACE) {
+        if (fault_addr)
+            *fault_addr = bad;
+        return JAVM_ERR_MEM_ACCESS;
+    }
+    return JAVM_OK;
+}
+
+int javm_memory_read(const javm_memory *m, uint32_t addr, uint64_t len, void *buf)
+{
+    int rc = javm_memory_probe(m, addr, len, JAVM_ACCESS_READ, NULL);
+    if (rc == JAVM_OK && len)
+        memcpy(buf, m->base + addr, len);
+    return rc;
+}
+
+int javm_memory_write(javm_memory *m, uint32_t addr, uint64_t len, const void *buf)
+{
+    int rc = javm_memory_probe(m, addr, len, JAVM_ACCESS_WRITE, NULL);
+    if (rc == JAVM_OK && len)
+        return javm_memory_poke(m, addr, len, buf);
+    return rc;
+}
+
+int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *buf)
+{
+    if ((uint64_t)addr + len > SPACE)
+        return JAVM_ERR_MEM_RANGE;
+    if (len)
+        memcpy(buf, m->base + addr, len);
+    return JAVM_OK;
+}
+
+int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *buf)
+{
+    if ((uint64_t)addr + len > SPACE)
+        return JAVM_ERR_MEM_RANGE;
+    if (len == 0)
+        return JAVM_OK;
+    memcpy(m->base + addr, buf, len);
+    for (uint64_t pg = addr >> 12; (pg << 12) < (uint64_t)addr + len; pg++)
+        mark_dirty(m, (uint32_t)pg);
+    return JAVM_OK;
+}
+
+int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm)
+{
+    if ((start | size) & 0xFFF || start > SPACE || size > SPACE - start)
+        return JAVM_ERR_MEM_RANGE;
+    uint8_t bits = perm == JAVM_PERM_RW ? EXEC_P_R | EXEC_P_W : perm == JAVM_PERM_RO ? EXEC_P_R : 0;
+    for (uint64_t pg = start >> 12; pg < (start + size) >> 12; pg++)
+        m->page[pg] = (uint8_t)((m->page[pg] & EXEC_P_D) | bits);
+    return JAVM_OK;
+}
+
+javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page)
+{
+    if (page >= JAVM_NUM_PAGES)
+        return JAVM_PERM_NONE;
+    uint8_t s = m->page[page];
+    return (s & EXEC_P_W) ? JAVM_PERM_RW : (s & EXEC_P_R) ? JAVM_PERM_RO : JAVM_PERM_NONE;
+}
+
+const uint32_t *javm_memory_dirty(const javm_memory *m, size_t *n)
+{
+    *n = m->ndirty;
+    return m->dirty;
+}
+
+bool javm_memory_is_dirty(const javm_memory *m, uint32_t page)
+{
+    return page < JAVM_NUM_PAGES && (m->page[page] & EXEC_P_D);
+}
+
+void javm_memory_clear_dirty(javm_memory *m)
+{
+    for (size_t i = 0; i < m->ndirty; i++)
+        m->page[m->dirty[i]] &= (uint8_t)~EXEC_P_D;
+    m->ndirty = 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT
+ * tools/cli.h — shared pieces of the javm command: subcommand entry points, argument
+ * parsing helpers and exit codes (documented in `javm --help`). */
+#ifndef TOOLS_CLI_H
+#define TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "javm.h"
+
+/* Exit codes of every subcommand. */
+enum {
+    CLI_OK = 0,        /* the command did what it was asked */
+    CLI_FAIL = 1,      /* it ran, and what it checked failed (e.g. a vector mismatched) */
+    CLI_USAGE = 2,     /* bad command line */
+    CLI_INPUT = 3,     /* an input file or the store was unreadable or invalid */
+    CLI_INTERNAL = 4   /* out of memory or another library failure */
+};
+
+int cmd_run(int argc, char **argv);
+int cmd_vectors(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Parses a u64 (decimal or 0x hex); false on junk or overflow. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+/* Whether a is --help or -h. */
+bool cli_is_help(const char *a);
+/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status. */
+int cli_read_file(const char *path, uint8_t **buf, size_t *len);
+/* Monotonic nanoseconds. */
+uint64_t cli_now_ns(void);
+
+#endif

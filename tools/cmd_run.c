@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT
+ * tools/cmd_run.c — `javm run`: prepare and run one PVM program (a GP deblob file or a
+ * vector JSON with its pages, registers and memory) and print exit, state and speed. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vector.h"
+
+static const char usage[] =
+    "usage: javm run PROGRAM.bin|VECTOR.json [options]\n"
+    "  --gas N                 initial gas (default: the vector's, or 2^50 for a .bin)\n"
+    "  --gas-model M           pipeline (default) or instr (one gas per instruction)\n"
+    "  --profile P             javm (default) or gp (GP-compatibility)\n"
+    "  --mem-latency M         memory latency of the pipeline model (default 25)\n"
+    "  --page ADDR:LEN[:ro]    make [ADDR, ADDR+LEN) accessible (read-write unless :ro);\n"
+    "                          repeatable; ADDR and LEN are rounded out to whole pages\n"
+    "  --repeat N              run N times from the same start state (default 1); the\n"
+    "                          time printed is the best run\n"
+    "  --check                 compare with the vector's expected-* keys (exit 1 on mismatch)\n"
+    "  --json                  print one JSON object\n"
+    "Prints the exit reason, pc, the 13 registers, gas left, instructions executed (every\n"
+    "instruction dispatched, including the one that ended the run), the best wall time and\n"
+    "'<x> ns/instr'. Exit: 0 ran (any exit reason), 1 --check mismatch, 2 usage, 3 bad input.\n";
+
+#define MAX_PAGES 64
+
+typedef struct run_opts {
+    const char *path;
+    bool has_gas, json, check;
+    uint64_t gas, repeat;
+    javm_gas_model model;
+    javm_prepare_opts prep;
+    tv_page pages[MAX_PAGES];
+    size_t npages;
+} run_opts;
+
+static bool parse_page(const char *s, tv_page *pg)
+{
+    char buf[128];
+    if (strlen(s) >= sizeof buf)
+        return false;
+    strcpy(buf, s);
+    char *c1 = strchr(buf, ':');
+    if (!c1)
+        return false;
+    *c1++ = 0;
+    char *c2 = strchr(c1, ':');
+    pg->writable = true;
+    if (c2) {
+        *c2++ = 0;
+        if (strcmp(c2, "ro") != 0)
+            return false;
+        pg->writable = false;
+    }
+    uint64_t a, l;
+    if (!cli_parse_u64(buf, &a) || !cli_parse_u64(c1, &l) || a + l > (UINT64_C(1) << 32))
+        return false;
+    pg->addr = (uint32_t)a;
+    pg->len = (uint32_t)l;
+    return true;
+}
+
+static int parse(int argc, char **argv, run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->repeat = 1;
+    o->model = JAVM_GAS_PIPELINE;
+    o->prep = (javm_prepare_opts){ JAVM_PROFILE_JAVM, 25 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t u;
+        if (cli_is_help(a)) {
+            fputs(usage, stdout);
+            exit(CLI_OK);
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--check") == 0) {
+            o->check = true;
+        } else if (strcmp(a, "--gas") == 0 && cli_parse_u64(val, &o->gas) && o->gas <= INT64_MAX) {
+            o->has_gas = true;
+            i++;
+        } else if (strcmp(a, "--repeat") == 0 && cli_parse_u64(val, &o->repeat) && o->repeat) {
+            i++;
+        } else if (strcmp(a, "--mem-latency") == 0 && cli_parse_u64(val, &u) && u >= 1 &&
+                   u <= JAVM_MAX_MEM_LATENCY) {
+            o->prep.mem_latency = (uint32_t)u;
+            i++;
+        } else if (strcmp(a, "--gas-model") == 0 && val &&
+                   (strcmp(val, "pipeline") == 0 || strcmp(val, "instr") == 0)) {
+            o->model = strcmp(val, "instr") == 0 ? JAVM_GAS_INSTR : JAVM_GAS_PIPELINE;
+            i++;
+        } else if (strcmp(a, "--profile") == 0 && val &&
+                   (strcmp(val, "javm") == 0 || strcmp(val, "gp") == 0)) {
+            o->prep.profile = strcmp(val, "gp") == 0 ? JAVM_PROFILE_GP : JAVM_PROFILE_JAVM;
+            i++;
+        } else if (strcmp(a, "--page") == 0 && val && o->npages < MAX_PAGES &&
+                   parse_page(val, &o->pages[o->npages])) {
+            o->npages++;
+            i++;
+        } else if (a[0] != '-' && !o->path) {
+            o->path = a;
+        } else {
+            fprintf(stderr, "javm run: bad argument '%s'\n%s", a, usage);
+            return CLI_USAGE;
+        }
+    }
+    if (!o->path) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* Lays out memory and state for one repetition. */
+static int setup(const run_opts *o, const tv_vector *v, javm_memory *mem, javm_state *st)
+{
+    int rc = tv_setup(v, mem, st);
+    for (size_t i = 0; rc == JAVM_OK && i < o->npages; i++) {
+        uint64_t s = o->pages[i].addr & ~UINT64_C(0xFFF);
+        uint64_t e = ((uint64_t)o->pages[i].addr + o->pages[i].len + 0xFFF) & ~UINT64_C(0xFFF);
+        rc = javm_memory_set_perm(mem, s, e - s, o->pages[i].writable ? JAVM_PERM_RW : JAVM_PERM_RO);
+    }
+    if (o->has_gas)
+        st->gas = (int64_t)o->gas;
+    return rc;
+}
+
+static void print_result(const run_opts *o, const javm_state *st, javm_exit ex, uint64_t best_ns)
+{
+    double nspi = st->steps ? (double)best_ns / (double)st->steps : 0.0;
+    if (o->json) {
+        printf("{\"exit\":\"%s\",\"arg\":%u,\"pc\":%u,\"regs\":[", javm_exit_name(ex.reason),
+               ex.arg, st->pc);
+        for (int i = 0; i < JAVM_NUM_REGS; i++)
+            printf("%s%" PRIu64, i ? "," : "", st->regs[i]);
+        printf("],\"gas\":%" PRId64 ",\"instructions\":%" PRIu64 ",\"best_ns\":%" PRIu64
+               ",\"ns_per_instr\":%.3f,\"repeat\":%" PRIu64 "}\n",
+               st->gas, st->steps, best_ns, nspi, o->repeat);
+        return;
+    }
+    printf("exit: %s", javm_exit_name(ex.reason));
+    if (ex.reason == JAVM_EXIT_PAGE_FAULT)
+        printf(" at 0x%x", ex.arg);
+    else if (ex.reason == JAVM_EXIT_HOST_CALL)
+        printf("(%u)", ex.arg);
+    printf("\npc: %u\nregisters:", st->pc);
+    for (int i = 0; i < JAVM_NUM_REGS; i++)
+        printf(" r%d=%" PRIu64, i, st->regs[i]);
+    printf("\ngas left: %" PRId64 "\ninstructions: %" PRIu64 "\n", st->gas, st->steps);
+    printf("time: best %.3f ms of %" PRIu64 " run%s, %.3f ns/instr\n", (double)best_ns / 1e6,
+           o->repeat, o->repeat == 1 ? "" : "s", nspi);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc;
+    tv_vector v;
+    memset(&v, 0, sizeof v);
+    javm_memory *mem = NULL;
+    javm_program *prog = NULL;
+    char err[512];
+    size_t plen = strlen(o.path);
+    bool is_json = plen > 5 && strcmp(o.path + plen - 5, ".json") == 0;
+    int lrc;
+    if (is_json) {
+        lrc = tv_load(o.path, &v, err, sizeof err);
+    } else {
+        lrc = cli_read_file(o.path, &v.program, &v.program_len);
+        v.init_gas = (int64_t)1 << 50;
+        snprintf(err, sizeof err, "%s: %s", o.path, javm_strerror(lrc));
+    }
+    if (lrc) {
+        fprintf(stderr, "javm run: %s\n", lrc == JAVM_ERR_DECODE || !is_json ? err : javm_strerror(lrc));
+        return CLI_INPUT;
+    }
+    rc = CLI_INPUT;
+    int prc = javm_prepare_blob(v.program, v.program_len, &o.prep, &prog);
+    if (prc) {
+        fprintf(stderr, "javm run: %s: %s\n", o.path, javm_strerror(prc));
+        goto done;
+    }
+    rc = CLI_INTERNAL;
+    if (javm_memory_new(&mem))
+        goto done;
+    javm_state st;
+    javm_exit ex = { JAVM_EXIT_PANIC, 0 };
+    uint64_t best = UINT64_MAX;
+    for (uint64_t i = 0; i < o.repeat; i++) {
+        if (i)
+            javm_memory_reset(mem);
+        if (setup(&o, &v, mem, &st)) {
+            fprintf(stderr, "javm run: cannot lay out memory\n");
+            rc = CLI_INPUT;
+            goto done;
+        }
+        uint64_t t0 = cli_now_ns();
+        ex = javm_run(prog, &st, o.model, NULL, NULL);
+        uint64_t dt = cli_now_ns() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    print_result(&o, &st, ex, best);
+    rc = CLI_OK;
+    if (o.check) {
+        char report[8192];
+        bool use_1pi = o.model == JAVM_GAS_INSTR;
+        if (!is_json || !v.exp_status) {
+            fprintf(stderr, "javm run: --check needs a vector JSON\n");
+            rc = CLI_USAGE;
+        } else if (tv_compare(&v, &st, ex, o.prep.profile, use_1pi, report, sizeof report)) {
+            printf("check: FAIL\n%s", report);
+            rc = CLI_FAIL;
+        } else {
+            printf("check: ok\n");
+        }
+    }
+done:
+    javm_program_free(prog);
+    javm_memory_free(mem);
+    tv_free(&v);
+    return rc;
+}

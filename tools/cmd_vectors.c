@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT
+ * tools/cmd_vectors.c — `javm vectors DIR`: JAM PVM conformance (pvm.md §9.4) over every
+ * *.json in DIR, in name order; one line per failing vector and field, then
+ * "N passed, M failed". */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vector.h"
+
+static const char usage[] =
+    "usage: javm vectors DIR [--json]\n"
+    "Runs every JAM PVM vector (*.json) in DIR with the GP-compatibility profile and\n"
+    "one gas per instruction, compares status, pc, registers, memory, gas and fault address,\n"
+    "prints each failing vector with its mismatching fields and ends with 'N passed, M failed'.\n"
+    "--json prints one JSON object per vector instead. Exit: 0 all passed, 1 some failed,\n"
+    "2 usage, 3 DIR unreadable.\n";
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cmd_vectors(int argc, char **argv)
+{
+    const char *dir = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (!dir && argv[i][0] != '-') {
+            dir = argv[i];
+        } else {
+            fputs(usage, stderr);
+            return CLI_USAGE;
+        }
+    }
+    if (!dir) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "javm vectors: cannot open %s\n", dir);
+        return CLI_INPUT;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = CLI_INTERNAL;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 512;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn)
+                goto done;
+            names = nn;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            goto done;
+        n++;
+    }
+    qsort(names, n, sizeof *names, by_name);
+    size_t passed = 0, failed = 0;
+    char path[4096], err[512], report[8192];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        tv_vector v;
+        int lrc = tv_load(path, &v, err, sizeof err);
+        int bad;
+        if (lrc) {
+            snprintf(report, sizeof report, "  load: %s\n", lrc == JAVM_ERR_DECODE ? err : javm_strerror(lrc));
+            bad = 1;
+        } else {
+            bad = tv_conform(&v, report, sizeof report);
+            if (bad < 0)
+                snprintf(report, sizeof report, "  run: %s\n", javm_strerror(bad));
+            tv_free(&v);
+        }
+        if (bad == 0)
+            passed++;
+        else
+            failed++;
+        if (json)
+            printf("{\"vector\":\"%s\",\"pass\":%s}\n", names[i], bad ? "false" : "true");
+        else if (bad)
+            printf("FAIL %s\n%s", names[i], report);
+    }
+    printf("%zu passed, %zu failed\n", passed, failed);
+    rc = failed || n == 0 ? CLI_FAIL : CLI_OK;
+done:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    return rc;
+}
