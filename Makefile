@@ -15,7 +15,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps
-	@cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_SANITIZE=ON \
+	@cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_SANITIZE=ON -DJAVM_SWITCH_DISPATCH=ON \
 	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 
