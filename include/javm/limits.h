@@ -38,4 +38,21 @@
 /* Largest refcount: reaching 2^32 - 1 fails with JAVM_ERR_REFCOUNT_OVERFLOW (caps.md §5.2). */
 #define JAVM_REFCOUNT_MAX 0xFFFFFFFEu
 
+/* ---- capability layer (caps.md §2, §3, §5) ---- */
+
+/* CNode size_log 0..16: at most 65536 slots, the slot numbers images may name. */
+#define JAVM_CNODE_MAX_SIZE_LOG 16u
+#define JAVM_DEFAULT_ROOT_SIZE_LOG 8u
+/* Image slot numbers (pinned, initial, yield marker) are below 2^16 (caps.md §3.2). */
+#define JAVM_IMAGE_SLOT_LIMIT 65536u
+/* Data of at most 4096 bytes is Inline, larger Data is Paged (caps.md §3.3). */
+#define JAVM_DATA_INLINE_MAX 4096u
+/* Endpoints per Image and steps per mapping source path (caps.md §2). */
+#define JAVM_MAX_ENDPOINTS 64u
+#define JAVM_MAX_SOURCE_DEPTH 8u
+/* A name is 1..255 bytes (caps.md §5.7). */
+#define JAVM_NAME_MAX 255u
+/* Largest refcount: reaching 2^32 - 1 fails with JAVM_ERR_REFCOUNT_OVERFLOW (caps.md §5.2). */
+#define JAVM_REFCOUNT_MAX 0xFFFFFFFEu
+
 #endif

@@ -1,0 +1,1450 @@
+/* SPDX-License-Identifier: MIT
+ * cache/cache.c — the cache of caps.md §5: blob and working tiers in open-addressing tables,
+ * refcounts with worklist removal, put/hold/get, copy-on-write get_mut, working-entry edits,
+ * names, and the undo log that makes each operation atomic. Design in cache/cache.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+
+/* ==== tables ============================================================================= */
+
+static uint64_t hash_tag(const javm_hash *h)
+{
+    uint64_t t;
+    memcpy(&t, h->b, 8);
+    return t;
+}
+
+static size_t tab_ideal(const cache_tab *t, uint64_t tag)
+{
+    if (!t->by_ref)
+        return (size_t)tag & t->mask; /* hash bytes are uniform already */
+    uint64_t x = tag * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x ^ (x >> 29)) & t->mask;
+}
+
+static uint64_t entry_tag(const cache_tab *t, const cache_entry *e)
+{
+    return t->by_ref ? e->ref : hash_tag(&e->hash);
+}
+
+static void tab_link(cache_tab *t, cache_entry *e)
+{
+    uint64_t tag = entry_tag(t, e);
+    size_t i = tab_ideal(t, tag);
+    while (t->slots[i].e)
+        i = (i + 1) & t->mask;
+    t->slots[i].tag = tag;
+    t->slots[i].e = e;
+    t->count++;
+}
+
+int cache_tab_reserve(cache_tab *t, size_t more)
+{
+    size_t cap = t->slots ? t->mask + 1 : 0;
+    if ((t->count + more) * 2 <= cap)
+        return JAVM_OK;
+    size_t n = cap ? cap : 16;
+    while ((t->count + more) * 2 > n)
+        n *= 2;
+    cache_slot *s = calloc(n, sizeof *s);
+    if (!s)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    cache_slot *old = t->slots;
+    t->slots = s;
+    t->mask = n - 1;
+    t->count = 0;
+    for (size_t i = 0; i < cap; i++)
+        if (old[i].e)
+            tab_link(t, old[i].e);
+    free(old);
+    return JAVM_OK;
+}
+
+int cache_tab_insert(cache_tab *t, cache_entry *e)
+{
+    int rc = cache_tab_reserve(t, 1);
+    if (rc == JAVM_OK)
+        tab_link(t, e);
+    return rc;
+}
+
+void cache_tab_remove(cache_tab *t, cache_entry *e)
+{
+    if (!t->slots)
+        return;
+    size_t i = tab_ideal(t, entry_tag(t, e));
+    while (t->slots[i].e != e) {
+        if (!t->slots[i].e)
+            return;
+        i = (i + 1) & t->mask;
+    }
+    /* Backward-shift deletion keeps probe chains intact without tombstones. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (!t->slots[j].e)
+            break;
+        size_t k = tab_ideal(t, t->slots[j].tag);
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].e = NULL;
+    t->count--;
+}
+
+cache_entry *cache_tab_find_hash(cache_tab *t, const javm_hash *h)
+{
+    if (!t->slots)
+        return NULL;
+    uint64_t tag = hash_tag(h);
+    for (size_t i = (size_t)tag & t->mask;; i = (i + 1) & t->mask) {
+        cache_slot *s = &t->slots[i];
+        if (!s->e)
+            return NULL;
+        if (s->tag == tag && memcmp(s->e->hash.b, h->b, 32) == 0)
+            return s->e;
+    }
+}
+
+static cache_entry *tab_find_ref(cache_tab *t, javm_ref ref)
+{
+    if (!t->slots)
+        return NULL;
+    for (size_t i = tab_ideal(t, ref);; i = (i + 1) & t->mask) {
+        cache_slot *s = &t->slots[i];
+        if (!s->e)
+            return NULL;
+        if (s->tag == ref)
+            return s->e;
+    }
+}
+
+/* ---- forwarding map ---- */
+
+static size_t fwd_ideal(const cache_fwd *f, javm_ref r)
+{
+    uint64_t x = r * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x ^ (x >> 29)) & f->mask;
+}
+
+static int fwd_reserve(cache_fwd *f)
+{
+    size_t cap = f->slots ? f->mask + 1 : 0;
+    if ((f->count + 1) * 2 <= cap)
+        return JAVM_OK;
+    size_t n = cap ? cap * 2 : 16;
+    cache_fwd_slot *s = calloc(n, sizeof *s);
+    if (!s)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    cache_fwd_slot *old = f->slots;
+    f->slots = s;
+    f->mask = n - 1;
+    for (size_t i = 0; i < cap; i++) {
+        if (!old[i].ref)
+            continue;
+        size_t j = fwd_ideal(f, old[i].ref);
+        while (s[j].ref)
+            j = (j + 1) & f->mask;
+        s[j] = old[i];
+    }
+    free(old);
+    return JAVM_OK;
+}
+
+static void fwd_delete(cache_fwd *f, javm_ref ref)
+{
+    if (!f->slots)
+        return;
+    size_t i = fwd_ideal(f, ref);
+    while (f->slots[i].ref != ref) {
+        if (!f->slots[i].ref)
+            return;
+        i = (i + 1) & f->mask;
+    }
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & f->mask;
+        if (!f->slots[j].ref)
+            break;
+        size_t k = fwd_ideal(f, f->slots[j].ref);
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            f->slots[i] = f->slots[j];
+            i = j;
+        }
+    }
+    f->slots[i].ref = 0;
+    f->count--;
+}
+
+int cache_fwd_get(const javm_cache *c, javm_ref ref, javm_hash *out)
+{
+    const cache_fwd *f = &c->fwd;
+    if (!f->slots || ref == 0)
+        return JAVM_ERR_NOT_FOUND;
+    for (size_t i = fwd_ideal(f, ref);; i = (i + 1) & f->mask) {
+        if (!f->slots[i].ref)
+            return JAVM_ERR_NOT_FOUND;
+        if (f->slots[i].ref == ref) {
+            *out = f->slots[i].hash;
+            return JAVM_OK;
+        }
+    }
+}
+
+int cache_fwd_put(javm_cache *c, javm_ref ref, const javm_hash *h)
+{
+    int rc = fwd_reserve(&c->fwd);
+    if (rc == JAVM_OK && cache_logging(c)) {
+        cache_undo u = { .kind = U_FWD, .key = javm_key_of_ref(ref) };
+        rc = cache_log_push(c, &u);
+    }
+    if (rc)
+        return rc;
+    cache_fwd *f = &c->fwd;
+    size_t i = fwd_ideal(f, ref);
+    while (f->slots[i].ref && f->slots[i].ref != ref)
+        i = (i + 1) & f->mask;
+    if (!f->slots[i].ref)
+        f->count++;
+    f->slots[i].ref = ref;
+    f->slots[i].hash = *h;
+    return JAVM_OK;
+}
+
+void cache_fwd_clear(javm_cache *c)
+{
+    free(c->fwd.slots);
+    memset(&c->fwd, 0, sizeof c->fwd);
+}
+
+int javm_cache_forward(javm_cache *c, javm_ref ref, javm_hash *out)
+{
+    return cache_fwd_get(c, ref, out);
+}
+
+/* ==== dirty list, log ===================================================================== */
+
+void cache_dirty_add(javm_cache *c, cache_entry *e)
+{
+    if (e->flags & CE_DIRTY)
+        return;
+    e->flags |= CE_DIRTY;
+    e->dnext = &c->dirty;
+    e->dprev = c->dirty.dprev;
+    c->dirty.dprev->dnext = e;
+    c->dirty.dprev = e;
+}
+
+void cache_dirty_del(cache_entry *e)
+{
+    if (!(e->flags & CE_DIRTY))
+        return;
+    e->dprev->dnext = e->dnext;
+    e->dnext->dprev = e->dprev;
+    e->flags &= ~(uint32_t)CE_DIRTY;
+}
+
+bool cache_logging(const javm_cache *c)
+{
+    return c->journal || c->guard > 0;
+}
+
+int cache_log_push(javm_cache *c, const cache_undo *u)
+{
+    if (c->log_len == c->log_cap) {
+        size_t n = c->log_cap ? c->log_cap * 2 : 64;
+        cache_undo *l = realloc(c->log, n * sizeof *l);
+        if (!l)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        c->log = l;
+        c->log_cap = n;
+    }
+    c->log[c->log_len++] = *u;
+    return JAVM_OK;
+}
+
+void cache_entry_free(cache_entry *e)
+{
+    if (e) {
+        javm_cap_free(e->cap);
+        free(e);
+    }
+}
+
+/* Slot and overlay edits that undo replays: capacity never shrinks, so they cannot fail. */
+static void raw_slot_set(javm_cnode *cn, uint32_t slot, bool present, const javm_key *k)
+{
+    uint32_t i = 0;
+    while (i < cn->n_slots && cn->slots[i].slot < slot)
+        i++;
+    bool found = i < cn->n_slots && cn->slots[i].slot == slot;
+    if (!present) {
+        if (found) {
+            memmove(&cn->slots[i], &cn->slots[i + 1], (cn->n_slots - i - 1) * sizeof cn->slots[0]);
+            cn->n_slots--;
+        }
+        return;
+    }
+    if (!found) {
+        memmove(&cn->slots[i + 1], &cn->slots[i], (cn->n_slots - i) * sizeof cn->slots[0]);
+        cn->n_slots++;
+        cn->slots[i].slot = slot;
+    }
+    cn->slots[i].target = *k;
+}
+
+static void raw_overlay_set(javm_instance *in, uint32_t start, bool present, const javm_hash *h)
+{
+    uint32_t i = 0;
+    while (i < in->n_overlays && in->overlays[i].start < start)
+        i++;
+    bool found = i < in->n_overlays && in->overlays[i].start == start;
+    if (!present) {
+        if (found) {
+            memmove(&in->overlays[i], &in->overlays[i + 1],
+                    (in->n_overlays - i - 1) * sizeof in->overlays[0]);
+            in->n_overlays--;
+        }
+        return;
+    }
+    if (!found) {
+        memmove(&in->overlays[i + 1], &in->overlays[i], (in->n_overlays - i) * sizeof in->overlays[0]);
+        in->n_overlays++;
+        in->overlays[i].start = start;
+    }
+    in->overlays[i].data = *h;
+}
+
+static void undo_one(javm_cache *c, cache_undo *u)
+{
+    cache_entry *e = u->e;
+    switch (u->kind) {
+    case U_RC:
+        e->rc = u->u32;
+        break;
+    case U_INSERT:
+        cache_tab_remove(&c->blobs, e);
+        cache_dirty_del(e);
+        cache_entry_free(e);
+        c->live_blobs--;
+        break;
+    case U_REVIVE:
+        javm_cap_free(e->cap);
+        e->cap = NULL;
+        e->rc = 0;
+        e->flags |= CE_DEAD;
+        c->live_blobs--;
+        break;
+    case U_REMOVE:
+        e->cap = u->cap;
+        if (u->flag) {
+            tab_link(&c->blobs, e);
+            cache_dirty_add(c, e);
+        } else {
+            e->flags &= ~(uint32_t)CE_DEAD;
+        }
+        c->live_blobs++;
+        break;
+    case U_WINSERT:
+        cache_tab_remove(&c->work, e);
+        cache_entry_free(e);
+        break;
+    case U_WREMOVE:
+        e->cap = u->cap;
+        tab_link(&c->work, e);
+        break;
+    case U_MOVE:
+        cache_tab_remove(&c->work, u->e2);
+        e->cap = u->e2->cap;
+        free(u->e2);
+        if (u->flag) {
+            tab_link(&c->blobs, e);
+            cache_dirty_add(c, e);
+        } else {
+            e->flags &= ~(uint32_t)CE_DEAD;
+        }
+        c->live_blobs++;
+        break;
+    case U_GRADUATE:
+        e->cap = u->e2->cap;
+        u->e2->cap = NULL;
+        if (u->flag) {
+            u->e2->rc = 0;
+            u->e2->flags |= CE_DEAD;
+        } else {
+            cache_tab_remove(&c->blobs, u->e2);
+            cache_dirty_del(u->e2);
+            free(u->e2);
+        }
+        c->live_blobs--;
+        tab_link(&c->work, e);
+        break;
+    case U_CAP:
+        javm_cap_free(e->cap);
+        e->cap = u->cap;
+        break;
+    case U_SLOT:
+        raw_slot_set(&e->cap->cnode, u->u32, u->flag != 0, &u->key);
+        break;
+    case U_OVERLAY:
+        raw_overlay_set(&e->cap->instance, u->u32, u->flag != 0, &u->key.hash);
+        break;
+    case U_FWD:
+        fwd_delete(&c->fwd, u->key.ref);
+        break;
+    case U_NAME: {
+        cache_name *n = &c->names[u->u32];
+        if (u->flag & 2) {
+            c->n_names--;
+        } else {
+            n->present = (u->flag & 1) != 0;
+            n->hash = u->key.hash;
+        }
+        break;
+    }
+    }
+}
+
+void cache_undo_to(javm_cache *c, size_t mark)
+{
+    while (c->log_len > mark)
+        undo_one(c, &c->log[--c->log_len]);
+}
+
+void cache_discard_log(javm_cache *c)
+{
+    for (size_t i = 0; i < c->log_len; i++) {
+        cache_undo *u = &c->log[i];
+        switch (u->kind) {
+        case U_REMOVE:
+            javm_cap_free(u->cap);
+            if (u->flag)
+                free(u->e);
+            break;
+        case U_WREMOVE:
+            javm_cap_free(u->cap);
+            free(u->e);
+            break;
+        case U_MOVE:
+            if (u->flag)
+                free(u->e);
+            break;
+        case U_GRADUATE:
+            free(u->e);
+            break;
+        case U_CAP:
+            javm_cap_free(u->cap);
+            break;
+        default:
+            break;
+        }
+    }
+    c->log_len = 0;
+}
+
+size_t cache_op_begin(javm_cache *c)
+{
+    c->guard++;
+    return c->log_len;
+}
+
+int cache_op_end(javm_cache *c, size_t mark, int rc)
+{
+    if (rc)
+        cache_undo_to(c, mark);
+    c->guard--;
+    if (c->guard == 0 && !c->journal)
+        cache_discard_log(c);
+    return rc;
+}
+
+/* ==== entries ============================================================================= */
+
+void cache_set_missing(javm_cache *c, const javm_hash *h)
+{
+    c->has_missing = true;
+    c->missing = *h;
+}
+
+int javm_cache_last_missing(javm_cache *c, javm_hash *out)
+{
+    if (!c->has_missing)
+        return JAVM_ERR_NOT_FOUND;
+    *out = c->missing;
+    return JAVM_OK;
+}
+
+/* Loads a committed blob record into the blob tier (not a semantic change: not logged). */
+static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
+{
+    const uint8_t *val;
+    size_t vlen;
+    javm_cap *cap = NULL;
+    cache_entry *e = NULL;
+    *out = NULL;
+    int rc = c->store->vtbl->get(c->store, JAVM_TABLE_BLOBS, h->b, 32, &val, &vlen);
+    if (rc == JAVM_ERR_NOT_FOUND)
+        return JAVM_OK;
+    if (rc)
+        return rc;
+    if (vlen < 1)
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    rc = javm_cap_decode(val[0], val + 1, vlen - 1, &cap, NULL);
+    if (rc)
+        return rc == JAVM_ERR_ALLOC ? rc : CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    uint32_t count = 0;
+    rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen);
+    if (rc == JAVM_OK && vlen == 4)
+        count = cap_get_u32(val);
+    else if (rc == JAVM_OK || rc == JAVM_ERR_NOT_FOUND)
+        rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    if (rc == JAVM_OK)
+        rc = cache_tab_reserve(&c->blobs, 1);
+    if (rc == JAVM_OK && !(e = calloc(1, sizeof *e)))
+        rc = CAP_ERR(JAVM_ERR_ALLOC);
+    if (rc) {
+        javm_cap_free(cap);
+        return rc;
+    }
+    e->cap = cap;
+    e->rc = count;
+    e->hash = *h;
+    e->flags = CE_STORED;
+    tab_link(&c->blobs, e);
+    c->live_blobs++;
+    *out = e;
+    return JAVM_OK;
+}
+
+int cache_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
+{
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    if (e) {
+        *out = (e->flags & CE_DEAD) ? NULL : e;
+        return JAVM_OK;
+    }
+    return load_blob(c, h, out);
+}
+
+cache_entry *cache_working_entry(javm_cache *c, javm_ref ref)
+{
+    return ref ? tab_find_ref(&c->work, ref) : NULL;
+}
+
+int cache_resolve(javm_cache *c, const javm_key *key, cache_entry **out)
+{
+    *out = NULL;
+    if (!key)
+        return JAVM_OK;
+    if (key->tag == JAVM_KEY_HASH)
+        return cache_blob(c, &key->hash, out);
+    if (key->tag != JAVM_KEY_REF)
+        return JAVM_OK;
+    cache_entry *e = cache_working_entry(c, key->ref);
+    if (e) {
+        *out = e;
+        return JAVM_OK;
+    }
+    javm_hash h;
+    if (cache_fwd_get(c, key->ref, &h) == JAVM_OK)
+        return cache_blob(c, &h, out);
+    return JAVM_OK;
+}
+
+int cache_rc_inc(javm_cache *c, cache_entry *e, uint32_t n)
+{
+    if (e->rc > JAVM_REFCOUNT_MAX - n)
+        return CAP_ERR(JAVM_ERR_REFCOUNT_OVERFLOW);
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+        int rc = cache_log_push(c, &u);
+        if (rc)
+            return rc;
+    }
+    e->rc += n;
+    if (!(e->flags & CE_WORKING))
+        cache_dirty_add(c, e);
+    return JAVM_OK;
+}
+
+/* Takes e (refcount 0) out of its tier; the cap goes to the log, or to *freed_cap. */
+static int remove_entry(javm_cache *c, cache_entry *e, bool *unlinked)
+{
+    bool working = (e->flags & CE_WORKING) != 0;
+    *unlinked = working || !(e->flags & CE_STORED);
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = working ? U_WREMOVE : U_REMOVE, .e = e, .cap = e->cap,
+                         .flag = *unlinked };
+        int rc = cache_log_push(c, &u);
+        if (rc)
+            return rc;
+    }
+    if (working) {
+        cache_tab_remove(&c->work, e);
+    } else if (*unlinked) {
+        cache_tab_remove(&c->blobs, e);
+        cache_dirty_del(e);
+        c->live_blobs--;
+    } else {
+        e->flags |= CE_DEAD;
+        c->live_blobs--;
+    }
+    e->cap = NULL;
+    return JAVM_OK;
+}
+
+typedef struct release_ctx {
+    javm_cache *c;
+    cache_entry *work; /* intrusive worklist of entries that reached 0 */
+} release_ctx;
+
+static int dec_one(javm_cache *c, cache_entry *e, cache_entry **work)
+{
+    if (e->rc == 0)
+        return CAP_ERR(JAVM_ERR_INTERNAL);
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+        int rc = cache_log_push(c, &u);
+        if (rc)
+            return rc;
+    }
+    e->rc--;
+    if (!(e->flags & CE_WORKING))
+        cache_dirty_add(c, e);
+    if (e->rc == 0) {
+        e->wnext = *work;
+        *work = e;
+    }
+    return JAVM_OK;
+}
+
+static int release_edge(void *arg, const javm_key *k)
+{
+    release_ctx *r = arg;
+    cache_entry *t;
+    int rc = cache_resolve(r->c, k, &t);
+    if (rc || !t)
+        return rc; /* an absent target holds nothing (only after a repaired restart) */
+    return dec_one(r->c, t, &r->work);
+}
+
+/* Drains the worklist: each entry leaves its tier and releases its edges. No recursion, so a
+ * long chain of caps cannot overflow the host stack. */
+static int drain(javm_cache *c, release_ctx *r)
+{
+    int rc = JAVM_OK;
+    while (r->work && rc == JAVM_OK) {
+        cache_entry *e = r->work;
+        r->work = e->wnext;
+        javm_cap *cap = e->cap;
+        bool unlinked;
+        rc = remove_entry(c, e, &unlinked);
+        if (rc)
+            break;
+        rc = cap_for_each_edge(cap, release_edge, r);
+        if (!cache_logging(c)) {
+            javm_cap_free(cap);
+            if (unlinked)
+                free(e);
+        }
+    }
+    return rc;
+}
+
+int cache_rc_dec(javm_cache *c, cache_entry *e)
+{
+    release_ctx r = { c, NULL };
+    int rc = dec_one(c, e, &r.work);
+    if (rc == JAVM_OK)
+        rc = drain(c, &r);
+    return rc;
+}
+
+int cache_drop(javm_cache *c, cache_entry *e)
+{
+    release_ctx r = { c, NULL };
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+        int rc = cache_log_push(c, &u);
+        if (rc)
+            return rc;
+    }
+    e->rc = 0;
+    e->wnext = NULL;
+    r.work = e;
+    return drain(c, &r);
+}
+
+int cache_release_edges(javm_cache *c, const javm_cap *cap)
+{
+    release_ctx r = { c, NULL };
+    int rc = cap_for_each_edge(cap, release_edge, &r);
+    if (rc == JAVM_OK)
+        rc = drain(c, &r);
+    return rc;
+}
+
+static int hold_edge(void *arg, const javm_key *k)
+{
+    javm_cache *c = arg;
+    cache_entry *t;
+    int rc = cache_resolve(c, k, &t);
+    if (rc)
+        return rc;
+    if (!t) {
+        if (k->tag == JAVM_KEY_HASH)
+            cache_set_missing(c, &k->hash);
+        return CAP_ERR(JAVM_ERR_TARGET_MISSING);
+    }
+    return cache_rc_inc(c, t, 1);
+}
+
+int cache_hold_edges(javm_cache *c, const javm_cap *cap)
+{
+    return cap_for_each_edge(cap, hold_edge, c);
+}
+
+int cache_blob_insert(javm_cache *c, const javm_hash *h, javm_cap *cap, uint32_t count,
+                      cache_entry **out)
+{
+    int rc;
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    if (e) { /* a dead entry comes back */
+        if (cache_logging(c)) {
+            cache_undo u = { .kind = U_REVIVE, .e = e };
+            if ((rc = cache_log_push(c, &u)))
+                return rc;
+        }
+        e->cap = cap;
+        e->rc = count;
+        e->flags &= ~(uint32_t)CE_DEAD;
+        cache_dirty_add(c, e);
+        c->live_blobs++;
+        if (out)
+            *out = e;
+        return JAVM_OK;
+    }
+    if ((rc = cache_tab_reserve(&c->blobs, 1)))
+        return rc;
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = U_INSERT, .e = e };
+        if ((rc = cache_log_push(c, &u))) {
+            free(e);
+            return rc;
+        }
+    }
+    e->cap = cap;
+    e->rc = count;
+    e->hash = *h;
+    tab_link(&c->blobs, e);
+    cache_dirty_add(c, e);
+    c->live_blobs++;
+    if (out)
+        *out = e;
+    return JAVM_OK;
+}
+
+int cache_working_insert(javm_cache *c, javm_cap *cap, uint32_t count, cache_entry **out)
+{
+    int rc;
+    if ((rc = cache_tab_reserve(&c->work, 1)))
+        return rc;
+    cache_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    if (cache_logging(c)) {
+        cache_undo u = { .kind = U_WINSERT, .e = e };
+        if ((rc = cache_log_push(c, &u))) {
+            free(e);
+            return rc;
+        }
+    }
+    e->cap = cap;
+    e->rc = count;
+    e->flags = CE_WORKING;
+    e->ref = c->next_ref++;
+    e->touched = c->journal ? c->epoch : 0; /* created in this journal: no backup needed */
+    tab_link(&c->work, e);
+    if (out)
+        *out = e;
+    return JAVM_OK;
+}
+
+/* ==== open, close, get ===================================================================== */
+
+static const char profile_name[] = "blake2b-256-tagged";
+
+int javm_cache_open(javm_store *store, javm_cache **out)
+{
+    int rc = JAVM_OK;
+    const uint8_t *v;
+    size_t vlen;
+    if (!store || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    javm_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->store = store;
+    c->work.by_ref = true;
+    c->next_ref = 1;
+    c->dirty.dnext = c->dirty.dprev = &c->dirty;
+
+    rc = store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"format", 6, &v, &vlen);
+    if (rc == JAVM_ERR_NOT_FOUND) {
+        uint8_t one[4];
+        cap_put_u32(one, 1);
+        rc = store->vtbl->begin(store);
+        if (rc == JAVM_OK) {
+            rc = store->vtbl->put(store, JAVM_TABLE_META, (const uint8_t *)"format", 6, one, 4);
+            if (rc == JAVM_OK)
+                rc = store->vtbl->put(store, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12,
+                                      (const uint8_t *)profile_name, sizeof profile_name - 1);
+            if (rc == JAVM_OK)
+                rc = store->vtbl->commit(store);
+            else
+                store->vtbl->abort(store);
+        }
+    } else if (rc == JAVM_OK) {
+        if (vlen != 4 || cap_get_u32(v) != 1)
+            rc = CAP_ERR(JAVM_ERR_STORE_FORMAT);
+        else if (store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12, &v,
+                                  &vlen) != JAVM_OK ||
+                 vlen != sizeof profile_name - 1 || memcmp(v, profile_name, vlen) != 0)
+            rc = CAP_ERR(JAVM_ERR_STORE_FORMAT);
+    }
+    if (rc == JAVM_OK &&
+        store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"generation", 10, &v, &vlen) ==
+            JAVM_OK &&
+        vlen == 8)
+        c->generation = cap_get_u64(v);
+    if (rc == JAVM_OK)
+        rc = cache_load_names(c);
+    if (rc) {
+        javm_cache_close(c);
+        return rc;
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+void javm_cache_close(javm_cache *c)
+{
+    if (!c)
+        return;
+    if (c->journal) {
+        cache_undo_to(c, 0);
+        if (c->txn_open)
+            c->store->vtbl->abort(c->store);
+        c->journal = false;
+    }
+    cache_discard_log(c);
+    cache_tab *tabs[2] = { &c->blobs, &c->work };
+    for (int t = 0; t < 2; t++) {
+        for (size_t i = 0; tabs[t]->slots && i <= tabs[t]->mask; i++)
+            cache_entry_free(tabs[t]->slots[i].e);
+        free(tabs[t]->slots);
+    }
+    free(c->fwd.slots);
+    free(c->log);
+    free(c->names);
+    free(c);
+}
+
+const javm_cap *javm_cache_get(javm_cache *c, const javm_key *key)
+{
+    cache_entry *e;
+    if (cache_resolve(c, key, &e) != JAVM_OK || !e)
+        return NULL;
+    return e->cap;
+}
+
+const javm_cap *javm_cache_get_hash(javm_cache *c, const javm_hash *h)
+{
+    /* The hot lookup: resident hit without touching the store. */
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    if (e)
+        return (e->flags & CE_DEAD) ? NULL : e->cap;
+    if (load_blob(c, h, &e) != JAVM_OK || !e)
+        return NULL;
+    return e->cap;
+}
+
+int javm_cache_refcount(javm_cache *c, const javm_key *key, uint32_t *out)
+{
+    cache_entry *e;
+    int rc = cache_resolve(c, key, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    *out = e->rc;
+    return JAVM_OK;
+}
+
+size_t javm_cache_blob_count(javm_cache *c)
+{
+    return c->live_blobs;
+}
+
+size_t javm_cache_working_count(javm_cache *c)
+{
+    return c->work.count;
+}
+
+/* ==== put, hold, refcounts ================================================================= */
+
+static uint64_t round_up_page(uint64_t x)
+{
+    return (x + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE * JAVM_PAGE_SIZE;
+}
+
+typedef struct present_ctx {
+    javm_cache *c;
+} present_ctx;
+
+static int edge_present(void *arg, const javm_key *k)
+{
+    javm_cache *c = arg;
+    cache_entry *t;
+    int rc = cache_resolve(c, k, &t);
+    if (rc)
+        return rc;
+    if (!t) {
+        if (k->tag == JAVM_KEY_HASH)
+            cache_set_missing(c, &k->hash);
+        return CAP_ERR(JAVM_ERR_TARGET_MISSING);
+    }
+    return JAVM_OK;
+}
+
+/* Size of the Data an overlay names (present and a Data, checked before). */
+static uint64_t overlay_size(javm_cache *c, const javm_hash *h)
+{
+    cache_entry *e;
+    if (cache_blob(c, h, &e) != JAVM_OK || !e)
+        return 0;
+    return e->cap->data.size;
+}
+
+int cache_check_targets(javm_cache *c, const javm_cap *cap)
+{
+    int rc = cap_for_each_edge(cap, edge_present, c);
+    if (rc || cap->kind != JAVM_KIND_INSTANCE)
+        return rc;
+    const javm_instance *in = &cap->instance;
+    cache_entry *e;
+    javm_key k = javm_key_of_hash(&in->image_hash);
+    if ((rc = cache_resolve(c, &k, &e)))
+        return rc;
+    if (e->cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    if ((rc = cache_resolve(c, &in->root_cnode, &e)))
+        return rc;
+    if (e->cap->kind != JAVM_KIND_CNODE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    for (uint32_t i = 0; i < in->n_overlays; i++) {
+        k = javm_key_of_hash(&in->overlays[i].data);
+        if ((rc = cache_resolve(c, &k, &e)))
+            return rc;
+        if (e->cap->kind != JAVM_KIND_DATA)
+            return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    }
+    for (uint32_t i = 0; i < in->n_overlays; i++) {
+        uint64_t size = overlay_size(c, &in->overlays[i].data);
+        uint64_t end = (uint64_t)in->overlays[i].start + round_up_page(size);
+        uint64_t limit = i + 1 < in->n_overlays ? in->overlays[i + 1].start : (1ull << 32);
+        if (size == 0 || end > limit)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    }
+    return JAVM_OK;
+}
+
+static int all_hash(void *arg, const javm_key *k)
+{
+    (void)arg;
+    return k->tag == JAVM_KEY_HASH ? JAVM_OK : CAP_ERR(JAVM_ERR_UNSETTLED);
+}
+
+int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out)
+{
+    javm_hash h;
+    cache_entry *e;
+    int rc = javm_cap_check(cap);
+    if (rc == JAVM_OK)
+        rc = cap_for_each_edge(cap, all_hash, NULL);
+    if (rc == JAVM_OK)
+        rc = javm_cap_hash(cap, &h);
+    if (rc == JAVM_OK)
+        rc = cache_blob(c, &h, &e);
+    if (rc)
+        return rc;
+    if (e) { /* hot path: present, refcount only */
+        rc = cache_rc_inc(c, e, 1);
+        if (rc == JAVM_OK) {
+            javm_cap_free(owned);
+            *out = h;
+        }
+        return rc;
+    }
+    if ((rc = cache_check_targets(c, cap)))
+        return rc;
+    size_t mark = cache_op_begin(c);
+    javm_cap *copy = owned;
+    if (!copy)
+        rc = javm_cap_clone(cap, &copy);
+    if (rc == JAVM_OK)
+        rc = cache_hold_edges(c, copy);
+    if (rc == JAVM_OK)
+        rc = cache_blob_insert(c, &h, copy, 1, NULL);
+    if (rc && copy != owned)
+        javm_cap_free(copy);
+    rc = cache_op_end(c, mark, rc);
+    if (rc == JAVM_OK)
+        *out = h;
+    return rc;
+}
+
+int javm_cache_put(javm_cache *c, const javm_cap *cap, javm_hash *out)
+{
+    if (!c || !cap || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    return cache_put_internal(c, cap, NULL, out);
+}
+
+int javm_cache_put_owned(javm_cache *c, javm_cap *cap, javm_hash *out)
+{
+    if (!c || !cap || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    return cache_put_internal(c, cap, cap, out);
+}
+
+int javm_cache_hold(javm_cache *c, const javm_hash *h)
+{
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    int rc = JAVM_OK;
+    if (!e || (e->flags & CE_DEAD)) {
+        if (e || (rc = load_blob(c, h, &e)) || !e)
+            return rc ? rc : JAVM_ERR_NOT_FOUND;
+    }
+    return cache_rc_inc(c, e, 1);
+}
+
+int javm_cache_incref(javm_cache *c, const javm_key *key)
+{
+    cache_entry *e;
+    int rc = cache_resolve(c, key, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    return cache_rc_inc(c, e, 1);
+}
+
+int javm_cache_decref(javm_cache *c, const javm_key *key)
+{
+    cache_entry *e;
+    int rc = cache_resolve(c, key, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    size_t mark = cache_op_begin(c);
+    return cache_op_end(c, mark, cache_rc_dec(c, e));
+}
+
+/* ==== working tier ========================================================================= */
+
+/* A copy of cap whose REF edges that were forwarded become HASH edges. */
+static void rewrite_forwarded(javm_cache *c, javm_cap *cap)
+{
+    javm_hash h;
+    if (cap->kind == JAVM_KIND_CNODE) {
+        for (uint32_t i = 0; i < cap->cnode.n_slots; i++) {
+            javm_key *k = &cap->cnode.slots[i].target;
+            if (k->tag == JAVM_KEY_REF && !cache_working_entry(c, k->ref) &&
+                cache_fwd_get(c, k->ref, &h) == JAVM_OK)
+                *k = javm_key_of_hash(&h);
+        }
+    } else if (cap->kind == JAVM_KIND_INSTANCE) {
+        javm_key *k = &cap->instance.root_cnode;
+        if (k->tag == JAVM_KEY_REF && !cache_working_entry(c, k->ref) &&
+            cache_fwd_get(c, k->ref, &h) == JAVM_OK)
+            *k = javm_key_of_hash(&h);
+    }
+}
+
+int javm_cache_put_working(javm_cache *c, const javm_cap *cap, javm_ref *out)
+{
+    int rc = JAVM_OK;
+    javm_cap *copy = NULL;
+    cache_entry *e = NULL;
+    if (!c || !cap || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (cap->kind != JAVM_KIND_DATA && cap->kind != JAVM_KIND_CNODE &&
+        cap->kind != JAVM_KIND_INSTANCE)
+        return CAP_ERR(JAVM_ERR_NON_MUTABLE_KIND);
+    if (cap->kind != JAVM_KIND_DATA && (rc = javm_cap_check(cap)))
+        return rc;
+    if ((rc = cache_check_targets(c, cap)))
+        return rc;
+    size_t mark = cache_op_begin(c);
+    rc = javm_cap_clone(cap, &copy);
+    if (rc == JAVM_OK) {
+        rewrite_forwarded(c, copy);
+        rc = cache_hold_edges(c, copy);
+    }
+    if (rc == JAVM_OK)
+        rc = cache_working_insert(c, copy, 1, &e);
+    if (rc)
+        javm_cap_free(copy);
+    rc = cache_op_end(c, mark, rc);
+    if (rc == JAVM_OK)
+        *out = e->ref;
+    return rc;
+}
+
+int javm_cache_get_mut(javm_cache *c, const javm_key *key, javm_ref *out)
+{
+    int rc = JAVM_OK;
+    cache_entry *e, *w = NULL;
+    if (!c || !key || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (key->tag == JAVM_KEY_REF && (e = cache_working_entry(c, key->ref))) {
+        *out = e->ref;
+        return JAVM_OK;
+    }
+    if ((rc = cache_resolve(c, key, &e)))
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if (e->cap->kind == JAVM_KIND_IMAGE || e->cap->kind == JAVM_KIND_TYPE)
+        return CAP_ERR(JAVM_ERR_NON_MUTABLE_KIND);
+    size_t mark = cache_op_begin(c);
+    if (e->rc == 1) {
+        /* Move: the caller is the only holder; edges go with the cap unchanged. */
+        bool unlinked = !(e->flags & CE_STORED);
+        rc = cache_tab_reserve(&c->work, 1);
+        if (rc == JAVM_OK && !(w = calloc(1, sizeof *w)))
+            rc = CAP_ERR(JAVM_ERR_ALLOC);
+        if (rc == JAVM_OK && cache_logging(c)) {
+            cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+            rc = cache_log_push(c, &u);
+            cache_undo m = { .kind = U_MOVE, .e = e, .e2 = w, .flag = unlinked };
+            if (rc == JAVM_OK)
+                rc = cache_log_push(c, &m);
+        }
+        if (rc) {
+            free(w);
+        } else {
+            w->cap = e->cap;
+            w->rc = 1;
+            w->flags = CE_WORKING;
+            w->ref = c->next_ref++;
+            w->touched = 0; /* restoring the blob needs the cap as it was: back up on write */
+            tab_link(&c->work, w);
+            e->cap = NULL;
+            e->rc = 0;
+            if (unlinked) {
+                cache_tab_remove(&c->blobs, e);
+                cache_dirty_del(e);
+            } else {
+                e->flags |= CE_DEAD;
+                cache_dirty_add(c, e);
+            }
+            c->live_blobs--;
+            if (!cache_logging(c) && unlinked)
+                free(e);
+        }
+    } else {
+        /* Shallow clone: own tables copied, each target +1, the caller's hold moves. */
+        javm_cap *copy = NULL;
+        rc = javm_cap_clone(e->cap, &copy);
+        if (rc == JAVM_OK)
+            rc = cache_hold_edges(c, copy);
+        if (rc == JAVM_OK)
+            rc = cache_working_insert(c, copy, 1, &w);
+        if (rc)
+            javm_cap_free(copy);
+        if (rc == JAVM_OK)
+            rc = cache_rc_dec(c, e);
+    }
+    rc = cache_op_end(c, mark, rc);
+    if (rc == JAVM_OK)
+        *out = w->ref;
+    return rc;
+}
+
+/* Working entry of a given kind: JAVM_ERR_NOT_FOUND / JAVM_ERR_WRONG_KIND. */
+static int working_of_kind(javm_cache *c, javm_ref ref, javm_kind kind, cache_entry **out)
+{
+    cache_entry *e = cache_working_entry(c, ref);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if (e->cap->kind != kind)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    *out = e;
+    return JAVM_OK;
+}
+
+/* A forwarded REF target becomes its HASH (the count moved with graduation). */
+static javm_key normalise_key(javm_cache *c, const javm_key *k)
+{
+    javm_hash h;
+    if (k->tag == JAVM_KEY_REF && !cache_working_entry(c, k->ref) &&
+        cache_fwd_get(c, k->ref, &h) == JAVM_OK)
+        return javm_key_of_hash(&h);
+    return *k;
+}
+
+int javm_cache_cnode_set(javm_cache *c, javm_ref ref, uint32_t slot, const javm_key *target)
+{
+    cache_entry *e = NULL, *t = NULL, *old = NULL;
+    int rc = working_of_kind(c, ref, JAVM_KIND_CNODE, &e);
+    if (rc)
+        return rc;
+    javm_cnode *cn = &e->cap->cnode;
+    if (slot >= (1u << cn->size_log))
+        return CAP_ERR(JAVM_ERR_SLOT_OUT_OF_RANGE);
+    bool set = target && target->tag != JAVM_KEY_NONE;
+    javm_key k = set ? normalise_key(c, target) : (javm_key){ .tag = JAVM_KEY_NONE };
+    if (set) {
+        if ((rc = cache_resolve(c, &k, &t)))
+            return rc;
+        if (!t)
+            return JAVM_ERR_NOT_FOUND;
+    }
+    const javm_key *prev = javm_cnode_get_slot(e->cap, slot);
+    javm_key prev_key = prev ? *prev : (javm_key){ .tag = JAVM_KEY_NONE };
+    if (prev && (rc = cache_resolve(c, &prev_key, &old)))
+        return rc;
+    size_t mark = cache_op_begin(c);
+    if (set && !prev && cn->n_slots == cn->cap_slots) {
+        /* Grow before any effect, so the edit below cannot fail. */
+        uint32_t n = cn->cap_slots ? cn->cap_slots * 2 : 4;
+        javm_cnode_slot *s = realloc(cn->slots, (size_t)n * sizeof *s);
+        if (!s)
+            rc = CAP_ERR(JAVM_ERR_ALLOC);
+        else {
+            cn->slots = s;
+            cn->cap_slots = n;
+        }
+    }
+    if (rc == JAVM_OK && t)
+        rc = cache_rc_inc(c, t, 1);
+    if (rc == JAVM_OK) {
+        cache_undo u = { .kind = U_SLOT, .e = e, .u32 = slot, .flag = prev != NULL, .key = prev_key };
+        rc = cache_log_push(c, &u);
+    }
+    if (rc == JAVM_OK) {
+        raw_slot_set(cn, slot, set, &k);
+        if (old)
+            rc = cache_rc_dec(c, old);
+    }
+    return cache_op_end(c, mark, rc);
+}
+
+int javm_cache_instance_set_overlay(javm_cache *c, javm_ref ref, uint32_t start,
+                                    const javm_hash *data)
+{
+    cache_entry *e = NULL, *t = NULL, *old = NULL;
+    int rc = working_of_kind(c, ref, JAVM_KIND_INSTANCE, &e);
+    if (rc)
+        return rc;
+    javm_instance *in = &e->cap->instance;
+    if (start % JAVM_PAGE_SIZE)
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    uint32_t i = 0;
+    while (i < in->n_overlays && in->overlays[i].start < start)
+        i++;
+    bool had = i < in->n_overlays && in->overlays[i].start == start;
+    javm_key prev_key = had ? javm_key_of_hash(&in->overlays[i].data)
+                            : (javm_key){ .tag = JAVM_KEY_NONE };
+    if (had && (rc = cache_resolve(c, &prev_key, &old)))
+        return rc;
+    if (data) {
+        if ((rc = cache_blob(c, data, &t)))
+            return rc;
+        if (!t)
+            return JAVM_ERR_NOT_FOUND;
+        if (t->cap->kind != JAVM_KIND_DATA)
+            return CAP_ERR(JAVM_ERR_WRONG_KIND);
+        uint64_t size = t->cap->data.size;
+        uint64_t end = (uint64_t)start + round_up_page(size);
+        uint32_t next = had ? i + 1 : i;
+        uint64_t limit = next < in->n_overlays ? in->overlays[next].start : (1ull << 32);
+        if (size == 0 || end > limit)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (i > 0) {
+            const javm_overlay *p = &in->overlays[i - 1];
+            if ((uint64_t)p->start + round_up_page(overlay_size(c, &p->data)) > start)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        }
+    }
+    size_t mark = cache_op_begin(c);
+    if (data && !had && in->n_overlays == in->cap_overlays) {
+        uint32_t n = in->cap_overlays ? in->cap_overlays * 2 : 4;
+        javm_overlay *o = realloc(in->overlays, (size_t)n * sizeof *o);
+        if (!o)
+            rc = CAP_ERR(JAVM_ERR_ALLOC);
+        else {
+            in->overlays = o;
+            in->cap_overlays = n;
+        }
+    }
+    if (rc == JAVM_OK && t)
+        rc = cache_rc_inc(c, t, 1);
+    if (rc == JAVM_OK) {
+        cache_undo u = { .kind = U_OVERLAY, .e = e, .u32 = start, .flag = had, .key = prev_key };
+        rc = cache_log_push(c, &u);
+    }
+    if (rc == JAVM_OK) {
+        raw_overlay_set(in, start, data != NULL, data);
+        if (old)
+            rc = cache_rc_dec(c, old);
+    }
+    return cache_op_end(c, mark, rc);
+}
+
+int javm_cache_working(javm_cache *c, javm_ref ref, javm_cap **out)
+{
+    cache_entry *e = cache_working_entry(c, ref);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if (c->journal && e->touched != c->epoch) {
+        /* First write access in this journal: keep the original (its capacity intact for the
+         * slot and overlay undo records) and hand out a copy. */
+        javm_cap *copy;
+        int rc = javm_cap_clone(e->cap, &copy);
+        if (rc)
+            return rc;
+        cache_undo u = { .kind = U_CAP, .e = e, .cap = e->cap };
+        if ((rc = cache_log_push(c, &u))) {
+            javm_cap_free(copy);
+            return rc;
+        }
+        e->cap = copy;
+        e->touched = c->epoch;
+    }
+    *out = e->cap;
+    return JAVM_OK;
+}
+
+/* ==== names ================================================================================ */
+
+static cache_name *name_find(javm_cache *c, const uint8_t *name, size_t len, size_t *idx)
+{
+    for (size_t i = 0; i < c->n_names; i++)
+        if (c->names[i].len == len && memcmp(c->names[i].bytes, name, len) == 0) {
+            if (idx)
+                *idx = i;
+            return &c->names[i];
+        }
+    return NULL;
+}
+
+static int name_append(javm_cache *c, const uint8_t *name, size_t len, size_t *idx)
+{
+    if (c->n_names == c->cap_names) {
+        size_t n = c->cap_names ? c->cap_names * 2 : 8;
+        cache_name *v = realloc(c->names, n * sizeof *v);
+        if (!v)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        c->names = v;
+        c->cap_names = n;
+    }
+    cache_name *nm = &c->names[c->n_names];
+    memset(nm, 0, sizeof *nm);
+    nm->len = (uint8_t)len;
+    memcpy(nm->bytes, name, len);
+    *idx = c->n_names++;
+    return JAVM_OK;
+}
+
+static int load_name_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                        size_t vlen)
+{
+    javm_cache *c = arg;
+    size_t idx;
+    if (klen < 1 || klen > JAVM_NAME_MAX || vlen != 32)
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    int rc = name_append(c, key, klen, &idx);
+    if (rc == JAVM_OK) {
+        c->names[idx].present = true;
+        memcpy(c->names[idx].hash.b, val, 32);
+    }
+    return rc;
+}
+
+int cache_load_names(javm_cache *c)
+{
+    return c->store->vtbl->scan(c->store, JAVM_TABLE_NAMES, load_name_cb, c);
+}
+
+int javm_name_set(javm_cache *c, const uint8_t *name, size_t len, const javm_hash *h)
+{
+    cache_entry *t = NULL, *old = NULL;
+    size_t idx = 0;
+    int rc = JAVM_OK;
+    if (!c || !name || len < 1 || len > JAVM_NAME_MAX)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (h) {
+        if ((rc = cache_blob(c, h, &t)))
+            return rc;
+        if (!t)
+            return JAVM_ERR_NOT_FOUND;
+        if (t->cap->kind != JAVM_KIND_INSTANCE)
+            return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    }
+    cache_name *nm = name_find(c, name, len, &idx);
+    bool was = nm && nm->present;
+    if (!h && !was)
+        return JAVM_ERR_NOT_FOUND;
+    if (was && (rc = cache_blob(c, &nm->hash, &old)))
+        return rc;
+    size_t mark = cache_op_begin(c);
+    bool appended = false;
+    if (!nm) {
+        rc = name_append(c, name, len, &idx);
+        appended = rc == JAVM_OK;
+    }
+    if (rc == JAVM_OK && t)
+        rc = cache_rc_inc(c, t, 1);
+    if (rc == JAVM_OK) {
+        nm = &c->names[idx];
+        cache_undo u = { .kind = U_NAME, .u32 = (uint32_t)idx,
+                         .flag = (was ? 1u : 0u) | (appended ? 2u : 0u),
+                         .key = javm_key_of_hash(&nm->hash) };
+        rc = cache_log_push(c, &u);
+    }
+    if (rc == JAVM_OK) {
+        nm->present = h != NULL;
+        if (h)
+            nm->hash = *h;
+        nm->dirty = true;
+        if (old)
+            rc = cache_rc_dec(c, old);
+    } else if (appended) {
+        c->n_names--; /* not logged yet: take it back by hand */
+    }
+    return cache_op_end(c, mark, rc);
+}
+
+int javm_name_get(javm_cache *c, const uint8_t *name, size_t len, javm_hash *out)
+{
+    if (!c || !name || len < 1 || len > JAVM_NAME_MAX)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    cache_name *nm = name_find(c, name, len, NULL);
+    if (!nm || !nm->present)
+        return JAVM_ERR_NOT_FOUND;
+    *out = nm->hash;
+    return JAVM_OK;
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT
+ * cache/cache.h — internal design of the cache (caps.md §5): entries, the two tiers, the undo
+ * log that makes every operation atomic and doubles as the per-invocation journal, the dirty
+ * list written at commit. Design notes: docs/caps-impl.md.
+ *
+ * Atomicity. Every multi-step operation runs between cache_op_begin and cache_op_end. Inside,
+ * each change is logged (cache_undo) before it is applied; if a later step fails, the log is
+ * undone back to the operation's mark, which cannot fail (tables never shrink, removed entries
+ * and caps are kept by their records). Outside a journal the records are discarded when the
+ * outermost operation ends (freeing what removals kept); inside a journal they stay until the
+ * journal commits (discard) or aborts (undo to 0). Single-step +1 operations outside a journal
+ * (the put and hold hot paths) log nothing.
+ *
+ * Blob lifecycle. A resident blob entry is live, or dead (refcount 0, cap NULL, kept in the
+ * table only because a committed store record must be deleted at the next commit: "queued
+ * deletion"). Every blob entry that differs from the store is on the dirty list: not yet
+ * stored, refcount changed, or dead. */
+#ifndef JAVM_SRC_CACHE_H
+#define JAVM_SRC_CACHE_H
+
+#include "cap/cap.h"
+
+enum {
+    CE_WORKING = 1, /* in the working tier (keyed by ref) */
+    CE_STORED = 2,  /* the store has a committed record for this hash */
+    CE_DEAD = 4,    /* removed; awaiting deletion of the stored record at commit */
+    CE_DIRTY = 8    /* on the dirty list */
+};
+
+typedef struct cache_entry {
+    javm_cap *cap;
+    uint32_t rc;
+    uint32_t flags;
+    javm_hash hash; /* blob tier */
+    javm_ref ref;   /* working tier */
+    struct cache_entry *dprev, *dnext; /* dirty list (blobs) */
+    struct cache_entry *wnext;         /* release worklist: removal never recurses */
+    uint64_t touched; /* journal epoch in which a working() backup was taken */
+    uint32_t visit;   /* settle's DFS colour: 0 white, 1 grey, 2 done, 3 done Instance */
+    javm_hash settled; /* settle: the snapshot hash of a working Instance (visit 3) */
+} cache_entry;
+
+/* Open addressing, linear probing, backward-shift deletion, load <= 1/2. The tag is the first
+ * 8 bytes of a hash (already uniform) or a ref, kept beside the pointer so that a probe
+ * compares one word before touching the entry: a hit costs one cache line of slots plus the
+ * entry. */
+typedef struct cache_slot {
+    uint64_t tag;
+    cache_entry *e;
+} cache_slot;
+
+typedef struct cache_tab {
+    cache_slot *slots;
+    size_t mask; /* capacity - 1, capacity a power of two */
+    size_t count;
+    bool by_ref;
+} cache_tab;
+
+/* ref -> hash, filled by settle (graduation). */
+typedef struct cache_fwd_slot {
+    javm_ref ref; /* 0 = empty */
+    javm_hash hash;
+} cache_fwd_slot;
+
+typedef struct cache_fwd {
+    cache_fwd_slot *slots;
+    size_t mask;
+    size_t count;
+} cache_fwd;
+
+typedef enum cache_undo_kind {
+    U_RC,        /* e->rc was u32 */
+    U_INSERT,    /* blob e was created and linked */
+    U_REVIVE,    /* dead blob e came back with a new cap */
+    U_REMOVE,    /* blob e was removed; cap kept; flag: unlinked (else marked dead) */
+    U_WINSERT,   /* working e was created */
+    U_WREMOVE,   /* working e was removed; cap kept */
+    U_MOVE,      /* blob e moved into working e2 (cap transferred); flag: e unlinked */
+    U_GRADUATE,  /* working e graduated into blob e2 (cap transferred); flag: e2 revived */
+    U_CAP,       /* e->cap replaced; cap = the previous cap */
+    U_SLOT,      /* CNode slot u32 of e: flag = had a target, key = old target */
+    U_OVERLAY,   /* Instance overlay at start u32 of e: flag = had one, key.hash = old data */
+    U_FWD,       /* forward[ref] added */
+    U_NAME       /* name index u32: flag bit 0 = was present, bit 1 = appended; key.hash old */
+} cache_undo_kind;
+
+typedef struct cache_undo {
+    cache_undo_kind kind;
+    uint32_t u32;
+    uint32_t flag;
+    cache_entry *e;
+    cache_entry *e2;
+    javm_cap *cap;
+    javm_key key;
+} cache_undo;
+
+typedef struct cache_name {
+    uint8_t len;
+    uint8_t bytes[JAVM_NAME_MAX];
+    bool present;
+    bool dirty;
+    javm_hash hash;
+} cache_name;
+
+struct javm_cache {
+    javm_store *store;
+    cache_tab blobs;
+    cache_tab work;
+    cache_fwd fwd;
+    javm_ref next_ref;
+    size_t live_blobs;
+    cache_entry dirty; /* sentinel of the circular dirty list */
+
+    cache_undo *log;
+    size_t log_len, log_cap;
+    int guard;         /* depth of running multi-step operations */
+    bool journal;      /* a per-invocation journal is open */
+    bool txn_open;     /* the journal's store transaction is open (not suspended) */
+    uint64_t epoch;    /* journal epoch, for working() backups */
+    uint64_t generation;
+    uint64_t generation_at_begin;
+
+    cache_name *names;
+    size_t n_names, cap_names;
+
+    bool has_missing;
+    javm_hash missing;
+};
+
+/* ---- cache.c ---- */
+size_t cache_op_begin(javm_cache *c);
+int cache_op_end(javm_cache *c, size_t mark, int rc);
+void cache_undo_to(javm_cache *c, size_t mark);
+void cache_discard_log(javm_cache *c);
+bool cache_logging(const javm_cache *c);
+
+/* Live blob by hash (resident or loaded from the store); *out NULL and JAVM_OK when absent. */
+int cache_blob(javm_cache *c, const javm_hash *h, cache_entry **out);
+cache_entry *cache_tab_find_hash(cache_tab *t, const javm_hash *h);
+cache_entry *cache_working_entry(javm_cache *c, javm_ref ref);
+/* Resolves a key to a live entry: a forwarded ref becomes its hash. NULL when absent. */
+int cache_resolve(javm_cache *c, const javm_key *key, cache_entry **out);
+
+int cache_rc_inc(javm_cache *c, cache_entry *e, uint32_t n);
+/* -1 with removal at 0 and a worklist cascade (logged when logging). */
+int cache_rc_dec(javm_cache *c, cache_entry *e);
+/* Releases every edge target of a cap (one -1 each), cascading. */
+int cache_release_edges(javm_cache *c, const javm_cap *cap);
+/* +1 on every edge target (all must resolve: JAVM_ERR_TARGET_MISSING). */
+int cache_hold_edges(javm_cache *c, const javm_cap *cap);
+
+/* Inserts a live blob under h with refcount rc taking ownership of cap (logged). */
+int cache_blob_insert(javm_cache *c, const javm_hash *h, javm_cap *cap, uint32_t rc,
+                      cache_entry **out);
+int cache_working_insert(javm_cache *c, javm_cap *cap, uint32_t rc, cache_entry **out);
+int cache_log_push(javm_cache *c, const cache_undo *u);
+void cache_dirty_add(javm_cache *c, cache_entry *e);
+void cache_dirty_del(cache_entry *e);
+int cache_tab_insert(cache_tab *t, cache_entry *e);
+void cache_tab_remove(cache_tab *t, cache_entry *e);
+int cache_tab_reserve(cache_tab *t, size_t more);
+int cache_fwd_put(javm_cache *c, javm_ref ref, const javm_hash *h);
+int cache_fwd_get(const javm_cache *c, javm_ref ref, javm_hash *out);
+void cache_fwd_clear(javm_cache *c);
+/* Cold-path checks of put against the cache (§5.3): targets, kinds, overlay extents. */
+int cache_check_targets(javm_cache *c, const javm_cap *cap);
+int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out);
+void cache_entry_free(cache_entry *e);
+void cache_set_missing(javm_cache *c, const javm_hash *h);
+int cache_load_names(javm_cache *c);
+/* Sets e's refcount to 0 (logged) and removes it, releasing its edges. */
+int cache_drop(javm_cache *c, cache_entry *e);
+
+/* ---- journal.c ---- */
+/* Writes every dirty blob and name into the open store transaction. */
+int cache_write_dirty(javm_cache *c);
+/* After a successful store commit: dead entries leave, everything else is clean. */
+void cache_mark_clean(javm_cache *c);
+int cache_store_commit(javm_cache *c, javm_ka *ka);
+
+#endif

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT
+ * cache/gc.c — mark and sweep from roots (caps.md §5.6): embedder roots, names and the kernel
+ * assist's file records. Marking counts holders as it goes, so the sweep can set every
+ * survivor's refcount exactly; everything unmarked is deleted, resident or stored, and the
+ * result is committed. All allocation happens before the first change. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+
+/* hash -> holder count, open addressing on the (uniform) first 8 hash bytes. */
+typedef struct mark_slot {
+    bool used;
+    uint32_t count;
+    javm_hash h;
+} mark_slot;
+
+typedef struct gc_ctx {
+    javm_cache *c;
+    mark_slot *slots;
+    size_t mask, n;
+    javm_hash *stack;
+    size_t sn, scap;
+    int rc;
+} gc_ctx;
+
+static size_t mark_index(const gc_ctx *g, const javm_hash *h)
+{
+    uint64_t t;
+    memcpy(&t, h->b, 8);
+    return (size_t)t & g->mask;
+}
+
+static mark_slot *mark_find(gc_ctx *g, const javm_hash *h)
+{
+    for (size_t i = mark_index(g, h);; i = (i + 1) & g->mask) {
+        if (!g->slots[i].used || memcmp(g->slots[i].h.b, h->b, 32) == 0)
+            return &g->slots[i];
+    }
+}
+
+static int mark_grow(gc_ctx *g)
+{
+    size_t cap = g->slots ? g->mask + 1 : 0;
+    if ((g->n + 1) * 2 <= cap)
+        return JAVM_OK;
+    size_t n = cap ? cap * 2 : 256;
+    mark_slot *old = g->slots;
+    g->slots = calloc(n, sizeof *g->slots);
+    if (!g->slots) {
+        g->slots = old;
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    }
+    g->mask = n - 1;
+    for (size_t i = 0; i < cap; i++)
+        if (old[i].used)
+            *mark_find(g, &old[i].h) = old[i];
+    free(old);
+    return JAVM_OK;
+}
+
+/* One holder of h; a newly marked hash is pushed for traversal. */
+static int hold(gc_ctx *g, const javm_hash *h)
+{
+    int rc = mark_grow(g);
+    if (rc)
+        return rc;
+    mark_slot *s = mark_find(g, h);
+    if (s->used) {
+        if (s->count < JAVM_REFCOUNT_MAX)
+            s->count++;
+        return JAVM_OK;
+    }
+    if (g->sn == g->scap) {
+        size_t n = g->scap ? g->scap * 2 : 256;
+        javm_hash *st = realloc(g->stack, n * sizeof *st);
+        if (!st)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        g->stack = st;
+        g->scap = n;
+    }
+    s->used = true;
+    s->count = 1;
+    s->h = *h;
+    g->n++;
+    g->stack[g->sn++] = *h;
+    return JAVM_OK;
+}
+
+static int file_root(void *arg, uint64_t id, const javm_hash *h)
+{
+    (void)id;
+    gc_ctx *g = arg;
+    cache_entry *e;
+    int rc = cache_blob(g->c, h, &e);
+    if (rc || !e)
+        return rc; /* a record naming an absent blob roots nothing */
+    return hold(g, h);
+}
+
+static int edge_hold(void *arg, const javm_key *k)
+{
+    return k->tag == JAVM_KEY_HASH ? hold(arg, &k->hash) : CAP_ERR(JAVM_ERR_INTERNAL);
+}
+
+typedef struct vec {
+    void *p;
+    size_t n, cap;
+} vec;
+
+static int vec_push(vec *v, const void *el, size_t size)
+{
+    if (v->n == v->cap) {
+        size_t n = v->cap ? v->cap * 2 : 64;
+        void *p = realloc(v->p, n * size);
+        if (!p)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        v->p = p;
+        v->cap = n;
+    }
+    memcpy((uint8_t *)v->p + v->n * size, el, size);
+    v->n++;
+    return JAVM_OK;
+}
+
+typedef struct sweep_ctx {
+    gc_ctx *g;
+    vec *stored_dead; /* hashes of stored, non-resident, unmarked blobs */
+} sweep_ctx;
+
+static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    (void)val;
+    (void)vlen;
+    sweep_ctx *s = arg;
+    javm_hash h;
+    if (klen != 32)
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    memcpy(h.b, key, 32);
+    if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h)->used)
+        return JAVM_OK;
+    return vec_push(s->stored_dead, &h, sizeof h);
+}
+
+int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roots,
+            size_t n_roots)
+{
+    (void)vm;
+    gc_ctx g = { .c = c };
+    vec resident = { 0 }, stored_dead = { 0 }, placeholders = { 0 };
+    int rc = JAVM_OK;
+    if (!c || (n_roots && !roots))
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (c->journal || c->work.count)
+        return CAP_ERR(JAVM_ERR_BUSY);
+
+    /* Mark, counting holders. */
+    for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++) {
+        cache_entry *e;
+        rc = cache_blob(c, &roots[i], &e);
+        if (rc == JAVM_OK && !e)
+            rc = JAVM_ERR_NOT_FOUND;
+        if (rc == JAVM_OK)
+            rc = hold(&g, &roots[i]);
+    }
+    for (size_t i = 0; i < c->n_names && rc == JAVM_OK; i++)
+        if (c->names[i].present)
+            rc = hold(&g, &c->names[i].hash);
+    if (rc == JAVM_OK && ka)
+        rc = ka->vtbl->file_iter(ka, file_root, &g);
+    while (rc == JAVM_OK && g.sn) {
+        javm_hash h = g.stack[--g.sn];
+        cache_entry *e;
+        rc = cache_blob(c, &h, &e);
+        if (rc == JAVM_OK && e)
+            rc = cap_for_each_edge(e->cap, edge_hold, &g);
+    }
+
+    /* Prepare the sweep: everything that allocates. */
+    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++)
+        if (c->blobs.slots[i].e)
+            rc = vec_push(&resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
+    if (rc == JAVM_OK) {
+        sweep_ctx s = { &g, &stored_dead };
+        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, stored_blob, &s);
+    }
+    if (rc == JAVM_OK)
+        rc = cache_tab_reserve(&c->blobs, stored_dead.n);
+    for (size_t i = 0; rc == JAVM_OK && i < stored_dead.n; i++) {
+        cache_entry *e = calloc(1, sizeof *e);
+        if (!e)
+            rc = CAP_ERR(JAVM_ERR_ALLOC);
+        else if ((rc = vec_push(&placeholders, &e, sizeof e)))
+            free(e);
+        else
+            e->hash = ((javm_hash *)stored_dead.p)[i];
+    }
+
+    /* Sweep: no step below can fail. */
+    if (rc == JAVM_OK) {
+        cache_entry **res = resident.p;
+        for (size_t i = 0; i < resident.n; i++) {
+            cache_entry *e = res[i];
+            mark_slot *m = mark_find(&g, &e->hash);
+            if (m->used) {
+                e->rc = m->count;
+                cache_dirty_add(c, e);
+                continue;
+            }
+            if (e->flags & CE_DEAD)
+                continue;
+            javm_cap_free(e->cap);
+            e->cap = NULL;
+            e->rc = 0;
+            c->live_blobs--;
+            if (e->flags & CE_STORED) {
+                e->flags |= CE_DEAD;
+                cache_dirty_add(c, e);
+            } else {
+                cache_tab_remove(&c->blobs, e);
+                cache_dirty_del(e);
+                free(e);
+            }
+        }
+        cache_entry **ph = placeholders.p;
+        for (size_t i = 0; i < placeholders.n; i++) {
+            ph[i]->flags = CE_STORED | CE_DEAD;
+            cache_tab_insert(&c->blobs, ph[i]);
+            cache_dirty_add(c, ph[i]);
+        }
+        placeholders.n = 0;
+        cache_fwd_clear(c);
+        rc = javm_commit(c, ka);
+    }
+    for (size_t i = 0; i < placeholders.n; i++)
+        free(((cache_entry **)placeholders.p)[i]);
+    free(placeholders.p);
+    free(stored_dead.p);
+    free(resident.p);
+    free(g.slots);
+    free(g.stack);
+    return rc;
+}
+
+/* ---- blob iteration ---- */
+
+typedef struct iter_ctx {
+    javm_cache *c;
+    vec *hashes;
+} iter_ctx;
+
+static int iter_stored(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    (void)val;
+    (void)vlen;
+    iter_ctx *it = arg;
+    javm_hash h;
+    if (klen != 32)
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    memcpy(h.b, key, 32);
+    if (cache_tab_find_hash(&it->c->blobs, &h))
+        return JAVM_OK; /* resident (live, counted below) or dead (queued deletion) */
+    return vec_push(it->hashes, &h, sizeof h);
+}
+
+static int hash_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+int javm_cache_iter_blobs(javm_cache *c,
+                          int (*cb)(void *arg, const javm_hash *h, const javm_cap *cap,
+                                    uint32_t refcount),
+                          void *arg)
+{
+    vec hashes = { 0 };
+    int rc = JAVM_OK;
+    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++) {
+        cache_entry *e = c->blobs.slots[i].e;
+        if (e && !(e->flags & CE_DEAD))
+            rc = vec_push(&hashes, &e->hash, sizeof e->hash);
+    }
+    if (rc == JAVM_OK) {
+        iter_ctx it = { c, &hashes };
+        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, iter_stored, &it);
+    }
+    if (rc == JAVM_OK && hashes.n > 1)
+        qsort(hashes.p, hashes.n, sizeof(javm_hash), hash_cmp);
+    for (size_t i = 0; rc == JAVM_OK && i < hashes.n; i++) {
+        cache_entry *e;
+        const javm_hash *h = &((javm_hash *)hashes.p)[i];
+        rc = cache_blob(c, h, &e);
+        if (rc == JAVM_OK && e)
+            rc = cb(arg, h, e->cap, e->rc);
+    }
+    free(hashes.p);
+    return rc;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT
+ * cache/journal.c — persistence of the cache (caps.md §5.7): explicit commit, and the
+ * per-invocation journal (begin / commit / abort / suspend / resume) built on the undo log of
+ * cache.c. Writes go through one store transaction; memory is marked clean only after the
+ * store commit succeeds, so a failed commit can be retried. Design in cache/cache.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+
+static const uint8_t key_generation[] = "generation";
+
+int cache_write_dirty(javm_cache *c)
+{
+    javm_store *s = c->store;
+    int rc = JAVM_OK;
+    for (cache_entry *e = c->dirty.dnext; e != &c->dirty && rc == JAVM_OK; e = e->dnext) {
+        if (e->flags & CE_DEAD) {
+            rc = s->vtbl->del(s, JAVM_TABLE_BLOBS, e->hash.b, 32);
+            if (rc == JAVM_OK)
+                rc = s->vtbl->del(s, JAVM_TABLE_REFCOUNTS, e->hash.b, 32);
+            continue;
+        }
+        if (!(e->flags & CE_STORED)) {
+            /* Blob records use the same encoder as the hash: kind byte then body. */
+            cap_sink sink = { 0 };
+            cap_sink_u8(&sink, (uint8_t)e->cap->kind);
+            rc = cap_encode_body(e->cap, &sink);
+            if (rc == JAVM_OK)
+                rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, e->hash.b, 32, sink.buf, sink.len);
+            free(sink.buf);
+        }
+        if (rc == JAVM_OK) {
+            uint8_t v[4];
+            cap_put_u32(v, e->rc);
+            rc = s->vtbl->put(s, JAVM_TABLE_REFCOUNTS, e->hash.b, 32, v, 4);
+        }
+    }
+    for (size_t i = 0; i < c->n_names && rc == JAVM_OK; i++) {
+        cache_name *n = &c->names[i];
+        if (!n->dirty)
+            continue;
+        if (n->present)
+            rc = s->vtbl->put(s, JAVM_TABLE_NAMES, n->bytes, n->len, n->hash.b, 32);
+        else
+            rc = s->vtbl->del(s, JAVM_TABLE_NAMES, n->bytes, n->len);
+    }
+    return rc;
+}
+
+void cache_mark_clean(javm_cache *c)
+{
+    cache_entry *e = c->dirty.dnext;
+    while (e != &c->dirty) {
+        cache_entry *next = e->dnext;
+        e->flags &= ~(uint32_t)CE_DIRTY;
+        if (e->flags & CE_DEAD) {
+            cache_tab_remove(&c->blobs, e);
+            cache_entry_free(e);
+        } else {
+            e->flags |= CE_STORED;
+        }
+        e = next;
+    }
+    c->dirty.dnext = c->dirty.dprev = &c->dirty;
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_names; i++) {
+        c->names[i].dirty = false;
+        if (c->names[i].present)
+            c->names[k++] = c->names[i];
+    }
+    c->n_names = k;
+}
+
+/* Inside an open transaction: dirty state, kernel assist, generation + 1, commit. The store
+ * transaction is closed on return, committed or aborted. */
+int cache_store_commit(javm_cache *c, javm_ka *ka)
+{
+    javm_store *s = c->store;
+    uint8_t g[8];
+    int rc = cache_write_dirty(c);
+    if (rc == JAVM_OK && ka)
+        rc = ka->vtbl->persist(ka, s);
+    if (rc == JAVM_OK) {
+        cap_put_u64(g, c->generation + 1);
+        rc = s->vtbl->put(s, JAVM_TABLE_META, key_generation, sizeof key_generation - 1, g, 8);
+    }
+    if (rc == JAVM_OK)
+        rc = s->vtbl->commit(s);
+    else
+        s->vtbl->abort(s);
+    if (rc == JAVM_OK)
+        c->generation++;
+    return rc;
+}
+
+/* Reads the committed generation through the open transaction (another writer may have
+ * advanced it since this cache last looked). */
+static uint64_t read_generation(javm_cache *c)
+{
+    const uint8_t *v;
+    size_t vlen;
+    if (c->store->vtbl->get(c->store, JAVM_TABLE_META, key_generation, sizeof key_generation - 1,
+                            &v, &vlen) == JAVM_OK &&
+        vlen == 8)
+        return cap_get_u64(v);
+    return 0;
+}
+
+int javm_commit(javm_cache *c, javm_ka *ka)
+{
+    if (!c)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (c->journal)
+        return CAP_ERR(JAVM_ERR_BUSY);
+    if (c->work.count)
+        return CAP_ERR(JAVM_ERR_UNSETTLED);
+    int rc = c->store->vtbl->begin(c->store);
+    if (rc)
+        return rc;
+    c->generation = read_generation(c);
+    rc = cache_store_commit(c, ka);
+    if (rc == JAVM_OK)
+        cache_mark_clean(c);
+    return rc;
+}
+
+int javm_journal_begin(javm_cache *c, javm_ka *ka)
+{
+    if (!c)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (c->journal)
+        return CAP_ERR(JAVM_ERR_BUSY);
+    int rc = c->store->vtbl->begin(c->store);
+    if (rc)
+        return rc;
+    c->generation = read_generation(c);
+    if (ka && (rc = ka->vtbl->begin(ka, c->store))) {
+        c->store->vtbl->abort(c->store);
+        return rc;
+    }
+    /* Earlier records belong to no journal (the log is empty between operations). */
+    c->journal = true;
+    c->txn_open = true;
+    c->epoch++;
+    c->generation_at_begin = c->generation;
+    return JAVM_OK;
+}
+
+void javm_journal_abort(javm_cache *c, javm_ka *ka)
+{
+    if (!c || !c->journal)
+        return;
+    cache_undo_to(c, 0);
+    if (ka)
+        ka->vtbl->rollback(ka);
+    if (c->txn_open)
+        c->store->vtbl->abort(c->store);
+    c->txn_open = false;
+    c->journal = false;
+}
+
+int javm_journal_commit(javm_cache *c, javm_ka *ka)
+{
+    if (!c || !c->journal)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    int rc = JAVM_OK;
+    if (!c->txn_open)
+        rc = javm_journal_resume(c);
+    if (rc == JAVM_OK) {
+        rc = cache_store_commit(c, ka);
+        c->txn_open = false;
+    }
+    if (rc) {
+        javm_journal_abort(c, ka);
+        return rc;
+    }
+    c->journal = false;
+    cache_discard_log(c);
+    cache_mark_clean(c);
+    return JAVM_OK;
+}
+
+int javm_journal_suspend(javm_cache *c)
+{
+    if (!c || !c->journal || !c->txn_open)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    c->store->vtbl->abort(c->store);
+    c->txn_open = false;
+    return JAVM_OK;
+}
+
+int javm_journal_resume(javm_cache *c)
+{
+    if (!c || !c->journal || c->txn_open)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    int rc = c->store->vtbl->begin(c->store);
+    if (rc)
+        return rc;
+    if (read_generation(c) != c->generation_at_begin) {
+        c->store->vtbl->abort(c->store);
+        return CAP_ERR(JAVM_ERR_CONFLICT);
+    }
+    c->txn_open = true;
+    return JAVM_OK;
+}
+
+bool javm_journal_is_open(const javm_cache *c)
+{
+    return c && c->journal;
+}
+
+uint64_t javm_cache_generation(const javm_cache *c)
+{
+    return c->generation;
+}

@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: MIT
+ * cap/cap.c — the five cap kinds as owned C values: constructors, clone, free, the intrinsic
+ * canonical-form check of caps.md §3 and edge walking. Capability layer; see cap/cap.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cap/cap.h"
+
+int cap_error(int status, const char *file, int line)
+{
+    /* A breakpoint here stops at the birth of every capability-layer error. The volatile
+     * keeps file and line visible to a debugger in optimised debug builds. */
+    volatile const char *f = file;
+    volatile int l = line;
+    (void)f;
+    (void)l;
+    return status;
+}
+
+#define HB(...) {{ __VA_ARGS__ }}
+const javm_hash cap_hash_empty = HB(
+    0x0e, 0x57, 0x51, 0xc0, 0x26, 0xe5, 0x43, 0xb2, 0xe8, 0xab, 0x2e, 0xb0, 0x60, 0x99, 0xda, 0xa1,
+    0xd1, 0xe5, 0xdf, 0x47, 0x77, 0x8f, 0x77, 0x87, 0xfa, 0xab, 0x45, 0xcd, 0xf1, 0x2f, 0xe3, 0xa8);
+const javm_hash cap_hash_zero_page = HB(
+    0x68, 0x6e, 0xde, 0x92, 0x88, 0xc3, 0x91, 0xe7, 0xe0, 0x50, 0x26, 0xe5, 0x6f, 0x2f, 0x91, 0xbf,
+    0xd8, 0x79, 0x98, 0x7a, 0x04, 0x0e, 0xa9, 0x84, 0x45, 0xda, 0xbc, 0x76, 0xf5, 0x5b, 0x8e, 0x5f);
+
+/* 17 levels, precomputed so that hashing a sparse CNode of size_log 16 costs O(populated x 16)
+ * hashes instead of 65535 (caps.md §4.3 recommends it). */
+const javm_hash cap_empty_cnode_roots[JAVM_CNODE_MAX_SIZE_LOG + 1] = {
+    HB(0x03, 0x17, 0x0a, 0x2e, 0x75, 0x97, 0xb7, 0xb7, 0xe3, 0xd8, 0x4c, 0x05, 0x39, 0x1d, 0x13, 0x9a,
+       0x62, 0xb1, 0x57, 0xe7, 0x87, 0x86, 0xd8, 0xc0, 0x82, 0xf2, 0x9d, 0xcf, 0x4c, 0x11, 0x13, 0x14),
+    HB(0x0c, 0x01, 0x64, 0x37, 0xc7, 0x8e, 0xfa, 0x22, 0xc4, 0x64, 0x48, 0x9e, 0xbd, 0x96, 0x8d, 0x46,
+       0x7e, 0xe4, 0xde, 0x4d, 0x6f, 0xdb, 0x88, 0xd4, 0xa5, 0xd2, 0x0a, 0xb1, 0x4a, 0xae, 0x01, 0x8b),
+    HB(0xd4, 0x1e, 0xd0, 0x5a, 0xb8, 0x1c, 0x03, 0xa8, 0x26, 0x9c, 0xc8, 0x80, 0x9a, 0xef, 0xa0, 0x79,
+       0x8c, 0x03, 0x82, 0x93, 0xca, 0x06, 0x26, 0x54, 0x5f, 0x06, 0x3c, 0xa9, 0x25, 0x8c, 0xb0, 0xb0),
+    HB(0x8e, 0x23, 0xcf, 0x3e, 0x82, 0x21, 0xcf, 0x25, 0x6a, 0xe2, 0x96, 0x4c, 0x1d, 0xfa, 0x1f, 0xa5,
+       0x92, 0x94, 0x45, 0xff, 0xc4, 0xba, 0x13, 0xa4, 0x0f, 0x95, 0x55, 0xd3, 0x3f, 0x5a, 0x1c, 0xd6),
+    HB(0x8e, 0x06, 0x1a, 0xfd, 0x94, 0xa5, 0x0f, 0x61, 0x99, 0xf1, 0x8e, 0xf9, 0x7d, 0x94, 0x26, 0x92,
+       0xef, 0x43, 0xb9, 0x27, 0xe1, 0xd9, 0x41, 0x5f, 0x6f, 0x15, 0xde, 0x59, 0x86, 0xc9, 0x98, 0xf8),
+    HB(0xa1, 0xdf, 0x0c, 0x2a, 0xb5, 0xa9, 0x32, 0x73, 0xc3, 0x68, 0x42, 0xb4, 0x30, 0x1c, 0xa7, 0xc0,
+       0x53, 0x55, 0xb9, 0xad, 0x7d, 0x2f, 0x53, 0x41, 0x26, 0x89, 0xa6, 0x3d, 0x9d, 0xd7, 0xd3, 0x08),
+    HB(0x57, 0xfb, 0xf6, 0xc5, 0x45, 0x1d, 0xec, 0xca, 0x57, 0xf6, 0xfa, 0x8b, 0xb3, 0x90, 0x5c, 0x0a,
+       0x16, 0x08, 0x46, 0xd1, 0xb6, 0xf8, 0x75, 0x8a, 0x9e, 0x9b, 0x86, 0xce, 0x81, 0x80, 0xcc, 0x79),
+    HB(0x6c, 0xec, 0x21, 0x1b, 0x97, 0x54, 0x8d, 0x13, 0xf8, 0xdc, 0x28, 0x40, 0x60, 0xca, 0xa2, 0xc4,
+       0x6b, 0x48, 0x63, 0x0d, 0xf9, 0xb6, 0xf8, 0xf5, 0x28, 0x55, 0x73, 0x72, 0x9c, 0x68, 0x4c, 0x9e),
+    HB(0x40, 0xa9, 0x02, 0x29, 0x5c, 0xc7, 0xaf, 0x74, 0x8c, 0xdb, 0xda, 0x86, 0x4d, 0xb4, 0x76, 0x06,
+       0x1a, 0x0a, 0xd3, 0x1c, 0x4c, 0xad, 0xeb, 0xe1, 0x0b, 0xc9, 0x54, 0xa8, 0x1b, 0x1b, 0xfd, 0x70),
+    HB(0x1e, 0x78, 0x5d, 0x15, 0x46, 0xa7, 0xed, 0x7b, 0x3b, 0x0c, 0xc9, 0xeb, 0xdf, 0x33, 0x07, 0x53,
+       0x71, 0x8e, 0x97, 0x8f, 0xd8, 0x03, 0x00, 0x74, 0x92, 0x9b, 0x7c, 0x50, 0x76, 0x3f, 0x3f, 0xe9),
+    HB(0x97, 0x63, 0x35, 0xb2, 0x52, 0x6d, 0x62, 0xe8, 0xfb, 0x67, 0x8f, 0x3d, 0x1d, 0x22, 0x89, 0x11,
+       0x40, 0x53, 0xfe, 0xa2, 0xe9, 0xfd, 0x46, 0xa6, 0x44, 0x83, 0x08, 0xb7, 0xdf, 0x29, 0xbf, 0xb5),
+    HB(0x78, 0x6f, 0x93, 0x1e, 0xdd, 0x02, 0xd0, 0x07, 0x1f, 0xb3, 0x3c, 0x00, 0x3a, 0x88, 0xe0, 0x12,
+       0x75, 0x52, 0x01, 0x16, 0x15, 0x2c, 0xe5, 0xcc, 0x68, 0x30, 0x7a, 0xf6, 0xbf, 0x7a, 0xc9, 0xbf),
+    HB(0x39, 0x0f, 0xdc, 0x7a, 0x2a, 0xda, 0x38, 0x42, 0xec, 0xb8, 0x55, 0x49, 0x67, 0x53, 0xaa, 0x40,
+       0xb7, 0x75, 0xb1, 0x54, 0xb0, 0x24, 0x89, 0x72, 0x4a, 0x19, 0x48, 0x99, 0x08, 0x38, 0x41, 0x64),
+    HB(0x04, 0x9a, 0xab, 0xce, 0x3a, 0x75, 0x8b, 0x20, 0xb0, 0x0a, 0x5d, 0x84, 0x49, 0x3f, 0x2a, 0xba,
+       0x56, 0x93, 0xf2, 0x44, 0xe6, 0x58, 0x55, 0xbc, 0xaa, 0x9d, 0x9b, 0xaf, 0x4b, 0xf7, 0x4e, 0x30),
+    HB(0xe4, 0x26, 0xda, 0x64, 0x2e, 0x24, 0x1e, 0xe2, 0xbf, 0x39, 0x1d, 0xbf, 0x7b, 0xa3, 0x8d, 0x03,
+       0x49, 0x34, 0x1b, 0x89, 0x2b, 0x1d, 0x71, 0x0a, 0x99, 0xa7, 0xb3, 0x66, 0xba, 0x19, 0x9c, 0xe6),
+    HB(0x0f, 0x6a, 0x96, 0x45, 0x0b, 0xea, 0xa6, 0x11, 0x03, 0xb4, 0xe9, 0xe4, 0x07, 0x96, 0x19, 0x03,
+       0xef, 0xf8, 0x5b, 0x0f, 0x66, 0x28, 0x18, 0x1e, 0xab, 0xf6, 0x87, 0xb3, 0x87, 0x4a, 0x3d, 0x5b),
+    HB(0x6d, 0x26, 0x6b, 0xa3, 0x4e, 0x94, 0xe8, 0x29, 0x47, 0xbf, 0x0e, 0xa3, 0x51, 0xe1, 0x6c, 0x82,
+       0x0b, 0x98, 0xe5, 0xfc, 0xc9, 0x32, 0x75, 0x5b, 0xd3, 0xcd, 0xee, 0x8d, 0xdb, 0xac, 0x70, 0xcd),
+};
+#undef HB
+
+bool cap_all_zero(const uint8_t *p, size_t n)
+{
+    /* Word-at-a-time: the canonical check scans every Loaded page on each put. */
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w != 0)
+            return false;
+    }
+    for (; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
+uint64_t javm_strip_len(const uint8_t *b, uint64_t n)
+{
+    while (n > 0 && b[n - 1] == 0)
+        n--;
+    return n;
+}
+
+void javm_free(void *p)
+{
+    free(p);
+}
+
+static javm_cap *cap_alloc(javm_kind kind)
+{
+    javm_cap *c = calloc(1, sizeof *c);
+    if (c)
+        c->kind = kind;
+    return c;
+}
+
+/* Grows an array of elements of size `el` so that it holds at least `need`; doubling. */
+static int grow(void **arr, uint32_t *capacity, uint32_t need, size_t el)
+{
+    if (need <= *capacity)
+        return JAVM_OK;
+    uint64_t n = *capacity ? (uint64_t)*capacity * 2 : 4;
+    while (n < need)
+        n *= 2;
+    if (n > UINT32_MAX)
+        n = UINT32_MAX;
+    void *p = realloc(*arr, (size_t)n * el);
+    if (!p)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    *arr = p;
+    *capacity = (uint32_t)n;
+    return JAVM_OK;
+}
+
+/* ---- Data ---------------------------------------------------------------------------- */
+
+static int data_fill(javm_data *d, const uint8_t *bytes, uint64_t size)
+{
+    d->size = size;
+    if (size <= JAVM_DATA_INLINE_MAX) {
+        d->paged = false;
+        if (size == 0)
+            return JAVM_OK;
+        d->bytes = malloc((size_t)size);
+        if (!d->bytes)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        memcpy(d->bytes, bytes, (size_t)size);
+        return JAVM_OK;
+    }
+    uint64_t np = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
+    if (np > SIZE_MAX / sizeof(javm_page))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    d->paged = true;
+    d->pages = calloc((size_t)np, sizeof(javm_page));
+    if (!d->pages)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    d->n_pages = np;
+    for (uint64_t i = 0; i < np; i++) {
+        uint64_t off = i * JAVM_PAGE_SIZE;
+        uint64_t n = size - off < JAVM_PAGE_SIZE ? size - off : JAVM_PAGE_SIZE;
+        if (cap_all_zero(bytes + off, (size_t)n))
+            continue;
+        uint8_t *pg = calloc(1, JAVM_PAGE_SIZE);
+        if (!pg)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        memcpy(pg, bytes + off, (size_t)n);
+        d->pages[i].state = JAVM_PAGE_LOADED;
+        d->pages[i].bytes = pg;
+        javm_blake2b(pg, JAVM_PAGE_SIZE, &d->pages[i].hash);
+    }
+    return JAVM_OK;
+}
+
+int javm_data_new(const uint8_t *bytes, uint64_t len, javm_cap **out)
+{
+    int rc = JAVM_OK;
+    javm_cap *c = cap_alloc(JAVM_KIND_DATA);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    rc = data_fill(&c->data, bytes, len ? javm_strip_len(bytes, len) : 0);
+    if (rc == JAVM_OK)
+        *out = c;
+    else
+        javm_cap_free(c);
+    return rc;
+}
+
+int javm_data_new_paged(uint64_t size, javm_cap **out)
+{
+    uint64_t np = size / JAVM_PAGE_SIZE + (size % JAVM_PAGE_SIZE != 0);
+    if (np > SIZE_MAX / sizeof(javm_page))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    javm_cap *c = cap_alloc(JAVM_KIND_DATA);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->data.size = size;
+    c->data.paged = true;
+    c->data.n_pages = np;
+    if (np) {
+        c->data.pages = calloc((size_t)np, sizeof(javm_page));
+        if (!c->data.pages) {
+            free(c);
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        }
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page)
+{
+    if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    javm_page *p = &data->data.pages[i];
+    uint8_t *b = p->bytes ? p->bytes : malloc(JAVM_PAGE_SIZE);
+    if (!b)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    memcpy(b, page, JAVM_PAGE_SIZE);
+    p->state = JAVM_PAGE_LOADED;
+    p->bytes = b;
+    javm_blake2b(b, JAVM_PAGE_SIZE, &p->hash);
+    return JAVM_OK;
+}
+
+int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash)
+{
+    if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    javm_page *p = &data->data.pages[i];
+    free(p->bytes);
+    p->bytes = NULL;
+    p->state = JAVM_PAGE_MISSING;
+    p->hash = *hash;
+    return JAVM_OK;
+}
+
+int javm_data_read(const javm_cap *cap, uint64_t off, uint8_t *dst, uint64_t n)
+{
+    if (!cap || cap->kind != JAVM_KIND_DATA)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    const javm_data *d = &cap->data;
+    uint64_t end = off + n < off ? UINT64_MAX : off + n;
+    uint64_t have = d->size;
+    if (!d->paged) {
+        /* Zeros first, then the bytes that exist. */
+        memset(dst, 0, (size_t)n);
+        if (off < have) {
+            uint64_t m = (end < have ? end : have) - off;
+            memcpy(dst, d->bytes + off, (size_t)m);
+        }
+        return JAVM_OK;
+    }
+    for (uint64_t pos = off; pos < end;) {
+        uint64_t pi = pos / JAVM_PAGE_SIZE;
+        uint64_t in = pos % JAVM_PAGE_SIZE;
+        uint64_t m = JAVM_PAGE_SIZE - in;
+        if (m > end - pos)
+            m = end - pos;
+        uint8_t *to = dst + (pos - off);
+        const javm_page *p = pi < d->n_pages ? &d->pages[pi] : NULL;
+        if (p && p->state == JAVM_PAGE_MISSING)
+            return CAP_ERR(JAVM_ERR_DATA_MISSING);
+        if (p && p->state == JAVM_PAGE_LOADED)
+            memcpy(to, p->bytes + in, (size_t)m);
+        else
+            memset(to, 0, (size_t)m);
+        pos += m;
+    }
+    return JAVM_OK;
+}
+
+/* ---- CNode, Type, Instance, Image ------------------------------------------------------- */
+
+int javm_cnode_new(unsigned size_log, javm_cap **out)
+{
+    if (size_log > JAVM_CNODE_MAX_SIZE_LOG)
+        return CAP_ERR(JAVM_ERR_INVALID_CNODE_SIZE);
+    javm_cap *c = cap_alloc(JAVM_KIND_CNODE);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->cnode.size_log = (uint8_t)size_log;
+    *out = c;
+    return JAVM_OK;
+}
+
+/* Index of the first populated slot >= slot (binary search). */
+static uint32_t cnode_lower_bound(const javm_cnode *cn, uint32_t slot)
+{
+    uint32_t lo = 0, hi = cn->n_slots;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cn->slots[mid].slot < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int javm_cnode_set_slot(javm_cap *cap, uint32_t slot, const javm_key *target)
+{
+    if (!cap || cap->kind != JAVM_KIND_CNODE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    javm_cnode *cn = &cap->cnode;
+    if (cn->size_log > JAVM_CNODE_MAX_SIZE_LOG || slot >= (1u << cn->size_log))
+        return CAP_ERR(JAVM_ERR_SLOT_OUT_OF_RANGE);
+    uint32_t i = cnode_lower_bound(cn, slot);
+    bool found = i < cn->n_slots && cn->slots[i].slot == slot;
+    if (!target || target->tag == JAVM_KEY_NONE) {
+        if (found) {
+            memmove(&cn->slots[i], &cn->slots[i + 1], (cn->n_slots - i - 1) * sizeof cn->slots[0]);
+            cn->n_slots--;
+        }
+        return JAVM_OK;
+    }
+    if (!found) {
+        int rc = grow((void **)&cn->slots, &cn->cap_slots, cn->n_slots + 1, sizeof cn->slots[0]);
+        if (rc)
+            return rc;
+        memmove(&cn->slots[i + 1], &cn->slots[i], (cn->n_slots - i) * sizeof cn->slots[0]);
+        cn->n_slots++;
+        cn->slots[i].slot = slot;
+    }
+    cn->slots[i].target = *target;
+    return JAVM_OK;
+}
+
+const javm_key *javm_cnode_get_slot(const javm_cap *cap, uint32_t slot)
+{
+    if (!cap || cap->kind != JAVM_KIND_CNODE)
+        return NULL;
+    uint32_t i = cnode_lower_bound(&cap->cnode, slot);
+    if (i < cap->cnode.n_slots && cap->cnode.slots[i].slot == slot)
+        return &cap->cnode.slots[i].target;
+    return NULL;
+}
+
+int javm_type_new(const javm_hash *chain, javm_cap **out)
+{
+    javm_cap *c = cap_alloc(JAVM_KIND_TYPE);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->type.image_hash_chain = *chain;
+    *out = c;
+    return JAVM_OK;
+}
+
+int javm_instance_new(const javm_hash *chain, const javm_hash *image_hash, const javm_key *root,
+                      javm_cap **out)
+{
+    javm_cap *c = cap_alloc(JAVM_KIND_INSTANCE);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->instance.image_hash_chain = *chain;
+    c->instance.image_hash = *image_hash;
+    c->instance.root_cnode = *root;
+    *out = c;
+    return JAVM_OK;
+}
+
+int javm_instance_add_overlay(javm_cap *cap, uint32_t start, const javm_hash *data)
+{
+    if (!cap || cap->kind != JAVM_KIND_INSTANCE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    javm_instance *in = &cap->instance;
+    int rc = grow((void **)&in->overlays, &in->cap_overlays, in->n_overlays + 1,
+                  sizeof in->overlays[0]);
+    if (rc)
+        return rc;
+    in->overlays[in->n_overlays].start = start;
+    in->overlays[in->n_overlays].data = *data;
+    in->n_overlays++;
+    return JAVM_OK;
+}
+
+static void *dup_bytes(const void *p, size_t n, int *rc)
+{
+    if (n == 0)
+        return NULL;
+    void *q = malloc(n);
+    if (!q)
+        *rc = CAP_ERR(JAVM_ERR_ALLOC);
+    else
+        memcpy(q, p, n);
+    return q;
+}
+
+int javm_image_new(const uint8_t *code, uint32_t code_len, const uint8_t *bitmask,
+                   uint32_t bitmask_len, javm_cap **out)
+{
+    int rc = JAVM_OK;
+    javm_cap *c = cap_alloc(JAVM_KIND_IMAGE);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->image.code = dup_bytes(code, code_len, &rc);
+    c->image.code_len = code_len;
+    c->image.bitmask = dup_bytes(bitmask, bitmask_len, &rc);
+    c->image.bitmask_len = bitmask_len;
+    if (rc) {
+        javm_cap_free(c);
+        return rc;
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+/* Appends one element to an image list; capacity is kept equal to the count (lists are built
+ * once, so the realloc per element is not on any hot path). */
+static int image_append(void **arr, uint32_t *n, const void *el, size_t size)
+{
+    if (*n == UINT32_MAX)
+        return CAP_ERR(JAVM_ERR_LIMIT);
+    void *p = realloc(*arr, ((size_t)*n + 1) * size);
+    if (!p)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    memcpy((uint8_t *)p + (size_t)*n * size, el, size);
+    *arr = p;
+    (*n)++;
+    return JAVM_OK;
+}
+
+int javm_image_set_jump_table(javm_cap *cap, const uint32_t *entries, uint32_t n)
+{
+    if (!cap || cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    int rc = JAVM_OK;
+    uint32_t *jt = dup_bytes(entries, (size_t)n * 4, &rc);
+    if (rc)
+        return rc;
+    free(cap->image.jump_table);
+    cap->image.jump_table = jt;
+    cap->image.jt_count = n;
+    return JAVM_OK;
+}
+
+int javm_image_add_endpoint(javm_cap *cap, const javm_endpoint *ep)
+{
+    if (!cap || cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    return image_append((void **)&cap->image.endpoints, &cap->image.n_endpoints, ep, sizeof *ep);
+}
+
+int javm_image_add_mapping(javm_cap *cap, const javm_mapping *m)
+{
+    if (!cap || cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    return image_append((void **)&cap->image.mappings, &cap->image.n_mappings, m, sizeof *m);
+}
+
+int javm_image_add_pinned(javm_cap *cap, uint32_t slot, const javm_hash *h)
+{
+    if (!cap || cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    javm_slot_cap sc = { slot, *h };
+    return image_append((void **)&cap->image.pinned, &cap->image.n_pinned, &sc, sizeof sc);
+}
+
+int javm_image_add_initial(javm_cap *cap, uint32_t slot, const javm_hash *h)
+{
+    if (!cap || cap->kind != JAVM_KIND_IMAGE)
+        return CAP_ERR(JAVM_ERR_WRONG_KIND);
+    javm_slot_cap sc = { slot, *h };
+    return image_append((void **)&cap->image.initial, &cap->image.n_initial, &sc, sizeof sc);
+}
+
+/* ---- free and clone -------------------------------------------------------------------- */
+
+void cap_release_fields(javm_cap *c)
+{
+    switch (c->kind) {
+    case JAVM_KIND_INSTANCE:
+        free(c->instance.overlays);
+        break;
+    case JAVM_KIND_IMAGE:
+        free(c->image.code);
+        free(c->image.bitmask);
+        free(c->image.jump_table);
+        free(c->image.endpoints);
+        free(c->image.mappings);
+        free(c->image.pinned);
+        free(c->image.initial);
+        break;
+    case JAVM_KIND_DATA:
+        free(c->data.bytes);
+        for (uint64_t i = 0; i < c->data.n_pages; i++)
+            free(c->data.pages[i].bytes);
+        free(c->data.pages);
+        break;
+    case JAVM_KIND_CNODE:
+        free(c->cnode.slots);
+        break;
+    case JAVM_KIND_TYPE:
+        break;
+    }
+}
+
+void javm_cap_free(javm_cap *c)
+{
+    if (!c)
+        return;
+    cap_release_fields(c);
+    free(c);
+}
+
+int javm_cap_clone(const javm_cap *src, javm_cap **out)
+{
+    int rc = JAVM_OK;
+    javm_cap *c = cap_alloc(src->kind);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    *c = *src;
+    /* Reset every owned pointer first so that a partial failure frees only what was copied. */
+    switch (src->kind) {
+    case JAVM_KIND_INSTANCE:
+        c->instance.overlays = dup_bytes(src->instance.overlays,
+                                         (size_t)src->instance.n_overlays * sizeof(javm_overlay), &rc);
+        c->instance.cap_overlays = c->instance.overlays ? src->instance.n_overlays : 0;
+        break;
+    case JAVM_KIND_IMAGE: {
+        const javm_image *s = &src->image;
+        javm_image *d = &c->image;
+        d->code = dup_bytes(s->code, s->code_len, &rc);
+        d->bitmask = dup_bytes(s->bitmask, s->bitmask_len, &rc);
+        d->jump_table = dup_bytes(s->jump_table, (size_t)s->jt_count * 4, &rc);
+        d->endpoints = dup_bytes(s->endpoints, (size_t)s->n_endpoints * sizeof(javm_endpoint), &rc);
+        d->mappings = dup_bytes(s->mappings, (size_t)s->n_mappings * sizeof(javm_mapping), &rc);
+        d->pinned = dup_bytes(s->pinned, (size_t)s->n_pinned * sizeof(javm_slot_cap), &rc);
+        d->initial = dup_bytes(s->initial, (size_t)s->n_initial * sizeof(javm_slot_cap), &rc);
+        break;
+    }
+    case JAVM_KIND_DATA: {
+        const javm_data *s = &src->data;
+        javm_data *d = &c->data;
+        d->bytes = NULL;
+        d->pages = NULL;
+        d->n_pages = 0;
+        if (!s->paged) {
+            d->bytes = dup_bytes(s->bytes, (size_t)s->size, &rc);
+            break;
+        }
+        if (s->n_pages) {
+            d->pages = calloc((size_t)s->n_pages, sizeof(javm_page));
+            if (!d->pages) {
+                rc = CAP_ERR(JAVM_ERR_ALLOC);
+                break;
+            }
+        }
+        d->n_pages = s->n_pages;
+        for (uint64_t i = 0; i < s->n_pages && rc == JAVM_OK; i++) {
+            d->pages[i] = s->pages[i];
+            d->pages[i].bytes = NULL;
+            if (s->pages[i].state == JAVM_PAGE_LOADED)
+                d->pages[i].bytes = dup_bytes(s->pages[i].bytes, JAVM_PAGE_SIZE, &rc);
+        }
+        break;
+    }
+    case JAVM_KIND_CNODE:
+        c->cnode.slots = dup_bytes(src->cnode.slots,
+                                   (size_t)src->cnode.n_slots * sizeof(javm_cnode_slot), &rc);
+        c->cnode.cap_slots = c->cnode.slots ? src->cnode.n_slots : 0;
+        break;
+    case JAVM_KIND_TYPE:
+        break;
+    }
+    if (rc) {
+        javm_cap_free(c);
+        return rc;
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+/* ---- canonical form (caps.md §3, §11.1) ------------------------------------------------ */
+
+bool cap_data_is_canonical(const javm_data *d)
+{
+    if (!d->paged) {
+        if (d->size > JAVM_DATA_INLINE_MAX)
+            return false;
+        return d->size == 0 || d->bytes[d->size - 1] != 0;
+    }
+    if (d->size <= JAVM_DATA_INLINE_MAX)
+        return false;
+    if (d->n_pages != (d->size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE)
+        return false;
+    for (uint64_t i = 0; i < d->n_pages; i++) {
+        const javm_page *p = &d->pages[i];
+        bool last = i + 1 == d->n_pages;
+        switch (p->state) {
+        case JAVM_PAGE_EMPTY:
+            if (last)
+                return false;
+            break;
+        case JAVM_PAGE_LOADED:
+            if (last) {
+                size_t in = (size_t)((d->size - 1) % JAVM_PAGE_SIZE);
+                if (p->bytes[in] == 0 || !cap_all_zero(p->bytes + in + 1, JAVM_PAGE_SIZE - in - 1))
+                    return false;
+            } else if (cap_all_zero(p->bytes, JAVM_PAGE_SIZE)) {
+                return false;
+            }
+            break;
+        case JAVM_PAGE_MISSING:
+            if (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
+                sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
+                return false;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool slot_list_sorted(const javm_slot_cap *l, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (l[i].slot >= JAVM_IMAGE_SLOT_LIMIT)
+            return false;
+        if (i > 0 && l[i - 1].slot >= l[i].slot)
+            return false;
+    }
+    return true;
+}
+
+static int image_check(const javm_image *im)
+{
+    if (im->bitmask_len != im->code_len / 8u + (im->code_len % 8u != 0))
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    if (im->code_len % 8u && (im->bitmask[im->bitmask_len - 1] >> (im->code_len % 8u)) != 0)
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    if (im->n_endpoints > JAVM_MAX_ENDPOINTS)
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    for (uint32_t i = 0; i < im->n_endpoints; i++)
+        if (im->endpoints[i].entry_pc >= (1ull << 32) || im->endpoints[i].arg_cnode_size > 16)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    for (uint32_t i = 0; i < im->n_mappings; i++) {
+        const javm_mapping *m = &im->mappings[i];
+        if (m->start % JAVM_PAGE_SIZE || m->size == 0 || m->start > (1ull << 32) ||
+            m->size > (1ull << 32) - m->start || (m->flags & 0xFE) ||
+            m->path_len > JAVM_MAX_SOURCE_DEPTH)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (i > 0 && im->mappings[i - 1].start + im->mappings[i - 1].size > m->start)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    }
+    if (!slot_list_sorted(im->pinned, im->n_pinned) || !slot_list_sorted(im->initial, im->n_initial))
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    /* No slot in both lists: a merge walk over the two sorted lists. */
+    for (uint32_t i = 0, j = 0; i < im->n_pinned && j < im->n_initial;) {
+        if (im->pinned[i].slot == im->initial[j].slot)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (im->pinned[i].slot < im->initial[j].slot)
+            i++;
+        else
+            j++;
+    }
+    if (im->has_yield_marker && im->yield_marker_slot >= JAVM_IMAGE_SLOT_LIMIT)
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    return JAVM_OK;
+}
+
+int javm_cap_check(const javm_cap *c)
+{
+    switch (c->kind) {
+    case JAVM_KIND_INSTANCE: {
+        const javm_instance *in = &c->instance;
+        if (in->root_cnode.tag != JAVM_KEY_HASH && in->root_cnode.tag != JAVM_KEY_REF)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        for (uint32_t i = 0; i < in->n_overlays; i++) {
+            if (in->overlays[i].start % JAVM_PAGE_SIZE)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+            if (i > 0 && in->overlays[i - 1].start >= in->overlays[i].start)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        }
+        return JAVM_OK;
+    }
+    case JAVM_KIND_IMAGE:
+        return image_check(&c->image);
+    case JAVM_KIND_DATA:
+        return cap_data_is_canonical(&c->data) ? JAVM_OK : CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    case JAVM_KIND_CNODE: {
+        const javm_cnode *cn = &c->cnode;
+        if (cn->size_log > JAVM_CNODE_MAX_SIZE_LOG)
+            return CAP_ERR(JAVM_ERR_INVALID_CNODE_SIZE);
+        for (uint32_t i = 0; i < cn->n_slots; i++) {
+            if (cn->slots[i].slot >= (1u << cn->size_log))
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+            if (i > 0 && cn->slots[i - 1].slot >= cn->slots[i].slot)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+            if (cn->slots[i].target.tag != JAVM_KEY_HASH && cn->slots[i].target.tag != JAVM_KEY_REF)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        }
+        return JAVM_OK;
+    }
+    case JAVM_KIND_TYPE:
+        return JAVM_OK;
+    }
+    return CAP_ERR(JAVM_ERR_BAD_KIND);
+}
+
+int cap_data_canonical(const javm_cap *src, javm_cap **out)
+{
+    const javm_data *d = &src->data;
+    int rc = JAVM_OK;
+    javm_cap *c = NULL;
+    if (!d->paged) {
+        uint64_t n = d->size ? javm_strip_len(d->bytes, d->size) : 0;
+        return javm_data_new(d->bytes, n, out);
+    }
+    /* Last page that is not Empty and not an all-zero Loaded page. */
+    uint64_t last = d->n_pages;
+    while (last > 0) {
+        const javm_page *p = &d->pages[last - 1];
+        if (p->state == JAVM_PAGE_MISSING ||
+            (p->state == JAVM_PAGE_LOADED && !cap_all_zero(p->bytes, JAVM_PAGE_SIZE)))
+            break;
+        last--;
+    }
+    uint64_t size = 0;
+    if (last > 0) {
+        const javm_page *p = &d->pages[last - 1];
+        uint64_t base = (last - 1) * JAVM_PAGE_SIZE;
+        if (p->state == JAVM_PAGE_LOADED) {
+            size = base + javm_strip_len(p->bytes, JAVM_PAGE_SIZE);
+        } else {
+            /* A Missing last page keeps the recorded size, which must fall inside it. */
+            if (d->size <= base || d->size > base + JAVM_PAGE_SIZE)
+                return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+            size = d->size;
+        }
+    }
+    if (size <= JAVM_DATA_INLINE_MAX) {
+        if (last == 1 && d->pages[0].state == JAVM_PAGE_MISSING)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (last == 0)
+            return javm_data_new(NULL, 0, out);
+        return javm_data_new(d->pages[0].bytes, size, out);
+    }
+    rc = javm_data_new_paged(size, &c);
+    for (uint64_t i = 0; rc == JAVM_OK && i < last; i++) {
+        const javm_page *p = &d->pages[i];
+        if (p->state == JAVM_PAGE_MISSING) {
+            if (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
+                sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
+                continue; /* stands for a zero page, which is Empty */
+            rc = javm_data_page_missing(c, i, &p->hash);
+        } else if (p->state == JAVM_PAGE_LOADED && !cap_all_zero(p->bytes, JAVM_PAGE_SIZE)) {
+            rc = javm_data_page_load(c, i, p->bytes);
+        }
+    }
+    if (rc == JAVM_OK && !cap_data_is_canonical(&c->data))
+        rc = CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    if (rc) {
+        javm_cap_free(c);
+        return rc;
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+/* ---- edges ------------------------------------------------------------------------------- */
+
+int cap_for_each_edge(const javm_cap *c, cap_edge_fn fn, void *arg)
+{
+    int rc = JAVM_OK;
+    javm_key k;
+    k.tag = JAVM_KEY_HASH;
+    switch (c->kind) {
+    case JAVM_KIND_INSTANCE:
+        k.hash = c->instance.image_hash;
+        if ((rc = fn(arg, &k)))
+            return rc;
+        if ((rc = fn(arg, &c->instance.root_cnode)))
+            return rc;
+        for (uint32_t i = 0; i < c->instance.n_overlays; i++) {
+            k.hash = c->instance.overlays[i].data;
+            if ((rc = fn(arg, &k)))
+                return rc;
+        }
+        break;
+    case JAVM_KIND_IMAGE:
+        for (uint32_t i = 0; i < c->image.n_pinned; i++) {
+            k.hash = c->image.pinned[i].cap;
+            if ((rc = fn(arg, &k)))
+                return rc;
+        }
+        for (uint32_t i = 0; i < c->image.n_initial; i++) {
+            k.hash = c->image.initial[i].cap;
+            if ((rc = fn(arg, &k)))
+                return rc;
+        }
+        break;
+    case JAVM_KIND_CNODE:
+        for (uint32_t i = 0; i < c->cnode.n_slots; i++)
+            if ((rc = fn(arg, &c->cnode.slots[i].target)))
+                return rc;
+        break;
+    case JAVM_KIND_DATA:
+    case JAVM_KIND_TYPE:
+        break;
+    }
+    return rc;
+}
+
+size_t cap_edge_count(const javm_cap *c)
+{
+    switch (c->kind) {
+    case JAVM_KIND_INSTANCE:
+        return 2 + (size_t)c->instance.n_overlays;
+    case JAVM_KIND_IMAGE:
+        return (size_t)c->image.n_pinned + c->image.n_initial;
+    case JAVM_KIND_CNODE:
+        return c->cnode.n_slots;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT
+ * cap/cap.h — internal interface of the capability layer: the encoder sink shared by hashing,
+ * files and the store, edge walking, and the error hook. Design: docs/caps-impl.md. */
+#ifndef JAVM_SRC_CAP_H
+#define JAVM_SRC_CAP_H
+
+#include <sodium.h>
+
+#include "javm.h"
+
+/* Every internal error is born through cap_error so that one breakpoint finds the first
+ * failure; in debug builds it also records the line (see cap.c). */
+int cap_error(int status, const char *file, int line);
+#ifdef NDEBUG
+#define CAP_ERR(s) (s)
+#else
+#define CAP_ERR(s) cap_error((s), __FILE__, __LINE__)
+#endif
+
+/* H("") (the Empty leaf) and Z = H(4096 zero bytes) (caps.md §3.3). */
+extern const javm_hash cap_hash_empty;
+extern const javm_hash cap_hash_zero_page;
+/* Roots of all-empty CNode subtrees: level 0 is H(0x00), level k is H(0x01 ‖ E[k-1] ‖ E[k-1]).
+ * Immutable; checked against a recomputation by tests/test_cap_hash.c. */
+extern const javm_hash cap_empty_cnode_roots[JAVM_CNODE_MAX_SIZE_LOG + 1];
+
+/* One encoder serves hashing, files and the store: it writes into a sink that either grows a
+ * buffer or feeds a Blake2b state. The first failure sticks in status. */
+typedef struct cap_sink {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    crypto_generichash_state *hs; /* non-NULL: hash instead of buffering */
+    int status;
+} cap_sink;
+
+void cap_sink_bytes(cap_sink *s, const void *p, size_t n);
+void cap_sink_u8(cap_sink *s, uint8_t v);
+void cap_sink_u32(cap_sink *s, uint32_t v);
+void cap_sink_u64(cap_sink *s, uint64_t v);
+/* Encodes the body of §11.1 after checking the cap's intrinsic canonical form. */
+int cap_encode_body(const javm_cap *cap, cap_sink *s);
+
+/* Edges in encoding order (Instance: image, root, overlays; CNode: slots; Image: pinned then
+ * initial). A non-zero fn result stops the walk and is returned. */
+typedef int (*cap_edge_fn)(void *arg, const javm_key *target);
+int cap_for_each_edge(const javm_cap *cap, cap_edge_fn fn, void *arg);
+/* Number of edges (same walk). */
+size_t cap_edge_count(const javm_cap *cap);
+
+/* Little-endian helpers. */
+static inline void cap_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void cap_put_u64(uint8_t *p, uint64_t v)
+{
+    cap_put_u32(p, (uint32_t)v);
+    cap_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint32_t cap_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t cap_get_u64(const uint8_t *p)
+{
+    return (uint64_t)cap_get_u32(p) | (uint64_t)cap_get_u32(p + 4) << 32;
+}
+
+bool cap_all_zero(const uint8_t *p, size_t n);
+/* Frees every owned pointer of the cap's union member, leaving the cap struct itself. */
+void cap_release_fields(javm_cap *cap);
+/* Canonical Data from a possibly non-canonical working Data (page hashes recomputed, all-zero
+ * pages Empty, trailing zeros stripped, Inline or Paged by size). *out is new. A Missing last
+ * page whose size does not fall inside it cannot be canonicalised: JAVM_ERR_NON_CANONICAL. */
+int cap_data_canonical(const javm_cap *data, javm_cap **out);
+/* True if the Data is in canonical form (same check as javm_cap_check). */
+bool cap_data_is_canonical(const javm_data *d);
+
+#endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT
+ * cap/hash.c — the kind-tagged Blake2b-256 cap hash, the balanced Merkle tree and the
+ * image-hash chain (caps.md §4). Capability layer; see cap/cap.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cap/cap.h"
+
+void javm_blake2b(const void *x, size_t len, javm_hash *out)
+{
+    crypto_generichash(out->b, 32, x, len, NULL, 0);
+}
+
+/* H(0x01 ‖ left ‖ right): an inner node of both Merkle trees. */
+static void node_hash(const javm_hash *l, const javm_hash *r, javm_hash *out)
+{
+    uint8_t buf[65];
+    buf[0] = 0x01;
+    memcpy(buf + 1, l->b, 32);
+    memcpy(buf + 33, r->b, 32);
+    javm_blake2b(buf, sizeof buf, out);
+}
+
+/* BMT over n leaves (caps.md §4.2), reducing the array in place level by level. */
+static void bmt_in_place(javm_hash *v, size_t n, javm_hash *out)
+{
+    if (n == 0) {
+        *out = cap_hash_empty;
+        return;
+    }
+    while (n > 1) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i += 2) {
+            const javm_hash *r = i + 1 < n ? &v[i + 1] : &v[i]; /* odd: pair with itself */
+            node_hash(&v[i], r, &v[m++]);
+        }
+        n = m;
+    }
+    *out = v[0];
+}
+
+static int data_root(const javm_data *d, javm_hash *out)
+{
+    if (!d->paged) {
+        javm_blake2b(d->bytes, (size_t)d->size, out);
+        return JAVM_OK;
+    }
+    /* 256 leaves cover a 1 MiB Data without touching the allocator. */
+    javm_hash local[256];
+    javm_hash *v = local;
+    if (d->n_pages > 256) {
+        if (d->n_pages > SIZE_MAX / sizeof(javm_hash))
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        v = malloc((size_t)d->n_pages * sizeof(javm_hash));
+        if (!v)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+    }
+    for (uint64_t i = 0; i < d->n_pages; i++)
+        v[i] = d->pages[i].state == JAVM_PAGE_EMPTY ? cap_hash_empty : d->pages[i].hash;
+    bmt_in_place(v, (size_t)d->n_pages, out);
+    if (v != local)
+        free(v);
+    return JAVM_OK;
+}
+
+/* Root of the subtree of 2^level leaves starting at slot `base`, whose populated slots are
+ * slots[lo..hi). Empty subtrees come from the precomputed table; depth is at most 16. */
+static int cnode_subtree(const javm_cnode_slot *slots, uint32_t lo, uint32_t hi, unsigned level,
+                         uint32_t base, javm_hash *out)
+{
+    if (lo == hi) {
+        *out = cap_empty_cnode_roots[level];
+        return JAVM_OK;
+    }
+    if (level == 0) {
+        if (slots[lo].target.tag != JAVM_KEY_HASH)
+            return CAP_ERR(JAVM_ERR_UNSETTLED);
+        uint8_t buf[33];
+        buf[0] = 0x01;
+        memcpy(buf + 1, slots[lo].target.hash.b, 32);
+        javm_blake2b(buf, sizeof buf, out);
+        return JAVM_OK;
+    }
+    uint32_t mid = base + (1u << (level - 1));
+    uint32_t split = lo;
+    while (split < hi && slots[split].slot < mid)
+        split++;
+    javm_hash l, r;
+    int rc = cnode_subtree(slots, lo, split, level - 1, base, &l);
+    if (rc == JAVM_OK)
+        rc = cnode_subtree(slots, split, hi, level - 1, mid, &r);
+    if (rc == JAVM_OK)
+        node_hash(&l, &r, out);
+    return rc;
+}
+
+static int instance_hash(const javm_instance *in, javm_hash *out)
+{
+    if (in->root_cnode.tag != JAVM_KEY_HASH)
+        return CAP_ERR(JAVM_ERR_UNSETTLED);
+    crypto_generichash_state st;
+    uint8_t b[8];
+    javm_hash overlays, content;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    cap_put_u32(b, in->n_overlays);
+    crypto_generichash_update(&st, b, 4);
+    for (uint32_t i = 0; i < in->n_overlays; i++) {
+        cap_put_u32(b, in->overlays[i].start);
+        crypto_generichash_update(&st, b, 4);
+        crypto_generichash_update(&st, in->overlays[i].data.b, 32);
+    }
+    crypto_generichash_final(&st, overlays.b, 32);
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, in->image_hash.b, 32);
+    crypto_generichash_update(&st, in->root_cnode.hash.b, 32);
+    crypto_generichash_update(&st, overlays.b, 32);
+    for (int i = 0; i < 13; i++) {
+        cap_put_u64(b, in->regs[i]);
+        crypto_generichash_update(&st, b, 8);
+    }
+    cap_put_u64(b, in->pc);
+    crypto_generichash_update(&st, b, 8);
+    cap_put_u64(b, in->gas_remaining);
+    crypto_generichash_update(&st, b, 8);
+    cap_put_u32(b, in->mem_size);
+    crypto_generichash_update(&st, b, 4);
+    crypto_generichash_final(&st, content.b, 32);
+
+    uint8_t top[65];
+    top[0] = JAVM_KIND_INSTANCE;
+    memcpy(top + 1, in->image_hash_chain.b, 32);
+    memcpy(top + 33, content.b, 32);
+    javm_blake2b(top, sizeof top, out);
+    return JAVM_OK;
+}
+
+int javm_cap_hash(const javm_cap *c, javm_hash *out)
+{
+    int rc = JAVM_OK;
+    uint8_t buf[73];
+    javm_hash inner;
+    switch (c->kind) {
+    case JAVM_KIND_INSTANCE:
+        return instance_hash(&c->instance, out);
+    case JAVM_KIND_IMAGE: {
+        crypto_generichash_state st;
+        cap_sink s = { 0 };
+        crypto_generichash_init(&st, NULL, 0, 32);
+        s.hs = &st;
+        rc = cap_encode_body(c, &s);
+        if (rc)
+            return rc;
+        crypto_generichash_final(&st, inner.b, 32);
+        buf[0] = JAVM_KIND_IMAGE;
+        memcpy(buf + 1, inner.b, 32);
+        javm_blake2b(buf, 33, out);
+        return JAVM_OK;
+    }
+    case JAVM_KIND_DATA:
+        rc = data_root(&c->data, &inner);
+        if (rc)
+            return rc;
+        buf[0] = JAVM_KIND_DATA;
+        cap_put_u64(buf + 1, c->data.size);
+        memcpy(buf + 9, inner.b, 32);
+        javm_blake2b(buf, 41, out);
+        return JAVM_OK;
+    case JAVM_KIND_CNODE:
+        if (c->cnode.size_log > JAVM_CNODE_MAX_SIZE_LOG)
+            return CAP_ERR(JAVM_ERR_INVALID_CNODE_SIZE);
+        rc = cnode_subtree(c->cnode.slots, 0, c->cnode.n_slots, c->cnode.size_log, 0, &inner);
+        if (rc)
+            return rc;
+        buf[0] = JAVM_KIND_CNODE;
+        memcpy(buf + 1, inner.b, 32);
+        javm_blake2b(buf, 33, out);
+        return JAVM_OK;
+    case JAVM_KIND_TYPE:
+        buf[0] = JAVM_KIND_TYPE;
+        memcpy(buf + 1, c->type.image_hash_chain.b, 32);
+        javm_blake2b(buf, 33, out);
+        return JAVM_OK;
+    }
+    return CAP_ERR(JAVM_ERR_BAD_KIND);
+}
+
+void javm_chain_extend(const javm_hash *chain, const javm_hash *image_hash, javm_hash *out)
+{
+    uint8_t buf[64];
+    memcpy(buf, chain->b, 32);
+    memcpy(buf + 32, image_hash->b, 32);
+    javm_blake2b(buf, sizeof buf, out);
+}
+
+void javm_hash_to_hex(const javm_hash *h, char hex[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[h->b[i] >> 4];
+        hex[2 * i + 1] = digits[h->b[i] & 15];
+    }
+    hex[64] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int javm_hash_from_hex(const char *hex, javm_hash *out)
+{
+    javm_hash h;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex[2 * i] ? hexval(hex[2 * i]) : -1;
+        int lo = hi >= 0 && hex[2 * i + 1] ? hexval(hex[2 * i + 1]) : -1;
+        if (hi < 0 || lo < 0)
+            return CAP_ERR(JAVM_ERR_INVALID_ARG);
+        h.b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (hex[64] != 0)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    *out = h;
+    return JAVM_OK;
+}
