@@ -756,6 +756,11 @@ javm_exit ref_run(const ref_program *p, javm_state *st, javm_gas_model model, ja
 {
     uint64_t pos = st->pc;
     javm_exit ex;
+    /* A run that starts beyond L or at a position whose bitmask bit is 0 has nothing to
+     * dispatch: it panics at once and counts no step (an arrival there later in a run, by
+     * sequential flow, does count: it is where the run ended). */
+    if (pos > p->L || (pos < p->L && !bit(p, pos)))
+        return mkexit(JAVM_EXIT_PANIC, 0);
     for (;;) {
         /* §2.5 step 1: arrival at a block start charges it (§7.1). */
         if (block_start(p, pos)) {
