@@ -9,5 +9,6 @@
 #include "javm/limits.h"
 #include "javm/exec.h"
 #include "javm/cap.h"
+#include "javm/vm.h"
 
 #endif

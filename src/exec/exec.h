@@ -132,16 +132,25 @@ void exec_block_costs(const exec_code *cd, uint64_t b, uint32_t M, uint64_t *pip
 
 /* ---- memory --------------------------------------------------------------------------- */
 
-/* Page state byte: bit 0 readable, bit 1 writable, bit 2 dirty. The interpreter's fast
- * paths test `state & EXEC_P_R` for loads and `state == EXEC_P_RWD` for stores, so a store
- * to an already-dirty writable page costs one load and one compare. */
-enum { EXEC_P_R = 1, EXEC_P_W = 2, EXEC_P_D = 4, EXEC_P_RWD = 7 };
+/* Page state byte: bit 0 readable, bit 1 writable, bit 2 dirty (written since the dirty
+ * record was cleared), bit 3 touched (in the touched list: state or contents ever changed
+ * since the last reset), bit 4 written (contents ever written since the last reset).
+ * The interpreter's fast paths test `state & EXEC_P_R` for loads and `state == EXEC_P_STORE`
+ * for stores: a store to a writable page already written and dirty costs one load and one
+ * compare; the slow path sets the bookkeeping bits. */
+enum {
+    EXEC_P_R = 1, EXEC_P_W = 2, EXEC_P_D = 4, EXEC_P_T = 8, EXEC_P_WR = 16,
+    EXEC_P_STORE = EXEC_P_R | EXEC_P_W | EXEC_P_D | EXEC_P_T | EXEC_P_WR
+};
 
 struct javm_memory {
     uint8_t *base;     /* 4 GiB reservation; page contents */
     uint8_t *page;     /* JAVM_NUM_PAGES state bytes */
     uint32_t *dirty;   /* pages in first-written order; capacity JAVM_NUM_PAGES */
     size_t ndirty;
+    uint32_t *touched; /* pages whose state or contents changed since the last reset, so a
+                        * reset costs O(touched) instead of O(address space) */
+    size_t ntouched;
 };
 
 /* Slow path of a guest access of n bytes at addr: checks every page (pvm.md §2.4); for

@@ -197,7 +197,7 @@ const char *javm_exit_name(javm_exit_reason r)
 #define STORE(N, st, addr, val) do { \
         uint32_t ad_ = (uint32_t)(addr); \
         uint64_t v_ = (val); \
-        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && mp[ad_ >> 12] == EXEC_P_RWD))) { \
+        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && mp[ad_ >> 12] == EXEC_P_STORE))) { \
             uint32_t f_; \
             javm_exit_reason e_ = exec_mem_slow(mem, ad_, (N), true, &f_); \
             if (e_ != JAVM_EXIT_HALT) MEM_FAIL(e_, f_); \
@@ -247,7 +247,10 @@ javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
 #endif
 
     /* Arrival at the start position (pvm.md §2.5). */
-    if (st->pc > p->L || p->pc2rec[st->pc] == EXEC_NO_TARGET) {
+    /* A start at k = 0 panics before anything is dispatched, also at a position that has a
+     * record only because a capped skip lands there. */
+    if (st->pc > p->L || p->pc2rec[st->pc] == EXEC_NO_TARGET ||
+        (st->pc < p->L && !((p->bitmask[st->pc >> 3] >> (st->pc & 7)) & 1))) {
         st->gas = gas;
         return ex; /* Panic at the start pc; nothing dispatched */
     }

@@ -25,8 +25,9 @@ int javm_memory_new(javm_memory **out)
     m->page = calloc(JAVM_NUM_PAGES, 1);
     /* Up to every page can be dirty; calloc'd memory is committed only where written. */
     m->dirty = calloc(JAVM_NUM_PAGES, sizeof *m->dirty);
+    m->touched = calloc(JAVM_NUM_PAGES, sizeof *m->touched);
     m->base = reserve_space();
-    if (!m->page || !m->dirty || !m->base)
+    if (!m->page || !m->dirty || !m->touched || !m->base)
         goto done;
     *out = m;
     m = NULL;
@@ -44,19 +45,43 @@ void javm_memory_free(javm_memory *m)
         munmap(m->base, SPACE);
     free(m->page);
     free(m->dirty);
+    free(m->touched);
     free(m);
 }
 
+/* Pages written since the last reset are zeroed one by one while few; past this many the
+ * whole reservation is dropped at once (the kernel gives back zero pages on next touch). */
+#define RESET_MEMSET_MAX 4096
+
 void javm_memory_reset(javm_memory *m)
 {
-    /* Dropping the pages gives back zero-filled pages on next touch. */
-    madvise(m->base, SPACE, MADV_DONTNEED);
-    memset(m->page, 0, JAVM_NUM_PAGES);
+    size_t written = 0;
+    for (size_t i = 0; i < m->ntouched; i++)
+        written += (m->page[m->touched[i]] & EXEC_P_WR) != 0;
+    if (written > RESET_MEMSET_MAX)
+        madvise(m->base, SPACE, MADV_DONTNEED);
+    for (size_t i = 0; i < m->ntouched; i++) {
+        uint32_t pg = m->touched[i];
+        if (written <= RESET_MEMSET_MAX && (m->page[pg] & EXEC_P_WR))
+            memset(m->base + ((uint64_t)pg << 12), 0, JAVM_PAGE_SIZE);
+        m->page[pg] = 0;
+    }
+    m->ntouched = 0;
     m->ndirty = 0;
+}
+
+static void touch(javm_memory *m, uint32_t pg)
+{
+    if (!(m->page[pg] & EXEC_P_T)) {
+        m->page[pg] |= EXEC_P_T;
+        m->touched[m->ntouched++] = pg;
+    }
 }
 
 static void mark_dirty(javm_memory *m, uint32_t pg)
 {
+    touch(m, pg);
+    m->page[pg] |= EXEC_P_WR;
     if (!(m->page[pg] & EXEC_P_D)) {
         m->page[pg] |= EXEC_P_D;
         m->dirty[m->ndirty++] = pg;
@@ -154,8 +179,10 @@ int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_per
     if ((start | size) & 0xFFF || start > SPACE || size > SPACE - start)
         return JAVM_ERR_MEM_RANGE;
     uint8_t bits = perm == JAVM_PERM_RW ? EXEC_P_R | EXEC_P_W : perm == JAVM_PERM_RO ? EXEC_P_R : 0;
-    for (uint64_t pg = start >> 12; pg < (start + size) >> 12; pg++)
-        m->page[pg] = (uint8_t)((m->page[pg] & EXEC_P_D) | bits);
+    for (uint64_t pg = start >> 12; pg < (start + size) >> 12; pg++) {
+        touch(m, (uint32_t)pg);
+        m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_R | EXEC_P_W)) | bits);
+    }
     return JAVM_OK;
 }
 

@@ -1,0 +1,1033 @@
+/* SPDX-License-Identifier: MIT
+ * vm/vm.c — the VM (caps.md §6): lifecycle, the image decode cache, call-stack entries and
+ * build_entry, spawn, settle of the post-instance, the driver loop, invoke/resume/abort.
+ * Internals in vm/vm.h; the ecall dispatcher is vm/dispatch.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/vm.h"
+
+/* At most this many reset memories are kept for reuse (each reserves 4 GiB of address
+ * space and ~9 MiB of lazily committed bookkeeping). */
+#define VM_POOL_MAX 8
+/* Largest call-stack capacity a VM accepts (entries are preallocated). */
+#define VM_MAX_DEPTH_LIMIT 65536u
+
+static uint64_t round_up(uint64_t x) { return (x + 4095) & ~UINT64_C(4095); }
+
+/* Memory latency M from the mapped size (caps.md §2, pvm.md §7.4). */
+static uint32_t latency_for(uint64_t S)
+{
+    return S <= (UINT64_C(8) << 20) ? 25 : S <= (UINT64_C(32) << 20) ? 50
+         : S <= (UINT64_C(256) << 20) ? 75 : 100;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+int javm_vm_new(javm_vm **out, uint32_t max_depth)
+{
+    if (!out || max_depth > VM_MAX_DEPTH_LIMIT)
+        return JAVM_ERR_INVALID_ARG;
+    if (max_depth == 0)
+        max_depth = JAVM_MAX_CALL_DEPTH;
+    javm_vm *vm = calloc(1, sizeof *vm);
+    if (!vm)
+        return JAVM_ERR_ALLOC;
+    vm->stack = calloc(max_depth, sizeof *vm->stack);
+    if (!vm->stack) {
+        free(vm);
+        return JAVM_ERR_ALLOC;
+    }
+    vm->max_depth = max_depth;
+    *out = vm;
+    return JAVM_OK;
+}
+
+void javm_vm_free(javm_vm *vm)
+{
+    if (!vm)
+        return;
+    while (vm->depth)
+        vm_entry_dispose(vm, &vm->stack[--vm->depth]);
+    javm_vm_clear_image_cache(vm);
+    free(vm->progs);
+    for (size_t i = 0; i < vm->npool; i++)
+        javm_memory_free(vm->pool[i]);
+    free(vm->pool);
+    free(vm->fns);
+    free(vm->stack);
+    free(vm);
+}
+
+void javm_vm_clear_image_cache(javm_vm *vm)
+{
+    for (size_t i = 0; i < vm->nprogs; i++)
+        javm_program_free(vm->progs[i].program);
+    vm->nprogs = 0;
+}
+
+static vm_prog *find_prog(const javm_vm *vm, const javm_hash *image, uint32_t M)
+{
+    for (size_t i = 0; i < vm->nprogs; i++)
+        if (vm->progs[i].M == M && memcmp(&vm->progs[i].image, image, sizeof *image) == 0)
+            return &vm->progs[i];
+    return NULL;
+}
+
+bool javm_vm_image_cached(const javm_vm *vm, const javm_hash *image, uint32_t M)
+{
+    return find_prog(vm, image, M) != NULL;
+}
+
+size_t javm_vm_image_cache_size(const javm_vm *vm) { return vm->nprogs; }
+
+javm_program *vm_get_or_decode(javm_vm *vm, const javm_hash *hash, const javm_image *img,
+                               uint32_t M, int *status)
+{
+    vm_prog *hit = find_prog(vm, hash, M);
+    if (hit)
+        return hit->program;
+    if (vm->nprogs == vm->capprogs) {
+        size_t cap = vm->capprogs ? vm->capprogs * 2 : 8;
+        vm_prog *p = realloc(vm->progs, cap * sizeof *p);
+        if (!p) {
+            *status = JAVM_ERR_ALLOC;
+            return NULL;
+        }
+        vm->progs = p;
+        vm->capprogs = cap;
+    }
+    javm_program *prog;
+    javm_prepare_opts o = { JAVM_PROFILE_JAVM, M };
+    int rc = javm_prepare(img->code, img->code_len, img->bitmask, img->jump_table, img->jt_count,
+                          &o, &prog);
+    if (rc) {
+        *status = rc;
+        return NULL;
+    }
+    vm->progs[vm->nprogs++] = (vm_prog){ *hash, M, prog };
+    return prog;
+}
+
+int javm_vm_register_host_fn(javm_vm *vm, uint32_t op, javm_host_fn fn, void *user)
+{
+    if (op < JAVM_OP_FIRST_EMBEDDER || !fn)
+        return JAVM_ERR_INVALID_ARG;
+    for (size_t i = 0; i < vm->nfns; i++)
+        if (vm->fns[i].op == op)
+            return JAVM_ERR_INVALID_ARG;
+    vm_hostfn *f = realloc(vm->fns, (vm->nfns + 1) * sizeof *f);
+    if (!f)
+        return JAVM_ERR_ALLOC;
+    vm->fns = f;
+    vm->fns[vm->nfns++] = (vm_hostfn){ op, fn, user };
+    return JAVM_OK;
+}
+
+/* ---- memory pool ------------------------------------------------------------------------ */
+
+static int pool_take(javm_vm *vm, javm_memory **out)
+{
+    if (vm->npool) {
+        *out = vm->pool[--vm->npool];
+        return JAVM_OK;
+    }
+    return javm_memory_new(out);
+}
+
+static void pool_give(javm_vm *vm, javm_memory *m)
+{
+    if (vm->npool == vm->cappool && vm->cappool < VM_POOL_MAX) {
+        size_t cap = vm->cappool ? vm->cappool * 2 : 2;
+        javm_memory **p = realloc(vm->pool, cap * sizeof *p);
+        if (p) {
+            vm->pool = p;
+            vm->cappool = cap;
+        }
+    }
+    if (vm->npool < vm->cappool) {
+        javm_memory_reset(m);
+        vm->pool[vm->npool++] = m;
+    } else {
+        javm_memory_free(m);
+    }
+}
+
+/* ---- slots ------------------------------------------------------------------------------ */
+
+static uint32_t slot_lower_bound(const vm_entry *e, uint32_t slot)
+{
+    uint32_t lo = 0, hi = e->nslots;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (e->slots[mid].slot < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot)
+{
+    uint32_t i = slot_lower_bound(e, slot);
+    return i < e->nslots && e->slots[i].slot == slot ? &e->slots[i] : NULL;
+}
+
+bool vm_is_pinned(const vm_entry *e, uint32_t slot)
+{
+    uint32_t lo = 0, hi = e->npinned;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (e->pinned[mid] == slot)
+            return true;
+        if (e->pinned[mid] < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+int vm_slot_reserve(vm_entry *e, uint32_t extra)
+{
+    if (e->nslots + extra <= e->capslots)
+        return JAVM_OK;
+    uint32_t cap = e->capslots ? e->capslots : 8;
+    while (cap < e->nslots + extra)
+        cap *= 2;
+    vm_slot *s = realloc(e->slots, (size_t)cap * sizeof *s);
+    if (!s)
+        return JAVM_ERR_ALLOC;
+    e->slots = s;
+    e->capslots = cap;
+    return JAVM_OK;
+}
+
+int vm_slot_put(vm_entry *e, uint32_t slot, const javm_hash *h)
+{
+    uint32_t i = slot_lower_bound(e, slot);
+    if (i < e->nslots && e->slots[i].slot == slot) {
+        e->slots[i].h = *h;
+        return JAVM_OK;
+    }
+    int rc = vm_slot_reserve(e, 1);
+    if (rc)
+        return rc;
+    memmove(&e->slots[i + 1], &e->slots[i], (e->nslots - i) * sizeof *e->slots);
+    e->slots[i] = (vm_slot){ slot, *h };
+    e->nslots++;
+    return JAVM_OK;
+}
+
+void vm_slot_clear(vm_entry *e, uint32_t slot)
+{
+    uint32_t i = slot_lower_bound(e, slot);
+    if (i < e->nslots && e->slots[i].slot == slot) {
+        memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof *e->slots);
+        e->nslots--;
+    }
+}
+
+/* ---- entries ---------------------------------------------------------------------------- */
+
+void vm_entry_dispose(javm_vm *vm, vm_entry *e)
+{
+    javm_program_free(e->program);
+    if (e->st.mem)
+        pool_give(vm, e->st.mem);
+    free(e->slots);
+    free(e->pinned);
+    free(e->leaves);
+    memset(e, 0, sizeof *e);
+}
+
+void vm_entry_release_holds(javm_cache *cache, vm_entry *e)
+{
+    if (!e->accounted || !cache)
+        return;
+    for (uint32_t i = 0; i < e->nslots; i++)
+        javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->slots[i].h });
+    javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->image_hash });
+    e->accounted = false;
+}
+
+int vm_entry_take_holds(javm_cache *cache, vm_entry *e)
+{
+    uint32_t i;
+    int rc = JAVM_OK;
+    for (i = 0; i < e->nslots; i++)
+        if ((rc = javm_cache_hold(cache, &e->slots[i].h)) != JAVM_OK)
+            break;
+    if (rc == JAVM_OK && (rc = javm_cache_hold(cache, &e->image_hash)) == JAVM_OK) {
+        e->accounted = true;
+        return JAVM_OK;
+    }
+    while (i--)
+        javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->slots[i].h });
+    return rc;
+}
+
+/* Copies an Image's pinned slots (already sorted, caps.md §3.2) and yield marker into e. */
+static int set_image_fields(vm_entry *e, const javm_image *img)
+{
+    uint32_t *p = NULL;
+    if (img->n_pinned && !(p = malloc(img->n_pinned * sizeof *p)))
+        return JAVM_ERR_ALLOC;
+    for (uint32_t i = 0; i < img->n_pinned; i++)
+        p[i] = img->pinned[i].slot;
+    free(e->pinned);
+    e->pinned = p;
+    e->npinned = img->n_pinned;
+    e->has_yield = img->has_yield_marker;
+    e->yield_slot = img->yield_marker_slot;
+    return JAVM_OK;
+}
+
+/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves. */
+static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf **leaves,
+                       uint32_t *nleaves, uint32_t *capleaves)
+{
+    uint64_t npages = d->paged ? d->n_pages : (d->size ? 1 : 0);
+    if (*nleaves + npages > *capleaves) {
+        uint64_t cap = *capleaves ? *capleaves : 8;
+        while (cap < *nleaves + npages)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return JAVM_ERR_MAP_FAILED;
+        vm_leaf *l = realloc(*leaves, cap * sizeof *l);
+        if (!l)
+            return JAVM_ERR_ALLOC;
+        *leaves = l;
+        *capleaves = (uint32_t)cap;
+    }
+    if (!d->paged) {
+        if (d->size) {
+            if (javm_memory_poke(e->st.mem, start, d->size, d->bytes))
+                return JAVM_ERR_MAP_FAILED;
+            (*leaves)[(*nleaves)++] = (vm_leaf){ start >> 12, true, { { 0 } } };
+        }
+        return JAVM_OK;
+    }
+    for (uint64_t i = 0; i < d->n_pages; i++) {
+        const javm_page *pg = &d->pages[i];
+        if (pg->state != JAVM_PAGE_LOADED)
+            continue; /* Empty: fresh pages are zero; Missing was refused before */
+        uint64_t addr = (uint64_t)start + i * JAVM_PAGE_SIZE;
+        if (javm_memory_poke(e->st.mem, (uint32_t)addr, JAVM_PAGE_SIZE, pg->bytes))
+            return JAVM_ERR_MAP_FAILED;
+        (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash };
+    }
+    return JAVM_OK;
+}
+
+static bool data_has_missing(const javm_data *d)
+{
+    for (uint64_t i = 0; d->paged && i < d->n_pages; i++)
+        if (d->pages[i].state == JAVM_PAGE_MISSING)
+            return true;
+    return false;
+}
+
+int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap)
+{
+    int rc;
+    memset(e, 0, sizeof *e);
+    vm_leaf *leaves = NULL;
+    uint32_t nleaves = 0, capleaves = 0;
+    /* 1-3: the Instance, its Image and its root CNode */
+    const javm_cap *ic = javm_cache_get_hash(cache, instance_hash);
+    if (!ic || ic->kind != JAVM_KIND_INSTANCE) {
+        *trap = ic ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
+        return JAVM_ERR_INSTANCE_NOT_FOUND;
+    }
+    const javm_instance *inst = &ic->instance;
+    const javm_cap *imc = javm_cache_get_hash(cache, &inst->image_hash);
+    if (!imc || imc->kind != JAVM_KIND_IMAGE) {
+        *trap = imc ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
+        return JAVM_ERR_IMAGE_NOT_FOUND;
+    }
+    const javm_image *img = &imc->image;
+    const javm_cap *rc_cap = javm_cache_get(cache, &inst->root_cnode);
+    if (!rc_cap || rc_cap->kind != JAVM_KIND_CNODE) {
+        *trap = rc_cap ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
+        return JAVM_ERR_ROOT_CNODE_NOT_FOUND;
+    }
+    const javm_cnode *root = &rc_cap->cnode;
+    /* 4: endpoint */
+    if (endpoint >= img->n_endpoints) {
+        *trap = JAVM_TRAP_NO_ENDPOINT;
+        return JAVM_ERR_NO_SUCH_ENDPOINT;
+    }
+    const javm_endpoint *ep = &img->endpoints[endpoint];
+    /* 5: memory latency and the prepared program */
+    uint64_t S = round_up(inst->mem_size);
+    uint32_t M = latency_for(S);
+    int prc = JAVM_OK;
+    javm_program *prog = vm_get_or_decode(vm, &inst->image_hash, img, M, &prc);
+    if (!prog) {
+        *trap = prc == JAVM_ERR_ALLOC ? JAVM_TRAP_ALLOC : JAVM_TRAP_DECODE;
+        return prc == JAVM_ERR_ALLOC ? JAVM_ERR_ALLOC : JAVM_ERR_DECODE_FAILED;
+    }
+    /* 6: every overlay's Data is present in full */
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_cap *dc = javm_cache_get_hash(cache, &inst->overlays[i].data);
+        if (!dc || dc->kind != JAVM_KIND_DATA) {
+            *trap = JAVM_TRAP_CACHE;
+            return JAVM_ERR_NOT_FOUND;
+        }
+        if (data_has_missing(&dc->data)) {
+            *trap = JAVM_TRAP_DATA_MISSING;
+            return JAVM_ERR_DATA_MISSING;
+        }
+    }
+    /* 7: memory, on the embedder path */
+    *trap = JAVM_TRAP_ALLOC;
+    if ((rc = pool_take(vm, &e->st.mem)) != JAVM_OK) {
+        rc = JAVM_ERR_MAP_FAILED;
+        goto fail;
+    }
+    rc = JAVM_ERR_MAP_FAILED;
+    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
+        goto fail;
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        uint32_t start = inst->overlays[i].start;
+        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
+            goto fail;
+        if ((rc = lay_overlay(e, start, d, &leaves, &nleaves, &capleaves)) != JAVM_OK) {
+            if (rc != JAVM_ERR_ALLOC)
+                rc = JAVM_ERR_MAP_FAILED;
+            goto fail;
+        }
+        rc = JAVM_ERR_MAP_FAILED;
+    }
+    for (uint32_t i = 0; i < img->n_mappings; i++) {
+        const javm_mapping *m = &img->mappings[i];
+        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
+            goto fail;
+    }
+    javm_memory_clear_dirty(e->st.mem);
+    /* 8: registers */
+    e->st.pc = (uint32_t)ep->entry_pc;
+    for (int i = 0; i < JAVM_NUM_REGS; i++)
+        e->st.regs[i] = inst->regs[i] ? inst->regs[i] : ep->initial_regs[i];
+    for (int i = 0; i < 4; i++)
+        e->st.regs[7 + i] = args ? args[i] : 0;
+    /* 10 (without holds): the working cnode, pinned slots, yield marker */
+    rc = JAVM_ERR_ALLOC;
+    if (vm_slot_reserve(e, root->n_slots + 1) || set_image_fields(e, img))
+        goto fail;
+    for (uint32_t i = 0; i < root->n_slots; i++)
+        e->slots[i] = (vm_slot){ root->slots[i].slot, root->slots[i].target.hash };
+    e->nslots = root->n_slots;
+    e->size_log = root->size_log;
+    e->instance_hash = *instance_hash;
+    e->chain = inst->image_hash_chain;
+    e->image_hash = inst->image_hash;
+    e->M = M;
+    e->program = javm_program_ref(prog);
+    e->leaves = leaves;
+    e->nleaves = nleaves;
+    *trap = JAVM_TRAP_NONE;
+    return JAVM_OK;
+fail:
+    free(leaves);
+    vm_entry_dispose(vm, e);
+    return rc;
+}
+
+/* ---- spawn (caps.md §6.8) --------------------------------------------------------------- */
+
+/* Resolves a mapping's source path from root: the Data it names, or NULL (no overlay). */
+static const javm_cap *resolve_path(javm_cache *cache, const javm_cap *root, const javm_mapping *m)
+{
+    const javm_cap *node = root;
+    for (uint32_t step = 0; step < m->path_len; step++) {
+        if (!node || node->kind != JAVM_KIND_CNODE)
+            return NULL;
+        const javm_key *t = javm_cnode_get_slot(node, m->path[step]);
+        if (!t || t->tag != JAVM_KEY_HASH)
+            return NULL;
+        node = javm_cache_get_hash(cache, &t->hash);
+    }
+    return node && node->kind == JAVM_KIND_DATA ? node : NULL;
+}
+
+int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
+                    javm_cap *inst)
+{
+    uint64_t nslots = UINT64_C(1) << root->cnode.size_log;
+    for (uint32_t i = 0; i < img->n_pinned; i++) {
+        if (img->pinned[i].slot >= nslots)
+            return JAVM_ERR_SLOT_OUT_OF_RANGE;
+        int rc = javm_cnode_set_slot(root, img->pinned[i].slot,
+                                     &(javm_key){ .tag = JAVM_KEY_HASH, .hash = img->pinned[i].cap });
+        if (rc)
+            return rc;
+    }
+    for (uint32_t i = 0; i < img->n_initial; i++) {
+        if (img->initial[i].slot >= nslots)
+            return JAVM_ERR_SLOT_OUT_OF_RANGE;
+        if (fill_only_empty && javm_cnode_get_slot(root, img->initial[i].slot))
+            continue;
+        int rc = javm_cnode_set_slot(root, img->initial[i].slot,
+                                     &(javm_key){ .tag = JAVM_KEY_HASH, .hash = img->initial[i].cap });
+        if (rc)
+            return rc;
+    }
+    uint64_t mem_size = 0;
+    for (uint32_t i = 0; i < img->n_mappings; i++) {
+        const javm_mapping *m = &img->mappings[i];
+        uint64_t end = m->start + m->size;
+        if (end > mem_size)
+            mem_size = end;
+        if (m->path_len == 0)
+            continue;
+        const javm_cap *dc = resolve_path(cache, root, m);
+        if (!dc)
+            continue;
+        if (data_has_missing(&dc->data))
+            return JAVM_ERR_DATA_MISSING;
+        if (dc->data.size > m->size)
+            return JAVM_ERR_DATA_TOO_LARGE;
+        if (dc->data.size > 0) {
+            javm_hash h;
+            int rc = javm_cap_hash(dc, &h);
+            if (rc == JAVM_OK)
+                rc = javm_instance_add_overlay(inst, (uint32_t)m->start, &h);
+            if (rc)
+                return rc;
+        }
+    }
+    inst->instance.mem_size = mem_size > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_size;
+    return JAVM_OK;
+}
+
+int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned root_size_log,
+               javm_hash *out)
+{
+    int rc;
+    javm_cap *root = NULL, *inst = NULL, *img = NULL;
+    const javm_cap *imc = cache ? javm_cache_get_hash(cache, image_hash) : NULL;
+    if (!imc || imc->kind != JAVM_KIND_IMAGE)
+        return JAVM_ERR_IMAGE_NOT_FOUND;
+    if (root_size_log > JAVM_CNODE_MAX_SIZE_LOG)
+        return JAVM_ERR_INVALID_CNODE_SIZE;
+    javm_hash root_hash;
+    bool root_held = false;
+    if ((rc = javm_cap_clone(imc, &img)) || (rc = javm_cnode_new(root_size_log, &root)) ||
+        (rc = javm_instance_new(image_hash, image_hash, &(javm_key){ .tag = JAVM_KEY_HASH }, &inst)))
+        goto done;
+    if ((rc = vm_spawn_layout(cache, &img->image, root, false, inst)))
+        goto done;
+    if ((rc = javm_cache_put(cache, root, &root_hash)))
+        goto done;
+    root_held = true;
+    inst->instance.root_cnode = javm_key_of_hash(&root_hash);
+    rc = javm_cache_put(cache, inst, out);
+done:
+    if (root_held)
+        javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = root_hash });
+    javm_cap_free(root);
+    javm_cap_free(inst);
+    javm_cap_free(img);
+    return rc;
+}
+
+/* ---- settle of the post-instance (caps.md §6.5) ----------------------------------------- */
+
+static const vm_leaf *find_leaf(const vm_entry *e, uint32_t page)
+{
+    uint32_t lo = 0, hi = e->nleaves;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (e->leaves[mid].page == page)
+            return &e->leaves[mid];
+        if (e->leaves[mid].page < page)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Builds the canonical Data of memory [start, start + size) with 4 KiB pages: unmapped pages
+ * read as zero, untouched base pages keep their hash, everything else is read and hashed.
+ * *out is NULL when the region is all zero. */
+static int snapshot_region(const vm_entry *e, uint64_t start, uint64_t size, javm_cap **out)
+{
+    int rc = JAVM_ERR_ALLOC;
+    uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
+    uint8_t **bytes = calloc(npages ? npages : 1, sizeof *bytes);
+    javm_hash *hashes = malloc((npages ? npages : 1) * sizeof *hashes);
+    bool *known = calloc(npages ? npages : 1, sizeof *known);
+    *out = NULL;
+    if (!bytes || !hashes || !known)
+        goto done;
+    uint64_t last = UINT64_MAX; /* last non-empty page */
+    for (uint64_t i = 0; i < npages; i++) {
+        uint64_t addr = start + i * JAVM_PAGE_SIZE;
+        uint32_t pg = (uint32_t)(addr >> 12);
+        bool whole = addr + JAVM_PAGE_SIZE <= start + size;
+        if (javm_memory_get_perm(e->st.mem, pg) == JAVM_PERM_NONE)
+            continue;
+        const vm_leaf *leaf = NULL;
+        if (whole && !javm_memory_is_dirty(e->st.mem, pg)) {
+            leaf = find_leaf(e, pg);
+            if (!leaf)
+                continue; /* build_entry left it zero */
+        }
+        if (!(bytes[i] = calloc(1, JAVM_PAGE_SIZE)))
+            goto done;
+        uint64_t n = whole ? JAVM_PAGE_SIZE : start + size - addr;
+        javm_memory_peek(e->st.mem, (uint32_t)addr, n, bytes[i]);
+        if (leaf && !leaf->reread) {
+            hashes[i] = leaf->hash;
+            known[i] = true;
+        } else {
+            bool zero = true;
+            for (uint64_t b = 0; b < n && zero; b++)
+                zero = bytes[i][b] == 0;
+            if (zero) {
+                free(bytes[i]);
+                bytes[i] = NULL;
+                continue;
+            }
+        }
+        last = i;
+    }
+    if (last == UINT64_MAX) {
+        rc = JAVM_OK;
+        goto done;
+    }
+    uint64_t tail = JAVM_PAGE_SIZE;
+    while (tail > 0 && bytes[last][tail - 1] == 0)
+        tail--;
+    uint64_t dsize = last * JAVM_PAGE_SIZE + tail;
+    if (dsize <= JAVM_DATA_INLINE_MAX) {
+        rc = javm_data_new(bytes[0], dsize, out);
+        goto done;
+    }
+    javm_cap *d;
+    if ((rc = javm_data_new_paged(dsize, &d)))
+        goto done;
+    for (uint64_t i = 0; i <= last; i++) {
+        if (!bytes[i])
+            continue;
+        javm_page *p = &d->data.pages[i];
+        if (known[i]) {
+            p->state = JAVM_PAGE_LOADED;
+            p->bytes = bytes[i];
+            p->hash = hashes[i];
+            bytes[i] = NULL;
+        } else if ((rc = javm_data_page_load(d, i, bytes[i]))) {
+            javm_cap_free(d);
+            goto done;
+        }
+    }
+    *out = d;
+    rc = JAVM_OK;
+done:
+    for (uint64_t i = 0; bytes && i < npages; i++)
+        free(bytes[i]);
+    free(bytes);
+    free(hashes);
+    free(known);
+    return rc;
+}
+
+/* Settles the base entry on HALT and pops it: result slot 0, post-instance (caller holds 1). */
+static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result *res)
+{
+    vm_entry *e = &vm->stack[vm->depth - 1];
+    int rc;
+    javm_cap *cn = NULL, *inst = NULL;
+    javm_hash cnode_hash, *held = NULL;
+    size_t nheld = 0;
+    /* 1: slot 0 out unless pinned; its hold moves to the result */
+    const vm_slot *s0 = vm_slot_find(e, 0);
+    res->has_slot0 = s0 && !vm_is_pinned(e, 0);
+    if (res->has_slot0) {
+        res->slot0 = s0->h;
+        vm_slot_clear(e, 0);
+    }
+    const javm_cap *imc = javm_cache_get_hash(cache, &e->image_hash);
+    rc = JAVM_ERR_IMAGE_NOT_FOUND;
+    if (!imc || imc->kind != JAVM_KIND_IMAGE)
+        goto done;
+    const javm_image *img = &imc->image;
+    rc = JAVM_ERR_ALLOC;
+    if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
+        goto done;
+    /* 2: the cnode blob */
+    if ((rc = javm_cnode_new(e->size_log, &cn)))
+        goto done;
+    for (uint32_t i = 0; i < e->nslots; i++)
+        if ((rc = javm_cnode_set_slot(cn, e->slots[i].slot, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->slots[i].h })))
+            goto done;
+    if ((rc = javm_cache_put(cache, cn, &cnode_hash)))
+        goto done;
+    held[nheld++] = cnode_hash;
+    if ((rc = javm_instance_new(&e->chain, &e->image_hash, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = cnode_hash }, &inst)))
+        goto done;
+    /* 3-4: memory snapshot per mapping, mem_size from the mappings */
+    uint64_t mem_size = 0;
+    for (uint32_t i = 0; i < img->n_mappings; i++) {
+        const javm_mapping *m = &img->mappings[i];
+        if (m->start + m->size > mem_size)
+            mem_size = m->start + m->size;
+        javm_cap *d;
+        if ((rc = snapshot_region(e, m->start, m->size, &d)))
+            goto done;
+        if (!d)
+            continue;
+        javm_hash dh;
+        rc = javm_cache_put_owned(cache, d, &dh);
+        if (rc) {
+            javm_cap_free(d);
+            goto done;
+        }
+        held[nheld++] = dh;
+        if ((rc = javm_instance_add_overlay(inst, (uint32_t)m->start, &dh)))
+            goto done;
+    }
+    inst->instance.mem_size = mem_size > UINT32_MAX ? UINT32_MAX : (uint32_t)mem_size;
+    memcpy(inst->instance.regs, e->st.regs, sizeof inst->instance.regs);
+    /* 5: the Instance; the temporary holds go (its edges keep those blobs) */
+    if ((rc = javm_cache_put(cache, inst, &res->post_instance)))
+        goto done;
+    /* 6: release the entry's holds and pop it */
+    vm_entry_release_holds(cache, e);
+    vm_entry_dispose(vm, e);
+    vm->depth--;
+done:
+    for (size_t i = 0; i < nheld; i++)
+        javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = held[i] });
+    free(held);
+    javm_cap_free(cn);
+    javm_cap_free(inst);
+    return rc;
+}
+
+/* ---- the driver (caps.md §6.6, §6.7) ---------------------------------------------------- */
+
+/* Drops every entry, releasing the holds of accounted ones. */
+static void discard_stack(javm_vm *vm, javm_cache *cache)
+{
+    while (vm->depth) {
+        vm_entry *e = &vm->stack[--vm->depth];
+        vm_entry_release_holds(cache, e);
+        vm_entry_dispose(vm, e);
+    }
+}
+
+/* Moves a slot value's hold from one entry to another (caps.md §6.2): between accounted
+ * entries the hold moves; into an accounted entry from an unaccounted one a fresh hold is
+ * taken; the reverse releases it. */
+static int move_hold(javm_cache *cache, bool from_acc, bool to_acc, const javm_hash *h)
+{
+    if (!from_acc && to_acc)
+        return javm_cache_hold(cache, h);
+    if (from_acc && !to_acc)
+        javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = *h });
+    return JAVM_OK;
+}
+
+static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *res)
+{
+    for (;;) {
+        vm_entry *e = &vm->stack[vm->depth - 1];
+        javm_ecall_ctx ctx = { vm, cache, ka };
+        e->st.gas = vm->gas;
+        javm_exit ex = javm_run(e->program, &e->st, JAVM_GAS_PIPELINE, javm_dispatch, &ctx);
+        e = &vm->stack[vm->depth - 1]; /* the top may have changed (HOST_CALL, HOST_YIELD) */
+        vm->gas = e->st.gas;
+        res->gas_used = (uint64_t)(vm->gas_start - vm->gas);
+        if (ex.reason == JAVM_EXIT_HOST_CALL &&
+            (ex.arg == JAVM_OP_SET_IMAGE || ex.arg == JAVM_OP_HOST_CALL))
+            continue; /* new program, or a child pushed: run the top again */
+        if (ex.reason == JAVM_EXIT_HOST_CALL && ex.arg == JAVM_OP_HOST_YIELD) {
+            res->kind = JAVM_RES_PAUSED;
+            res->marker = e->marker;
+            res->catcher_position = e->target_position;
+            return javm_journal_suspend(cache);
+        }
+        if (ex.reason == JAVM_EXIT_HALT && vm->depth > 1) {
+            /* a child halts: slot 0 and φ7 go back to the parent */
+            vm_entry *child = e, *parent = &vm->stack[vm->depth - 2];
+            const vm_slot *s0 = vm_slot_find(child, 0);
+            bool has_v = s0 && !vm_is_pinned(child, 0);
+            javm_hash v = has_v ? s0->h : (javm_hash){ { 0 } };
+            uint64_t r = child->st.regs[7];
+            int rc = JAVM_OK;
+            if (has_v) {
+                rc = vm_slot_reserve(parent, 1);
+                if (rc == JAVM_OK)
+                    rc = move_hold(cache, child->accounted, parent->accounted, &v);
+                if (rc == JAVM_OK)
+                    vm_slot_clear(child, 0); /* the hold left with v */
+            }
+            if (rc != JAVM_OK) {
+                res->kind = JAVM_RES_FAULT;
+                res->fault_reason = JAVM_EXIT_TRAP;
+                res->trap = vm_trap_of_status(rc);
+                discard_stack(vm, cache);
+                javm_journal_abort(cache, ka);
+                return JAVM_OK;
+            }
+            vm_entry_release_holds(cache, child);
+            vm_entry_dispose(vm, child);
+            vm->depth--;
+            if (has_v)
+                vm_slot_put(parent, 0, &v); /* reserved above: cannot fail */
+            parent->st.regs[7] = r;
+            continue;
+        }
+        if (ex.reason == JAVM_EXIT_HALT) {
+            uint64_t ret = e->st.regs[7]; /* settle pops the entry */
+            int rc = settle_post_instance(vm, cache, res);
+            if (rc == JAVM_OK && vm->has_name)
+                rc = javm_name_set(cache, vm->name, vm->name_len, &res->post_instance);
+            if (rc != JAVM_OK) {
+                discard_stack(vm, cache);
+                javm_journal_abort(cache, ka);
+                return rc;
+            }
+            res->kind = JAVM_RES_HALT;
+            res->return_value = ret;
+            return javm_journal_commit(cache, ka);
+        }
+        res->kind = JAVM_RES_FAULT;
+        res->fault_reason = (int)ex.reason;
+        res->fault_addr = ex.reason == JAVM_EXIT_PAGE_FAULT ? ex.arg : 0;
+        res->trap = ex.reason == JAVM_EXIT_TRAP ? vm->last_trap : JAVM_TRAP_NONE;
+        discard_stack(vm, cache);
+        javm_journal_abort(cache, ka);
+        return JAVM_OK;
+    }
+}
+
+int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+                uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
+                const javm_invoke_opts *opts, javm_call_result *res)
+{
+    if (!vm || !res || !instance_hash)
+        return JAVM_ERR_INVALID_ARG;
+    if (vm->depth)
+        return JAVM_ERR_BUSY;
+    if (!cache || gas > (uint64_t)INT64_MAX ||
+        (opts && opts->name && (opts->name_len == 0 || opts->name_len > JAVM_NAME_MAX)))
+        return JAVM_ERR_INVALID_ARG;
+    if (javm_journal_is_open(cache))
+        return JAVM_ERR_BUSY;
+    memset(res, 0, sizeof *res);
+    vm->has_name = opts && opts->name;
+    if (vm->has_name) {
+        memcpy(vm->name, opts->name, opts->name_len);
+        vm->name_len = opts->name_len;
+    }
+    vm->last_trap = JAVM_TRAP_NONE;
+    int rc = javm_journal_begin(cache, ka);
+    if (rc)
+        return rc;
+    if (vm->has_name) {
+        javm_hash cur;
+        if (javm_name_get(cache, vm->name, vm->name_len, &cur) != JAVM_OK ||
+            memcmp(&cur, instance_hash, sizeof cur) != 0) {
+            rc = JAVM_ERR_CONFLICT;
+            goto abort;
+        }
+    }
+    vm_entry *e = &vm->stack[0];
+    javm_trap trap;
+    if ((rc = vm_build_entry(vm, cache, instance_hash, endpoint, args, e, &trap)))
+        goto abort;
+    if ((rc = vm_entry_take_holds(cache, e))) {
+        vm_entry_dispose(vm, e);
+        goto abort;
+    }
+    vm->depth = 1;
+    if (slot0_in) {
+        rc = JAVM_ERR_NOT_FOUND;
+        if (!javm_cache_get_hash(cache, slot0_in))
+            goto discard;
+        rc = JAVM_ERR_SLOT_PINNED;
+        if (vm_is_pinned(e, 0))
+            goto discard;
+        if ((rc = vm_slot_reserve(e, 1)) || (rc = javm_cache_hold(cache, slot0_in)))
+            goto discard;
+        const vm_slot *old = vm_slot_find(e, 0);
+        if (old)
+            javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = old->h });
+        vm_slot_put(e, 0, slot0_in);
+    }
+    vm->gas = (int64_t)gas;
+    vm->gas_start = (int64_t)gas;
+    return drive(vm, cache, ka, res);
+discard:
+    discard_stack(vm, cache);
+abort:
+    javm_journal_abort(cache, ka);
+    return rc;
+}
+
+int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+                javm_call_result *res)
+{
+    if (!vm || !cache || !res)
+        return JAVM_ERR_INVALID_ARG;
+    if (vm->depth < 2 || !vm->stack[vm->depth - 1].is_ref)
+        return JAVM_ERR_NOT_PAUSED;
+    vm_entry *y = &vm->stack[vm->depth - 2];
+    if (scratch) {
+        if (!javm_cache_get_hash(cache, scratch))
+            return JAVM_ERR_NOT_FOUND;
+        if (vm_is_pinned(y, 0))
+            return JAVM_ERR_SLOT_PINNED;
+    }
+    int rc = javm_journal_resume(cache);
+    if (rc) {
+        javm_abort(vm, cache, ka);
+        return rc;
+    }
+    memset(res, 0, sizeof *res);
+    vm->depth--; /* pop the reference entry */
+    if (scratch) {
+        if ((rc = vm_slot_reserve(y, 1)) || (y->accounted && (rc = javm_cache_hold(cache, scratch)))) {
+            javm_abort(vm, cache, ka);
+            return rc;
+        }
+        const vm_slot *old = vm_slot_find(y, 0);
+        if (old && y->accounted)
+            javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = old->h });
+        vm_slot_put(y, 0, scratch);
+    }
+    return drive(vm, cache, ka, res);
+}
+
+void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka)
+{
+    discard_stack(vm, cache);
+    if (cache)
+        javm_journal_abort(cache, ka);
+}
+
+/* ---- test harness and inspection -------------------------------------------------------- */
+
+int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *t)
+{
+    if (vm->depth >= vm->max_depth || t->size_log > JAVM_CNODE_MAX_SIZE_LOG || !t->program)
+        return JAVM_ERR_INVALID_ARG;
+    vm_entry *e = &vm->stack[vm->depth];
+    memset(e, 0, sizeof *e);
+    int rc = JAVM_ERR_ALLOC;
+    if (vm_slot_reserve(e, (uint32_t)t->n_slots + 1))
+        goto fail;
+    e->size_log = t->size_log;
+    for (size_t i = 0; i < t->n_slots; i++)
+        if ((rc = vm_slot_put(e, t->slot_ids[i], &t->slot_vals[i])))
+            goto fail;
+    e->chain = t->chain;
+    e->image_hash = t->image_hash;
+    e->M = t->M ? t->M : 25;
+    e->program = javm_program_ref(t->program);
+    e->has_yield = t->has_yield_marker;
+    e->yield_slot = t->yield_marker_slot;
+    vm->depth++;
+    if ((rc = javm_vm_top_set_pinned(vm, t->pinned, t->n_pinned))) {
+        vm->depth--;
+        goto fail;
+    }
+    return JAVM_OK;
+fail:
+    vm_entry_dispose(vm, e);
+    return rc;
+}
+
+static vm_entry *top_instance(const javm_vm *vm)
+{
+    if (!vm->depth || vm->stack[vm->depth - 1].is_ref)
+        return NULL;
+    return &vm->stack[vm->depth - 1];
+}
+
+uint32_t javm_vm_depth(const javm_vm *vm) { return vm->depth; }
+
+int javm_vm_top_slot_get(const javm_vm *vm, uint32_t slot, javm_hash *h)
+{
+    const vm_entry *e = top_instance(vm);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if ((uint64_t)slot >= (UINT64_C(1) << e->size_log))
+        return JAVM_ERR_SLOT_OUT_OF_RANGE;
+    const vm_slot *s = vm_slot_find(e, slot);
+    if (!s)
+        return JAVM_ERR_NOT_FOUND;
+    *h = s->h;
+    return JAVM_OK;
+}
+
+int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h)
+{
+    vm_entry *e = top_instance(vm);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if ((uint64_t)slot >= (UINT64_C(1) << e->size_log))
+        return JAVM_ERR_SLOT_OUT_OF_RANGE;
+    if (!h) {
+        vm_slot_clear(e, slot);
+        return JAVM_OK;
+    }
+    return vm_slot_put(e, slot, h);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n)
+{
+    vm_entry *e = top_instance(vm);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    uint32_t *p = NULL;
+    if (n && !(p = malloc(n * sizeof *p)))
+        return JAVM_ERR_ALLOC;
+    if (n)
+        memcpy(p, pinned, n * sizeof *p);
+    qsort(p, n, sizeof *p, cmp_u32);
+    free(e->pinned);
+    e->pinned = p;
+    e->npinned = (uint32_t)n;
+    return JAVM_OK;
+}
+
+const uint32_t *javm_vm_top_pinned(const javm_vm *vm, size_t *n)
+{
+    const vm_entry *e = top_instance(vm);
+    *n = e ? e->npinned : 0;
+    return e ? e->pinned : NULL;
+}
+
+int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
+                     const javm_program **program, uint8_t *size_log)
+{
+    const vm_entry *e = top_instance(vm);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    if (chain)
+        *chain = e->chain;
+    if (image_hash)
+        *image_hash = e->image_hash;
+    if (program)
+        *program = e->program;
+    if (size_log)
+        *size_log = e->size_log;
+    return JAVM_OK;
+}
+
+javm_trap javm_vm_last_trap(const javm_vm *vm) { return vm->last_trap; }

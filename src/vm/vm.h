@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT
+ * vm/vm.h — internals of the VM layer (caps.md §6, §7): call-stack entries, the image decode
+ * cache, build_entry in two halves (check-and-lay-out, then take holds) so HOST_CALL can
+ * check everything before any effect, and the helpers the dispatcher shares with the driver. */
+#ifndef VM_VM_H
+#define VM_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "javm.h"
+
+/* One populated slot of an entry's working cnode (sorted by slot). */
+typedef struct vm_slot {
+    uint32_t slot;
+    javm_hash h;
+} vm_slot;
+
+/* A page build_entry laid from an overlay (caps.md §6.2 base_leaves): with its page hash for
+ * a Loaded page of a Paged overlay, or marked for re-reading (Inline overlays). */
+typedef struct vm_leaf {
+    uint32_t page;
+    bool reread;
+    javm_hash hash;
+} vm_leaf;
+
+typedef struct vm_entry {
+    bool is_ref;                /* reference entry pushed by HOST_YIELD */
+    uint32_t target_position;   /* reference entry: the catcher's position */
+    javm_hash marker;           /* reference entry: the yielded marker */
+    bool accounted;             /* built by build_entry: holds its slots and image */
+    javm_hash instance_hash, chain, image_hash;
+    javm_program *program;      /* one reference */
+    uint32_t M;
+    uint8_t size_log;
+    vm_slot *slots;
+    uint32_t nslots, capslots;
+    uint32_t *pinned;           /* sorted */
+    uint32_t npinned;
+    bool has_yield;
+    uint32_t yield_slot;
+    vm_leaf *leaves;            /* sorted by page */
+    uint32_t nleaves;
+    javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
+} vm_entry;
+
+typedef struct vm_prog {
+    javm_hash image;
+    uint32_t M;
+    javm_program *program;
+} vm_prog;
+
+typedef struct vm_hostfn {
+    uint32_t op;
+    javm_host_fn fn;
+    void *user;
+} vm_hostfn;
+
+struct javm_vm {
+    vm_entry *stack;
+    uint32_t depth, max_depth;
+    vm_prog *progs;             /* decode cache: (image hash, M) -> program, unsorted */
+    size_t nprogs, capprogs;
+    vm_hostfn *fns;
+    size_t nfns;
+    javm_trap last_trap;
+    javm_memory **pool;         /* reset memories ready for reuse */
+    size_t npool, cappool;
+    int64_t gas;                /* the invocation's one gas counter */
+    int64_t gas_start;
+    bool has_name;              /* the pending invocation's name option */
+    uint8_t name[JAVM_NAME_MAX];
+    size_t name_len;
+};
+
+/* ---- entries (vm.c) ---- */
+
+const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot);
+bool vm_is_pinned(const vm_entry *e, uint32_t slot);
+/* Sets or clears a slot's value without touching holds. JAVM_ERR_ALLOC. */
+int vm_slot_put(vm_entry *e, uint32_t slot, const javm_hash *h);
+void vm_slot_clear(vm_entry *e, uint32_t slot);
+/* Reserves room for one more slot so a later vm_slot_put cannot fail. */
+int vm_slot_reserve(vm_entry *e, uint32_t extra);
+
+/* Releases the entry's own memory (program reference, memory back to the pool), not holds. */
+void vm_entry_dispose(javm_vm *vm, vm_entry *e);
+/* Releases the holds of an accounted entry (slot values, image). */
+void vm_entry_release_holds(javm_cache *cache, vm_entry *e);
+/* Takes the holds of step 10 (each slot value, the image); undone on failure. */
+int vm_entry_take_holds(javm_cache *cache, vm_entry *e);
+
+/* build_entry steps 1-9 (caps.md §6.3) into *e, taking no hold. On failure returns the
+ * status of §6.9 and writes the trap reason an op would record to *trap. */
+int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap);
+
+/* The decode cache (caps.md §6.1): the prepared program for (image, M), preparing it on a
+ * miss. Returns a borrowed program (owned by the cache) or NULL on a prepare failure. */
+javm_program *vm_get_or_decode(javm_vm *vm, const javm_hash *hash, const javm_image *img,
+                               uint32_t M, int *status);
+
+/* Spawn steps 2-3 on a given root (caps.md §6.8): pinned entries overwrite, initial entries
+ * fill only empty slots when fill_only_empty, else both overwrite. Computes overlays and
+ * mem_size into inst (whose overlays must be empty). Status of §6.9 on failure. */
+int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
+                    javm_cap *inst);
+
+/* ---- dispatch (dispatch.c) ---- */
+
+javm_trap vm_trap_of_status(int status);
+
+#endif
