@@ -10,5 +10,6 @@
 #include "javm/exec.h"
 #include "javm/cap.h"
 #include "javm/vm.h"
+#include "javm/store.h"
 
 #endif

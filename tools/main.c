@@ -8,31 +8,39 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: javm <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run PROGRAM.bin|VECTOR.json   run one PVM program and print its exit and state\n"
-    "  vectors DIR                   run every JAM PVM vector in DIR (GP-compat profile)\n"
-    "  demo                          run the built-in demo program\n"
-    "\n"
-    "Each command takes --help. Exit codes: 0 ok, 1 a check failed, 2 usage error,\n"
-    "3 bad input, 4 internal error.\n";
+/* The subcommands: name, entry point, one-line summary (the usage text is built from this). */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    { "run", cmd_run, "run one PVM program (.bin deblob or vector .json) and print its exit" },
+    { "vectors", cmd_vectors, "run every JAM PVM vector in a directory (GP-compat profile)" },
+    { "demo", cmd_demo, "run the demo" },
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: javm <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nEach command takes --help. Exit codes: 0 ok, 1 the command ran and what it checked\n"
+          "failed (a vector mismatched, a guest faulted), 2 usage error, 3 bad input or store,\n"
+          "4 internal error.\n",
+          f);
+}
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || cli_is_help(argv[1])) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(cmd, "vectors") == 0)
-        return cmd_vectors(argc - 1, argv + 1);
-    if (strcmp(cmd, "demo") == 0)
-        return cmd_demo(argc - 1, argv + 1);
-    fprintf(stderr, "javm: unknown command '%s'\n%s", cmd, usage);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "javm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
     return CLI_USAGE;
 }
 

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT
+ * javm/store.h — the persistent store on LMDB and the persistent kernel assist (normative:
+ * shared/spec/caps.md §5.7, §9). The store interface itself (javm_store_vtbl) and the
+ * in-memory store are in javm/cap.h. Part of the public API; include <javm.h>. */
+#ifndef JAVM_STORE_H
+#define JAVM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "javm/cap.h"
+
+/* Options of the LMDB store (NULL = defaults). */
+typedef struct javm_lmdb_opts {
+    uint64_t map_size;   /* bytes; 0 = 1 GiB. A full map gives JAVM_ERR_STORE_FULL */
+    bool no_sync;        /* skip fdatasync at commit (MDB_NOSYNC): faster, not crash-durable */
+    bool read_only;      /* open without write access; begin fails with JAVM_ERR_STORE_READONLY */
+} javm_lmdb_opts;
+
+/* Opens (creating the directory and the environment on first use) an LMDB store with the six
+ * tables of caps.md §5.7 as named databases in one environment. The meta table's format and
+ * hash_profile records are written by javm_cache_open on a fresh store and checked on an old
+ * one. Statuses: JAVM_ERR_STORE_READONLY (cannot create or write where asked),
+ * JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC. Close with javm_store_close. Writers in
+ * different processes serialise on LMDB's write lock (begin waits); readers never block. */
+int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
+
+/* A human-readable description of the store's last failure (naming the table and key of a
+ * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
+const char *javm_store_errmsg(const javm_store *s);
+
+/* The persistent kernel assist (caps.md §9): quotas, files and next_file_id in the store's
+ * tables, read through the open transaction and buffered until persist; gas meters and yield
+ * catchers in memory. The store is borrowed and must outlive the kernel assist. */
+int javm_ka_store_new(javm_store *store, javm_ka **out);
+
+#endif
