@@ -265,10 +265,12 @@ static int ka_begin(void *ka, javm_store *store)
         snap_free(m);
         return CAP_ERR(JAVM_ERR_ALLOC);
     }
-    memcpy(m->snap_quotas.p, m->quotas.p, m->quotas.n * sizeof(kv));
+    if (m->quotas.n)
+        memcpy(m->snap_quotas.p, m->quotas.p, m->quotas.n * sizeof(kv));
     m->snap_quotas.n = m->quotas.n;
     m->snap_quotas.cap = nq;
-    memcpy(m->snap_files, m->files, m->n_files * sizeof(file_rec));
+    if (m->n_files)
+        memcpy(m->snap_files, m->files, m->n_files * sizeof(file_rec));
     m->snap_n_files = m->n_files;
     m->snap_next_file_id = m->next_file_id;
     m->snap = true;
