@@ -182,12 +182,12 @@ static void test_differential(void **state)
     assert_int_equal(mismatches, 0);
 }
 
-/* Minimal reproducer found by test_differential (program 1950 of the default seed, reduced):
- * a run that starts at a position whose bitmask bit is 0 panics at once and javm_run counts
- * no step (interp.c: "nothing dispatched") -- except when the position is where a capped
- * skip (25 zero bits, pvm.md §4.1) of an earlier instruction lands, which predecoding gave a
- * record of its own: there it counts one. Code `1` + 29 zero bytes, bitmask bit 0 only:
- * next(0) = 25, so starting at 25 and at 26 must count the same. */
+/* Regression: the first finding of test_differential (program 1950 of the default seed,
+ * reduced). A run that starts at a position whose bitmask bit is 0 panics at once and
+ * dispatches nothing -- but javm_run counted one step when the position was where a capped
+ * skip (25 zero bits, pvm.md §4.1) of an earlier instruction lands, because predecoding gives
+ * that position a record of its own (fixed in 8ab1396). Code `1` + 29 zero bytes, bitmask
+ * bit 0 only: next(0) = 25, so starting at 25 and at 26 must count the same. */
 static void test_start_at_capped_skip_landing(void **state)
 {
     (void)state;
