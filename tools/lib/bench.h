@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT
+ * tools/lib/bench.h — benchmark loops shared by `javm bench` and bench/ programs. They print
+ * figures; nothing here asserts on time. */
+#ifndef TOOLS_BENCH_H
+#define TOOLS_BENCH_H
+
+#include <stdio.h>
+
+/* Runs the four programs of DIR (shared/bench-programs) under the JAVM profile with pipeline
+ * gas, best of `runs`, and prints ns per executed instruction beside the upstream Rust
+ * interpreter's figures. Returns 0, or -1 when a program is missing or its result differs. */
+int tb_exec_programs(const char *dir, int runs, FILE *out);
+
+#endif
