@@ -242,6 +242,15 @@ static void test_commit_and_reopen(void **state)
     assert_int_equal(javm_commit(c, f->ka), JAVM_OK);
     assert_int_equal(javm_cache_generation(c), g0 + 1);
 
+    /* Clean entries can be evicted and come back from the store with their counts; a dirty
+     * one stays. */
+    javm_hash dirty = put_free(c, data_str("dirty"));
+    javm_cache_evict_clean(c);
+    assert_int_equal(javm_cache_blob_count(c), 1);
+    assert_int_equal(rc_of(c, &stored), 2);
+    assert_int_equal(rc_of(c, &dirty), 1);
+    javm_key dk = javm_key_of_hash(&dirty);
+    assert_int_equal(javm_cache_decref(c, &dk), JAVM_OK);
     /* A second cache on the same store sees the committed state, loaded on demand. */
     javm_cache *c2;
     assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);

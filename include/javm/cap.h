@@ -245,8 +245,9 @@ int javm_cap_check(const javm_cap *cap);
 /* ==== hashing (caps.md §4) ================================================================ */
 
 /* The kind-tagged Blake2b-256 cap hash. Reads cap; writes *out. JAVM_ERR_UNSETTLED if a REF is
- * reached, JAVM_ERR_ALLOC (large Paged Data needs a Merkle buffer). Does not check canonical
- * form: javm_cap_check or put do. */
+ * reached, JAVM_ERR_ALLOC (large Paged Data needs a Merkle buffer). Only an Image is checked
+ * for canonical form (its hash goes through the encoder: JAVM_ERR_NON_CANONICAL); other kinds
+ * are hashed as they are, and javm_cap_check or put check them. */
 int javm_cap_hash(const javm_cap *cap, javm_hash *out);
 /* H(x): unkeyed Blake2b with a 32-byte digest. */
 void javm_blake2b(const void *x, size_t len, javm_hash *out);
@@ -447,6 +448,11 @@ int javm_cache_working(javm_cache *cache, javm_ref ref, javm_cap **out);
  * Instance stays and its snapshot blob is put, the caller getting one new hold on it.
  * JAVM_ERR_CYCLE (nothing rewritten), _NOT_FOUND, _NON_CANONICAL, _ALLOC, ... */
 int javm_cache_settle(javm_cache *cache, const javm_key *key, javm_hash *out);
+/* Drops every clean resident blob (committed and unchanged since): it is reloaded from the
+ * store, with its stored refcount, on its next use. For stores other processes commit to
+ * (LMDB): call it right after a transaction begins so that refcounts are read through it
+ * (caps.md §5.7). Between operations only; lent cap pointers become invalid. */
+void javm_cache_evict_clean(javm_cache *cache);
 /* The hash a graduated ref was forwarded to (JAVM_ERR_NOT_FOUND). */
 int javm_cache_forward(javm_cache *cache, javm_ref ref, javm_hash *out);
 

@@ -107,6 +107,22 @@ static uint64_t read_generation(javm_cache *c)
     return 0;
 }
 
+void javm_cache_evict_clean(javm_cache *c)
+{
+    cache_tab *t = &c->blobs;
+    for (size_t i = 0; t->slots && i <= t->mask;) {
+        cache_entry *e = t->slots[i].e;
+        if (e && (e->flags & (CE_STORED | CE_DIRTY | CE_DEAD)) == CE_STORED) {
+            /* Backward shift may pull another entry into slot i: look at it again. */
+            cache_tab_remove(t, e);
+            c->live_blobs--;
+            cache_entry_free(e);
+            continue;
+        }
+        i++;
+    }
+}
+
 int javm_commit(javm_cache *c, javm_ka *ka)
 {
     if (!c)
