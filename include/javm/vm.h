@@ -167,5 +167,8 @@ int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
                      const javm_program **program, uint8_t *size_log);
 /* The pinned slot list of the top entry (borrowed until the next VM call) and its count. */
 const uint32_t *javm_vm_top_pinned(const javm_vm *vm, size_t *n);
+/* The top entry's yield marker slot: *has is false when its image names none.
+ * JAVM_ERR_NOT_FOUND when the top is absent or a reference entry. */
+int javm_vm_top_yield_slot(const javm_vm *vm, bool *has, uint32_t *slot);
 
 #endif

@@ -1013,6 +1013,16 @@ const uint32_t *javm_vm_top_pinned(const javm_vm *vm, size_t *n)
     return e ? e->pinned : NULL;
 }
 
+int javm_vm_top_yield_slot(const javm_vm *vm, bool *has, uint32_t *slot)
+{
+    const vm_entry *e = top_instance(vm);
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    *has = e->has_yield;
+    *slot = e->yield_slot;
+    return JAVM_OK;
+}
+
 int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
                      const javm_program **program, uint8_t *size_log)
 {
