@@ -997,9 +997,10 @@ int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n)
     uint32_t *p = NULL;
     if (n && !(p = malloc(n * sizeof *p)))
         return JAVM_ERR_ALLOC;
-    if (n)
+    if (n) { /* qsort and memcpy on NULL are undefined even with n == 0 */
         memcpy(p, pinned, n * sizeof *p);
-    qsort(p, n, sizeof *p, cmp_u32);
+        qsort(p, n, sizeof *p, cmp_u32);
+    }
     free(e->pinned);
     e->pinned = p;
     e->npinned = (uint32_t)n;
