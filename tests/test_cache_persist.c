@@ -439,13 +439,13 @@ static void test_iter_order(void **state)
 {
     fx *f = *state;
     for (int i = 0; i < 50; i++) {
-        char s[8];
+        char s[16];
         snprintf(s, sizeof s, "d%d", i);
         put_free(f->cache, data_str(s));
     }
     assert_int_equal(javm_commit(f->cache, NULL), JAVM_OK);
     for (int i = 50; i < 60; i++) {
-        char s[8];
+        char s[16];
         snprintf(s, sizeof s, "d%d", i);
         put_free(f->cache, data_str(s));
     }
