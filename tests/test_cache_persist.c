@@ -284,6 +284,101 @@ static void test_commit_and_reopen(void **state)
     assert_int_equal(javm_commit(c, f->ka), JAVM_OK);
 }
 
+/* A store whose commit can be made to fail, delegating everything else to a memory store. */
+typedef struct flaky {
+    javm_store base;
+    javm_store *inner;
+    bool fail_commit;
+} flaky;
+
+static int fl_get(javm_store *s, javm_table t, const uint8_t *k, size_t kl, const uint8_t **v,
+                  size_t *vl)
+{
+    flaky *f = (flaky *)s;
+    return f->inner->vtbl->get(f->inner, t, k, kl, v, vl);
+}
+static int fl_begin(javm_store *s) { return ((flaky *)s)->inner->vtbl->begin(((flaky *)s)->inner); }
+static int fl_put(javm_store *s, javm_table t, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    flaky *f = (flaky *)s;
+    return f->inner->vtbl->put(f->inner, t, k, kl, v, vl);
+}
+static int fl_del(javm_store *s, javm_table t, const uint8_t *k, size_t kl)
+{
+    flaky *f = (flaky *)s;
+    return f->inner->vtbl->del(f->inner, t, k, kl);
+}
+static int fl_commit(javm_store *s)
+{
+    flaky *f = (flaky *)s;
+    if (f->fail_commit) {
+        f->inner->vtbl->abort(f->inner);
+        return JAVM_ERR_STORE;
+    }
+    return f->inner->vtbl->commit(f->inner);
+}
+static void fl_abort(javm_store *s) { ((flaky *)s)->inner->vtbl->abort(((flaky *)s)->inner); }
+static int fl_scan(javm_store *s, javm_table t, javm_store_scan_fn cb, void *arg)
+{
+    flaky *f = (flaky *)s;
+    return f->inner->vtbl->scan(f->inner, t, cb, arg);
+}
+static void fl_close(javm_store *s)
+{
+    flaky *f = (flaky *)s;
+    javm_store_close(f->inner);
+    free(f);
+}
+static const javm_store_vtbl flaky_vtbl = { fl_get, fl_begin, fl_put, fl_del,
+                                            fl_commit, fl_abort, fl_scan, fl_close };
+
+static void test_journal_commit_failure(void **state)
+{
+    (void)state;
+    fx fx0, *f = &fx0;
+    flaky *fl = calloc(1, sizeof *fl);
+    fl->base.vtbl = &flaky_vtbl;
+    assert_int_equal(javm_store_mem_new(&fl->inner), JAVM_OK);
+    f->store = &fl->base;
+    assert_int_equal(javm_cache_open(f->store, &f->cache), JAVM_OK);
+    assert_int_equal(javm_ka_mem_new(&f->ka), JAVM_OK);
+    javm_hash inst, stored;
+    populate(f, &inst, &stored);
+    assert_int_equal(javm_commit(f->cache, f->ka), JAVM_OK);
+    snap before, after;
+    take(f, &before);
+    uint64_t gen = javm_cache_generation(f->cache);
+
+    assert_int_equal(javm_journal_begin(f->cache, f->ka), JAVM_OK);
+    put_free(f->cache, data_str("lost"));
+    javm_hash other = put_instance(f->cache, 8192);
+    assert_int_equal(javm_name_set(f->cache, (const uint8_t *)"N", 1, &other), JAVM_OK);
+    uint64_t id;
+    assert_int_equal(f->ka->vtbl->host_save(f->ka, &stored, 0, 6, &id), JAVM_OK);
+    fl->fail_commit = true;
+    assert_int_equal(javm_journal_commit(f->cache, f->ka), JAVM_ERR_STORE);
+    assert_false(javm_journal_is_open(f->cache));
+    take(f, &after);
+    same(&before, &after);
+    assert_int_equal(javm_cache_generation(f->cache), gen);
+
+    /* javm_commit keeps memory dirty on failure and can be retried. */
+    put_free(f->cache, data_str("retry"));
+    assert_int_equal(javm_commit(f->cache, f->ka), JAVM_ERR_STORE);
+    fl->fail_commit = false;
+    assert_int_equal(javm_commit(f->cache, f->ka), JAVM_OK);
+    javm_cache *c2;
+    assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    javm_cap *r = data_str("retry");
+    javm_hash rh = cap_h(r);
+    javm_cap_free(r);
+    assert_int_equal(rc_of(c2, &rh), 1);
+    javm_cache_close(c2);
+    javm_cache_close(f->cache);
+    javm_ka_free(f->ka);
+    javm_store_close(f->store);
+}
+
 static void test_journal_commit_and_conflict(void **state)
 {
     fx *f = *state;
@@ -686,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_journal_abort_working, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_commit_and_conflict, setup, teardown),
+        cmocka_unit_test(test_journal_commit_failure),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_stored_only, setup, teardown),

@@ -152,13 +152,18 @@ static void test_ka_journal(void **state)
     assert_int_equal(v->host_open(ka, 2, &got), JAVM_ERR_NOT_FOUND);
     assert_int_equal(v->gas_meter_get(ka, 1), 5);
     assert_int_equal(v->yield_catcher_nonce(ka), n0 + 1); /* catchers are never journaled */
-    /* begin, persist: the changes stay. */
+    /* begin, persist: the changes stay; a rollback after persist (the store commit failed)
+     * still restores the state at begin. */
     assert_int_equal(v->begin(ka, f->store), JAVM_OK);
     assert_int_equal(v->host_save(ka, &z, 0, 10, &id), JAVM_OK);
     assert_int_equal(v->persist(ka, f->store), JAVM_OK);
-    v->rollback(ka); /* no journal: nothing to do */
     assert_int_equal(javm_ka_mem_next_file_id(ka), 3);
     assert_int_equal(v->storage_quota_get(ka, 0), 80);
+    v->rollback(ka);
+    assert_int_equal(javm_ka_mem_next_file_id(ka), 2);
+    assert_int_equal(v->storage_quota_get(ka, 0), 90);
+    v->rollback(ka); /* no journal: nothing to do */
+    assert_int_equal(javm_ka_mem_next_file_id(ka), 2);
 }
 
 int main(void)

@@ -279,8 +279,10 @@ static int ka_begin(void *ka, javm_store *store)
 
 static int ka_persist(void *ka, javm_store *store)
 {
+    /* Nothing to write. The snapshot stays until the next begin: if the store commit that
+     * follows fails, the journal is aborted and rollback still has it. */
+    (void)ka;
     (void)store;
-    snap_free(ka); /* nothing to write: the journal closes */
     return JAVM_OK;
 }
 
