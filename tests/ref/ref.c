@@ -423,8 +423,6 @@ static uint64_t rotr32(uint64_t x, unsigned s)
 static uint64_t rotl64(uint64_t x, unsigned s) { return rotr64(x, (64 - s % 64) % 64); }
 static uint64_t rotl32(uint64_t x, unsigned s) { return rotr32(x, (32 - s % 32) % 32); }
 
-static uint64_t s32_as_u64(uint64_t v) { return sx32(v); }
-
 /* Bits 64..127 of a · b by 32-bit schoolbook limbs. */
 static uint64_t mul_hi_uu(uint64_t a, uint64_t b)
 {
@@ -566,16 +564,15 @@ static flow djump(const ref_program *p, uint32_t t, uint64_t *dest, javm_exit *e
     return branch(p, p->jt[t / 2 - 1], dest, ex);
 }
 
-/* Executes the instruction at pc (a valid instruction start). Registers and memory change
+/* Executes a decoded instruction (from a valid instruction start). Registers and memory change
  * here; pc, gas and steps are the caller's. */
-static flow exec_one(const ref_program *p, javm_state *st, uint64_t pc, const ins *in,
-                     uint64_t *dest, javm_exit *ex)
+static flow exec_one(const ref_program *p, javm_state *st, const ins *in, uint64_t *dest,
+                     javm_exit *ex)
 {
     uint64_t *r = st->regs;
     uint64_t a = r[in->ra], b = r[in->rb], x = in->x, y = in->y;
     uint64_t v;
     bool javm = p->profile == JAVM_PROFILE_JAVM;
-    (void)pc;
     switch (in->op) {
     /* NoArgs, OneImm (handler calls are the caller's: see ref_run) */
     case 0:
@@ -661,13 +658,13 @@ static flow exec_one(const ref_program *p, javm_state *st, uint64_t pc, const in
     case 137: r[in->ra] = lt_s(b, x); return FLOW_NEXT;
     case 138: r[in->ra] = sx32((uint32_t)b << (x % 32)); return FLOW_NEXT;
     case 139: r[in->ra] = sx32((uint32_t)b >> (x % 32)); return FLOW_NEXT;
-    case 140: r[in->ra] = sar(s32_as_u64(b), (unsigned)(x % 32)); return FLOW_NEXT;
+    case 140: r[in->ra] = sar(sx32(b), (unsigned)(x % 32)); return FLOW_NEXT;
     case 141: r[in->ra] = sx32(x - b); return FLOW_NEXT;
     case 142: r[in->ra] = b > x; return FLOW_NEXT;
     case 143: r[in->ra] = lt_s(x, b); return FLOW_NEXT;
     case 144: r[in->ra] = sx32((uint32_t)x << (b % 32)); return FLOW_NEXT;
     case 145: r[in->ra] = sx32((uint32_t)x >> (b % 32)); return FLOW_NEXT;
-    case 146: r[in->ra] = sar(s32_as_u64(x), (unsigned)(b % 32)); return FLOW_NEXT;
+    case 146: r[in->ra] = sar(sx32(x), (unsigned)(b % 32)); return FLOW_NEXT;
     case 147: if (b == 0) r[in->ra] = x; return FLOW_NEXT;
     case 148: if (b != 0) r[in->ra] = x; return FLOW_NEXT;
     case 149: r[in->ra] = b + x; return FLOW_NEXT;
@@ -711,7 +708,7 @@ static flow exec_one(const ref_program *p, javm_state *st, uint64_t pc, const in
     case 196: *d = rem_s32(a, b); break;
     case 197: *d = sx32((uint32_t)a << (b % 32)); break;
     case 198: *d = sx32((uint32_t)a >> (b % 32)); break;
-    case 199: *d = sar(s32_as_u64(a), (unsigned)(b % 32)); break;
+    case 199: *d = sar(sx32(a), (unsigned)(b % 32)); break;
     case 200: *d = a + b; break;
     case 201: *d = a - b; break;
     case 202: *d = a * b; break;
@@ -798,7 +795,7 @@ javm_exit ref_run(const ref_program *p, javm_state *st, javm_gas_model model, ja
             continue;
         }
         uint64_t dest = 0;
-        switch (exec_one(p, st, pos, &in, &dest, &ex)) {
+        switch (exec_one(p, st, &in, &dest, &ex)) {
         case FLOW_NEXT: pos = next; break;
         case FLOW_GOTO: pos = dest; break;
         case FLOW_EXIT: return ex;
