@@ -333,9 +333,18 @@ typedef struct javm_store_vtbl {
     void (*close)(javm_store *s);
 } javm_store_vtbl;
 
-/* Every store implementation starts with this header. */
+/* Every store implementation starts with this header (zero-filled at creation). */
 struct javm_store {
     const javm_store_vtbl *vtbl;
+    /* The last failure's detail ("" when none), read with javm_store_errmsg (javm/store.h):
+     * written by the store and by the cache when a record does not decode. */
+    char errmsg[192];
+    /* One-shot observer of the end of the open write transaction: set inside it (by a kernel
+     * assist's persist), called once by commit (committed = true only on success) or abort,
+     * then cleared. Lets a buffered writer learn whether its writes were published, so a
+     * failed javm_commit keeps them for a retry. */
+    void (*txn_end)(void *arg, bool committed);
+    void *txn_end_arg;
 };
 
 /* A new in-memory store (tables in hash maps; a transaction's writes are applied atomically at

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "javm.h"
+#include "store/store.h"
 
 typedef struct rec {
     struct rec *next;
@@ -201,6 +202,8 @@ static void mem_abort(javm_store *s)
     store_mem *m = (store_mem *)s;
     for (int t = 0; t < JAVM_TABLE_COUNT; t++)
         bmap_clear(&m->txn[t]);
+    if (m->in_txn)
+        store_txn_ended(s, false);
     m->in_txn = false;
 }
 
@@ -235,6 +238,7 @@ static int mem_commit(javm_store *s)
         bmap_clear(o);
     }
     m->in_txn = false;
+    store_txn_ended(s, true);
     return JAVM_OK;
 }
 
