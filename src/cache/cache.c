@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "store/store.h"
 
 /* ==== tables ============================================================================= */
 
@@ -493,17 +494,29 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
         return JAVM_OK;
     if (rc)
         return rc;
-    if (vlen < 1)
+    javm_decode_err derr = { JAVM_ERR_TRUNCATED, 0, false, { { 0 } } };
+    rc = vlen < 1 ? JAVM_ERR_TRUNCATED : javm_cap_decode(val[0], val + 1, vlen - 1, &cap, &derr);
+    if (rc && rc != JAVM_ERR_ALLOC) {
+        /* Name the record, so that a corrupt store can be repaired by hand. */
+        char hex[65];
+        javm_hash_to_hex(h, hex);
+        store_set_errmsg(c->store, "blobs[%s]: record does not decode: %s at offset %llu", hex,
+                         javm_strerror(derr.reason), (unsigned long long)derr.offset + 1);
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
-    rc = javm_cap_decode(val[0], val + 1, vlen - 1, &cap, NULL);
+    }
     if (rc)
-        return rc == JAVM_ERR_ALLOC ? rc : CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+        return rc;
     uint32_t count = 0;
     rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen);
     if (rc == JAVM_OK && vlen == 4)
         count = cap_get_u32(val);
-    else if (rc == JAVM_OK || rc == JAVM_ERR_NOT_FOUND)
+    else if (rc == JAVM_OK || rc == JAVM_ERR_NOT_FOUND) {
+        char hex[65];
+        javm_hash_to_hex(h, hex);
+        store_set_errmsg(c->store, "refcounts[%s]: %s", hex,
+                         rc ? "missing for a stored blob" : "not a u32 record");
         rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    }
     if (rc == JAVM_OK)
         rc = cache_tab_reserve(&c->blobs, 1);
     if (rc == JAVM_OK && !(e = calloc(1, sizeof *e)))
