@@ -34,5 +34,9 @@ const char *javm_store_errmsg(const javm_store *s);
  * tables, read through the open transaction and buffered until persist; gas meters and yield
  * catchers in memory. The store is borrowed and must outlive the kernel assist. */
 int javm_ka_store_new(javm_store *store, javm_ka **out);
+/* next_file_id of a persistent kernel assist as it would read it now (committed state through
+ * the open transaction, if any, plus its buffered saves); 0 for another kind of kernel assist
+ * or a store error. */
+uint64_t javm_ka_store_next_file_id(javm_ka *ka);
 
 #endif

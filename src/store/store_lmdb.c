@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT
+ * store/store_lmdb.c — the persistent javm_store on LMDB (caps.md §5.7): one environment per
+ * directory, the six tables as named databases, the vtbl's write transaction as LMDB's (so
+ * writers in different processes serialise on its lock), reads outside it copied out of short
+ * read transactions. Persistence layer; decisions in docs/store.md. */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store/store.h"
+
+#define LMDB_DEFAULT_MAP (1ull << 30)
+/* LMDB's compile-time key limit (mdb_env_get_maxkeysize) in the Debian build. */
+#define LMDB_MAX_KEY 511
+/* Copies handed out by get outside a write transaction are kept until the next
+ * put/del/begin/commit/abort/close (the vtbl's lifetime); a process that only reads would grow
+ * them without bound, so past this many bytes the oldest are recycled (docs/store.md). */
+#define ARENA_RECYCLE (64u << 20)
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size;
+    uint8_t bytes[];
+} arena_chunk;
+
+typedef struct store_lmdb {
+    javm_store base; /* first: the javm_store header */
+    MDB_env *env;
+    MDB_dbi dbi[JAVM_TABLE_COUNT];
+    MDB_txn *wtxn;   /* the vtbl's write transaction, or NULL */
+    int wfail;       /* a write failed: the LMDB transaction is gone, awaiting abort */
+    MDB_txn *rtxn;   /* reusable read transaction, reset between gets */
+    arena_chunk *copies;
+    size_t copied;
+    bool read_only;
+} store_lmdb;
+
+/* ==== errors =============================================================================== */
+
+static int map_lmdb_rc(int mrc)
+{
+    switch (mrc) {
+    case MDB_NOTFOUND: return JAVM_ERR_NOT_FOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case ENOSPC: return JAVM_ERR_STORE_FULL;
+    case EACCES:
+    case EROFS:
+    case EPERM: return JAVM_ERR_STORE_READONLY;
+    case ENOMEM: return JAVM_ERR_ALLOC;
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: return JAVM_ERR_STORE_FORMAT;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND: return JAVM_ERR_STORE_CORRUPT;
+    default: return JAVM_ERR_STORE;
+    }
+}
+
+/* Every LMDB failure comes through here: the status, and a message naming what was being done
+ * and to which record, with mdb_strerror's text. */
+static int lmdb_fail(store_lmdb *s, int mrc, const char *op, javm_table t, const uint8_t *key,
+                     size_t klen)
+{
+    char where[120] = "";
+    if (key)
+        store_describe_key(where, sizeof where, t, key, klen);
+    store_set_errmsg(&s->base, "lmdb %s%s%s: %s", op, key ? " " : "", where, mdb_strerror(mrc));
+    return map_lmdb_rc(mrc);
+}
+
+/* ==== copies for reads outside the write transaction ====================================== */
+
+static void arena_reset(store_lmdb *s)
+{
+    arena_chunk *c = s->copies;
+    while (c) {
+        arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    s->copies = NULL;
+    s->copied = 0;
+}
+
+static const uint8_t *arena_copy(store_lmdb *s, const void *p, size_t n)
+{
+    if (s->copied > ARENA_RECYCLE)
+        arena_reset(s);
+    arena_chunk *c = malloc(sizeof *c + (n ? n : 1));
+    if (!c)
+        return NULL;
+    c->next = s->copies;
+    c->size = n;
+    if (n)
+        memcpy(c->bytes, p, n);
+    s->copies = c;
+    s->copied += n;
+    return c->bytes;
+}
+
+/* ==== transactions ========================================================================= */
+
+/* Begins an LMDB transaction, adopting a map grown by another process (MDB_MAP_RESIZED) and
+ * clearing reader slots of dead processes when the table is full. */
+static int txn_begin(store_lmdb *s, unsigned flags, MDB_txn **out)
+{
+    int mrc = mdb_txn_begin(s->env, NULL, flags, out);
+    for (int tries = 0; tries < 2 && (mrc == MDB_MAP_RESIZED || mrc == MDB_READERS_FULL); tries++) {
+        if (mrc == MDB_MAP_RESIZED)
+            mdb_env_set_mapsize(s->env, 0);
+        else
+            mdb_reader_check(s->env, NULL);
+        mrc = mdb_txn_begin(s->env, NULL, flags, out);
+    }
+    return mrc;
+}
+
+/* The reusable read transaction, renewed to the latest committed state. */
+static int rtxn_renew(store_lmdb *s)
+{
+    if (!s->rtxn)
+        return txn_begin(s, MDB_RDONLY, &s->rtxn);
+    int mrc = mdb_txn_renew(s->rtxn);
+    if (mrc == MDB_MAP_RESIZED || mrc == MDB_READERS_FULL) {
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+        return txn_begin(s, MDB_RDONLY, &s->rtxn);
+    }
+    return mrc;
+}
+
+/* Ends the vtbl transaction after a failed write: LMDB accepts only abort once a write has
+ * failed (MDB_TXN_ERROR), so the lock is released now and the vtbl's abort just clears the
+ * failure. */
+static int poison(store_lmdb *s, int status)
+{
+    if (s->wtxn) {
+        mdb_txn_abort(s->wtxn);
+        s->wtxn = NULL;
+        store_txn_ended(&s->base, false);
+    }
+    s->wfail = status;
+    return status;
+}
+
+/* ==== the vtbl ============================================================================= */
+
+static bool key_ok(javm_table t, size_t klen)
+{
+    return (unsigned)t < JAVM_TABLE_COUNT && klen >= 1 && klen <= LMDB_MAX_KEY;
+}
+
+static int lmdb_get(javm_store *base, javm_table t, const uint8_t *key, size_t klen,
+                    const uint8_t **val, size_t *vlen)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if ((unsigned)t >= JAVM_TABLE_COUNT)
+        return JAVM_ERR_INVALID_ARG;
+    if (!key_ok(t, klen))
+        return JAVM_ERR_NOT_FOUND; /* such a key can never have been written */
+    if (s->wfail)
+        return s->wfail;
+    MDB_val k = { klen, (void *)key }, v;
+    if (s->wtxn) {
+        /* Pointers into the write transaction stay valid until its next write or its end:
+         * exactly the vtbl's lifetime. */
+        int mrc = mdb_get(s->wtxn, s->dbi[t], &k, &v);
+        if (mrc)
+            return mrc == MDB_NOTFOUND ? JAVM_ERR_NOT_FOUND : lmdb_fail(s, mrc, "get", t, key, klen);
+        *val = v.mv_data;
+        *vlen = v.mv_size;
+        return JAVM_OK;
+    }
+    int mrc = rtxn_renew(s);
+    if (mrc)
+        return lmdb_fail(s, mrc, "read txn", t, key, klen);
+    mrc = mdb_get(s->rtxn, s->dbi[t], &k, &v);
+    int rc = JAVM_OK;
+    if (mrc == MDB_NOTFOUND)
+        rc = JAVM_ERR_NOT_FOUND;
+    else if (mrc)
+        rc = lmdb_fail(s, mrc, "get", t, key, klen);
+    else if (!(*val = arena_copy(s, v.mv_data, v.mv_size)))
+        rc = JAVM_ERR_ALLOC;
+    else
+        *vlen = v.mv_size;
+    /* Reset at once: an idle reader slot would pin old pages against reuse by writers. */
+    mdb_txn_reset(s->rtxn);
+    return rc;
+}
+
+static int lmdb_begin(javm_store *base)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if (s->wtxn || s->wfail)
+        return JAVM_ERR_BUSY;
+    if (s->read_only) {
+        store_set_errmsg(base, "lmdb begin: the store was opened read-only");
+        return JAVM_ERR_STORE_READONLY;
+    }
+    arena_reset(s);
+    int mrc = txn_begin(s, 0, &s->wtxn);
+    if (mrc) {
+        s->wtxn = NULL;
+        return lmdb_fail(s, mrc, "begin", JAVM_TABLE_META, NULL, 0);
+    }
+    return JAVM_OK;
+}
+
+static int lmdb_put(javm_store *base, javm_table t, const uint8_t *key, size_t klen,
+                    const uint8_t *val, size_t vlen)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if (s->wfail)
+        return s->wfail;
+    if (!s->wtxn || !key_ok(t, klen))
+        return JAVM_ERR_INVALID_ARG;
+    arena_reset(s);
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    int mrc = mdb_put(s->wtxn, s->dbi[t], &k, &v, 0);
+    if (mrc)
+        return poison(s, lmdb_fail(s, mrc, "put", t, key, klen));
+    return JAVM_OK;
+}
+
+static int lmdb_del(javm_store *base, javm_table t, const uint8_t *key, size_t klen)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if (s->wfail)
+        return s->wfail;
+    if (!s->wtxn || (unsigned)t >= JAVM_TABLE_COUNT)
+        return JAVM_ERR_INVALID_ARG;
+    if (!key_ok(t, klen))
+        return JAVM_OK; /* such a key can never have been written */
+    arena_reset(s);
+    MDB_val k = { klen, (void *)key };
+    int mrc = mdb_del(s->wtxn, s->dbi[t], &k, NULL);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return poison(s, lmdb_fail(s, mrc, "del", t, key, klen));
+    return JAVM_OK;
+}
+
+static int lmdb_commit(javm_store *base)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if (s->wfail) {
+        int rc = s->wfail;
+        s->wfail = 0;
+        return rc;
+    }
+    if (!s->wtxn)
+        return JAVM_ERR_INVALID_ARG;
+    arena_reset(s);
+    /* mdb_txn_commit frees the transaction whether or not it succeeds. */
+    int mrc = mdb_txn_commit(s->wtxn);
+    s->wtxn = NULL;
+    store_txn_ended(base, mrc == 0);
+    return mrc ? lmdb_fail(s, mrc, "commit", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
+}
+
+static void lmdb_abort(javm_store *base)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    arena_reset(s);
+    s->wfail = 0;
+    if (s->wtxn) {
+        mdb_txn_abort(s->wtxn);
+        s->wtxn = NULL;
+        store_txn_ended(base, false);
+    }
+}
+
+static int lmdb_scan(javm_store *base, javm_table t, javm_store_scan_fn cb, void *arg)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if ((unsigned)t >= JAVM_TABLE_COUNT)
+        return JAVM_ERR_INVALID_ARG;
+    if (s->wfail)
+        return s->wfail;
+    /* Outside the write transaction the walk gets its own read transaction (MDB_NOTLS allows
+     * several per thread), so a callback may call get, which renews the shared one. */
+    MDB_txn *txn = s->wtxn;
+    MDB_cursor *cur = NULL;
+    int mrc = 0, rc = JAVM_OK;
+    if (!txn && (mrc = txn_begin(s, MDB_RDONLY, &txn)))
+        return lmdb_fail(s, mrc, "read txn", t, NULL, 0);
+    if ((mrc = mdb_cursor_open(txn, s->dbi[t], &cur))) {
+        rc = lmdb_fail(s, mrc, "cursor", t, NULL, 0);
+        goto out;
+    }
+    MDB_val k, v;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == JAVM_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        rc = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    if (rc == JAVM_OK && mrc != MDB_NOTFOUND)
+        rc = lmdb_fail(s, mrc, "scan", t, NULL, 0);
+    mdb_cursor_close(cur);
+out:
+    if (txn != s->wtxn)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+static void lmdb_close(javm_store *base)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    lmdb_abort(base);
+    if (s->rtxn)
+        mdb_txn_abort(s->rtxn);
+    if (s->env)
+        mdb_env_close(s->env);
+    arena_reset(s);
+    free(s);
+}
+
+static const javm_store_vtbl store_lmdb_vtbl = {
+    lmdb_get, lmdb_begin, lmdb_put, lmdb_del, lmdb_commit, lmdb_abort, lmdb_scan, lmdb_close,
+};
+
+/* ==== open ================================================================================= */
+
+static const char *const db_names[JAVM_TABLE_COUNT] = {
+    "blobs", "refcounts", "files", "quotas", "names", "meta",
+};
+
+/* Opens the six named databases. A writer creates them (the first open of a store); a
+ * read-only open of an environment without them is not a javm store. Handles opened in a
+ * transaction become the environment's at its commit. */
+static int open_tables(store_lmdb *s)
+{
+    MDB_txn *txn;
+    int mrc = txn_begin(s, s->read_only ? MDB_RDONLY : 0, &txn);
+    if (mrc)
+        return lmdb_fail(s, mrc, "open tables", JAVM_TABLE_META, NULL, 0);
+    for (int t = 0; t < JAVM_TABLE_COUNT && mrc == 0; t++)
+        mrc = mdb_dbi_open(txn, db_names[t], s->read_only ? 0 : MDB_CREATE, &s->dbi[t]);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        if (mrc == MDB_NOTFOUND || mrc == MDB_INCOMPATIBLE) {
+            store_set_errmsg(&s->base, "lmdb: the environment holds no javm tables");
+            return JAVM_ERR_STORE_FORMAT;
+        }
+        return lmdb_fail(s, mrc, "open tables", JAVM_TABLE_META, NULL, 0);
+    }
+    mrc = mdb_txn_commit(txn);
+    return mrc ? lmdb_fail(s, mrc, "open tables", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
+}
+
+int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out)
+{
+    javm_lmdb_opts o = { 0, false, false };
+    if (opts)
+        o = *opts;
+    if (!path || !*path || !out)
+        return JAVM_ERR_INVALID_ARG;
+    if (!o.read_only && mkdir(path, 0755) != 0 && errno != EEXIST)
+        return errno == EACCES || errno == EROFS || errno == EPERM ? JAVM_ERR_STORE_READONLY
+                                                                   : JAVM_ERR_STORE;
+    store_lmdb *s = calloc(1, sizeof *s);
+    if (!s)
+        return JAVM_ERR_ALLOC;
+    s->base.vtbl = &store_lmdb_vtbl;
+    s->read_only = o.read_only;
+    int rc = JAVM_OK, mrc = mdb_env_create(&s->env);
+    if (mrc) {
+        s->env = NULL;
+        rc = map_lmdb_rc(mrc);
+        goto fail;
+    }
+    /* MDB_NOTLS: read transactions belong to their handle, not the thread, so a scan's own
+     * read transaction can coexist with the reusable one. */
+    unsigned flags = MDB_NOTLS | (o.no_sync ? MDB_NOSYNC : 0) | (o.read_only ? MDB_RDONLY : 0);
+    if ((mrc = mdb_env_set_maxdbs(s->env, JAVM_TABLE_COUNT + 2)) ||
+        (mrc = mdb_env_set_mapsize(s->env, o.map_size ? o.map_size : LMDB_DEFAULT_MAP)) ||
+        (mrc = mdb_env_open(s->env, path, flags, 0644))) {
+        rc = mrc == ENOENT ? JAVM_ERR_STORE : map_lmdb_rc(mrc);
+        goto fail;
+    }
+    /* A process killed inside a read transaction leaves its reader slot behind, pinning old
+     * pages; clear those of dead processes now. (A writer killed holding the write lock is
+     * recovered by LMDB's robust mutex at the next begin.) */
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);
+    if ((rc = open_tables(s)))
+        goto fail;
+    *out = &s->base;
+    return JAVM_OK;
+fail:
+    lmdb_close(&s->base);
+    return rc;
+}
