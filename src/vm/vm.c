@@ -742,8 +742,8 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
         javm_ecall_ctx ctx = { vm, cache, ka };
         e->st.gas = vm->gas;
         javm_exit ex = javm_run(e->program, &e->st, JAVM_GAS_PIPELINE, javm_dispatch, &ctx);
+        vm->gas = e->st.gas; /* the entry that ran; entries never move */
         e = &vm->stack[vm->depth - 1]; /* the top may have changed (HOST_CALL, HOST_YIELD) */
-        vm->gas = e->st.gas;
         res->gas_used = (uint64_t)(vm->gas_start - vm->gas);
         if (ex.reason == JAVM_EXIT_HOST_CALL &&
             (ex.arg == JAVM_OP_SET_IMAGE || ex.arg == JAVM_OP_HOST_CALL))
