@@ -3,7 +3,7 @@ BUILD   ?= build
 ASAN    ?= build-asan
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build asan demo test test-release test-asan bench clean
+.PHONY: all deps build asan demo test test-release test-asan bench fuzz clean
 
 all: build
 
@@ -35,5 +35,14 @@ test: test-release test-asan
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
 
+# Every libFuzzer target for FUZZ_SECONDS each (clang-19); fails on any finding.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= fuzz_deblob fuzz_exec_diff
+fuzz:
+	@scripts/deps.sh fuzz
+	@fuzz/build.sh
+	@[ -d fuzz/corpus ] || fuzz/gen_corpus.sh
+	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) fuzz/out
