@@ -22,6 +22,15 @@ enum {
 int cmd_run(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_spawn(int argc, char **argv);
+int cmd_invoke(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_quota(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Parses a u64 (decimal or 0x hex); false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);

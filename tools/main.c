@@ -16,6 +16,15 @@ static const struct command {
 } commands[] = {
     { "run", cmd_run, "run one PVM program (.bin deblob or vector .json) and print its exit" },
     { "vectors", cmd_vectors, "run every JAM PVM vector in a directory (GP-compat profile)" },
+    { "put", cmd_put, "load an image file (.jimg) into the store; prints the image hash" },
+    { "spawn", cmd_spawn, "the first instance of an image, optionally named" },
+    { "invoke", cmd_invoke, "invoke an instance endpoint; on halt the name moves on" },
+    { "cat", cmd_cat, "decode and print a cap (--raw: its JCAP bytes)" },
+    { "ls", cmd_ls, "names, blob count, store size" },
+    { "quota", cmd_quota, "get or set a storage quota" },
+    { "files", cmd_files, "the file map" },
+    { "gc", cmd_gc, "delete what no name or file reaches" },
+    { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
 };
 
