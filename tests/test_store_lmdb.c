@@ -570,7 +570,7 @@ static void test_gc_lmdb(void **state)
     assert_int_equal(f.ka->vtbl->host_save(f.ka, &filed, 0, 5, &id), JAVM_OK);
     javm_hash rooted = put_data_str(f.cache, "rooted");
     for (int i = 0; i < 50; i++) {
-        char b[16];
+        char b[32];
         snprintf(b, sizeof b, "garbage %d", i);
         put_data_str(f.cache, b);
     }
