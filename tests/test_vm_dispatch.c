@@ -911,6 +911,55 @@ static void test_host_fn_answers(void **state)
     assert_int_equal(f->gas, 100);
 }
 
+/* Mint and read of a Paged Data (more than 4096 bytes) through guest memory. */
+static void test_paged_mint_read(void **state)
+{
+    vmfix *f = *state;
+    assert_int_equal(javm_memory_set_perm(f->mem, 0, 16384, JAVM_PERM_RW), JAVM_OK);
+    static uint8_t buf[8192], back[8192];
+    for (size_t i = 0; i < 5001; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    buf[4096 + 17] = 0;
+    buf[5000] = 0x5A;
+    assert_int_equal(javm_memory_poke(f->mem, 0, 8192, buf), JAVM_OK);
+    f->ka->vtbl->storage_quota_set(f->ka, 0, 100000);
+    f->gas = 100000;
+    f->regs[7] = 0;
+    f->regs[8] = 8192;
+    f->regs[9] = 0;
+    f->regs[10] = 6;
+    assert_continue(vmfix_op(f, 23));
+    javm_hash s6 = vmfix_get_slot(f, 6), want = vm_h_data(buf, 5001);
+    assert_hash_equal(s6, want);
+    assert_int_equal(f->gas, 100000 - 10 - 8192 / 32);
+    assert_int_equal(f->ka->vtbl->storage_quota_get(f->ka, 0), 100000 - 5001);
+    const javm_cap *d = javm_cache_get_hash(f->cache, &s6);
+    assert_non_null(d);
+    assert_true(d->data.paged);
+    assert_int_equal(d->data.size, 5001);
+    /* read it back at 8192: n = min(6000, 5001) */
+    f->gas = 1000;
+    f->regs[7] = 6;
+    f->regs[8] = 8192;
+    f->regs[9] = 6000;
+    assert_continue(vmfix_op(f, 22));
+    assert_int_equal(f->regs[7], 5001);
+    assert_int_equal(f->gas, 1000 - 10 - (5001 + 31) / 32);
+    assert_int_equal(javm_memory_peek(f->mem, 8192, 8192, back), JAVM_OK);
+    assert_memory_equal(back, buf, 8192);
+}
+
+/* A read of n = 0 bytes needs no memory: mem(dst, 0) passes. */
+static void test_read_zero(void **state)
+{
+    vmfix *f = *state;
+    setup_read(f, 1); /* no memory mapped */
+    f->regs[9] = 0;
+    assert_continue(vmfix_op(f, 22));
+    assert_int_equal(f->regs[7], 0);
+    assert_int_equal(f->gas, 990);
+}
+
 /* HOST_CALL through the dispatcher: the child is pushed, E's slot 0 moves into it. */
 static void test_host_call_push(void **state)
 {
@@ -944,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_20_strip), T(test_21_spawn_img3), T(test_22_spawn_img2),
         T(test_23_out_of_gas), T(test_24_exact_gas), T(test_25_byte_charge),
         T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push),
+        T(test_paged_mint_read), T(test_read_zero),
 #undef T
     };
     size_t nfixed = sizeof fixed / sizeof fixed[0];

@@ -1033,6 +1033,152 @@ static void test_invoke_args(void **state)
     assert_false(javm_journal_is_open(e->cache));
 }
 
+/* ---- settle of paged memory (§6.3 base_leaves, §6.5) ------------------------------------- */
+
+/* An image whose mapping {0x1000, 0x3000, writable, path [1]} takes initial [(1, D)]. */
+static javm_hash spawn_paged(env *e, const tprog *p, const javm_hash *d)
+{
+    javm_cap *img = vm_image_of(p, 0, 0, 0);
+    javm_mapping m;
+    memset(&m, 0, sizeof m);
+    m.start = 0x1000;
+    m.size = 0x3000;
+    m.flags = 1;
+    m.path_len = 1;
+    m.path[0] = 1;
+    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(img, 1, d), JAVM_OK);
+    return vm_spawn_image(e->cache, img, NULL);
+}
+
+static void test_paged_overlay_settle(void **state)
+{
+    env *e = *state;
+    static uint8_t buf[8193];
+    for (size_t i = 0; i < 4096; i++)
+        buf[i] = (uint8_t)(i % 251 + 1);
+    buf[8192] = 0x09; /* page 1 all zero (Empty), page 2 holds the last byte */
+    javm_cap *dc;
+    assert_int_equal(javm_data_new(buf, sizeof buf, &dc), JAVM_OK);
+    javm_hash d = vm_put(e->cache, dc), want = vm_h_data(buf, sizeof buf);
+    assert_hash_equal(d, want);
+
+    /* untouched memory: the post-instance is the spawned instance itself */
+    tprog p;
+    tprog_init(&p);
+    ECALLI(&p, 0);
+    javm_hash inst = spawn_paged(e, &p, &d);
+    const javm_cap *ic = javm_cache_get_hash(e->cache, &inst);
+    assert_int_equal(ic->instance.n_overlays, 1);
+    assert_hash_equal(ic->instance.overlays[0].data, d);
+    assert_int_equal(ic->instance.mem_size, 0x4000);
+    javm_call_result r = invoke(e, &inst, 100000, NULL, NULL);
+    assert_halt(&r, 0);
+    assert_hash_equal(r.post_instance, inst);
+    drop_result(e, &r);
+
+    /* one byte written in the Empty page */
+    tprog_init(&p);
+    TI(&p, 30, 2, 0x05, 0x20, 0x33);
+    ECALLI(&p, 0);
+    inst = spawn_paged(e, &p, &d);
+    r = invoke(e, &inst, 100000, NULL, NULL);
+    assert_halt(&r, 0);
+    static uint8_t b2[8193];
+    memcpy(b2, buf, sizeof buf);
+    b2[4096 + 5] = 0x33;
+    want = vm_h_data(b2, sizeof b2);
+    const javm_cap *pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    assert_non_null(pi);
+    assert_int_equal(pi->instance.n_overlays, 1);
+    assert_hash_equal(pi->instance.overlays[0].data, want);
+    assert_int_equal(pi->instance.mem_size, 0x4000);
+    drop_result(e, &r);
+
+    /* the last byte zeroed: trailing zeros go, the Data becomes Inline (page 0 only) */
+    tprog_init(&p);
+    TI(&p, 30, 2, 0x00, 0x30, 0);
+    ECALLI(&p, 0);
+    inst = spawn_paged(e, &p, &d);
+    r = invoke(e, &inst, 100000, NULL, NULL);
+    assert_halt(&r, 0);
+    want = vm_h_data(buf, 4096);
+    pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    assert_int_equal(pi->instance.n_overlays, 1);
+    assert_hash_equal(pi->instance.overlays[0].data, want);
+    drop_result(e, &r);
+
+    /* everything zeroed in page 0 and page 2: no overlay at all */
+    tprog_init(&p);
+    TI(&p, 30, 2, 0x00, 0x30, 0);
+    for (uint32_t a = 0x1000; a < 0x2000; a += 8)
+        TI(&p, 33, 2, (uint8_t)a, (uint8_t)(a >> 8), 0); /* store_imm_u64 [a], 0 */
+    ECALLI(&p, 0);
+    inst = spawn_paged(e, &p, &d);
+    r = invoke(e, &inst, 1000000, NULL, NULL);
+    assert_halt(&r, 0);
+    pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    assert_int_equal(pi->instance.n_overlays, 0);
+    assert_int_equal(pi->instance.mem_size, 0x4000);
+    drop_result(e, &r);
+}
+
+/* SET_IMAGE on an accounted entry swaps the pinned set: A pins (7, X), B pins (8, Y). */
+static void test_set_image_pinned_swap(void **state)
+{
+    env *e = *state;
+    javm_hash x = vm_put(e->cache, data_str("x")), y = vm_put(e->cache, data_str("y"));
+    tprog a, b;
+    tprog_init(&b);
+    TI(&b, 51, 7, 5);
+    ECALLI(&b, 17);
+    ECALLI(&b, 0);
+    tprog_init(&a);
+    TI(&a, 51, 7, 5);
+    ECALLI(&a, 17);
+    TI(&a, 0);
+    javm_cap *ib = vm_image_of(&b, 0, 0, 0);
+    assert_int_equal(javm_image_add_pinned(ib, 8, &y), JAVM_OK);
+    javm_hash hb = vm_put(e->cache, ib);
+    javm_cap *ia = vm_image_of(&a, 0, 0, 0);
+    assert_int_equal(javm_image_add_initial(ia, 5, &hb), JAVM_OK);
+    assert_int_equal(javm_image_add_pinned(ia, 7, &x), JAVM_OK);
+    javm_hash ha, inst = vm_spawn_image(e->cache, ia, &ha);
+    uint32_t rx = vm_rc(e->cache, &x), ry = vm_rc(e->cache, &y);
+    javm_call_result r = invoke(e, &inst, 100000, NULL, NULL);
+    assert_halt(&r, 5);
+    const javm_cap *pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    assert_hash_equal(pi->instance.image_hash, hb);
+    const javm_cap *root = javm_cache_get(e->cache, &pi->instance.root_cnode);
+    assert_non_null(root);
+    assert_int_equal(root->cnode.n_slots, 2);
+    assert_int_equal(root->cnode.slots[0].slot, 5);
+    assert_hash_equal(root->cnode.slots[0].target.hash, hb);
+    assert_int_equal(root->cnode.slots[1].slot, 8);
+    assert_hash_equal(root->cnode.slots[1].target.hash, y);
+    assert_int_equal(vm_rc(e->cache, &x), rx);     /* held as before, not by the new root */
+    assert_int_equal(vm_rc(e->cache, &y), ry + 1); /* + the new root's slot 8 */
+    drop_result(e, &r);
+}
+
+/* Resume with a scratch cap: it lands in the yielder's (the child's) slot 0 and comes back
+ * through the parent as result.slot0. */
+static void test_resume_scratch(void **state)
+{
+    env *e = *state;
+    javm_hash marker, parent = spawn_yielder(e, &marker);
+    javm_hash scratch = vm_put(e->cache, data_str("scratch")), absent = vm_fill(0xEE);
+    javm_call_result r = invoke(e, &parent, 100000, NULL, NULL);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, &absent, &r), JAVM_ERR_NOT_FOUND);
+    assert_int_equal(javm_vm_depth(e->vm), 3); /* still paused */
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, &scratch, &r), JAVM_OK);
+    assert_halt(&r, 42);
+    assert_true(r.has_slot0);
+    assert_hash_equal(r.slot0, scratch);
+    drop_result(e, &r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
@@ -1043,6 +1189,7 @@ int main(void)
         T(test_e2e_state_persists), T(test_ka), T(test_journal_trap), T(test_journal_halt),
         T(test_pause_resume), T(test_pause_abort), T(test_pause_conflict), T(test_names),
         T(test_image_file), T(test_host_fn_invoke), T(test_invoke_args),
+        T(test_paged_overlay_settle), T(test_set_image_pinned_swap), T(test_resume_scratch),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

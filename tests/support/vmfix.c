@@ -303,6 +303,46 @@ javm_hash vm_h_data_inline(const uint8_t *b, size_t n)
     return vm_h(buf, sizeof buf);
 }
 
+javm_hash vm_h_data(const uint8_t *b, size_t n)
+{
+    if (n <= 4096)
+        return vm_h_data_inline(b, n);
+    /* Paged: one leaf per page, H("") for an all-zero page, else H(page), then the BMT */
+    size_t np = (n + 4095) / 4096;
+    javm_hash *lv = calloc(np, sizeof *lv);
+    uint8_t *page = malloc(4096), buf[65];
+    assert_non_null(lv);
+    assert_non_null(page);
+    for (size_t i = 0; i < np; i++) {
+        size_t k = n - i * 4096 < 4096 ? n - i * 4096 : 4096;
+        memset(page, 0, 4096);
+        memcpy(page, b + i * 4096, k);
+        bool zero = true;
+        for (size_t j = 0; j < 4096 && zero; j++)
+            zero = page[j] == 0;
+        lv[i] = zero ? vm_h("", 0) : vm_h(page, 4096);
+    }
+    while (np > 1) {
+        size_t m = 0;
+        for (size_t i = 0; i < np; i += 2) {
+            buf[0] = 0x01;
+            memcpy(buf + 1, lv[i].b, 32);
+            memcpy(buf + 33, (i + 1 < np ? lv[i + 1] : lv[i]).b, 32);
+            lv[m++] = vm_h(buf, 65);
+        }
+        np = m;
+    }
+    uint8_t pre[41];
+    pre[0] = 0x30;
+    for (int i = 0; i < 8; i++)
+        pre[1 + i] = (uint8_t)((uint64_t)n >> (8 * i));
+    memcpy(pre + 9, lv[0].b, 32);
+    javm_hash h = vm_h(pre, 41);
+    free(lv);
+    free(page);
+    return h;
+}
+
 javm_hash vm_h_empty_cnode(unsigned size_log)
 {
     /* BMT over 2^size_log leaves H(0x00): every level pairs equal nodes. */

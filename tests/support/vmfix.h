@@ -116,6 +116,8 @@ void vm_blobs_take(vm_snap *s, javm_cache *c);
 javm_hash vm_h(const void *p, size_t n);
 /* Cap hash of an Inline Data of the given bytes (n <= 4096, stripped by the caller). */
 javm_hash vm_h_data_inline(const uint8_t *b, size_t n);
+/* Cap hash of the canonical Data of b[0..n) (n = its stripped size), Inline or Paged. */
+javm_hash vm_h_data(const uint8_t *b, size_t n);
 /* Cap hash of an empty CNode of 2^size_log slots. */
 javm_hash vm_h_empty_cnode(unsigned size_log);
 /* Checks an abbreviated spec hash "aaaaaaaa…bbbbbb" by its first and last hex digits. */
