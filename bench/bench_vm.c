@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT
+ * bench/bench_vm.c — VM-layer speed (caps.md §6, §7): an empty endpoint invocation round trip
+ * (build_entry, run, settle, journal commit on the in-memory store), a host call round trip
+ * (ecalli to a no-op embedder function and back, many in one invocation), and SET_IMAGE on an
+ * image already in the decode cache. Best of RUNS batches (default 7). Usage: bench_vm [RUNS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "javm.h"
+
+#define CHECK(x)                                                                               \
+    do {                                                                                       \
+        int rc_ = (x);                                                                         \
+        if (rc_) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, javm_strerror(rc_));    \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static javm_host_rc noop_fn(javm_ecall_ctx *ctx, uint32_t op, uint64_t regs[13], javm_memory *mem,
+                            int64_t *gas, void *user)
+{
+    (void)ctx; (void)op; (void)regs; (void)mem; (void)gas; (void)user;
+    return JAVM_HOST_CONTINUE;
+}
+
+/* Puts an image of `code` (every instruction 2 bytes long) with one zero endpoint; spawns it. */
+static javm_hash spawn_code(javm_cache *c, const uint8_t *code, uint32_t L)
+{
+    uint8_t *mask = calloc((L + 7) / 8, 1);
+    for (uint32_t i = 0; i < L; i += 2)
+        mask[i / 8] |= (uint8_t)(1u << (i % 8));
+    javm_cap *img;
+    CHECK(javm_image_new(code, L, mask, (L + 7) / 8, &img));
+    javm_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    CHECK(javm_image_add_endpoint(img, &ep));
+    javm_hash ih, inst;
+    CHECK(javm_cache_put(c, img, &ih));
+    CHECK(javm_spawn(c, &ih, 8, &inst));
+    javm_cap_free(img);
+    free(mask);
+    return inst;
+}
+
+static void invoke_once(javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *inst)
+{
+    static const uint64_t args[4] = { 0, 0, 0, 0 };
+    javm_call_result r;
+    CHECK(javm_invoke(vm, c, ka, inst, 0, args, UINT64_C(1) << 40, NULL, NULL, &r));
+    if (r.kind != JAVM_RES_HALT) {
+        fprintf(stderr, "invocation did not halt (kind %d, fault %d)\n", r.kind, r.fault_reason);
+        exit(1);
+    }
+    javm_key k = javm_key_of_hash(&r.post_instance);
+    CHECK(javm_cache_decref(c, &k));
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 7;
+    javm_vm *vm;
+    javm_store *store;
+    javm_cache *c;
+    javm_ka *ka;
+    CHECK(javm_vm_new(&vm, 0));
+    CHECK(javm_store_mem_new(&store));
+    CHECK(javm_cache_open(store, &c));
+    CHECK(javm_ka_mem_new(&ka));
+    CHECK(javm_vm_register_host_fn(vm, 64, noop_fn, NULL));
+
+    /* 1: empty invocation (ecalli 0) */
+    static const uint8_t halt[2] = { 10, 0 };
+    javm_hash empty = spawn_code(c, halt, 2);
+    enum { INV = 20000 };
+    double best_inv = 1e30;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ns();
+        for (int i = 0; i < INV; i++)
+            invoke_once(vm, c, ka, &empty);
+        double dt = (now_ns() - t0) / INV;
+        if (dt < best_inv)
+            best_inv = dt;
+    }
+
+    /* 2: host calls: N × ecalli 64, then ecalli 0, in one invocation, less an empty one */
+    enum { NCALLS = 200000 };
+    uint8_t *code = malloc(2 * NCALLS + 2);
+    for (int i = 0; i < NCALLS; i++) {
+        code[2 * i] = 10;
+        code[2 * i + 1] = 64;
+    }
+    code[2 * NCALLS] = 10;
+    code[2 * NCALLS + 1] = 0;
+    javm_hash calls = spawn_code(c, code, 2 * NCALLS + 2);
+    free(code);
+    invoke_once(vm, c, ka, &calls); /* decode once */
+    double best_call = 1e30;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ns();
+        invoke_once(vm, c, ka, &calls);
+        double dt = (now_ns() - t0 - best_inv) / NCALLS;
+        if (dt < best_call)
+            best_call = dt;
+    }
+
+    /* 3: SET_IMAGE through the dispatcher on an unaccounted entry, image already decoded */
+    static const uint8_t code1[1] = { 0 }, bm1[1] = { 1 }, img1code[2] = { 10, 0 };
+    javm_program *p;
+    javm_prepare_opts o = { JAVM_PROFILE_JAVM, 25 };
+    CHECK(javm_prepare(code1, 1, bm1, NULL, 0, &o, &p));
+    javm_cap *img1;
+    javm_hash h1;
+    CHECK(javm_image_new(img1code, 2, bm1, 1, &img1));
+    CHECK(javm_cache_put(c, img1, &h1));
+    javm_cap_free(img1);
+    uint32_t slot = 3;
+    javm_test_entry te;
+    memset(&te, 0, sizeof te);
+    te.size_log = 4;
+    te.slot_ids = &slot;
+    te.slot_vals = &h1;
+    te.n_slots = 1;
+    te.M = 25;
+    te.program = p;
+    javm_vm *vm2;
+    CHECK(javm_vm_new(&vm2, 0));
+    CHECK(javm_vm_push_test_entry(vm2, &te));
+    javm_ecall_ctx ctx = { vm2, c, ka };
+    uint64_t regs[13] = { 0 };
+    int64_t gas = INT64_MAX;
+    enum { SETS = 200000 };
+    double best_set = 1e30;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ns();
+        for (int i = 0; i < SETS; i++) {
+            regs[7] = 3;
+            javm_answer a = javm_dispatch(&ctx, JAVM_CALL_ECALLI, 17, regs, NULL, &gas);
+            if (a.cont || a.exit.reason != JAVM_EXIT_HOST_CALL) {
+                fprintf(stderr, "set_image failed: %s\n", javm_trap_name(javm_vm_last_trap(vm2)));
+                return 1;
+            }
+        }
+        double dt = (now_ns() - t0) / SETS;
+        if (dt < best_set)
+            best_set = dt;
+    }
+
+    printf("empty invocation round trip: %8.2f us   (target <= 5 us)\n", best_inv / 1000.0);
+    printf("host call round trip:        %8.2f ns   (target <= 40 ns)\n", best_call);
+    printf("set_image, decoded image:    %8.2f ns\n", best_set);
+
+    javm_vm_free(vm2);
+    javm_program_free(p);
+    javm_vm_free(vm);
+    javm_ka_free(ka);
+    javm_cache_close(c);
+    javm_store_close(store);
+    return 0;
+}
