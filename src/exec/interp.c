@@ -206,6 +206,19 @@ const char *javm_exit_name(javm_exit_reason r)
         NEXT(); \
     } while (0)
 
+/* ecall/ecalli (pvm.md §3.2): pc goes past the instruction, then the handler is called with
+ * the gas synced to the state; no handler exits with `none`. CONTINUE runs `then`. */
+#define CALL_HANDLER(kind, imm, none, then) do { \
+        const exec_rec *nx_ = rec + 1; \
+        if (!handler) EXIT((none), (imm), nx_->pc); \
+        st->gas = gas; \
+        st->pc = nx_->pc; \
+        javm_answer an_ = handler(user, (kind), (imm), r, mem, &st->gas); \
+        gas = st->gas; \
+        if (!an_.cont) EXIT(an_.exit.reason, an_.exit.arg, nx_->pc); \
+        then; \
+    } while (0)
+
 #define ID(v) (v)
 
 #define RA r[rec->a]
@@ -271,42 +284,10 @@ dispatch:
     /* ---- NoArgs, OneImm ---- */
     OP(0) EXIT(JAVM_EXIT_TRAP, 0, rec->pc);
     OP(1) OP(2) ARRIVE(rec + 1);
-    OP(3) {
-        const exec_rec *nx = rec + 1;
-        if (!handler)
-            EXIT(JAVM_EXIT_ECALL, 0, nx->pc);
-        st->gas = gas;
-        st->pc = nx->pc;
-        javm_answer an = handler(user, JAVM_CALL_ECALL, 0, r, mem, &st->gas);
-        gas = st->gas;
-        if (!an.cont)
-            EXIT(an.exit.reason, an.exit.arg, nx->pc);
-        ARRIVE(nx);
-    }
-    OP(10) {
-        const exec_rec *nx = rec + 1;
-        if (!handler)
-            EXIT(JAVM_EXIT_HOST_CALL, (uint32_t)X, nx->pc);
-        st->gas = gas;
-        st->pc = nx->pc;
-        javm_answer an = handler(user, JAVM_CALL_ECALLI, (uint32_t)X, r, mem, &st->gas);
-        gas = st->gas;
-        if (!an.cont)
-            EXIT(an.exit.reason, an.exit.arg, nx->pc);
-        ARRIVE(nx);
-    }
-    OP(254) { /* GP ecalli: not a terminator, so CONTINUE steps without a charge */
-        const exec_rec *nx = rec + 1;
-        if (!handler)
-            EXIT(JAVM_EXIT_HOST_CALL, (uint32_t)X, nx->pc);
-        st->gas = gas;
-        st->pc = nx->pc;
-        javm_answer an = handler(user, JAVM_CALL_ECALLI, (uint32_t)X, r, mem, &st->gas);
-        gas = st->gas;
-        if (!an.cont)
-            EXIT(an.exit.reason, an.exit.arg, nx->pc);
-        NEXT();
-    }
+    OP(3) CALL_HANDLER(JAVM_CALL_ECALL, 0, JAVM_EXIT_ECALL, ARRIVE(nx_));
+    OP(10) CALL_HANDLER(JAVM_CALL_ECALLI, (uint32_t)X, JAVM_EXIT_HOST_CALL, ARRIVE(nx_));
+    /* GP ecalli: not a terminator, so CONTINUE steps on without a charge */
+    OP(254) CALL_HANDLER(JAVM_CALL_ECALLI, (uint32_t)X, JAVM_EXIT_HOST_CALL, NEXT());
     OP(255) PANIC_HERE();
 
     /* ---- immediate loads, stores, jumps ---- */
