@@ -1179,6 +1179,111 @@ static void test_resume_scratch(void **state)
     drop_result(e, &r);
 }
 
+/* A guest mints a cnode, derive-spawns a child of an image it holds and calls it. */
+static void test_e2e_derive_and_call(void **state)
+{
+    env *e = *state;
+    tprog s, p;
+    prog_ret42(&s);
+    javm_hash s_img = vm_put(e->cache, vm_image_of(&s, 0, 0, 0));
+    tprog_init(&p);
+    TI(&p, 51, 7, 4);
+    TI(&p, 51, 8, 8);
+    ECALLI(&p, 5);           /* slot 4 = CNode(8) */
+    TI(&p, 51, 7, 3);
+    TI(&p, 51, 8, 4);
+    TI(&p, 51, 9, 5);
+    ECALLI(&p, 18);          /* slot 5 = child of the image in slot 3 */
+    TI(&p, 51, 7, 5);
+    TI(&p, 51, 8, 0);
+    ECALLI(&p, 26);          /* call it */
+    ECALLI(&p, 0);
+    javm_cap *pimg = vm_image_of(&p, 0, 0, 0);
+    assert_int_equal(javm_image_add_initial(pimg, 3, &s_img), JAVM_OK);
+    javm_hash ph, inst = vm_spawn_image(e->cache, pimg, &ph);
+    javm_call_result r = invoke(e, &inst, 100000, NULL, NULL);
+    assert_halt(&r, 42);
+    const javm_cap *pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    const javm_cap *root = javm_cache_get(e->cache, &pi->instance.root_cnode);
+    assert_non_null(root);
+    const javm_key *k5 = javm_cnode_get_slot(root, 5);
+    assert_non_null(k5);
+    assert_null(javm_cnode_get_slot(root, 4)); /* the prepared cnode was consumed */
+    const javm_cap *child = javm_cache_get_hash(e->cache, &k5->hash);
+    assert_non_null(child);
+    assert_int_equal(child->kind, JAVM_KIND_INSTANCE);
+    uint8_t cat[64];
+    memcpy(cat, ph.b, 32);
+    memcpy(cat + 32, s_img.b, 32);
+    javm_hash chain = vm_h(cat, 64), cn8 = vm_h_empty_cnode(8);
+    assert_hash_equal(child->instance.image_hash_chain, chain);
+    assert_hash_equal(child->instance.image_hash, s_img);
+    assert_hash_equal(child->instance.root_cnode.hash, cn8);
+    assert_hash_hex(cn8, "7c676e03b0634d761e7579a5e73c14eebcefcb69e201231d2daac9e32d3bf6d4");
+    drop_result(e, &r);
+}
+
+/* Registers persist: φ1 += 1; φ7 = φ1; halt — 1, 2, 3 over successive post-instances. */
+static void test_regs_persist(void **state)
+{
+    env *e = *state;
+    tprog p;
+    tprog_init(&p);
+    TI(&p, 149, 0x11, 1);
+    TI(&p, 100, 0x17);
+    ECALLI(&p, 0);
+    javm_hash cur = spawn_prog(e, &p, 0, 0, 0, NULL);
+    for (uint64_t i = 1; i <= 3; i++) {
+        javm_call_result r = invoke(e, &cur, 100000, NULL, NULL);
+        assert_halt(&r, i);
+        const javm_cap *pi = javm_cache_get_hash(e->cache, &r.post_instance);
+        assert_int_equal(pi->instance.regs[1], i);
+        assert_int_equal(pi->instance.pc, 0);
+        assert_int_equal(pi->instance.gas_remaining, 0);
+        if (i > 1) {
+            javm_key k = javm_key_of_hash(&cur);
+            assert_int_equal(javm_cache_decref(e->cache, &k), JAVM_OK);
+        }
+        cur = r.post_instance;
+    }
+}
+
+/* slot0_in replaces a root value in slot 0; a pinned slot 0 stays and is not handed out. */
+static void test_slot0_rules(void **state)
+{
+    env *e = *state;
+    javm_hash x = vm_put(e->cache, data_str("x")), y = vm_put(e->cache, data_str("y"));
+    tprog p;
+    tprog_init(&p);
+    ECALLI(&p, 0);
+    javm_cap *img = vm_image_of(&p, 0, 0, 0);
+    assert_int_equal(javm_image_add_initial(img, 0, &x), JAVM_OK);
+    javm_hash inst = vm_spawn_image(e->cache, img, NULL);
+    uint32_t rx = vm_rc(e->cache, &x), ry = vm_rc(e->cache, &y);
+    javm_call_result r = invoke(e, &inst, 1000, &y, NULL);
+    assert_halt(&r, 0);
+    assert_true(r.has_slot0);
+    assert_hash_equal(r.slot0, y);
+    assert_int_equal(vm_rc(e->cache, &x), rx);
+    assert_int_equal(vm_rc(e->cache, &y), ry + 1);
+    /* the post root lost slot 0 */
+    const javm_cap *pi = javm_cache_get_hash(e->cache, &r.post_instance);
+    const javm_cap *root = javm_cache_get(e->cache, &pi->instance.root_cnode);
+    assert_int_equal(root->cnode.n_slots, 0);
+    drop_result(e, &r);
+
+    img = vm_image_of(&p, 0, 0, 0);
+    assert_int_equal(javm_image_add_pinned(img, 0, &x), JAVM_OK);
+    inst = vm_spawn_image(e->cache, img, NULL);
+    assert_int_equal(javm_invoke(e->vm, e->cache, e->ka, &inst, 0, NOARGS, 1000, &y, NULL, &r),
+                     JAVM_ERR_SLOT_PINNED);
+    r = invoke(e, &inst, 1000, NULL, NULL);
+    assert_halt(&r, 0);
+    assert_false(r.has_slot0);
+    assert_hash_equal(r.post_instance, inst); /* the pinned cap stays in slot 0 */
+    drop_result(e, &r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
@@ -1190,6 +1295,7 @@ int main(void)
         T(test_pause_resume), T(test_pause_abort), T(test_pause_conflict), T(test_names),
         T(test_image_file), T(test_host_fn_invoke), T(test_invoke_args),
         T(test_paged_overlay_settle), T(test_set_image_pinned_swap), T(test_resume_scratch),
+        T(test_e2e_derive_and_call), T(test_regs_persist), T(test_slot0_rules),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
