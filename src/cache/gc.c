@@ -154,6 +154,8 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     if (c->journal || c->work.count)
         return CAP_ERR(JAVM_ERR_BUSY);
 
+    /* The mark table exists even when nothing is marked: the sweep looks every blob up. */
+    rc = mark_grow(&g);
     /* Mark, counting holders. */
     for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++) {
         cache_entry *e;
