@@ -604,6 +604,31 @@ static void test_gc_lmdb(void **state)
     tmp_remove(dir);
 }
 
+/* gc with nothing to mark (no roots, names or files) and only stored blobs: all go. This
+ * crashed before gc.c allocated its mark table up front. */
+static void test_gc_nothing_marked(void **state)
+{
+    (void)state;
+    char dir[64];
+    tmp_make(dir);
+    sfx f;
+    sfx_must_open(&f, dir);
+    for (int i = 0; i < 20; i++) {
+        char b[16];
+        snprintf(b, sizeof b, "blob %d", i);
+        put_data_str(f.cache, b);
+    }
+    assert_int_equal(javm_commit(f.cache, f.ka), JAVM_OK);
+    sfx_close(&f);
+    sfx_must_open(&f, dir);
+    assert_int_equal(table_count(f.store, JAVM_TABLE_BLOBS), 20);
+    assert_int_equal(javm_gc(f.vm, f.cache, f.ka, NULL, 0), JAVM_OK);
+    assert_int_equal(table_count(f.store, JAVM_TABLE_BLOBS), 0);
+    assert_int_equal(table_count(f.store, JAVM_TABLE_REFCOUNTS), 0);
+    sfx_close(&f);
+    tmp_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_ka_journal_and_iter),
         cmocka_unit_test(test_ka_on_mem_store),
         cmocka_unit_test(test_gc_lmdb),
+        cmocka_unit_test(test_gc_nothing_marked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
