@@ -777,6 +777,12 @@ static void test_pause_resume(void **state)
     assert_int_equal(javm_vm_depth(e->vm), 3);
     uint64_t used = r.gas_used;
     assert_true(used > 0);
+    /* while paused: the stack and the journal stand in the way */
+    javm_call_result r2;
+    assert_int_equal(javm_invoke(e->vm, e->cache, e->ka, &parent, 0, NOARGS, 1000, NULL, NULL, &r2),
+                     JAVM_ERR_BUSY);
+    assert_int_equal(javm_commit(e->cache, e->ka), JAVM_ERR_BUSY);
+    assert_int_equal(javm_gc(e->vm, e->cache, e->ka, NULL, 0), JAVM_ERR_BUSY);
     assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_OK);
     assert_halt(&r, 42);
     assert_true(r.gas_used > 0);
