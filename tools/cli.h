@@ -19,6 +19,9 @@ enum {
     CLI_INTERNAL = 4   /* out of memory or another library failure */
 };
 
+int cmd_asm(int argc, char **argv);
+int cmd_disasm(int argc, char **argv);
+int cmd_ld(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

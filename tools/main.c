@@ -26,6 +26,9 @@ static const struct command {
     { "gc", cmd_gc, "delete what no name or file reaches" },
     { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
+    { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
+    { "disasm", cmd_disasm, "disassemble a JIMG image, deblob or vector .json into assembly" },
+    { "ld", cmd_ld, "link a static RV64EM ELF into a JIMG image" },
 };
 
 static void usage(FILE *f)
