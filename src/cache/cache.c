@@ -1402,6 +1402,27 @@ int cache_load_names(javm_cache *c)
     return c->store->vtbl->scan(c->store, JAVM_TABLE_NAMES, load_name_cb, c);
 }
 
+/* A stored name not changed in memory since the last commit: re-read it; a name with an
+ * uncommitted change keeps it. */
+static int reload_name_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    javm_cache *c = arg;
+    if (name_find(c, key, klen, NULL))
+        return 0;
+    return load_name_cb(arg, key, klen, val, vlen);
+}
+
+int cache_reload_clean_names(javm_cache *c)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_names; i++)
+        if (c->names[i].dirty)
+            c->names[kept++] = c->names[i];
+    c->n_names = kept;
+    return c->store->vtbl->scan(c->store, JAVM_TABLE_NAMES, reload_name_cb, c);
+}
+
 int javm_name_set(javm_cache *c, const uint8_t *name, size_t len, const javm_hash *h)
 {
     cache_entry *t = NULL, *old = NULL;

@@ -178,4 +178,12 @@ int cache_write_dirty(javm_cache *c);
 void cache_mark_clean(javm_cache *c);
 int cache_store_commit(javm_cache *c, javm_ka *ka);
 
+/* After a write transaction began: drops clean resident blobs and re-reads clean names when
+ * another writer has committed since this cache last looked, and remembers the store's
+ * generation (journal.c). */
+int cache_sync_generation(javm_cache *c);
+/* Drops the names without uncommitted changes and reads the stored ones again (cache.c).
+ * Only between operations (no undo record names an index). */
+int cache_reload_clean_names(javm_cache *c);
+
 #endif

@@ -153,6 +153,13 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
     if (c->journal || c->work.count)
         return CAP_ERR(JAVM_ERR_BUSY);
+    /* One write transaction from the first mark to the commit: no other writer can move a
+     * name or add a file between the marking and the sweep (caps.md §5.6, issue 6). */
+    if ((rc = c->store->vtbl->begin(c->store)))
+        return rc;
+    bool txn = true;
+    if ((rc = cache_sync_generation(c)))
+        goto done;
 
     /* The mark table exists even when nothing is marked: the sweep looks every blob up. */
     rc = mark_grow(&g);
@@ -232,8 +239,14 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
         }
         placeholders.n = 0;
         cache_fwd_clear(c);
-        rc = javm_commit(c, ka);
+        rc = cache_store_commit(c, ka); /* closes the transaction, committed or not */
+        txn = false;
+        if (rc == JAVM_OK)
+            cache_mark_clean(c);
     }
+done:
+    if (txn)
+        c->store->vtbl->abort(c->store);
     for (size_t i = 0; i < placeholders.n; i++)
         free(((cache_entry **)placeholders.p)[i]);
     free(placeholders.p);

@@ -123,6 +123,24 @@ void javm_cache_evict_clean(javm_cache *c)
     }
 }
 
+/* At the start of a write transaction: when another writer has committed since this cache
+ * last committed or looked (the store's generation moved), the refcounts of clean resident
+ * blobs may be stale, so those entries are dropped and reloaded through the transaction on
+ * their next use (caps.md §5.7, "reading through the transaction"). A single writer never
+ * pays for this: its own commits advance the generation it remembers. */
+int cache_sync_generation(javm_cache *c)
+{
+    uint64_t g = read_generation(c);
+    int rc = JAVM_OK;
+    if (g != c->generation) {
+        javm_cache_evict_clean(c);
+        rc = cache_reload_clean_names(c);
+    }
+    if (rc == JAVM_OK)
+        c->generation = g; /* on failure the next transaction tries again */
+    return rc;
+}
+
 int javm_commit(javm_cache *c, javm_ka *ka)
 {
     if (!c)
@@ -134,7 +152,10 @@ int javm_commit(javm_cache *c, javm_ka *ka)
     int rc = c->store->vtbl->begin(c->store);
     if (rc)
         return rc;
-    c->generation = read_generation(c);
+    if ((rc = cache_sync_generation(c))) {
+        c->store->vtbl->abort(c->store);
+        return rc;
+    }
     rc = cache_store_commit(c, ka);
     if (rc == JAVM_OK)
         cache_mark_clean(c);
@@ -150,8 +171,7 @@ int javm_journal_begin(javm_cache *c, javm_ka *ka)
     int rc = c->store->vtbl->begin(c->store);
     if (rc)
         return rc;
-    c->generation = read_generation(c);
-    if (ka && (rc = ka->vtbl->begin(ka, c->store))) {
+    if ((rc = cache_sync_generation(c)) || (ka && (rc = ka->vtbl->begin(ka, c->store)))) {
         c->store->vtbl->abort(c->store);
         return rc;
     }
