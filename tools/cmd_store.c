@@ -85,7 +85,11 @@ int cmd_ls(int argc, char **argv)
         fputs("{\"names\":[", stdout);
     s.store->vtbl->scan(s.store, JAVM_TABLE_NAMES, ls_name, &st);
     size_t blobs = 0;
-    javm_cache_iter_blobs(s.cache, count_blob, &blobs);
+    int irc = javm_cache_iter_blobs(s.cache, count_blob, &blobs);
+    if (irc) {
+        fprintf(stderr, "javm ls: %s: %s\n", javm_strerror(irc), javm_store_errmsg(s.store));
+        rc = CLI_INPUT;
+    }
     char file[4096];
     snprintf(file, sizeof file, "%s/data.mdb", s.path);
     struct stat sb;
@@ -96,7 +100,7 @@ int cmd_ls(int argc, char **argv)
         printf("%zu name%s, %zu blobs, store %s: %lld bytes\n", st.n, st.n == 1 ? "" : "s", blobs,
                s.path, size);
     cli_session_close(&s);
-    return CLI_OK;
+    return rc;
 }
 
 /* ---- quota ----------------------------------------------------------------------------- */

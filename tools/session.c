@@ -110,6 +110,10 @@ int cli_resolve_hash(cli_session *s, const char *cmd, const char *text, javm_has
     case TL_RESOLVE_UNKNOWN:
         fprintf(stderr, "javm %s: no cap has a hash starting with %s\n", cmd, text);
         return CLI_INPUT;
+    case TL_RESOLVE_CORRUPT:
+        fprintf(stderr, "javm %s: the store record of %s is corrupt: %s\n", cmd, text,
+                javm_store_errmsg(s->store));
+        return CLI_INPUT;
     case TL_RESOLVE_AMBIGUOUS:
         fprintf(stderr, "javm %s: prefix %s is ambiguous (several caps match); give more digits\n",
                 cmd, text);

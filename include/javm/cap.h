@@ -469,7 +469,9 @@ int javm_cache_forward(javm_cache *cache, javm_ref ref, javm_hash *out);
 size_t javm_cache_blob_count(javm_cache *cache);
 size_t javm_cache_working_count(javm_cache *cache);
 /* Visits every live blob (resident and stored) in ascending hash order with its refcount.
- * A non-zero cb result stops and is returned. */
+ * A non-zero cb result stops and is returned. A stored record that does not decode is
+ * skipped and the walk ends with JAVM_ERR_STORE_CORRUPT (javm_store_errmsg names the first
+ * such key) after visiting all the others. */
 int javm_cache_iter_blobs(javm_cache *cache,
                           int (*cb)(void *arg, const javm_hash *h, const javm_cap *cap,
                                     uint32_t refcount),

@@ -301,13 +301,29 @@ int javm_cache_iter_blobs(javm_cache *c,
     }
     if (rc == JAVM_OK && hashes.n > 1)
         qsort(hashes.p, hashes.n, sizeof(javm_hash), hash_cmp);
+    /* A stored record that does not decode is skipped, so one bad record does not hide the
+     * rest; the walk then ends with JAVM_ERR_STORE_CORRUPT (the store's error message names
+     * the first such key). */
+    int corrupt = JAVM_OK;
+    char first[sizeof c->store->errmsg];
     for (size_t i = 0; rc == JAVM_OK && i < hashes.n; i++) {
         cache_entry *e;
         const javm_hash *h = &((javm_hash *)hashes.p)[i];
         rc = cache_blob(c, h, &e);
+        if (rc == JAVM_ERR_STORE_CORRUPT) {
+            if (corrupt == JAVM_OK)
+                memcpy(first, c->store->errmsg, sizeof first);
+            corrupt = rc;
+            rc = JAVM_OK;
+            continue;
+        }
         if (rc == JAVM_OK && e)
             rc = cb(arg, h, e->cap, e->rc);
     }
     free(hashes.p);
+    if (rc == JAVM_OK && corrupt) {
+        memcpy(c->store->errmsg, first, sizeof first);
+        rc = corrupt;
+    }
     return rc;
 }

@@ -46,7 +46,13 @@ tl_resolve tl_resolve_hash(javm_cache *cache, const char *text, javm_hash *out)
     }
     if (n == 64) {
         javm_hash_from_hex(p.prefix, out);
-        return javm_cache_get_hash(cache, out) ? TL_RESOLVE_OK : TL_RESOLVE_UNKNOWN;
+        if (javm_cache_get_hash(cache, out))
+            return TL_RESOLVE_OK;
+        uint32_t rc;
+        return javm_cache_refcount(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = *out }, &rc) ==
+                       JAVM_ERR_STORE_CORRUPT
+                   ? TL_RESOLVE_CORRUPT
+                   : TL_RESOLVE_UNKNOWN;
     }
     javm_cache_iter_blobs(cache, prefix_cb, &p);
     if (p.matches == 0)

@@ -10,7 +10,8 @@ typedef enum tl_resolve {
     TL_RESOLVE_OK = 0,
     TL_RESOLVE_MALFORMED,   /* not 8..64 hex digits */
     TL_RESOLVE_UNKNOWN,     /* no blob matches */
-    TL_RESOLVE_AMBIGUOUS    /* two or more blobs match the prefix */
+    TL_RESOLVE_AMBIGUOUS,   /* two or more blobs match the prefix */
+    TL_RESOLVE_CORRUPT      /* the store record for this hash does not decode */
 } tl_resolve;
 
 #define TL_PREFIX_MIN 8
