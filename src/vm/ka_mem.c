@@ -223,14 +223,20 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
     uint64_t q = ka_quota_get(ka, quota_id);
     if (q < size)
         return JAVM_ERR_QUOTA;
+    /* An id seeded by javm_ka_mem_register_file at or above next_file_id is skipped: replacing
+     * that record would drop a file-map holder without releasing its hold (caps.md §5.2). */
+    uint64_t id = m->next_file_id;
+    while (file_find(m, id, NULL))
+        id++;
     /* Reserve first: after the record is in, the quota debit cannot fail. */
     int rc = grow((void **)&m->quotas.p, &m->quotas.cap, m->quotas.n + 1, sizeof(kv));
     if (rc == JAVM_OK)
-        rc = file_put(m, m->next_file_id, data);
+        rc = file_put(m, id, data);
     if (rc)
         return rc;
     kv_set(&m->quotas, quota_id, q - size);
-    *file_id = m->next_file_id++;
+    m->next_file_id = id + 1;
+    *file_id = id;
     return JAVM_OK;
 }
 
