@@ -754,12 +754,15 @@ int asm_write_jimg(asm_unit *u, uint8_t **out, size_t *len, asm_err *err)
         if ((rc = javm_image_add_endpoint(img, &ep)))
             goto lib_fail;
     }
-    qsort(u->maps, u->nmaps, sizeof *u->maps, cmp_map);
+    if (u->nmaps)
+        qsort(u->maps, u->nmaps, sizeof *u->maps, cmp_map);
     for (size_t i = 0; i < u->nmaps; i++)
         if ((rc = javm_image_add_mapping(img, &u->maps[i])))
             goto lib_fail;
-    qsort(u->pinned, u->npinned, sizeof *u->pinned, cmp_slotref);
-    qsort(u->initial, u->ninitial, sizeof *u->initial, cmp_slotref);
+    if (u->npinned)
+        qsort(u->pinned, u->npinned, sizeof *u->pinned, cmp_slotref);
+    if (u->ninitial)
+        qsort(u->initial, u->ninitial, sizeof *u->initial, cmp_slotref);
     for (size_t i = 0; i < u->npinned; i++)
         if ((rc = javm_image_add_pinned(img, u->pinned[i].slot, &u->caps[u->pinned[i].cap].hash)))
             goto lib_fail;
