@@ -12,7 +12,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 objs=(); i=0
 for s in "${srcs[@]}"; do
   i=$((i + 1)); o="$tmp/$i-$(basename "$s").o"
-  clang-19 --target=riscv64-unknown-elf -march=rv64em -mabi=lp64e -mno-relax -fno-pic -mcmodel=medany \
+  clang-19 --target=riscv64-unknown-elf -march=rv64em_zbb -mabi=lp64e -mno-strict-align -mno-relax -fno-pic -mcmodel=medany \
     -msmall-data-limit=0 -ffreestanding -nostdlib -O2 -ffunction-sections -fdata-sections \
     -fno-asynchronous-unwind-tables -I"$here/include" "${extra[@]}" -c "$s" -o "$o"
   objs+=("$o")

@@ -25,20 +25,25 @@
 #define GAS 10000000000ull
 #define EX "guest/examples/"
 
-static void build(const char *const *srcs, size_t n, uint8_t **img, size_t *len)
+/* Extra compiler flags of the current build (the differential test also runs without Zbb). */
+typedef struct build_cfg {
+    const char *cflags;
+} build_cfg;
+
+static void build_with(const char *extra, const char *const *srcs, size_t n, uint8_t **img, size_t *len)
 {
-    char msg[1024], root[1024], fl[1100];
-    snprintf(fl, sizeof fl, "-I%s/guest/examples", gb_root(root, sizeof root));
+    char msg[1024], root[1024], fl[1200];
+    snprintf(fl, sizeof fl, "-I%s/guest/examples %s", gb_root(root, sizeof root), extra ? extra : "");
     int rc = gb_build(srcs, n, fl, img, len, NULL, NULL, msg, sizeof msg);
     if (rc)
         fail_msg("build failed: %s", msg);
 }
 
-static void open_guest(gb_guest *g, const char *const *srcs, size_t n)
+static void open_guest_with(gb_guest *g, const char *extra, const char *const *srcs, size_t n)
 {
     uint8_t *img;
     size_t len;
-    build(srcs, n, &img, &len);
+    build_with(extra, srcs, n, &img, &len);
     /* every example image also round trips through the disassembler byte for byte */
     asm_unit u, back;
     asm_err err;
@@ -64,6 +69,8 @@ static void open_guest(gb_guest *g, const char *const *srcs, size_t n)
     assert_int_equal(gb_open(g, img, len), JAVM_OK);
     javm_free(img);
 }
+
+static void open_guest(gb_guest *g, const char *const *srcs, size_t n) { open_guest_with(g, NULL, srcs, n); }
 
 static uint64_t call(gb_guest *g, uint32_t ep, uint64_t a0, uint64_t a1, const javm_hash *in,
                      javm_call_result *r)
@@ -191,10 +198,10 @@ static uint64_t pick(uint64_t *s)
 
 static void test_differential(void **state)
 {
-    (void)state;
+    const build_cfg *cfg = *state;
     const char *src[] = { EX "diff.c", EX "lib/kernels.c", EX "lib/blake2b.c" };
     gb_guest g;
-    open_guest(&g, src, 3);
+    open_guest_with(&g, cfg ? cfg->cflags : NULL, src, 3);
     uint64_t s = 0x1234567887654321ull;
     int checked = 0;
     for (int i = 0; i < 1000; i++) {
@@ -225,7 +232,8 @@ static void test_differential(void **state)
         assert_int_equal(call(&g, 3, kn, seed, NULL, NULL), g_sorted_sum(keys, kn));
         checked += 2;
     }
-    print_message("differential: %d guest results equal the native ones\n", checked);
+    print_message("differential (%s): %d guest results equal the native ones\n",
+                  cfg ? cfg->cflags : "default flags", checked);
     gb_close(&g);
 }
 
@@ -235,9 +243,11 @@ int main(void)
         printf("skipped: clang-19 not installed (scripts/deps.sh guest)\n");
         return 77;
     }
+    build_cfg plain = { "-march=rv64em -mstrict-align" }; /* base ISA: no Zbb, byte loads */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter),  cmocka_unit_test(test_fib),  cmocka_unit_test(test_notes),
         cmocka_unit_test(test_blake2b),  cmocka_unit_test(test_sort), cmocka_unit_test(test_differential),
+        cmocka_unit_test_prestate(test_differential, &plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,7 @@ int gb_build(const char *const *srcs, size_t n, const char *cflags, uint8_t **ji
     const char *root = gb_root(rootbuf, sizeof rootbuf);
     char cc[1536];
     snprintf(cc, sizeof cc,
-             "clang-19 --target=riscv64-unknown-elf -march=rv64em -mabi=lp64e -mno-relax -fno-pic "
+             "clang-19 --target=riscv64-unknown-elf -march=rv64em_zbb -mabi=lp64e -mno-strict-align -mno-relax -fno-pic "
              "-mcmodel=medany -msmall-data-limit=0 -ffreestanding -nostdlib -O2 -ffunction-sections "
              "-fdata-sections -fno-asynchronous-unwind-tables -I%s/guest/include %s",
              root, cflags ? cflags : "");
