@@ -217,7 +217,8 @@ int javm_type_new(const javm_hash *chain, javm_cap **out);
 /* Instance with no overlays, mem_size 0, zero registers, pc and gas. root is HASH or REF. */
 int javm_instance_new(const javm_hash *chain, const javm_hash *image_hash, const javm_key *root,
                       javm_cap **out);
-/* Appends an overlay (order and extents are checked by put and the encoder). */
+/* Appends an overlay (order and extents are checked by put and the encoder). JAVM_ERR_LIMIT
+ * past JAVM_MAX_OVERLAYS. */
 int javm_instance_add_overlay(javm_cap *inst, uint32_t start, const javm_hash *data);
 
 /* Image with copies of code and bitmask and empty lists. Further lists are appended with the
@@ -238,7 +239,9 @@ void javm_cap_free(javm_cap *cap);
 void javm_free(void *p);
 
 /* Checks every intrinsic §3 / §11 constraint (not the overlay extents, which need the cache).
- * JAVM_OK, JAVM_ERR_NON_CANONICAL, JAVM_ERR_INVALID_CNODE_SIZE or JAVM_ERR_BAD_KIND. REF edges
+ * JAVM_OK, JAVM_ERR_NON_CANONICAL, JAVM_ERR_INVALID_CNODE_SIZE, JAVM_ERR_BAD_KIND or
+ * JAVM_ERR_LIMIT (an Image encoding above JAVM_MAX_IMAGE_SIZE, more than JAVM_MAX_OVERLAYS
+ * overlays). REF edges
  * are allowed here (a working entry may hold them). */
 int javm_cap_check(const javm_cap *cap);
 
@@ -276,7 +279,9 @@ int javm_cap_encode(const javm_cap *cap, uint8_t **out, size_t *len);
 /* Decodes a body of the given kind, treating the input as hostile: every read bounded, counts
  * checked against the remaining bytes before allocating, every §3 constraint enforced,
  * trailing bytes rejected. On failure returns the reason (JAVM_ERR_TRUNCATED, _OVERSIZED,
- * _BAD_KIND, _TRAILING, _NON_CANONICAL, _INVALID_CNODE_SIZE, _ALLOC) and, if err is not NULL,
+ * _BAD_KIND, _TRAILING, _NON_CANONICAL, _INVALID_CNODE_SIZE, _ALLOC, and _LIMIT for an Image
+ * body above JAVM_MAX_IMAGE_SIZE or an overlay count above JAVM_MAX_OVERLAYS, both checked
+ * before allocating) and, if err is not NULL,
  * fills it with the reason and offset. */
 int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **out,
                     javm_decode_err *err);
@@ -528,7 +533,8 @@ int javm_gc(struct javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash 
 /* Writes the JIMG file of a present Image (JAVM_ERR_NOT_FOUND, _WRONG_KIND): the caps its
  * pinned and initial lists reach, in depth-first post-order, then its body. *out: javm_free. */
 int javm_image_save(javm_cache *cache, const javm_hash *image, uint8_t **out, size_t *len);
-/* Decodes a whole JIMG file first, then puts the records in order and the Image; on any failure
+/* Decodes a whole JIMG file (at most JAVM_MAX_IMAGE_SIZE bytes, else JAVM_ERR_LIMIT at offset 0
+ * before anything is allocated) first, then puts the records in order and the Image; on any failure
  * every put is released (the cache is unchanged) and err names the reason, offset and, for
  * JAVM_ERR_TARGET_MISSING, the missing hash. On success the caller holds one reference, on the
  * Image, whose hash is written to *out. */

@@ -194,7 +194,12 @@ int javm_image_load(javm_cache *c, const uint8_t *file, size_t len, javm_hash *o
     if (!c || !file || !out)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
 
-    /* Decode everything first. */
+    /* Decode everything first, bounded before anything is allocated (javm/limits.h). */
+    if (len > JAVM_MAX_IMAGE_SIZE) {
+        rc = CAP_ERR(JAVM_ERR_LIMIT);
+        set_err(err, rc, 0);
+        goto done;
+    }
     if (len < 4 || memcmp(file, "JIMG", 4) != 0) {
         rc = CAP_ERR(len < 4 ? JAVM_ERR_TRUNCATED : JAVM_ERR_BAD_MAGIC);
         set_err(err, rc, len < 4 ? len : 0);

@@ -357,6 +357,8 @@ int javm_instance_add_overlay(javm_cap *cap, uint32_t start, const javm_hash *da
     if (!cap || cap->kind != JAVM_KIND_INSTANCE)
         return CAP_ERR(JAVM_ERR_WRONG_KIND);
     javm_instance *in = &cap->instance;
+    if (in->n_overlays >= JAVM_MAX_OVERLAYS)
+        return CAP_ERR(JAVM_ERR_LIMIT);
     int rc = grow((void **)&in->overlays, &in->cap_overlays, in->n_overlays + 1,
                   sizeof in->overlays[0]);
     if (rc)
@@ -617,8 +619,23 @@ static bool slot_list_sorted(const javm_slot_cap *l, uint32_t n)
     return true;
 }
 
+/* Bytes of the Image body encoding (caps.md §11.1), in 64 bits so that no count overflows. */
+static uint64_t image_encoded_size(const javm_image *im)
+{
+    uint64_t n = 4 + (uint64_t)im->code_len + 4 + (uint64_t)im->bitmask_len + 4 +
+                 4 * (uint64_t)im->jt_count + 4 + 125 * (uint64_t)im->n_endpoints + 4 +
+                 18 * (uint64_t)im->n_mappings + 4 + 36 * (uint64_t)im->n_pinned + 4 +
+                 36 * (uint64_t)im->n_initial + 1 + (im->has_yield_marker ? 4 : 0);
+    for (uint32_t i = 0; i < im->n_mappings; i++)
+        n += 4 * (uint64_t)im->mappings[i].path_len;
+    return n;
+}
+
 static int image_check(const javm_image *im)
 {
+    /* An Image the decoder would refuse cannot be put (javm/limits.h). */
+    if (image_encoded_size(im) > JAVM_MAX_IMAGE_SIZE)
+        return CAP_ERR(JAVM_ERR_LIMIT);
     if (im->bitmask_len != im->code_len / 8u + (im->code_len % 8u != 0))
         return CAP_ERR(JAVM_ERR_NON_CANONICAL);
     if (im->code_len % 8u && (im->bitmask[im->bitmask_len - 1] >> (im->code_len % 8u)) != 0)
@@ -660,6 +677,8 @@ int javm_cap_check(const javm_cap *c)
         const javm_instance *in = &c->instance;
         if (in->root_cnode.tag != JAVM_KEY_HASH && in->root_cnode.tag != JAVM_KEY_REF)
             return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (in->n_overlays > JAVM_MAX_OVERLAYS)
+            return CAP_ERR(JAVM_ERR_LIMIT);
         for (uint32_t i = 0; i < in->n_overlays; i++) {
             if (in->overlays[i].start % JAVM_PAGE_SIZE)
                 return CAP_ERR(JAVM_ERR_NON_CANONICAL);

@@ -539,6 +539,10 @@ static void decode_instance(reader *r, javm_instance *in)
     uint32_t n = rd_u32(r);
     if (!count_fits(r, n, 36, at))
         return;
+    if (n > JAVM_MAX_OVERLAYS) {
+        fail(r, CAP_ERR(JAVM_ERR_LIMIT), at);
+        return;
+    }
     in->overlays = rd_alloc(r, n, sizeof(javm_overlay));
     in->cap_overlays = in->overlays ? n : 0;
     for (uint32_t i = 0; i < n && !r->err; i++) {
@@ -565,6 +569,10 @@ int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **ou
     if (kind != JAVM_KIND_INSTANCE && kind != JAVM_KIND_IMAGE && kind != JAVM_KIND_DATA &&
         kind != JAVM_KIND_CNODE && kind != JAVM_KIND_TYPE) {
         fail(&r, CAP_ERR(JAVM_ERR_BAD_KIND), 0);
+        goto done;
+    }
+    if (kind == JAVM_KIND_IMAGE && len > JAVM_MAX_IMAGE_SIZE) {
+        fail(&r, CAP_ERR(JAVM_ERR_LIMIT), 0);
         goto done;
     }
     c = calloc(1, sizeof *c);

@@ -11,7 +11,7 @@
  * space and ~9 MiB of lazily committed bookkeeping). */
 #define VM_POOL_MAX 8
 /* Largest call-stack capacity a VM accepts (entries are preallocated). */
-#define VM_MAX_DEPTH_LIMIT 65536u
+#define VM_MAX_DEPTH_LIMIT JAVM_MAX_CALL_DEPTH_LIMIT /* javm/limits.h: bounded up-front stack */
 
 static uint64_t round_up(uint64_t x) { return (x + 4095) & ~UINT64_C(4095); }
 
