@@ -2,7 +2,8 @@
 # fuzz/gen_corpus.sh — writes the seed corpora fuzz/corpus/<target>/ (git-ignored): inputs from
 # our own generators (fuzz/gen_corpus.c over tests/ref/diff.c), and every shared v0.4 vector's
 # `program` field: as a blob for fuzz_deblob, and with the vector's registers, pc, gas and page
-# map in the fuzz_exec_diff format (tests/ref/diff.c) for fuzz_exec_diff.
+# map in the fuzz_exec_diff format (tests/ref/diff.c) for fuzz_exec_diff; and the seeds of
+# fuzz_caps and fuzz_dispatch from caps the library builds (fuzz/gen_corpus_caps.c).
 # Usage: fuzz/gen_corpus.sh [COUNT]   (default 500 generated inputs per target)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,12 +11,18 @@ count="${1:-500}"
 cc="${CC:-clang-19}"
 exec_dir="$root/fuzz/corpus/fuzz_exec_diff"
 blob_dir="$root/fuzz/corpus/fuzz_deblob"
-mkdir -p "$exec_dir" "$blob_dir" "$root/fuzz/out"
+caps_dir="$root/fuzz/corpus/fuzz_caps"
+dispatch_dir="$root/fuzz/corpus/fuzz_dispatch"
+mkdir -p "$exec_dir" "$blob_dir" "$caps_dir" "$dispatch_dir" "$root/fuzz/out"
 "$cc" -std=gnu11 -O1 -g -I"$root/include" -I"$root/src" -I"$root/tests" \
   "$root"/src/*/*.c "$root/tests/ref/ref.c" "$root/tests/ref/diff.c" "$root/fuzz/gen_corpus.c" \
   $(pkg-config --libs libsodium 2>/dev/null || echo -lsodium) -llmdb -lpthread \
   -o "$root/fuzz/out/gen_corpus"
 "$root/fuzz/out/gen_corpus" "$exec_dir" "$blob_dir" "$count"
+"$cc" -std=gnu11 -O1 -g -I"$root/include" -I"$root/src" "$root"/src/*/*.c "$root/fuzz/gen_corpus_caps.c" \
+  $(pkg-config --libs libsodium 2>/dev/null || echo -lsodium) -llmdb -lpthread \
+  -o "$root/fuzz/out/gen_corpus_caps"
+"$root/fuzz/out/gen_corpus_caps" "$caps_dir" "$dispatch_dir"
 vectors="$root/../shared/pvm-vectors/v0.4-w3f-pr3/programs"
 if [ -d "$vectors" ]; then
   python3 - "$vectors" "$exec_dir" "$blob_dir" <<'PY'
@@ -52,4 +59,6 @@ PY
 else
   echo "gen_corpus: $vectors absent; generated inputs only" >&2
 fi
-echo "gen_corpus: $(ls "$exec_dir" | wc -l) inputs in $exec_dir, $(ls "$blob_dir" | wc -l) in $blob_dir"
+for d in "$exec_dir" "$blob_dir" "$caps_dir" "$dispatch_dir"; do
+  echo "gen_corpus: $(ls "$d" | wc -l) inputs in $d"
+done
