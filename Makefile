@@ -20,6 +20,7 @@ asan: deps
 	@cmake --build $(ASAN) -j $(JOBS)
 
 demo: build
+	@scripts/deps.sh guest
 	@scripts/demo.sh $(BUILD)/javm
 
 test-release: build

@@ -8,7 +8,7 @@ javm=$(realpath "$1")
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 command -v clang-19 >/dev/null || { echo "skipped: clang-19 not installed (scripts/deps.sh guest)"; exit 77; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-store="$work/store"
+store="${JAVM_DEMO_STORE:-$work/store}"
 ex="$root/guest/examples"
 say() { printf '\n== %s\n' "$*"; }
 ret() { "$javm" invoke "$@" --store "$store" | sed -n 's/^return: //p'; }
