@@ -614,7 +614,7 @@ static void test_gc_nothing_marked(void **state)
     sfx f;
     sfx_must_open(&f, dir);
     for (int i = 0; i < 20; i++) {
-        char b[16];
+        char b[32];
         snprintf(b, sizeof b, "blob %d", i);
         put_data_str(f.cache, b);
     }
