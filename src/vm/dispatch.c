@@ -97,7 +97,8 @@ static bool mem_ok(op *o, uint64_t addr, uint64_t n, javm_access mode)
 {
     if (n == 0)
         return true;
-    return addr + n <= (UINT64_C(1) << 32) &&
+    /* n first: addr + n wraps for n near 2^64 (HOST_MINT_DATA_CAP took len = 2^64 - 30) */
+    return n <= (UINT64_C(1) << 32) && addr <= (UINT64_C(1) << 32) - n &&
            javm_memory_probe(o->mem, (uint32_t)addr, n, mode, NULL) == JAVM_OK;
 }
 
