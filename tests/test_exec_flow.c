@@ -440,6 +440,13 @@ static void test_memory_api(void **state)
     assert_int_equal(javm_memory_write(m, 0x1FF0, 16, buf), JAVM_OK);
     assert_int_equal(javm_memory_probe(m, 0x1000, 0, JAVM_ACCESS_WRITE, NULL), JAVM_OK);
     assert_int_equal(javm_memory_peek(m, 0xFFFFFFFF, 2, buf), JAVM_ERR_MEM_RANGE);
+    /* lengths near 2^64 must not wrap around into a range that looks fine */
+    assert_int_equal(javm_memory_probe(m, 0x1000, UINT64_MAX - 0xFF0, JAVM_ACCESS_READ, &fa),
+                     JAVM_ERR_MEM_ACCESS);
+    assert_int_equal(fa, 0x2000);
+    assert_int_equal(javm_memory_peek(m, 0x1000, UINT64_MAX - 0xFF0, buf), JAVM_ERR_MEM_RANGE);
+    assert_int_equal(javm_memory_poke(m, 0x1000, UINT64_MAX, buf), JAVM_ERR_MEM_RANGE);
+    assert_int_equal(javm_memory_read(m, 0x1000, UINT64_MAX - 0xFF0, buf), JAVM_ERR_MEM_ACCESS);
     /* poke ignores permissions and marks the page dirty; the record keeps first-write order */
     assert_int_equal(javm_memory_poke(m, 0x5000, 3, buf), JAVM_OK);
     size_t n;

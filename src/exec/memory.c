@@ -92,9 +92,8 @@ static void mark_dirty(javm_memory *m, uint32_t pg)
 static bool first_bad_page(const javm_memory *m, uint32_t addr, uint64_t len, uint8_t need,
                            uint32_t *bad)
 {
-    uint64_t end = (uint64_t)addr + len;
-    if (end > SPACE)
-        end = SPACE;
+    /* len may be any u64: clip at 2^32 without computing addr + len, which could wrap */
+    uint64_t end = len > SPACE - addr ? SPACE : (uint64_t)addr + len;
     for (uint64_t pg = addr >> 12; (pg << 12) < end; pg++) {
         if ((m->page[pg] & need) != need) {
             *bad = (uint32_t)(pg << 12);
@@ -129,7 +128,7 @@ int javm_memory_probe(const javm_memory *m, uint32_t addr, uint64_t len, javm_ac
         return JAVM_OK;
     uint32_t bad = 0;
     uint8_t need = mode == JAVM_ACCESS_WRITE ? EXEC_P_W : EXEC_P_R;
-    if (first_bad_page(m, addr, len, need, &bad) || (uint64_t)addr + len > SPACE) {
+    if (first_bad_page(m, addr, len, need, &bad) || len > SPACE - addr) {
         if (fault_addr)
             *fault_addr = bad;
         return JAVM_ERR_MEM_ACCESS;
@@ -155,7 +154,7 @@ int javm_memory_write(javm_memory *m, uint32_t addr, uint64_t len, const void *b
 
 int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *buf)
 {
-    if ((uint64_t)addr + len > SPACE)
+    if (len > SPACE - addr)
         return JAVM_ERR_MEM_RANGE;
     if (len)
         memcpy(buf, m->base + addr, len);
@@ -164,7 +163,7 @@ int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *bu
 
 int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *buf)
 {
-    if ((uint64_t)addr + len > SPACE)
+    if (len > SPACE - addr)
         return JAVM_ERR_MEM_RANGE;
     if (len == 0)
         return JAVM_OK;
