@@ -36,13 +36,14 @@ test: test-release test-asan
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
 
-# Every libFuzzer target for FUZZ_SECONDS each (clang-19); fails on any finding.
+# Every libFuzzer target (fuzz/fuzz_*.c) for FUZZ_SECONDS each (clang-19); fails on any
+# finding (crash, sanitizer report, leak, timeout, out of memory).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= fuzz_deblob fuzz_exec_diff
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
 fuzz:
 	@scripts/deps.sh fuzz
-	@fuzz/build.sh
-	@[ -d fuzz/corpus ] || fuzz/gen_corpus.sh
+	@fuzz/build.sh $(FUZZ_TARGETS)
+	@fuzz/gen_corpus.sh
 	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:

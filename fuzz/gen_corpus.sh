@@ -62,3 +62,16 @@ fi
 for d in "$exec_dir" "$blob_dir" "$caps_dir" "$dispatch_dir"; do
   echo "gen_corpus: $(ls "$d" | wc -l) inputs in $d"
 done
+
+# fuzz_ld: ELF files of the example guests, compiled and linked as guest/build.sh does.
+ld_dir="$root/fuzz/corpus/fuzz_ld"
+mkdir -p "$ld_dir"
+if command -v clang-19 >/dev/null && command -v ld.lld-19 >/dev/null; then
+  for g in counter notes fib; do
+    clang-19 --target=riscv64-unknown-elf -march=rv64em_zbb -mabi=lp64e -mno-strict-align \
+      -mno-relax -fno-pic -mcmodel=medany -msmall-data-limit=0 -ffreestanding -nostdlib -O2 \
+      -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+      -I"$root/guest/include" -c "$root/guest/examples/$g.c" -o "$root/fuzz/out/$g.o"
+    ld.lld-19 -static --emit-relocs -T "$root/guest/javm.ld" "$root/fuzz/out/$g.o" -o "$ld_dir/$g.elf"
+  done
+fi

@@ -11,6 +11,7 @@ target="$1"; seconds="$2"; shift 2
 bin="$root/fuzz/out/$target"
 [ -x "$bin" ] || "$root/fuzz/build.sh" "$target"
 [ -d "$root/fuzz/corpus/$target" ] || "$root/fuzz/gen_corpus.sh"
+mkdir -p "$root/fuzz/corpus/$target"
 arts="$root/fuzz/out/artifacts"
 mkdir -p "$arts"
 case "$target" in
