@@ -110,6 +110,9 @@ javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page);
  * count; the array is valid until the next write or clear. */
 const uint32_t *javm_memory_dirty(const javm_memory *m, size_t *n);
 bool javm_memory_is_dirty(const javm_memory *m, uint32_t page);
+/* False when the page's contents were never written (store, write or poke) since the memory
+ * was created or reset: it then reads as all zero. Lets callers skip zero pages cheaply. */
+bool javm_memory_page_written(const javm_memory *m, uint32_t page);
 void javm_memory_clear_dirty(javm_memory *m);
 
 /* ---- running (pvm.md §2.5, §3) ---------------------------------------------------------- */

@@ -204,6 +204,11 @@ bool javm_memory_is_dirty(const javm_memory *m, uint32_t page)
     return page < JAVM_NUM_PAGES && (m->page[page] & EXEC_P_D);
 }
 
+bool javm_memory_page_written(const javm_memory *m, uint32_t page)
+{
+    return page < JAVM_NUM_PAGES && (m->page[page] & EXEC_P_WR);
+}
+
 void javm_memory_clear_dirty(javm_memory *m)
 {
     for (size_t i = 0; i < m->ndirty; i++)

@@ -444,18 +444,26 @@ static javm_answer op_read_data(op *o)
     return applied(o);
 }
 
-/* Length of guest bytes [src, src + len) without trailing zeros, read through the
- * guest-checked path without allocating (the range was probed). */
+/* Length of guest bytes [src, src + len) without trailing zeros, read backwards through
+ * the guest-checked path without allocating (the range was probed). Pages never written are
+ * zero and skipped unread, so a long all-zero range (len can reach 4 GiB before the gas check,
+ * which comes last) costs one state lookup per page, not a read of every byte. */
 static uint64_t guest_strip_len(javm_memory *mem, uint64_t src, uint64_t len)
 {
     uint8_t buf[JAVM_PAGE_SIZE];
     uint64_t end = len;
     while (end > 0) {
-        uint64_t k = end < sizeof buf ? end : sizeof buf;
-        javm_memory_read(mem, (uint32_t)(src + end - k), k, buf);
-        uint64_t z = javm_strip_len(buf, k);
-        if (z)
-            return end - k + z;
+        uint64_t last = src + end - 1;                    /* last byte of the chunk */
+        uint64_t chunk_start = last & ~(uint64_t)(JAVM_PAGE_SIZE - 1);
+        if (chunk_start < src)
+            chunk_start = src;
+        uint64_t k = last + 1 - chunk_start;              /* within one page */
+        if (javm_memory_page_written(mem, (uint32_t)(last >> JAVM_PAGE_SHIFT))) {
+            javm_memory_read(mem, (uint32_t)chunk_start, k, buf);
+            uint64_t z = javm_strip_len(buf, k);
+            if (z)
+                return end - k + z;
+        }
         end -= k;
     }
     return 0;
