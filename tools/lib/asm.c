@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "asm.h"
-#include "exec/opcodes.h"
+#include "exec/exec.h" /* exec_sx: the decoder's sign extension */
 
 #define ASM_MAX_CODE (UINT32_C(1) << 30) /* code bytes; far above any real guest */
 
@@ -190,24 +190,13 @@ bool asm_last_is_terminator(const asm_prog *p)
 
 /* ---- values and widths ----------------------------------------------------------------- */
 
-static uint64_t sx(unsigned n, uint64_t v)
-{
-    if (n == 0)
-        return 0;
-    if (n >= 8)
-        return v;
-    uint64_t sign = UINT64_C(1) << (8 * n - 1);
-    v &= (sign << 1) - 1;
-    return (v ^ sign) - sign;
-}
-
-/* Smallest n in 0..4 with sx(n, v) == v, or 5 when v is not a sign-extended 32-bit value. */
+/* Smallest n in 0..4 with exec_sx(n, v) == v, or 5 when v is not a sign-extended 32-bit value. */
 static unsigned imm_width(uint64_t v)
 {
     if (v == 0)
         return 0;
     for (unsigned n = 1; n <= 4; n++)
-        if (sx(n, v) == v)
+        if (exec_sx(n, v) == v)
             return n;
     return 5;
 }
@@ -244,7 +233,7 @@ static uint64_t imm_value(const asm_prog *p, const asm_opd *o, const uint32_t *p
 {
     uint64_t v = opd_value(p, o, pcs);
     if (imm_width(v) == 5 && v >> 32 == 0)
-        v = sx(4, v);
+        v = exec_sx(4, v);
     return v;
 }
 
@@ -385,7 +374,7 @@ bool asm_decode(const uint8_t *code, uint32_t L, const uint8_t *bm, uint32_t pc,
     switch (c) {
     case EXEC_CLS_ONEIMM:
         lx = clamp4(l);
-        d->x = sx(lx, le_z(code, L, p1, lx));
+        d->x = exec_sx(lx, le_z(code, L, p1, lx));
         break;
     case EXEC_CLS_ONEREG_EXTIMM:
         d->r[0] = reg12(lo);
@@ -394,28 +383,28 @@ bool asm_decode(const uint8_t *code, uint32_t L, const uint8_t *bm, uint32_t pc,
     case EXEC_CLS_TWOIMM:
         lx = clamp4(b1 % 8);
         ly = clamp4((int64_t)l - lx - 1);
-        d->x = sx(lx, le_z(code, L, p2, lx));
-        d->y = sx(ly, le_z(code, L, p2 + lx, ly));
+        d->x = exec_sx(lx, le_z(code, L, p2, lx));
+        d->y = exec_sx(ly, le_z(code, L, p2 + lx, ly));
         break;
     case EXEC_CLS_ONEOFF:
         lx = clamp4(l);
-        d->t = (uint32_t)(pc + sx(lx, le_z(code, L, p1, lx)));
+        d->t = (uint32_t)(pc + exec_sx(lx, le_z(code, L, p1, lx)));
         break;
     case EXEC_CLS_ONEREG_ONEIMM:
         d->r[0] = reg12(lo);
         lx = clamp4((int64_t)l - 1);
-        d->x = sx(lx, le_z(code, L, p2, lx));
+        d->x = exec_sx(lx, le_z(code, L, p2, lx));
         break;
     case EXEC_CLS_ONEREG_TWOIMM:
     case EXEC_CLS_ONEREG_IMM_OFF:
         d->r[0] = reg12(lo);
         lx = clamp4(hi % 8);
         ly = clamp4((int64_t)l - lx - 1);
-        d->x = sx(lx, le_z(code, L, p2, lx));
+        d->x = exec_sx(lx, le_z(code, L, p2, lx));
         if (c == EXEC_CLS_ONEREG_TWOIMM)
-            d->y = sx(ly, le_z(code, L, p2 + lx, ly));
+            d->y = exec_sx(ly, le_z(code, L, p2 + lx, ly));
         else
-            d->t = (uint32_t)(pc + sx(ly, le_z(code, L, p2 + lx, ly)));
+            d->t = (uint32_t)(pc + exec_sx(ly, le_z(code, L, p2 + lx, ly)));
         break;
     case EXEC_CLS_TWOREG:
         d->r[0] = reg12(lo);
@@ -427,17 +416,17 @@ bool asm_decode(const uint8_t *code, uint32_t L, const uint8_t *bm, uint32_t pc,
         d->r[1] = reg12(hi);
         lx = clamp4((int64_t)l - 1);
         if (c == EXEC_CLS_TWOREG_ONEIMM)
-            d->x = sx(lx, le_z(code, L, p2, lx));
+            d->x = exec_sx(lx, le_z(code, L, p2, lx));
         else
-            d->t = (uint32_t)(pc + sx(lx, le_z(code, L, p2, lx)));
+            d->t = (uint32_t)(pc + exec_sx(lx, le_z(code, L, p2, lx)));
         break;
     case EXEC_CLS_TWOREG_TWOIMM:
         d->r[0] = reg12(lo);
         d->r[1] = reg12(hi);
         lx = clamp4(b2 % 8);
         ly = clamp4((int64_t)l - lx - 2);
-        d->x = sx(lx, le_z(code, L, p3, lx));
-        d->y = sx(ly, le_z(code, L, p3 + lx, ly));
+        d->x = exec_sx(lx, le_z(code, L, p3, lx));
+        d->y = exec_sx(ly, le_z(code, L, p3 + lx, ly));
         break;
     case EXEC_CLS_THREEREG:
         d->r[1] = reg12(lo);
@@ -542,7 +531,7 @@ int asm_layout(asm_prog *p, asm_err *err)
             if (f & 2)
                 need[1] = imm_width(imm_value(p, &it->y, pcs));
             if (f & 4)
-                need[2] = imm_width(sx(4, (uint32_t)(opd_value(p, &it->t, pcs) - pcs[i])));
+                need[2] = imm_width(exec_sx(4, (uint32_t)(opd_value(p, &it->t, pcs) - pcs[i])));
             for (int k = 0; k < 3; k++) {
                 if (need[k] == 5) {
                     rc = fail(err, it->line, it->col, JAVM_ERR_INVALID_ARG,
