@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -145,13 +146,17 @@ enum {
 
 struct javm_memory {
     uint8_t *base;     /* 4 GiB reservation; page contents */
-    uint8_t *page;     /* JAVM_NUM_PAGES state bytes */
+    uint8_t *page;     /* JAVM_NUM_PAGES state bytes, immediately before base (the same
+                        * reservation), so page == base - JAVM_NUM_PAGES */
     uint32_t *dirty;   /* pages in first-written order; capacity JAVM_NUM_PAGES */
     size_t ndirty;
     uint32_t *touched; /* pages whose state or contents changed since the last reset, so a
                         * reset costs O(touched) instead of O(address space) */
     size_t ntouched;
 };
+
+/* The state byte of page pg, addressed from the contents base (one register for both). */
+#define EXEC_PAGE_STATE(base, pg) ((base)[(ptrdiff_t)(pg) - (ptrdiff_t)JAVM_NUM_PAGES])
 
 /* Slow path of a guest access of n bytes at addr: checks every page (pvm.md §2.4); for
  * writes, marks the pages dirty. Returns JAVM_EXIT_HALT (used as "ok"), PAGE_FAULT with

@@ -185,7 +185,7 @@ const char *javm_exit_name(javm_exit_reason r)
 /* A guest load of N bytes: one state-byte test when the access stays inside one page. */
 #define LOAD(N, ld, addr, dst, conv) do { \
         uint32_t ad_ = (uint32_t)(addr); \
-        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && (mp[ad_ >> 12] & EXEC_P_R)))) { \
+        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && (EXEC_PAGE_STATE(mb, ad_ >> 12) & EXEC_P_R)))) { \
             uint32_t f_; \
             javm_exit_reason e_ = exec_mem_slow(mem, ad_, (N), false, &f_); \
             if (e_ != JAVM_EXIT_HALT) MEM_FAIL(e_, f_); \
@@ -197,7 +197,7 @@ const char *javm_exit_name(javm_exit_reason r)
 #define STORE(N, st, addr, val) do { \
         uint32_t ad_ = (uint32_t)(addr); \
         uint64_t v_ = (val); \
-        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && mp[ad_ >> 12] == EXEC_P_STORE))) { \
+        if (EXEC_UNLIKELY(!((ad_ & 0xFFF) <= 4096 - (N) && EXEC_PAGE_STATE(mb, ad_ >> 12) == EXEC_P_STORE))) { \
             uint32_t f_; \
             javm_exit_reason e_ = exec_mem_slow(mem, ad_, (N), true, &f_); \
             if (e_ != JAVM_EXIT_HALT) MEM_FAIL(e_, f_); \
@@ -237,7 +237,6 @@ javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
     uint64_t *const r = st->regs;
     javm_memory *const mem = st->mem;
     uint8_t *const mb = mem->base;
-    const uint8_t *const mp = mem->page;
     int64_t gas = st->gas;
     uint64_t done = 0;
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };

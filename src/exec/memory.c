@@ -9,10 +9,15 @@
 
 #define SPACE (UINT64_C(1) << 32)
 
+/* One reservation holds the page-state bytes and then the 4 GiB of contents, so the state
+ * of page n sits at base - JAVM_NUM_PAGES + n: the interpreter reaches both through one
+ * register (exec/exec.h, EXEC_PAGE_STATE). */
+#define STATES JAVM_NUM_PAGES
+
 static uint8_t *reserve_space(void)
 {
-    void *p = mmap(NULL, SPACE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = mmap(NULL, STATES + SPACE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -22,12 +27,15 @@ int javm_memory_new(javm_memory **out)
     javm_memory *m = calloc(1, sizeof *m);
     if (!m)
         goto done;
-    m->page = calloc(JAVM_NUM_PAGES, 1);
     /* Up to every page can be dirty; calloc'd memory is committed only where written. */
     m->dirty = calloc(JAVM_NUM_PAGES, sizeof *m->dirty);
     m->touched = calloc(JAVM_NUM_PAGES, sizeof *m->touched);
-    m->base = reserve_space();
-    if (!m->page || !m->dirty || !m->touched || !m->base)
+    uint8_t *space = reserve_space();
+    if (space) {
+        m->page = space;
+        m->base = space + STATES;
+    }
+    if (!m->dirty || !m->touched || !m->base)
         goto done;
     *out = m;
     m = NULL;
@@ -41,9 +49,8 @@ void javm_memory_free(javm_memory *m)
 {
     if (!m)
         return;
-    if (m->base)
-        munmap(m->base, SPACE);
-    free(m->page);
+    if (m->page)
+        munmap(m->page, STATES + SPACE);
     free(m->dirty);
     free(m->touched);
     free(m);
@@ -59,7 +66,7 @@ void javm_memory_reset(javm_memory *m)
     for (size_t i = 0; i < m->ntouched; i++)
         written += (m->page[m->touched[i]] & EXEC_P_WR) != 0;
     if (written > RESET_MEMSET_MAX)
-        madvise(m->base, SPACE, MADV_DONTNEED);
+        madvise(m->base, SPACE, MADV_DONTNEED); /* contents only: states are reset below */
     for (size_t i = 0; i < m->ntouched; i++) {
         uint32_t pg = m->touched[i];
         if (written <= RESET_MEMSET_MAX && (m->page[pg] & EXEC_P_WR))
