@@ -1482,3 +1482,18 @@ int javm_name_get(javm_cache *c, const uint8_t *name, size_t len, javm_hash *out
     *out = nm->hash;
     return JAVM_OK;
 }
+
+int cache_vec_push(cache_vec *v, const void *el, size_t size)
+{
+    if (v->n == v->cap) {
+        size_t n = v->cap ? v->cap * 2 : 16;
+        void *p = realloc(v->p, n * size);
+        if (!p)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        v->p = p;
+        v->cap = n;
+    }
+    memcpy((uint8_t *)v->p + v->n * size, el, size);
+    v->n++;
+    return JAVM_OK;
+}

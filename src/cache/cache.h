@@ -186,4 +186,13 @@ int cache_sync_generation(javm_cache *c);
  * Only between operations (no undo record names an index). */
 int cache_reload_clean_names(javm_cache *c);
 
+/* A growable array of fixed-size elements (gc's and settle's worklists). */
+typedef struct cache_vec {
+    void *p;
+    size_t n, cap;
+} cache_vec;
+
+/* Appends one element of `size` bytes (JAVM_ERR_ALLOC). Free with free(v->p). */
+int cache_vec_push(cache_vec *v, const void *el, size_t size);
+
 #endif

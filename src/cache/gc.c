@@ -103,29 +103,10 @@ static int edge_hold(void *arg, const javm_key *k)
     return k->tag == JAVM_KEY_HASH ? hold(arg, &k->hash) : CAP_ERR(JAVM_ERR_INTERNAL);
 }
 
-typedef struct vec {
-    void *p;
-    size_t n, cap;
-} vec;
-
-static int vec_push(vec *v, const void *el, size_t size)
-{
-    if (v->n == v->cap) {
-        size_t n = v->cap ? v->cap * 2 : 64;
-        void *p = realloc(v->p, n * size);
-        if (!p)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        v->p = p;
-        v->cap = n;
-    }
-    memcpy((uint8_t *)v->p + v->n * size, el, size);
-    v->n++;
-    return JAVM_OK;
-}
 
 typedef struct sweep_ctx {
     gc_ctx *g;
-    vec *stored_dead; /* hashes of stored, non-resident, unmarked blobs */
+    cache_vec *stored_dead; /* hashes of stored, non-resident, unmarked blobs */
 } sweep_ctx;
 
 static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
@@ -139,7 +120,7 @@ static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h)->used)
         return JAVM_OK;
-    return vec_push(s->stored_dead, &h, sizeof h);
+    return cache_vec_push(s->stored_dead, &h, sizeof h);
 }
 
 int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roots,
@@ -147,7 +128,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
 {
     (void)vm;
     gc_ctx g = { .c = c };
-    vec resident = { 0 }, stored_dead = { 0 }, placeholders = { 0 };
+    cache_vec resident = { 0 }, stored_dead = { 0 }, placeholders = { 0 };
     int rc = JAVM_OK;
     if (!c || (n_roots && !roots))
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
@@ -188,7 +169,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     /* Prepare the sweep: everything that allocates. */
     for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++)
         if (c->blobs.slots[i].e)
-            rc = vec_push(&resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
+            rc = cache_vec_push(&resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
     if (rc == JAVM_OK) {
         sweep_ctx s = { &g, &stored_dead };
         rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, stored_blob, &s);
@@ -199,7 +180,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
         cache_entry *e = calloc(1, sizeof *e);
         if (!e)
             rc = CAP_ERR(JAVM_ERR_ALLOC);
-        else if ((rc = vec_push(&placeholders, &e, sizeof e)))
+        else if ((rc = cache_vec_push(&placeholders, &e, sizeof e)))
             free(e);
         else
             e->hash = ((javm_hash *)stored_dead.p)[i];
@@ -261,7 +242,7 @@ done:
 
 typedef struct iter_ctx {
     javm_cache *c;
-    vec *hashes;
+    cache_vec *hashes;
 } iter_ctx;
 
 static int iter_stored(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
@@ -275,7 +256,7 @@ static int iter_stored(void *arg, const uint8_t *key, size_t klen, const uint8_t
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&it->c->blobs, &h))
         return JAVM_OK; /* resident (live, counted below) or dead (queued deletion) */
-    return vec_push(it->hashes, &h, sizeof h);
+    return cache_vec_push(it->hashes, &h, sizeof h);
 }
 
 static int hash_cmp(const void *a, const void *b)
@@ -288,12 +269,12 @@ int javm_cache_iter_blobs(javm_cache *c,
                                     uint32_t refcount),
                           void *arg)
 {
-    vec hashes = { 0 };
+    cache_vec hashes = { 0 };
     int rc = JAVM_OK;
     for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++) {
         cache_entry *e = c->blobs.slots[i].e;
         if (e && !(e->flags & CE_DEAD))
-            rc = vec_push(&hashes, &e->hash, sizeof e->hash);
+            rc = cache_vec_push(&hashes, &e->hash, sizeof e->hash);
     }
     if (rc == JAVM_OK) {
         iter_ctx it = { c, &hashes };

@@ -13,25 +13,6 @@ typedef struct frame {
     uint32_t next; /* next edge index to visit */
 } frame;
 
-typedef struct vec {
-    void *p;
-    size_t n, cap;
-} vec;
-
-static int vec_push(vec *v, const void *el, size_t size)
-{
-    if (v->n == v->cap) {
-        size_t n = v->cap ? v->cap * 2 : 16;
-        void *p = realloc(v->p, n * size);
-        if (!p)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        v->p = p;
-        v->cap = n;
-    }
-    memcpy((uint8_t *)v->p + v->n * size, el, size);
-    v->n++;
-    return JAVM_OK;
-}
 
 /* The working entry behind edge i of e (CNode slot i, or an Instance's root), or NULL when the
  * edge is a HASH or a forwarded REF. */
@@ -50,11 +31,11 @@ static cache_entry *child(javm_cache *c, cache_entry *e, uint32_t i, bool *more)
 }
 
 /* Post-order of the working entries reachable from root; JAVM_ERR_CYCLE on a back edge. */
-static int collect(javm_cache *c, cache_entry *root, vec *order)
+static int collect(javm_cache *c, cache_entry *root, cache_vec *order)
 {
-    vec stack = { 0 };
+    cache_vec stack = { 0 };
     frame f = { root, 0 };
-    int rc = vec_push(&stack, &f, sizeof f);
+    int rc = cache_vec_push(&stack, &f, sizeof f);
     root->visit = 1;
     while (rc == JAVM_OK && stack.n) {
         frame *top = &((frame *)stack.p)[stack.n - 1];
@@ -62,7 +43,7 @@ static int collect(javm_cache *c, cache_entry *root, vec *order)
         cache_entry *ch = child(c, top->e, top->next, &more);
         if (!more) {
             top->e->visit = 2;
-            rc = vec_push(order, &top->e, sizeof top->e);
+            rc = cache_vec_push(order, &top->e, sizeof top->e);
             stack.n--;
             continue;
         }
@@ -75,7 +56,7 @@ static int collect(javm_cache *c, cache_entry *root, vec *order)
         }
         ch->visit = 1;
         frame nf = { ch, 0 };
-        rc = vec_push(&stack, &nf, sizeof nf);
+        rc = cache_vec_push(&stack, &nf, sizeof nf);
     }
     /* Grey entries left on the stack after a failure are reset by the caller via order too. */
     for (size_t i = 0; i < stack.n; i++)
@@ -227,7 +208,7 @@ static int graduate(javm_cache *c, cache_entry *e, const javm_hash *h)
 int javm_cache_settle(javm_cache *c, const javm_key *key, javm_hash *out)
 {
     int rc = JAVM_OK;
-    vec order = { 0 }, nested = { 0 };
+    cache_vec order = { 0 }, nested = { 0 };
     cache_entry *root;
     if (!c || !key || !out)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
@@ -284,7 +265,7 @@ int javm_cache_settle(javm_cache *c, const javm_key *key, javm_hash *out)
             e->settled = h;
             e->visit = 3;
             if (e != root)
-                rc = vec_push(&nested, &h, sizeof h);
+                rc = cache_vec_push(&nested, &h, sizeof h);
         } else {
             rc = graduate(c, e, &h);
         }
