@@ -187,63 +187,63 @@ typedef struct javm_cap {
 /* Canonical Data of `len` bytes (read only during the call): trailing zeros stripped, Inline
  * when the stripped size is <= 4096, otherwise Paged with all-zero pages Empty and every
  * other page Loaded and hashed. */
-int javm_data_new(const uint8_t *bytes, uint64_t len, javm_cap **out);
+JAVM_API int javm_data_new(const uint8_t *bytes, uint64_t len, javm_cap **out);
 /* Paged Data of `size` bytes with ceil(size/4096) Empty pages, to be filled with
  * javm_data_page_load / javm_data_page_missing. Not canonical until filled (§3.3). */
-int javm_data_new_paged(uint64_t size, javm_cap **out);
+JAVM_API int javm_data_new_paged(uint64_t size, javm_cap **out);
 /* Page i becomes Loaded with a copy of 4096 bytes and their hash (JAVM_ERR_INVALID_ARG for a
  * non-paged Data or i out of range). */
-int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page);
+JAVM_API int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page);
 /* Page i becomes Missing(hash). Same errors. */
-int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash);
+JAVM_API int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash);
 /* Copies logical bytes [off, off + n) of a Data (zeros past size, Empty pages as zeros) into
  * dst. JAVM_ERR_DATA_MISSING if a Missing page meets the range (dst then unspecified),
  * JAVM_ERR_WRONG_KIND for a non-Data cap. */
-int javm_data_read(const javm_cap *data, uint64_t off, uint8_t *dst, uint64_t n);
+JAVM_API int javm_data_read(const javm_cap *data, uint64_t off, uint8_t *dst, uint64_t n);
 /* Length of b[0..n) without its trailing zero bytes. */
-uint64_t javm_strip_len(const uint8_t *b, uint64_t n);
+JAVM_API uint64_t javm_strip_len(const uint8_t *b, uint64_t n);
 
 /* Empty CNode of 2^size_log slots (JAVM_ERR_INVALID_CNODE_SIZE above 16). */
-int javm_cnode_new(unsigned size_log, javm_cap **out);
+JAVM_API int javm_cnode_new(unsigned size_log, javm_cap **out);
 /* Sets (target of tag HASH or REF) or clears (target NULL or tag NONE) a slot of a CNode you
  * own. JAVM_ERR_SLOT_OUT_OF_RANGE, JAVM_ERR_WRONG_KIND, JAVM_ERR_ALLOC. No refcounts: this is
  * a value, not a cache entry. */
-int javm_cnode_set_slot(javm_cap *cnode, uint32_t slot, const javm_key *target);
+JAVM_API int javm_cnode_set_slot(javm_cap *cnode, uint32_t slot, const javm_key *target);
 /* The target of a slot, or NULL when empty or out of range. Borrowed from the cap. */
-const javm_key *javm_cnode_get_slot(const javm_cap *cnode, uint32_t slot);
+JAVM_API const javm_key *javm_cnode_get_slot(const javm_cap *cnode, uint32_t slot);
 
-int javm_type_new(const javm_hash *chain, javm_cap **out);
+JAVM_API int javm_type_new(const javm_hash *chain, javm_cap **out);
 
 /* Instance with no overlays, mem_size 0, zero registers, pc and gas. root is HASH or REF. */
-int javm_instance_new(const javm_hash *chain, const javm_hash *image_hash, const javm_key *root,
+JAVM_API int javm_instance_new(const javm_hash *chain, const javm_hash *image_hash, const javm_key *root,
                       javm_cap **out);
 /* Appends an overlay (order and extents are checked by put and the encoder). JAVM_ERR_LIMIT
  * past JAVM_MAX_OVERLAYS. */
-int javm_instance_add_overlay(javm_cap *inst, uint32_t start, const javm_hash *data);
+JAVM_API int javm_instance_add_overlay(javm_cap *inst, uint32_t start, const javm_hash *data);
 
 /* Image with copies of code and bitmask and empty lists. Further lists are appended with the
  * javm_image_add_* calls (copies; order is checked by put and the encoder). */
-int javm_image_new(const uint8_t *code, uint32_t code_len, const uint8_t *bitmask,
+JAVM_API int javm_image_new(const uint8_t *code, uint32_t code_len, const uint8_t *bitmask,
                    uint32_t bitmask_len, javm_cap **out);
-int javm_image_set_jump_table(javm_cap *img, const uint32_t *entries, uint32_t n);
-int javm_image_add_endpoint(javm_cap *img, const javm_endpoint *ep);
-int javm_image_add_mapping(javm_cap *img, const javm_mapping *m);
-int javm_image_add_pinned(javm_cap *img, uint32_t slot, const javm_hash *cap);
-int javm_image_add_initial(javm_cap *img, uint32_t slot, const javm_hash *cap);
+JAVM_API int javm_image_set_jump_table(javm_cap *img, const uint32_t *entries, uint32_t n);
+JAVM_API int javm_image_add_endpoint(javm_cap *img, const javm_endpoint *ep);
+JAVM_API int javm_image_add_mapping(javm_cap *img, const javm_mapping *m);
+JAVM_API int javm_image_add_pinned(javm_cap *img, uint32_t slot, const javm_hash *cap);
+JAVM_API int javm_image_add_initial(javm_cap *img, uint32_t slot, const javm_hash *cap);
 
 /* Deep copy (page bytes included). */
-int javm_cap_clone(const javm_cap *cap, javm_cap **out);
+JAVM_API int javm_cap_clone(const javm_cap *cap, javm_cap **out);
 /* Releases a cap and everything it owns. NULL is a no-op. */
-void javm_cap_free(javm_cap *cap);
+JAVM_API void javm_cap_free(javm_cap *cap);
 /* Releases memory the library handed to the caller (encodings, files). NULL is a no-op. */
-void javm_free(void *p);
+JAVM_API void javm_free(void *p);
 
 /* Checks every intrinsic §3 / §11 constraint (not the overlay extents, which need the cache).
  * JAVM_OK, JAVM_ERR_NON_CANONICAL, JAVM_ERR_INVALID_CNODE_SIZE, JAVM_ERR_BAD_KIND or
  * JAVM_ERR_LIMIT (an Image encoding above JAVM_MAX_IMAGE_SIZE, more than JAVM_MAX_OVERLAYS
  * overlays). REF edges
  * are allowed here (a working entry may hold them). */
-int javm_cap_check(const javm_cap *cap);
+JAVM_API int javm_cap_check(const javm_cap *cap);
 
 /* ==== hashing (caps.md §4) ================================================================ */
 
@@ -251,15 +251,15 @@ int javm_cap_check(const javm_cap *cap);
  * reached, JAVM_ERR_ALLOC (large Paged Data needs a Merkle buffer). Only an Image is checked
  * for canonical form (its hash goes through the encoder: JAVM_ERR_NON_CANONICAL); other kinds
  * are hashed as they are, and javm_cap_check or put check them. */
-int javm_cap_hash(const javm_cap *cap, javm_hash *out);
+JAVM_API int javm_cap_hash(const javm_cap *cap, javm_hash *out);
 /* H(x): unkeyed Blake2b with a 32-byte digest. */
-void javm_blake2b(const void *x, size_t len, javm_hash *out);
+JAVM_API void javm_blake2b(const void *x, size_t len, javm_hash *out);
 /* Image-hash chain extension (§4.4): out = H(chain ‖ image_hash). Genesis is image_hash. */
-void javm_chain_extend(const javm_hash *chain, const javm_hash *image_hash, javm_hash *out);
+JAVM_API void javm_chain_extend(const javm_hash *chain, const javm_hash *image_hash, javm_hash *out);
 /* 64 lowercase hex digits and a NUL into hex[65]. */
-void javm_hash_to_hex(const javm_hash *h, char hex[65]);
+JAVM_API void javm_hash_to_hex(const javm_hash *h, char hex[65]);
 /* Parses 64 hex digits; JAVM_ERR_INVALID_ARG otherwise. */
-int javm_hash_from_hex(const char *hex, javm_hash *out);
+JAVM_API int javm_hash_from_hex(const char *hex, javm_hash *out);
 
 /* ==== encodings and files (caps.md §11) =================================================== */
 
@@ -275,7 +275,7 @@ typedef struct javm_decode_err {
 /* Canonical body of §11.1 (without the kind byte). On success *out (javm_free) holds *len
  * bytes. JAVM_ERR_UNSETTLED (a REF), JAVM_ERR_NON_CANONICAL, JAVM_ERR_INVALID_CNODE_SIZE,
  * JAVM_ERR_ALLOC. */
-int javm_cap_encode(const javm_cap *cap, uint8_t **out, size_t *len);
+JAVM_API int javm_cap_encode(const javm_cap *cap, uint8_t **out, size_t *len);
 /* Decodes a body of the given kind, treating the input as hostile: every read bounded, counts
  * checked against the remaining bytes before allocating, every §3 constraint enforced,
  * trailing bytes rejected. On failure returns the reason (JAVM_ERR_TRUNCATED, _OVERSIZED,
@@ -283,12 +283,12 @@ int javm_cap_encode(const javm_cap *cap, uint8_t **out, size_t *len);
  * body above JAVM_MAX_IMAGE_SIZE or an overlay count above JAVM_MAX_OVERLAYS, both checked
  * before allocating) and, if err is not NULL,
  * fills it with the reason and offset. */
-int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **out,
+JAVM_API int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **out,
                     javm_decode_err *err);
 /* JCAP export file: "JCAP" ‖ u32 1 ‖ kind ‖ body. Shallow (edges stay hashes). */
-int javm_cap_export(const javm_cap *cap, uint8_t **out, size_t *len);
+JAVM_API int javm_cap_export(const javm_cap *cap, uint8_t **out, size_t *len);
 /* Parses a JCAP file (JAVM_ERR_BAD_MAGIC, _BAD_VERSION, _BAD_KIND and the body errors). */
-int javm_cap_parse_export(const uint8_t *file, size_t len, javm_cap **out, javm_decode_err *err);
+JAVM_API int javm_cap_parse_export(const uint8_t *file, size_t len, javm_cap **out, javm_decode_err *err);
 
 /* ==== store interface (caps.md §5.7) ====================================================== */
 
@@ -354,9 +354,9 @@ struct javm_store {
 
 /* A new in-memory store (tables in hash maps; a transaction's writes are applied atomically at
  * commit). Free with javm_store_close. */
-int javm_store_mem_new(javm_store **out);
+JAVM_API int javm_store_mem_new(javm_store **out);
 /* Calls s->vtbl->close; NULL is a no-op. */
-void javm_store_close(javm_store *s);
+JAVM_API void javm_store_close(javm_store *s);
 
 /* ==== kernel assist (caps.md §9) ========================================================== */
 
@@ -394,9 +394,9 @@ struct javm_ka {
 
 /* The in-process kernel assist: quotas, gas meters, files and catchers in memory; begin and
  * rollback snapshot and restore quotas, files and next_file_id; persist does nothing. */
-int javm_ka_mem_new(javm_ka **out);
+JAVM_API int javm_ka_mem_new(javm_ka **out);
 /* Calls ka->vtbl->destroy; NULL is a no-op. */
-void javm_ka_free(javm_ka *ka);
+JAVM_API void javm_ka_free(javm_ka *ka);
 
 /* ==== the cache (caps.md §5) ============================================================== */
 
@@ -406,18 +406,18 @@ struct javm_vm; /* the VM layer's handle (caps.md §6) */
 /* Opens a cache on a store (borrowed: it must outlive the cache). A fresh store is given the
  * meta records format = 1 and hash_profile = blake2b-256-tagged; an existing one must carry
  * them (JAVM_ERR_STORE_FORMAT). Names are read from the store; blobs are loaded on demand. */
-int javm_cache_open(javm_store *store, javm_cache **out);
+JAVM_API int javm_cache_open(javm_store *store, javm_cache **out);
 /* Frees the cache, its working entries and uncommitted changes (an open journal is
  * aborted without touching the kernel assist). NULL is a no-op. */
-void javm_cache_close(javm_cache *cache);
+JAVM_API void javm_cache_close(javm_cache *cache);
 
 /* The cap a key names (a blob by hash, a working entry by ref, a graduated ref through the
  * forwarding map), loading a stored blob on a miss, or NULL when absent (or the load failed).
  * No refcount change. The pointer is lent until the next mutating call on the cache. */
-const javm_cap *javm_cache_get(javm_cache *cache, const javm_key *key);
-const javm_cap *javm_cache_get_hash(javm_cache *cache, const javm_hash *h);
+JAVM_API const javm_cap *javm_cache_get(javm_cache *cache, const javm_key *key);
+JAVM_API const javm_cap *javm_cache_get_hash(javm_cache *cache, const javm_hash *h);
 /* The refcount of a present entry (JAVM_ERR_NOT_FOUND). */
-int javm_cache_refcount(javm_cache *cache, const javm_key *key, uint32_t *out);
+JAVM_API int javm_cache_refcount(javm_cache *cache, const javm_key *key, uint32_t *out);
 
 /* Puts a cap (read only; deep-copied on the cold path) and gives the caller one hold on its
  * hash, written to *out. Hot path (present): refcount + 1 only. Cold path: intrinsic
@@ -425,72 +425,72 @@ int javm_cache_refcount(javm_cache *cache, const javm_key *key, uint32_t *out);
  * every target present (JAVM_ERR_TARGET_MISSING; javm_cache_last_missing names it), an
  * Instance's image an Image, root a CNode and overlays Data (JAVM_ERR_WRONG_KIND), overlay
  * extents (JAVM_ERR_NON_CANONICAL); +1 on each target. Also _REFCOUNT_OVERFLOW, _ALLOC. */
-int javm_cache_put(javm_cache *cache, const javm_cap *cap, javm_hash *out);
+JAVM_API int javm_cache_put(javm_cache *cache, const javm_cap *cap, javm_hash *out);
 /* As javm_cache_put, but takes ownership of *cap on success (no deep copy); on failure the
  * caller keeps it. */
-int javm_cache_put_owned(javm_cache *cache, javm_cap *cap, javm_hash *out);
+JAVM_API int javm_cache_put_owned(javm_cache *cache, javm_cap *cap, javm_hash *out);
 /* +1 on a present blob (JAVM_ERR_NOT_FOUND, _REFCOUNT_OVERFLOW). */
-int javm_cache_hold(javm_cache *cache, const javm_hash *h);
+JAVM_API int javm_cache_hold(javm_cache *cache, const javm_hash *h);
 /* A new working entry (Data, CNode or Instance: JAVM_ERR_NON_MUTABLE_KIND) with a deep copy
  * of cap, refcount 1, +1 on each target (which must exist: JAVM_ERR_TARGET_MISSING).
  * Intrinsic checks as put, except REF edges are allowed and Data need not be canonical. */
-int javm_cache_put_working(javm_cache *cache, const javm_cap *cap, javm_ref *out);
+JAVM_API int javm_cache_put_working(javm_cache *cache, const javm_cap *cap, javm_ref *out);
 /* +1 / -1 on an entry (JAVM_ERR_NOT_FOUND). At 0 the entry is removed and its edges
  * released, with a worklist. */
-int javm_cache_incref(javm_cache *cache, const javm_key *key);
-int javm_cache_decref(javm_cache *cache, const javm_key *key);
+JAVM_API int javm_cache_incref(javm_cache *cache, const javm_key *key);
+JAVM_API int javm_cache_decref(javm_cache *cache, const javm_key *key);
 /* Copy-on-write (§5.3): consumes one hold on key and returns a working ref holding one.
  * A REF comes back as is. JAVM_ERR_NON_MUTABLE_KIND (Image, Type), JAVM_ERR_NOT_FOUND. */
-int javm_cache_get_mut(javm_cache *cache, const javm_key *key, javm_ref *out);
+JAVM_API int javm_cache_get_mut(javm_cache *cache, const javm_key *key, javm_ref *out);
 /* Edits a working CNode's slot: +1 on the new target (NULL or NONE empties the slot), then the
  * old target is released. JAVM_ERR_NOT_FOUND, _WRONG_KIND, _SLOT_OUT_OF_RANGE. */
-int javm_cache_cnode_set(javm_cache *cache, javm_ref ref, uint32_t slot, const javm_key *target);
+JAVM_API int javm_cache_cnode_set(javm_cache *cache, javm_ref ref, uint32_t slot, const javm_key *target);
 /* Edits a working Instance's overlay at page-aligned start (data NULL removes it): the Data
  * must be present (JAVM_ERR_NOT_FOUND), a Data (_WRONG_KIND) of size >= 1 whose extent fits
  * between its neighbours and below 2^32 (_NON_CANONICAL). +1 on the new Data, then the old
  * one is released. */
-int javm_cache_instance_set_overlay(javm_cache *cache, javm_ref ref, uint32_t start,
+JAVM_API int javm_cache_instance_set_overlay(javm_cache *cache, javm_ref ref, uint32_t start,
                                     const javm_hash *data);
 /* Mutable access to a working entry (JAVM_ERR_NOT_FOUND). Only non-edge fields may be written
  * (Data bytes and pages, Instance regs, pc, gas_remaining, mem_size); edges change only via
  * javm_cache_cnode_set and javm_cache_instance_set_overlay. Lent until the next mutating call.
  * Inside a journal the entry is first copied so that an abort restores it (JAVM_ERR_ALLOC). */
-int javm_cache_working(javm_cache *cache, javm_ref ref, javm_cap **out);
+JAVM_API int javm_cache_working(javm_cache *cache, javm_ref ref, javm_cap **out);
 /* Settles a key (§5.5) and writes the resulting hash. A HASH comes back unchanged. For a REF,
  * every REF reachable through CNode targets and Instance roots is settled in post-order;
  * non-Instance entries graduate into the blob tier (with dedup) and are forwarded; a working
  * Instance stays and its snapshot blob is put, the caller getting one new hold on it.
  * JAVM_ERR_CYCLE (nothing rewritten), _NOT_FOUND, _NON_CANONICAL, _ALLOC, ... */
-int javm_cache_settle(javm_cache *cache, const javm_key *key, javm_hash *out);
+JAVM_API int javm_cache_settle(javm_cache *cache, const javm_key *key, javm_hash *out);
 /* Drops every clean resident blob (committed and unchanged since): it is reloaded from the
  * store, with its stored refcount, on its next use. For stores other processes commit to
  * (LMDB): call it right after a transaction begins so that refcounts are read through it
  * (caps.md §5.7). Between operations only; lent cap pointers become invalid. */
-void javm_cache_evict_clean(javm_cache *cache);
+JAVM_API void javm_cache_evict_clean(javm_cache *cache);
 /* The hash a graduated ref was forwarded to (JAVM_ERR_NOT_FOUND). */
-int javm_cache_forward(javm_cache *cache, javm_ref ref, javm_hash *out);
+JAVM_API int javm_cache_forward(javm_cache *cache, javm_ref ref, javm_hash *out);
 
 /* Resident live blobs and working entries. */
-size_t javm_cache_blob_count(javm_cache *cache);
-size_t javm_cache_working_count(javm_cache *cache);
+JAVM_API size_t javm_cache_blob_count(javm_cache *cache);
+JAVM_API size_t javm_cache_working_count(javm_cache *cache);
 /* Visits every live blob (resident and stored) in ascending hash order with its refcount.
  * A non-zero cb result stops and is returned. A stored record that does not decode is
  * skipped and the walk ends with JAVM_ERR_STORE_CORRUPT (javm_store_errmsg names the first
  * such key) after visiting all the others. */
-int javm_cache_iter_blobs(javm_cache *cache,
+JAVM_API int javm_cache_iter_blobs(javm_cache *cache,
                           int (*cb)(void *arg, const javm_hash *h, const javm_cap *cap,
                                     uint32_t refcount),
                           void *arg);
 /* The hash named by the last JAVM_ERR_TARGET_MISSING of this cache (JAVM_ERR_NOT_FOUND if none). */
-int javm_cache_last_missing(javm_cache *cache, javm_hash *out);
+JAVM_API int javm_cache_last_missing(javm_cache *cache, javm_hash *out);
 
 /* ---- names (§5.7) ---------------------------------------------------------------------- */
 
 /* Points a name (1..255 bytes, else JAVM_ERR_INVALID_ARG) at a present Instance
  * (JAVM_ERR_NOT_FOUND, _WRONG_KIND): +1 on it, then the old value is released. h NULL
  * removes the name (JAVM_ERR_NOT_FOUND if it was not set). */
-int javm_name_set(javm_cache *cache, const uint8_t *name, size_t len, const javm_hash *h);
-int javm_name_get(javm_cache *cache, const uint8_t *name, size_t len, javm_hash *out);
+JAVM_API int javm_name_set(javm_cache *cache, const uint8_t *name, size_t len, const javm_hash *h);
+JAVM_API int javm_name_get(javm_cache *cache, const uint8_t *name, size_t len, javm_hash *out);
 
 /* ---- persistence, journals, gc (§5.6, §5.7) -------------------------------------------- */
 
@@ -498,26 +498,26 @@ int javm_name_get(javm_cache *cache, const uint8_t *name, size_t len, javm_hash 
  * ka->persist (ka may be NULL) and generation + 1, in one store transaction. JAVM_ERR_BUSY with
  * an open journal, JAVM_ERR_UNSETTLED with working entries, store errors (memory stays dirty
  * and the commit can be retried). */
-int javm_commit(javm_cache *cache, javm_ka *ka);
+JAVM_API int javm_commit(javm_cache *cache, javm_ka *ka);
 
 /* Opens the store transaction and the per-invocation journal (and ka->begin if ka is given).
  * JAVM_ERR_BUSY if a journal is already open. */
-int javm_journal_begin(javm_cache *cache, javm_ka *ka);
+JAVM_API int javm_journal_begin(javm_cache *cache, javm_ka *ka);
 /* Writes everything uncommitted through the transaction with ka->persist and generation + 1,
  * commits and closes the journal. On a store failure the journal is aborted as by
  * javm_journal_abort and JAVM_ERR_STORE (or a detail) is returned. */
-int javm_journal_commit(javm_cache *cache, javm_ka *ka);
+JAVM_API int javm_journal_commit(javm_cache *cache, javm_ka *ka);
 /* Undoes every cache change since begin (entries, refcounts, names, working tier), calls
  * ka->rollback, aborts the transaction, closes the journal. No-op without a journal. */
-void javm_journal_abort(javm_cache *cache, javm_ka *ka);
+JAVM_API void javm_journal_abort(javm_cache *cache, javm_ka *ka);
 /* Pause: aborts the store transaction, keeps the journal open. */
-int javm_journal_suspend(javm_cache *cache);
+JAVM_API int javm_journal_suspend(javm_cache *cache);
 /* Resume: begins a new transaction and checks that the store's generation is the one seen at
  * begin (JAVM_ERR_CONFLICT otherwise: the caller then aborts the journal). */
-int javm_journal_resume(javm_cache *cache);
-bool javm_journal_is_open(const javm_cache *cache);
+JAVM_API int javm_journal_resume(javm_cache *cache);
+JAVM_API bool javm_journal_is_open(const javm_cache *cache);
 /* The store's generation as last read or written by this cache. */
-uint64_t javm_cache_generation(const javm_cache *cache);
+JAVM_API uint64_t javm_cache_generation(const javm_cache *cache);
 
 /* Mark and sweep from the roots: embedder roots[0..n), every name and every kernel-assist file
  * record (ka->file_iter; ka may be NULL). Deletes every unreachable blob (resident and
@@ -525,41 +525,41 @@ uint64_t javm_cache_generation(const javm_cache *cache);
  * names, root occurrences), clears the forwarding map and commits. Requires no open journal
  * and an empty working tier (JAVM_ERR_BUSY). `vm` is not read here: accounted call-stack
  * entries exist only while a journal is open, so the journal check covers them. */
-int javm_gc(struct javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *roots,
+JAVM_API int javm_gc(struct javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *roots,
             size_t n_roots);
 
 /* ---- image files and cap import (§11.2) ------------------------------------------------ */
 
 /* Writes the JIMG file of a present Image (JAVM_ERR_NOT_FOUND, _WRONG_KIND): the caps its
  * pinned and initial lists reach, in depth-first post-order, then its body. *out: javm_free. */
-int javm_image_save(javm_cache *cache, const javm_hash *image, uint8_t **out, size_t *len);
+JAVM_API int javm_image_save(javm_cache *cache, const javm_hash *image, uint8_t **out, size_t *len);
 /* Decodes a whole JIMG file (at most JAVM_MAX_IMAGE_SIZE bytes, else JAVM_ERR_LIMIT at offset 0
  * before anything is allocated) first, then puts the records in order and the Image; on any failure
  * every put is released (the cache is unchanged) and err names the reason, offset and, for
  * JAVM_ERR_TARGET_MISSING, the missing hash. On success the caller holds one reference, on the
  * Image, whose hash is written to *out. */
-int javm_image_load(javm_cache *cache, const uint8_t *file, size_t len, javm_hash *out,
+JAVM_API int javm_image_load(javm_cache *cache, const uint8_t *file, size_t len, javm_hash *out,
                     javm_decode_err *err);
 /* Parses a JCAP file and puts the cap (targets must be present). Caller holds one reference. */
-int javm_cap_import(javm_cache *cache, const uint8_t *file, size_t len, javm_hash *out,
+JAVM_API int javm_cap_import(javm_cache *cache, const uint8_t *file, size_t len, javm_hash *out,
                     javm_decode_err *err);
 
 /* ---- yield catchers and kernel-assist helpers (§9) -------------------------------------- */
 
 /* Puts Type{H("javm:yield-catcher" ‖ u64 LE nonce)} and registers it with the kernel assist;
  * the caller gets the put's hold. */
-int javm_yield_catcher_new(javm_cache *cache, javm_ka *ka, javm_hash *out);
+JAVM_API int javm_yield_catcher_new(javm_cache *cache, javm_ka *ka, javm_hash *out);
 /* c registered (JAVM_ERR_NOT_FOUND), a Type in the cache (_NOT_FOUND, _WRONG_KIND), m in the
  * cache (_NOT_FOUND); then m joins c's set. No hold on m. */
-int javm_yield_catcher_add(javm_cache *cache, javm_ka *ka, const javm_hash *c, const javm_hash *m);
+JAVM_API int javm_yield_catcher_add(javm_cache *cache, javm_ka *ka, const javm_hash *c, const javm_hash *m);
 /* c registered (JAVM_ERR_NOT_FOUND); then m leaves c's set. */
-int javm_yield_catcher_remove(javm_cache *cache, javm_ka *ka, const javm_hash *c,
+JAVM_API int javm_yield_catcher_remove(javm_cache *cache, javm_ka *ka, const javm_hash *c,
                               const javm_hash *m);
 /* Test and embedder seeding: records file `id` -> h in an in-process kernel assist without
  * moving next_file_id, taking one hold on h in `cache` (JAVM_ERR_NOT_FOUND when absent; cache
  * NULL takes none). A record replaced at the same id has its hold released. */
-int javm_ka_mem_register_file(javm_ka *ka, javm_cache *cache, uint64_t id, const javm_hash *h);
+JAVM_API int javm_ka_mem_register_file(javm_ka *ka, javm_cache *cache, uint64_t id, const javm_hash *h);
 /* next_file_id of an in-process kernel assist. */
-uint64_t javm_ka_mem_next_file_id(javm_ka *ka);
+JAVM_API uint64_t javm_ka_mem_next_file_id(javm_ka *ka);
 
 #endif

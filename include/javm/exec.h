@@ -26,7 +26,7 @@ typedef struct javm_exit {
 } javm_exit;
 
 /* "halt", "panic", "out-of-gas", "page-fault", "host-call", "ecall", "trap"; "?" otherwise. */
-const char *javm_exit_name(javm_exit_reason r);
+JAVM_API const char *javm_exit_name(javm_exit_reason r);
 
 /* ---- preparation (pvm.md §2.1, §9.2) ---------------------------------------------------- */
 
@@ -55,26 +55,26 @@ typedef struct javm_program javm_program;
  * profile, M 25. On success *out holds one reference. Statuses: JAVM_ERR_CODE_TOO_LARGE,
  * JAVM_ERR_JT_TOO_LARGE, JAVM_ERR_BITMASK_PADDING, JAVM_ERR_JT_ENTRY, JAVM_ERR_INVALID_ARG,
  * JAVM_ERR_ALLOC. */
-int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const uint32_t *entries,
+JAVM_API int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const uint32_t *entries,
                  uint64_t n, const javm_prepare_opts *opts, javm_program **out);
 
 /* Splits a GP "deblob" blob (pvm.md §9.2) and calls javm_prepare. Blob-level statuses:
  * JAVM_ERR_BLOB_TRUNCATED, _VARINT, _TOO_LARGE, _JT_WIDTH, _TRAILING; then those of
  * javm_prepare. Never reads outside [blob, blob + len). */
-int javm_prepare_blob(const uint8_t *blob, size_t len, const javm_prepare_opts *opts,
+JAVM_API int javm_prepare_blob(const uint8_t *blob, size_t len, const javm_prepare_opts *opts,
                       javm_program **out);
 
-javm_program *javm_program_ref(javm_program *p);   /* +1 reference; returns p */
-void javm_program_free(javm_program *p);           /* -1 reference; NULL is a no-op */
+JAVM_API javm_program *javm_program_ref(javm_program *p);   /* +1 reference; returns p */
+JAVM_API void javm_program_free(javm_program *p);           /* -1 reference; NULL is a no-op */
 
 /* Read-only views of a prepared program (valid while the caller holds a reference). */
-const uint8_t *javm_program_code(const javm_program *p, uint64_t *len);
-const uint8_t *javm_program_bitmask(const javm_program *p, uint64_t *len);
-const uint32_t *javm_program_jump_table(const javm_program *p, uint64_t *n);
-javm_profile javm_program_profile(const javm_program *p);
-uint32_t javm_program_mem_latency(const javm_program *p);
+JAVM_API const uint8_t *javm_program_code(const javm_program *p, uint64_t *len);
+JAVM_API const uint8_t *javm_program_bitmask(const javm_program *p, uint64_t *len);
+JAVM_API const uint32_t *javm_program_jump_table(const javm_program *p, uint64_t *n);
+JAVM_API javm_profile javm_program_profile(const javm_program *p);
+JAVM_API uint32_t javm_program_mem_latency(const javm_program *p);
 /* Cost of the block starting at pc under a model, or 0 when pc is not a block start. */
-uint64_t javm_program_block_cost(const javm_program *p, uint32_t pc, javm_gas_model model);
+JAVM_API uint64_t javm_program_block_cost(const javm_program *p, uint32_t pc, javm_gas_model model);
 
 /* ---- memory (pvm.md §2.3, §2.4) ---------------------------------------------------------- */
 
@@ -84,36 +84,36 @@ typedef enum javm_access { JAVM_ACCESS_READ = 0, JAVM_ACCESS_WRITE = 1 } javm_ac
 /* A 32-bit paged guest address space: every page NONE and zero when created. */
 typedef struct javm_memory javm_memory;
 
-int javm_memory_new(javm_memory **out);            /* JAVM_ERR_ALLOC */
-void javm_memory_free(javm_memory *m);             /* NULL is a no-op */
+JAVM_API int javm_memory_new(javm_memory **out);            /* JAVM_ERR_ALLOC */
+JAVM_API void javm_memory_free(javm_memory *m);             /* NULL is a no-op */
 /* Makes every page NONE and zero again, keeping the reservation (cheap reuse). */
-void javm_memory_reset(javm_memory *m);
+JAVM_API void javm_memory_reset(javm_memory *m);
 
 /* Guest-checked path: apply pvm.md §2.4 permissions; fail without effect.
  * probe: JAVM_OK, or JAVM_ERR_MEM_ACCESS (a byte lacks the permission, or passes 2^32).
  * If fault_addr is non-NULL it receives the page of the lowest inaccessible byte (or 0 when
  * the range only fails by passing 2^32). len 0 always succeeds. */
-int javm_memory_probe(const javm_memory *m, uint32_t addr, uint64_t len, javm_access mode,
+JAVM_API int javm_memory_probe(const javm_memory *m, uint32_t addr, uint64_t len, javm_access mode,
                       uint32_t *fault_addr);
-int javm_memory_read(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
-int javm_memory_write(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
+JAVM_API int javm_memory_read(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
+JAVM_API int javm_memory_write(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
 
 /* Embedder path: ignores permissions. JAVM_ERR_MEM_RANGE when addr + len > 2^32, or for
  * set_perm when start or size is not page-aligned; no effect then. set_perm keeps contents. */
-int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
-int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
-int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm);
-javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page);
+JAVM_API int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *buf);
+JAVM_API int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *buf);
+JAVM_API int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm);
+JAVM_API javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page);
 
 /* Dirty-page record: pages written (store instruction, write or poke) since the last clear.
  * javm_memory_dirty returns the page numbers in the order first written; *n receives their
  * count; the array is valid until the next write or clear. */
-const uint32_t *javm_memory_dirty(const javm_memory *m, size_t *n);
-bool javm_memory_is_dirty(const javm_memory *m, uint32_t page);
+JAVM_API const uint32_t *javm_memory_dirty(const javm_memory *m, size_t *n);
+JAVM_API bool javm_memory_is_dirty(const javm_memory *m, uint32_t page);
 /* False when the page's contents were never written (store, write or poke) since the memory
  * was created or reset: it then reads as all zero. Lets callers skip zero pages cheaply. */
-bool javm_memory_page_written(const javm_memory *m, uint32_t page);
-void javm_memory_clear_dirty(javm_memory *m);
+JAVM_API bool javm_memory_page_written(const javm_memory *m, uint32_t page);
+JAVM_API void javm_memory_clear_dirty(javm_memory *m);
 
 /* ---- running (pvm.md §2.5, §3) ---------------------------------------------------------- */
 
@@ -141,7 +141,7 @@ typedef struct javm_state {
 
 /* Runs from state until an exit; updates regs, pc, gas, memory and steps in place.
  * handler may be NULL (ecalli then exits HOST_CALL, ecall ECALL). Never fails otherwise. */
-javm_exit javm_run(const javm_program *p, javm_state *state, javm_gas_model model,
+JAVM_API javm_exit javm_run(const javm_program *p, javm_state *state, javm_gas_model model,
                    javm_handler handler, void *user);
 
 #endif

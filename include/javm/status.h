@@ -4,6 +4,14 @@
 #ifndef JAVM_STATUS_H
 #define JAVM_STATUS_H
 
+/* Marks every function of the public API: libjavm is built with hidden visibility, so these
+ * are exactly the symbols a shared libjavm exports. */
+#if defined(__GNUC__)
+#define JAVM_API __attribute__((visibility("default")))
+#else
+#define JAVM_API
+#endif
+
 /* Every fallible function returns a javm_status: JAVM_OK (0) or a negative code. Codes are
  * grouped by family (the hundreds digit); the numbers are stable and may be stored. */
 typedef enum javm_status {
@@ -76,6 +84,6 @@ typedef enum javm_status {
 } javm_status;
 
 /* A static, never-NULL English description of a status; unknown codes give "unknown status". */
-const char *javm_strerror(int status);
+JAVM_API const char *javm_strerror(int status);
 
 #endif

@@ -24,19 +24,19 @@ typedef struct javm_lmdb_opts {
  * one. Statuses: JAVM_ERR_STORE_READONLY (cannot create or write where asked),
  * JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC. Close with javm_store_close. Writers in
  * different processes serialise on LMDB's write lock (begin waits); readers never block. */
-int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
+JAVM_API int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
 
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
-const char *javm_store_errmsg(const javm_store *s);
+JAVM_API const char *javm_store_errmsg(const javm_store *s);
 
 /* The persistent kernel assist (caps.md §9): quotas, files and next_file_id in the store's
  * tables, read through the open transaction and buffered until persist; gas meters and yield
  * catchers in memory. The store is borrowed and must outlive the kernel assist. */
-int javm_ka_store_new(javm_store *store, javm_ka **out);
+JAVM_API int javm_ka_store_new(javm_store *store, javm_ka **out);
 /* next_file_id of a persistent kernel assist as it would read it now (committed state through
  * the open transaction, if any, plus its buffered saves); 0 for another kind of kernel assist
  * or a store error. */
-uint64_t javm_ka_store_next_file_id(javm_ka *ka);
+JAVM_API uint64_t javm_ka_store_next_file_id(javm_ka *ka);
 
 #endif

@@ -40,7 +40,7 @@ typedef enum javm_trap {
 } javm_trap;
 
 /* "NO_ENTRY", "SLOT_RANGE", ... ("NONE" for JAVM_TRAP_NONE). */
-const char *javm_trap_name(javm_trap t);
+JAVM_API const char *javm_trap_name(javm_trap t);
 
 /* Ecall op numbers (caps.md §7.1). */
 enum {
@@ -56,15 +56,15 @@ enum {
 
 /* A VM with an empty call stack of capacity max_depth (>= 1; 0 means JAVM_MAX_CALL_DEPTH),
  * an empty image decode cache and no host functions. JAVM_ERR_ALLOC, _INVALID_ARG. */
-int javm_vm_new(javm_vm **out, uint32_t max_depth);
+JAVM_API int javm_vm_new(javm_vm **out, uint32_t max_depth);
 /* Frees the VM. Entries still on the stack are dropped without releasing cache holds
  * (abort first with javm_abort to release them). NULL is a no-op. */
-void javm_vm_free(javm_vm *vm);
+JAVM_API void javm_vm_free(javm_vm *vm);
 /* Drops every prepared program of the decode cache (programs still used by entries live on). */
-void javm_vm_clear_image_cache(javm_vm *vm);
+JAVM_API void javm_vm_clear_image_cache(javm_vm *vm);
 /* Whether the decode cache holds a program for (image hash, M). */
-bool javm_vm_image_cached(const javm_vm *vm, const javm_hash *image, uint32_t M);
-size_t javm_vm_image_cache_size(const javm_vm *vm);
+JAVM_API bool javm_vm_image_cached(const javm_vm *vm, const javm_hash *image, uint32_t M);
+JAVM_API size_t javm_vm_image_cache_size(const javm_vm *vm);
 
 /* ---- host functions (caps.md §7.8) ------------------------------------------------------ */
 
@@ -79,17 +79,17 @@ typedef enum javm_host_rc {
 typedef javm_host_rc (*javm_host_fn)(javm_ecall_ctx *ctx, uint32_t op, uint64_t regs[13],
                                      javm_memory *mem, int64_t *gas, void *user);
 /* Registers fn for op (>= 64, not yet registered: else JAVM_ERR_INVALID_ARG). */
-int javm_vm_register_host_fn(javm_vm *vm, uint32_t op, javm_host_fn fn, void *user);
+JAVM_API int javm_vm_register_host_fn(javm_vm *vm, uint32_t op, javm_host_fn fn, void *user);
 
 /* ---- the dispatcher (caps.md §7) -------------------------------------------------------- */
 
 /* The exec-layer handler for ecalli/ecall (pvm.md §3.2) with user = a javm_ecall_ctx *.
  * A failing op answers EXIT(TRAP) with no effect and records javm_vm_last_trap; an op short of
  * gas answers EXIT(OUT_OF_GAS) with no effect. */
-javm_answer javm_dispatch(void *user, javm_call_kind kind, uint32_t imm, uint64_t regs[13],
+JAVM_API javm_answer javm_dispatch(void *user, javm_call_kind kind, uint32_t imm, uint64_t regs[13],
                           javm_memory *mem, int64_t *gas);
 /* The reason of the last trap (JAVM_TRAP_NONE when the last dispatched op did not trap). */
-javm_trap javm_vm_last_trap(const javm_vm *vm);
+JAVM_API javm_trap javm_vm_last_trap(const javm_vm *vm);
 
 /* ---- invoke, resume, abort (caps.md §6.4-6.7) ------------------------------------------- */
 
@@ -121,20 +121,20 @@ typedef struct javm_invoke_opts {
  * their status (build_entry's: INSTANCE_NOT_FOUND, IMAGE_NOT_FOUND, ROOT_CNODE_NOT_FOUND,
  * NO_SUCH_ENDPOINT, DECODE_FAILED, DATA_MISSING, MAP_FAILED; CONFLICT for a name that does
  * not name instance_hash; NOT_FOUND / SLOT_PINNED for slot0_in); outcomes are in *res. */
-int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+JAVM_API int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
                 uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
                 const javm_invoke_opts *opts, javm_call_result *res);
 /* Resumes a paused invocation (caps.md §6.7): JAVM_ERR_NOT_PAUSED, _CONFLICT (the invocation
  * is then discarded), _NOT_FOUND / _SLOT_PINNED for scratch. */
-int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+JAVM_API int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
                 javm_call_result *res);
 /* Discards every entry and the journal. */
-void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka);
+JAVM_API void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka);
 
 /* The first Instance of an Image (caps.md §6.8); the caller holds one reference.
  * IMAGE_NOT_FOUND, INVALID_CNODE_SIZE, SLOT_OUT_OF_RANGE, DATA_MISSING, DATA_TOO_LARGE and
  * cache errors. */
-int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned root_size_log,
+JAVM_API int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned root_size_log,
                javm_hash *out);
 
 /* ---- test harness and inspection -------------------------------------------------------- */
@@ -153,22 +153,22 @@ typedef struct javm_test_entry {
     bool has_yield_marker;
     uint32_t yield_marker_slot;
 } javm_test_entry;
-int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *e);
+JAVM_API int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *e);
 
 /* Number of entries on the stack. */
-uint32_t javm_vm_depth(const javm_vm *vm);
+JAVM_API uint32_t javm_vm_depth(const javm_vm *vm);
 /* Top instance entry accessors (JAVM_ERR_NOT_FOUND when the top is absent or a reference
  * entry). slot_get: JAVM_OK with *h, JAVM_ERR_NOT_FOUND when empty, _SLOT_OUT_OF_RANGE. */
-int javm_vm_top_slot_get(const javm_vm *vm, uint32_t slot, javm_hash *h);
+JAVM_API int javm_vm_top_slot_get(const javm_vm *vm, uint32_t slot, javm_hash *h);
 /* Sets (h) or empties (NULL) a slot without holds (test harness only). */
-int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h);
-int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n);
-int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
+JAVM_API int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h);
+JAVM_API int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n);
+JAVM_API int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
                      const javm_program **program, uint8_t *size_log);
 /* The pinned slot list of the top entry (borrowed until the next VM call) and its count. */
-const uint32_t *javm_vm_top_pinned(const javm_vm *vm, size_t *n);
+JAVM_API const uint32_t *javm_vm_top_pinned(const javm_vm *vm, size_t *n);
 /* The top entry's yield marker slot: *has is false when its image names none.
  * JAVM_ERR_NOT_FOUND when the top is absent or a reference entry. */
-int javm_vm_top_yield_slot(const javm_vm *vm, bool *has, uint32_t *slot);
+JAVM_API int javm_vm_top_yield_slot(const javm_vm *vm, bool *has, uint32_t *slot);
 
 #endif
