@@ -144,7 +144,10 @@ static int read_elf(linker *k)
             k->strtab = e + k->sec[sc->link].off;
             k->strtab_len = k->sec[sc->link].size;
         }
-        if (sc->type == 0x70000003 || strcmp(sc->name, ".riscv.attributes") == 0) {
+        /* Only sections whose bytes were checked to lie in the file are read: a NULL or
+         * NOBITS section may carry any offset (fuzz_ld found one named .riscv.attributes). */
+        bool has_bytes = sc->type != 0 && sc->type != 8;
+        if (has_bytes && (sc->type == 0x70000003 || strcmp(sc->name, ".riscv.attributes") == 0)) {
             /* The arch string: every extension must be one we translate. */
             const uint8_t *a = e + sc->off;
             for (uint64_t j = 0; j + 4 < sc->size; j++) {
@@ -239,6 +242,8 @@ static int collect_text(linker *k)
             continue;
         const uint8_t *b = k->elf + s->off;
         for (uint64_t o = 0; o < s->size; o += 4) {
+            if (o + 2 > s->size) /* never read past the section (it may end the file) */
+                return free(pairs), fail(k, JAVM_ERR_INVALID_ARG, "truncated instruction at 0x%" PRIx64, s->addr + o);
             if ((rd16(b + o) & 3) != 3 && rd16(b + o) != 0)
                 return free(pairs), fail(k, JAVM_ERR_INVALID_ARG,
                                          "compressed instruction at 0x%" PRIx64
