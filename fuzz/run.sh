@@ -20,12 +20,15 @@ case "$target" in
   fuzz_dispatch) maxlen=1024 ;;  # at most 64 ops are read
   *) maxlen=4096 ;;
 esac
+# FUZZ_SEED fixes libFuzzer's random seed (CI sets it, so a red run can be reproduced).
+seed=()
+[ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
 stamp="$(mktemp)"
 trap 'rm -f "$stamp"' EXIT
 status=0
 "$bin" -max_total_time="$seconds" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
   -detect_leaks=1 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 \
-  -artifact_prefix="$arts/$target-" "$@" "$root/fuzz/corpus/$target" || status=$?
+  -artifact_prefix="$arts/$target-" "${seed[@]}" "$@" "$root/fuzz/corpus/$target" || status=$?
 new="$(find "$arts" -maxdepth 1 -name "$target-*" -newer "$stamp" | head -20)"
 if [ -n "$new" ]; then
   echo "fuzz/run.sh: $target wrote findings:" >&2
