@@ -130,6 +130,37 @@ typedef struct javm_answer {
 typedef javm_answer (*javm_handler)(void *user, javm_call_kind kind, uint32_t imm,
                                     uint64_t regs[JAVM_NUM_REGS], javm_memory *mem, int64_t *gas);
 
+/* Execution engines. Both give exactly the same observable results (status, pc, registers,
+ * gas, steps, fault address, memory and its dirty record) for every profile and gas model.
+ * AUTO resolves to $JAVM_ENGINE when it names an engine ("interp", "jit", "auto"), else to
+ * the JIT where the build has one (x86-64 Linux), else the interpreter. */
+typedef enum javm_engine {
+    JAVM_ENGINE_AUTO = 0,
+    JAVM_ENGINE_INTERP = 1,
+    JAVM_ENGINE_JIT = 2
+} javm_engine;
+
+/* "auto", "interp", "jit"; "?" otherwise. */
+JAVM_API const char *javm_engine_name(javm_engine e);
+/* Parses "auto", "interp" or "jit"; JAVM_ERR_INVALID_ARG otherwise (*out unchanged). */
+JAVM_API int javm_engine_parse(const char *s, javm_engine *out);
+/* INTERP or JIT: what AUTO (or e itself) means in this process and build. Reads the
+ * environment, so call it once and keep the answer where runs are hot. */
+JAVM_API javm_engine javm_engine_resolve(javm_engine e);
+/* Whether this build and CPU have the JIT. */
+JAVM_API bool javm_jit_available(void);
+
+/* Compiles p for the JIT under a gas model now (otherwise the first JIT run does it). The
+ * native code belongs to p: shared by every run and thread, freed with p's last reference.
+ * Thread-safe. JAVM_OK, JAVM_ERR_JIT_UNSUPPORTED, JAVM_ERR_JIT_TOO_LARGE (the program then
+ * runs on the interpreter), JAVM_ERR_ALLOC, JAVM_ERR_INVALID_ARG. A failure is remembered:
+ * later calls return it at once. */
+JAVM_API int javm_program_compile(const javm_program *p, javm_gas_model model);
+/* Size of p's native code under model and how long compiling it took; JAVM_OK, or the status
+ * of javm_program_compile when it is not compiled (JAVM_ERR_NOT_FOUND: not tried yet). */
+JAVM_API int javm_program_jit_info(const javm_program *p, javm_gas_model model, size_t *code_bytes,
+                                   uint64_t *compile_ns);
+
 /* The exec state of one VM (pvm.md §2.1). mem is borrowed: the caller owns it. */
 typedef struct javm_state {
     uint64_t regs[JAVM_NUM_REGS];
@@ -137,10 +168,16 @@ typedef struct javm_state {
     int64_t gas;
     javm_memory *mem;
     uint64_t steps; /* out: instructions dispatched by runs, incl. the one that ended each run */
+    javm_engine engine; /* in: which engine runs (AUTO when zero-initialised) */
+    javm_engine ran;    /* out: the engine that ran the last javm_run: INTERP when the JIT was
+                         * asked for but the program cannot be compiled (too large) */
 } javm_state;
 
-/* Runs from state until an exit; updates regs, pc, gas, memory and steps in place.
- * handler may be NULL (ecalli then exits HOST_CALL, ecall ECALL). Never fails otherwise. */
+/* Runs from state until an exit; updates regs, pc, gas, memory and steps in place, on the
+ * engine state->engine selects. handler may be NULL (ecalli then exits HOST_CALL, ecall
+ * ECALL). Never fails otherwise. A thread may run any number of states one at a time; runs
+ * of one program on many threads at once are safe as long as each has its own state and
+ * memory. */
 JAVM_API javm_exit javm_run(const javm_program *p, javm_state *state, javm_gas_model model,
                    javm_handler handler, void *user);
 

@@ -66,4 +66,10 @@
  * JAVM_ERR_INVALID_ARG. */
 #define JAVM_MAX_INVOKE_GAS INT64_MAX
 
+/* Native code the JIT may emit for one program under one gas model: 256 MiB (the emitter
+ * reserves room for the worst case of every instruction, so this caps a program at roughly
+ * one million instructions). A program past it runs on the interpreter, and
+ * javm_program_compile returns JAVM_ERR_JIT_TOO_LARGE. */
+#define JAVM_MAX_JIT_CODE_SIZE (256u << 20)
+
 #endif

@@ -80,7 +80,11 @@ typedef enum javm_status {
     JAVM_ERR_STORE_CORRUPT = -400,   /* a record does not decode; the message names the key */
     JAVM_ERR_STORE_FULL = -401,      /* the store's map is full */
     JAVM_ERR_STORE_READONLY = -402,  /* the store cannot be written */
-    JAVM_ERR_STORE_FORMAT = -403     /* unknown format version or hash profile */
+    JAVM_ERR_STORE_FORMAT = -403,    /* unknown format version or hash profile */
+
+    /* JIT (-500 ..) */
+    JAVM_ERR_JIT_UNSUPPORTED = -500, /* this build or host has no JIT (not x86-64 Linux) */
+    JAVM_ERR_JIT_TOO_LARGE = -501    /* the native code would pass JAVM_MAX_JIT_CODE_SIZE */
 } javm_status;
 
 /* A static, never-NULL English description of a status; unknown codes give "unknown status". */

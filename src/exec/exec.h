@@ -59,8 +59,18 @@ typedef struct exec_rec {
     uint32_t cost[2];
 } exec_rec;
 
+/* A JIT slot of a program (jit/jit.c): compiled code for one gas model, or the JIT's
+ * failure marker. The exec layer knows only how to free it, so it depends on nothing above
+ * it; the JIT publishes a slot once with a compare-and-swap and never changes it again. */
+typedef struct exec_jit_hdr {
+    void (*destroy)(struct exec_jit_hdr *h);
+} exec_jit_hdr;
+#define EXEC_JIT_SLOTS 4
+
 struct javm_program {
     atomic_uint refs;
+    _Atomic(exec_jit_hdr *) jit[EXEC_JIT_SLOTS]; /* by gas model; NULL until first compiled */
+    atomic_int jit_status[EXEC_JIT_SLOTS];       /* why a slot holds the failure marker */
     javm_profile profile;
     uint32_t mem_latency;
     uint64_t L;
@@ -157,6 +167,10 @@ struct javm_memory {
 
 /* The state byte of page pg, addressed from the contents base (one register for both). */
 #define EXEC_PAGE_STATE(base, pg) ((base)[(ptrdiff_t)(pg) - (ptrdiff_t)JAVM_NUM_PAGES])
+
+/* The interpreter (exec/interp.c): javm_run's contract, on the interpreter only. */
+javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model model,
+                          javm_handler handler, void *user);
 
 /* Slow path of a guest access of n bytes at addr: checks every page (pvm.md §2.4); for
  * writes, marks the pages dirty. Returns JAVM_EXIT_HALT (used as "ok"), PAGE_FAULT with

@@ -227,8 +227,8 @@ const char *javm_exit_name(javm_exit_reason r)
 #define X rec->x
 #define Y rec->y
 
-javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
-                   javm_handler handler, void *user)
+javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model model,
+                          javm_handler handler, void *user)
 {
     const exec_rec *const recs = p->recs;
     const uint32_t *const jt_rec = p->jt_rec;

@@ -298,6 +298,10 @@ int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const 
     if (!(p = calloc(1, sizeof *p)))
         goto done;
     atomic_init(&p->refs, 1);
+    for (unsigned k = 0; k < EXEC_JIT_SLOTS; k++) {
+        atomic_init(&p->jit[k], NULL);
+        atomic_init(&p->jit_status[k], JAVM_OK);
+    }
     p->profile = o.profile;
     p->mem_latency = o.mem_latency;
     p->L = L;
@@ -332,6 +336,11 @@ void javm_program_free(javm_program *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (unsigned k = 0; k < EXEC_JIT_SLOTS; k++) {
+        exec_jit_hdr *h = atomic_load_explicit(&p->jit[k], memory_order_acquire);
+        if (h)
+            h->destroy(h);
+    }
     free(p->code);
     free(p->bitmask);
     free(p->jt);

@@ -274,6 +274,7 @@ void tv_free(tv_vector *v)
 
 int tv_setup(const tv_vector *v, javm_memory *mem, javm_state *st)
 {
+    memset(st, 0, sizeof *st); /* engine AUTO */
     for (size_t i = 0; i < v->npages; i++) {
         /* every page overlapping [address, address + length) (pvm.md §9.4 step 3) */
         uint64_t start = v->pages[i].addr & ~UINT64_C(0xFFF);
