@@ -41,12 +41,14 @@ typedef struct jit_frame {
     uint32_t reason;    /* 40: javm_exit_reason */
     uint32_t rec;       /* 44: record index of the exit */
     uint32_t arg;       /* 48 */
-    uint32_t flags;     /* 52: 1 = the exit pc is that of the next record */
+    uint32_t flags;     /* 52: EXIT_NEXT_PC, EXIT_UNCOUNTED */
     struct jit_run *run;/* 56 */
     uint64_t *regs;     /* 64: the state's register array */
     uint64_t save[8];   /* 72: caller-saved registers across the memory slow path */
 } jit_frame;
 
+enum { EXIT_NEXT_PC = 1,   /* the exit pc is that of the next record (host calls) */
+       EXIT_UNCOUNTED = 2 }; /* out of gas at a block start: its records never counted */
 enum { F_GAS = 0, F_STEPS = 8, F_SPILL = 16, F_SAVE_RDX = 24, F_TMP = 32, F_REASON = 40,
        F_REC = 44, F_ARG = 48, F_FLAGS = 52, F_RUN = 56, F_REGS = 64, F_SAVE = 72,
        FRAME_SIZE = 136 };
@@ -936,7 +938,7 @@ static uint8_t *emit_tramps(jcomp *j)
     x86_mov_rr(b, 1, RCX, RSI);
     x86_mov_ri(b, RAX, 0);
     x86_store(b, x86_m(RSP, F_STEPS), RAX, 8);
-    x86_store(b, x86_m(RSP, F_FLAGS), RAX, 4);
+    x86_store(b, x86_m(RSP, F_ARG), RAX, 8); /* arg and flags */
     load_regs(j, 0);
     x86_jmp_r(b, RCX);
 
@@ -962,6 +964,11 @@ static uint8_t *emit_tramps(jcomp *j)
         *at[k] = b->p;
         x86_rm(b, OP1(0xC7), 0, 0, x86_m(RSP, F_REASON));
         x86_d(b, (uint32_t)reasons[k]);
+        if (reasons[k] == JAVM_EXIT_OUT_OF_GAS) {
+            /* at a block start, before its records were counted: no steps to take back */
+            x86_rm(b, OP1(0xC7), 0, 0, x86_m(RSP, F_FLAGS));
+            x86_d(b, EXIT_UNCOUNTED);
+        }
         x86_jmp_to(b, j->exit_common);
     }
     /* a djump through an invalid table entry: eax = record index */
@@ -1252,7 +1259,7 @@ static int jit_host_c(jit_frame *f, uint32_t i)
     javm_call_kind kind = rec->op == 3 ? JAVM_CALL_ECALL : JAVM_CALL_ECALLI;
     uint32_t imm = kind == JAVM_CALL_ECALL ? 0 : (uint32_t)rec->x;
     f->rec = i;
-    f->flags = 1;
+    f->flags = EXIT_NEXT_PC;
     if (!r->handler) {
         f->reason = kind == JAVM_CALL_ECALL ? JAVM_EXIT_ECALL : JAVM_EXIT_HOST_CALL;
         f->arg = imm;
@@ -1304,11 +1311,11 @@ javm_exit jit_exec(const javm_program *p, const jit_code *jc, javm_state *st, ja
     jc->enter(&r, jc->mem + jc->addr[i]);
     uint32_t e = r.out.rec;
     uint64_t steps = pre + r.out.steps;
-    if (r.out.reason != JAVM_EXIT_OUT_OF_GAS)
+    if (!(r.out.flags & EXIT_UNCOUNTED))
         steps -= seg_end(p, e) - e;
     st->steps += steps;
     st->gas = r.out.gas;
-    st->pc = r.out.flags ? p->recs[e + 1].pc : p->recs[e].pc;
+    st->pc = (r.out.flags & EXIT_NEXT_PC) ? p->recs[e + 1].pc : p->recs[e].pc;
     ex.reason = (javm_exit_reason)r.out.reason;
     ex.arg = r.out.arg;
     return ex;
