@@ -19,14 +19,17 @@
  *   the handler in C and comes back into the code when it answers CONTINUE.
  * - Code is written into an anonymous mapping that is made read+execute (never both
  *   writable and executable) before it is published. */
+#define _GNU_SOURCE /* memfd_create */
 #include "jit/jit.h"
 
 #if JIT_ENABLED
 
 #include <cpuid.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jit/x86.h"
 
@@ -88,12 +91,17 @@ static struct jit_code jit_failed = { .hdr = { failed_free } };
 
 /* ---- CPU features ------------------------------------------------------------------------- */
 
-unsigned jit_cpu_features(void)
+/* CPUID traps to the hypervisor in a VM (3-4 us each here), so the answer is computed once
+ * per process. This is the library's one written static: a cache of a constant of the
+ * machine, written with the same value by any racing threads. */
+static unsigned cpuid_features(void)
 {
-    unsigned a, b, c, d, f = 0;
-    const char *env = getenv("JAVM_JIT_CPU");
-    if (env && strcmp(env, "baseline") == 0)
-        return 0;
+    static atomic_uint cached; /* 0: not yet asked; else features | 0x80000000 */
+    unsigned f = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (f)
+        return f & ~0x80000000u;
+    unsigned a, b, c, d;
+    f = 0;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 23)))
         f |= JIT_CPU_POPCNT;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
@@ -104,7 +112,16 @@ unsigned jit_cpu_features(void)
     }
     if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5)))
         f |= JIT_CPU_LZCNT;
+    atomic_store_explicit(&cached, f | 0x80000000u, memory_order_relaxed);
     return f;
+}
+
+unsigned jit_cpu_features(void)
+{
+    const char *env = getenv("JAVM_JIT_CPU");
+    if (env && strcmp(env, "baseline") == 0)
+        return 0;
+    return cpuid_features();
 }
 
 /* ---- segments ------------------------------------------------------------------------------ */
@@ -457,7 +474,8 @@ static void djump_eax(jcomp *j, uint32_t i, bool gp_halt)
         j->tabrel = t;
         j->tabrel[j->ntab++] = j->b.p - 4;
     }
-    x86_load(&j->b, RCX, x86_mi(RCX, RAX, 3, 0), 8, false);
+    x86_load(&j->b, RAX, x86_mi(RCX, RAX, 2, 0), 4, true); /* entries: offsets from the table */
+    x86_alu_rr(&j->b, 1, ALU_ADD, RCX, RAX);
     x86_mov_ri(&j->b, RAX, i);
     x86_jmp_r(&j->b, RCX);
 }
@@ -914,7 +932,7 @@ static uint8_t *emit_tramps(jcomp *j)
 {
     x86_buf *b = &j->b;
     /* constants for the portable popcount, 8-aligned */
-    while ((uintptr_t)b->p & 7)
+    while ((b->p - b->start) & 7)
         x86_b(b, 0xCC);
     j->consts = b->p;
     x86_q(b, UINT64_C(0x5555555555555555));
@@ -923,7 +941,7 @@ static uint8_t *emit_tramps(jcomp *j)
     x86_q(b, UINT64_C(0x0101010101010101));
 
     /* entry: void enter(jit_run *rdi, const void *target rsi) */
-    while ((uintptr_t)b->p & 15)
+    while ((b->p - b->start) & 15)
         x86_b(b, 0xCC);
     uint8_t *entry = b->p;
     for (int k = 0; k < 6; k++)
@@ -1082,6 +1100,43 @@ static unsigned least_used(const javm_program *p)
 
 /* Bytes reserved per record: more than the longest instruction sequence plus its stubs. */
 #define REC_ROOM 256u
+
+/* Maps n bytes of position-independent code read + execute. The code goes into a memfd with
+ * write() and the file is mapped read + execute, so no mapping of it is ever writable; where
+ * memfd_create is refused, an anonymous mapping is written and then made read + execute
+ * (never both). NULL when neither works. */
+static uint8_t *publish(const uint8_t *code, size_t n, size_t *map_size)
+{
+    size_t size = (n + 4095) / 4096 * 4096;
+    int fd = memfd_create("javm-jit", MFD_CLOEXEC);
+    if (fd >= 0) {
+        size_t off = 0;
+        while (off < n) {
+            ssize_t w = write(fd, code + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        void *m = off == n ? mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+        close(fd);
+        if (m != MAP_FAILED) {
+            *map_size = size;
+            return m;
+        }
+    }
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    memcpy(m, code, n);
+    if (mprotect(m, size, PROT_READ | PROT_EXEC) != 0) {
+        munmap(m, size);
+        return NULL;
+    }
+    *map_size = size;
+    return m;
+}
 #define FIXED_ROOM 4096u
 
 static uint64_t now_ns(void)
@@ -1104,16 +1159,11 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
         free(c);
         return JAVM_ERR_JIT_TOO_LARGE;
     }
-    if (!c || !(c->addr = malloc((size_t)p->nrecs * sizeof *c->addr)))
+    uint8_t *buf = NULL;
+    if (!c || !(c->addr = malloc((size_t)p->nrecs * sizeof *c->addr)) || !(buf = malloc((size_t)need)))
         goto fail;
-    size_t pg = 4096, map = (size_t)((need + pg - 1) / pg * pg);
-    void *mem = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED)
-        goto fail;
-    c->mem = mem;
-    c->map_size = map;
-    j.b.p = j.b.start = mem;
-    j.limit = (uint8_t *)mem + map;
+    j.b.p = j.b.start = buf;
+    j.limit = buf + need;
     j.p = p;
     j.m = (unsigned)model;
     j.cpu = jit_cpu_features();
@@ -1123,7 +1173,7 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
         for (unsigned g = 0; g < JAVM_NUM_REGS; g++)
             j.host[g] = (int8_t)(g == sp ? -1 : hosts[k++]);
     }
-    c->enter = (jit_entry_fn)(void *)emit_tramps(&j);
+    uint32_t entry = (uint32_t)(emit_tramps(&j) - buf);
     /* records in pc order; each segment start gets its gas and steps prologue */
     uint32_t end = 0;
     for (uint32_t i = 0; i < p->nrecs && !j.oom; i++) {
@@ -1158,31 +1208,28 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
     emit_stubs(&j);
     if (j.oom)
         goto fail;
-    /* the jump table: arrival addresses, invalid entries to panic_eax */
-    while ((uintptr_t)j.b.p & 7)
+    /* the jump table: arrival offsets from the table, invalid entries to panic_eax */
+    while ((j.b.p - buf) & 3)
         x86_b(&j.b, 0xCC);
     uint8_t *table = j.b.p;
-    if (table + p->njt * 8 > j.limit) {
+    if (table + p->njt * 4 > j.limit) {
         rc = JAVM_ERR_JIT_TOO_LARGE;
         goto fail;
     }
     for (uint64_t k = 0; k < p->njt; k++) {
         uint32_t t = p->jt_rec[k];
-        x86_q(&j.b, (uint64_t)(uintptr_t)(t == EXEC_NO_TARGET ? j.panic_eax : j.b.start + c->addr[t]));
+        const uint8_t *to = t == EXEC_NO_TARGET ? j.panic_eax : buf + c->addr[t];
+        x86_d(&j.b, (uint32_t)(int32_t)(to - table));
     }
     for (size_t k = 0; k < j.ntab; k++)
         x86_patch(j.tabrel[k], table);
     for (size_t k = 0; k < j.nfix; k++)
-        x86_patch(j.fix[k].rel, j.b.start + c->addr[j.fix[k].target]);
-    c->code_size = (size_t)(j.b.p - j.b.start);
-    /* give back the pages not used, then make the code read + execute */
-    size_t used = (c->code_size + pg - 1) / pg * pg;
-    if (used < map) {
-        munmap((uint8_t *)mem + used, map - used);
-        c->map_size = used;
-    }
-    if (mprotect(mem, c->map_size, PROT_READ | PROT_EXEC) != 0)
+        x86_patch(j.fix[k].rel, buf + c->addr[j.fix[k].target]);
+    c->code_size = (size_t)(j.b.p - buf);
+    if (!(c->mem = publish(buf, c->code_size, &c->map_size)))
         goto fail;
+    c->enter = (jit_entry_fn)(void *)(c->mem + entry);
+    free(buf);
     free(j.stubs);
     free(j.fix);
     free(j.tabrel);
@@ -1190,6 +1237,7 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
     *out = c;
     return JAVM_OK;
 fail:
+    free(buf);
     free(j.stubs);
     free(j.fix);
     free(j.tabrel);

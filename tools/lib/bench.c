@@ -15,16 +15,45 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* One program on one engine: best ns over runs, instructions, and whether every run matched
+ * the vector's expected state. */
+static int time_engine(const tv_vector *v, javm_program *prog, javm_memory *mem, javm_engine e,
+                       int runs, uint64_t *best, uint64_t *steps)
+{
+    bool ok = true;
+    *best = UINT64_MAX;
+    for (int r = 0; r < runs; r++) {
+        javm_state st;
+        javm_memory_reset(mem);
+        tv_setup(v, mem, &st);
+        st.engine = e;
+        uint64_t t0 = now_ns();
+        javm_exit ex = javm_run(prog, &st, JAVM_GAS_PIPELINE, NULL, NULL);
+        uint64_t dt = now_ns() - t0;
+        char report[1024];
+        ok = ok && tv_compare(v, &st, ex, JAVM_PROFILE_JAVM, false, report, sizeof report) == 0 &&
+             st.ran == e;
+        *steps = st.steps;
+        if (dt < *best)
+            *best = dt;
+    }
+    return ok ? 0 : -1;
+}
+
 int tb_exec_programs(const char *dir, int runs, FILE *out)
 {
-    static const struct { const char *name; double upstream; } progs[] = {
-        { "fib", 1.32 }, { "mem", 1.32 }, { "muldiv", 1.39 }, { "sieve", 1.47 },
+    /* upstream JAVM's interpreter and recompiler on this machine class (issue figures) */
+    static const struct { const char *name; double up_interp, up_jit; } progs[] = {
+        { "fib", 1.32, 0.11 }, { "mem", 1.32, 0.13 }, { "muldiv", 1.39, 0.55 }, { "sieve", 1.47, 0.21 },
     };
     int status = 0;
+    bool jit = javm_jit_available();
     if (runs < 1)
         runs = 1;
-    fprintf(out, "%-8s %14s %12s %12s %10s  %s\n", "program", "instructions", "best ms",
-            "ns/instr", "upstream", "ratio (upstream/ours)");
+    fprintf(out, "ns per executed PVM instruction, best of %d runs (JAVM profile, pipeline gas)%s\n", runs,
+            jit ? "" : "; this build has no JIT");
+    fprintf(out, "%-8s %12s %9s %9s %11s %10s %9s %9s\n", "program", "instructions", "interp", "jit",
+            "compile us", "jit/interp", "up.interp", "up.jit");
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         char path[4096], err[512];
         snprintf(path, sizeof path, "%s/%s.json", dir, progs[i].name);
@@ -43,26 +72,26 @@ int tb_exec_programs(const char *dir, int runs, FILE *out)
             status = -1;
             continue;
         }
-        uint64_t best = UINT64_MAX, steps = 0;
-        bool ok = true;
-        for (int r = 0; r < runs; r++) {
-            javm_state st;
-            javm_memory_reset(mem);
-            tv_setup(&v, mem, &st);
-            uint64_t t0 = now_ns();
-            javm_exit ex = javm_run(prog, &st, JAVM_GAS_PIPELINE, NULL, NULL);
-            uint64_t dt = now_ns() - t0;
-            char report[1024];
-            ok = ok && tv_compare(&v, &st, ex, JAVM_PROFILE_JAVM, false, report, sizeof report) == 0;
-            steps = st.steps;
-            if (dt < best)
-                best = dt;
+        uint64_t bi, bj = 0, steps = 0, cns = 0;
+        int bad = time_engine(&v, prog, mem, JAVM_ENGINE_INTERP, runs, &bi, &steps);
+        if (jit) {
+            /* compile time on a fresh program, then runs on the compiled code */
+            javm_program *fresh = NULL;
+            if (javm_prepare_blob(v.program, v.program_len, NULL, &fresh) == JAVM_OK &&
+                javm_program_compile(fresh, JAVM_GAS_PIPELINE) == JAVM_OK)
+                javm_program_jit_info(fresh, JAVM_GAS_PIPELINE, NULL, &cns);
+            javm_program_free(fresh);
+            bad |= time_engine(&v, prog, mem, JAVM_ENGINE_JIT, runs, &bj, &steps);
         }
-        double nspi = (double)best / (double)(steps ? steps : 1);
-        fprintf(out, "%-8s %14" PRIu64 " %12.3f %12.3f %10.2f  %.2fx%s\n", progs[i].name, steps,
-                (double)best / 1e6, nspi, progs[i].upstream, progs[i].upstream / nspi,
-                ok ? "" : "  (RESULT MISMATCH)");
-        if (!ok)
+        double ni = (double)bi / (double)(steps ? steps : 1), nj = (double)bj / (double)(steps ? steps : 1);
+        if (jit)
+            fprintf(out, "%-8s %12" PRIu64 " %9.3f %9.3f %11.1f %9.2fx %9.2f %9.2f%s\n", progs[i].name, steps,
+                    ni, nj, (double)cns / 1e3, ni / nj, progs[i].up_interp, progs[i].up_jit,
+                    bad ? "  (RESULT MISMATCH)" : "");
+        else
+            fprintf(out, "%-8s %12" PRIu64 " %9.3f %9s %11s %10s %9.2f %9.2f%s\n", progs[i].name, steps, ni,
+                    "-", "-", "-", progs[i].up_interp, progs[i].up_jit, bad ? "  (RESULT MISMATCH)" : "");
+        if (bad)
             status = -1;
         javm_memory_free(mem);
         javm_program_free(prog);
