@@ -10,5 +10,5 @@ int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
     const char *dir = argc > 2 ? argv[2] : JAVM_SHARED_DIR "/bench-programs";
-    return tb_exec_programs(dir, runs, stdout) ? 1 : 0;
+    return tb_exec_programs(dir, runs, TB_INTERP | TB_JIT, stdout) ? 1 : 0;
 }

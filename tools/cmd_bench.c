@@ -9,14 +9,16 @@
 #include "session.h"
 
 static const char usage[] =
-    "usage: javm bench [--programs DIR] [--runs N] [--invocations N]\n"
+    "usage: javm bench [--programs DIR] [--runs N] [--invocations N] [--engine E]\n"
     "Prints ns per executed instruction on the shared benchmark programs (DIR, default\n"
     "../shared/bench-programs or $JAVM_BENCH_PROGRAMS) and committed invocations per second\n"
-    "of a trivial endpoint on a temporary LMDB store, durable and with --no-sync.\n";
+    "of a trivial endpoint on a temporary LMDB store, durable and with --no-sync.\n"
+    "--engine auto (default) times the programs on both engines side by side; interp or jit\n"
+    "times one. The invocations run on the chosen engine (auto: $JAVM_ENGINE, else the JIT).\n";
 
 /* Committed invocations per second: an image that halts at once, spawned under a name, and
  * invoked n times, each invocation one committed store transaction. */
-static int invocations(const char *dir, uint64_t n, bool no_sync, double *per_sec)
+static int invocations(const char *dir, uint64_t n, bool no_sync, javm_engine engine, double *per_sec)
 {
     cli_session s = { 0 };
     s.path = dir;
@@ -34,6 +36,7 @@ static int invocations(const char *dir, uint64_t n, bool no_sync, double *per_se
         javm_cache_put(s.cache, img, &ih) || javm_spawn(s.cache, &ih, 4, &inst) ||
         javm_name_set(s.cache, (const uint8_t *)"bench", 5, &inst) || javm_commit(s.cache, s.ka))
         goto done;
+    javm_vm_set_engine(s.vm, engine);
     javm_invoke_opts opts = { (const uint8_t *)"bench", 5 };
     uint64_t t0 = cli_now_ns();
     for (uint64_t i = 0; i < n; i++) {
@@ -55,6 +58,7 @@ done:
 int cmd_bench(int argc, char **argv)
 {
     const char *dir = getenv("JAVM_BENCH_PROGRAMS");
+    javm_engine engine = JAVM_ENGINE_AUTO;
     uint64_t runs = 5, n = 2000;
     if (!dir)
         dir = "../shared/bench-programs";
@@ -70,13 +74,17 @@ int cmd_bench(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--invocations") == 0 && cli_parse_u64(v, &n) && n) {
             i++;
+        } else if (strcmp(argv[i], "--engine") == 0 && javm_engine_parse(v, &engine) == JAVM_OK) {
+            i++;
         } else {
             fputs(usage, stderr);
             return CLI_USAGE;
         }
     }
     printf("== exec layer (%s)\n", dir);
-    tb_exec_programs(dir, (int)runs, stdout);
+    unsigned engines = engine == JAVM_ENGINE_AUTO ? TB_INTERP | TB_JIT
+                       : javm_engine_resolve(engine) == JAVM_ENGINE_JIT ? TB_JIT : TB_INTERP;
+    tb_exec_programs(dir, (int)runs, engines, stdout);
     char tmpl[] = "/tmp/javm-bench-XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "javm bench: cannot create a temporary directory\n");
@@ -87,7 +95,7 @@ int cmd_bench(int argc, char **argv)
         char path[sizeof tmpl + 16];
         snprintf(path, sizeof path, "%s/%s", tmpl, sync ? "nosync" : "durable");
         double ps = 0;
-        int rc = invocations(path, n, sync == 1, &ps);
+        int rc = invocations(path, n, sync == 1, engine, &ps);
         if (rc)
             printf("%-8s failed\n", sync ? "no-sync" : "durable");
         else

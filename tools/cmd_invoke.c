@@ -11,11 +11,13 @@
 static const char usage[] =
     "usage: javm invoke NAME|HASH [--endpoint E] [--gas G] [--arg V]... [--input FILE]\n"
     "                   [--output FILE] [--store PATH] [--no-sync] [--json]\n"
+    "                   [--engine auto|interp|jit]\n"
     "Invokes endpoint E (default 0) of an instance with gas G (default 1000000000) and up to\n"
     "four arguments (φ7..φ10). --input FILE puts the file's bytes as a Data cap into slot 0;\n"
     "--output FILE writes the Data the guest leaves in slot 0. When a NAME is given and the\n"
     "guest halts, NAME moves to the post-instance. Exit: 0 halted, 1 faulted or paused (the\n"
-    "store is unchanged), 2 usage, 3 unknown target or store error.\n";
+    "store is unchanged), 2 usage, 3 unknown target or store error. --engine picks the\n"
+    "engine (default auto: $JAVM_ENGINE, else the JIT where built); results are the same.\n";
 
 static const char *fault_text(const javm_call_result *r, char *buf, size_t n)
 {
@@ -60,6 +62,7 @@ int cmd_invoke(int argc, char **argv)
     const char *target = NULL, *input = NULL, *output = NULL;
     uint64_t endpoint = 0, gas = 1000000000, args[4] = { 0 };
     int nargs = 0;
+    javm_engine engine = JAVM_ENGINE_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
@@ -73,6 +76,8 @@ int cmd_invoke(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--arg") == 0 && nargs < 4 && cli_parse_u64(v, &args[nargs])) {
             nargs++;
+            i++;
+        } else if (strcmp(a, "--engine") == 0 && javm_engine_parse(v, &engine) == JAVM_OK) {
             i++;
         } else if (strcmp(a, "--input") == 0 && v) {
             input = v;
@@ -118,6 +123,7 @@ int cmd_invoke(int argc, char **argv)
         }
         has_in = true;
     }
+    javm_vm_set_engine(s.vm, engine);
     javm_invoke_opts opts = { (const uint8_t *)target, strlen(target) };
     javm_call_result r;
     int irc = javm_invoke(s.vm, s.cache, s.ka, &inst, (uint32_t)endpoint, args, gas,

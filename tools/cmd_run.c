@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jitdump.h"
 #include "vector.h"
 
 static const char usage[] =
@@ -19,6 +20,9 @@ static const char usage[] =
     "  --repeat N              run N times from the same start state (default 1); the\n"
     "                          time printed is the best run\n"
     "  --check                 compare with the vector's expected-* keys (exit 1 on mismatch)\n"
+    "  --engine E              auto (default: $JAVM_ENGINE, else the JIT where built),\n"
+    "                          interp or jit; with the JIT the compile time is printed\n"
+    "  --dump-native           print each PVM instruction with its native code, then run\n"
     "  --json                  print one JSON object\n"
     "Prints the exit reason, pc, the 13 registers, gas left, instructions executed (every\n"
     "instruction dispatched, including the one that ended the run), the best wall time and\n"
@@ -31,6 +35,8 @@ typedef struct run_opts {
     bool has_gas, json, check;
     uint64_t gas, repeat;
     javm_gas_model model;
+    javm_engine engine;
+    bool dump;
     javm_prepare_opts prep;
     tv_page pages[MAX_PAGES];
     size_t npages;
@@ -78,6 +84,10 @@ static int parse(int argc, char **argv, run_opts *o)
             o->json = true;
         } else if (strcmp(a, "--check") == 0) {
             o->check = true;
+        } else if (strcmp(a, "--dump-native") == 0) {
+            o->dump = true;
+        } else if (strcmp(a, "--engine") == 0 && javm_engine_parse(val, &o->engine) == JAVM_OK) {
+            i++;
         } else if (strcmp(a, "--gas") == 0 && cli_parse_u64(val, &o->gas) && o->gas <= INT64_MAX) {
             o->has_gas = true;
             i++;
@@ -127,12 +137,27 @@ static int setup(const run_opts *o, const tv_vector *v, javm_memory *mem, javm_s
     return rc;
 }
 
-static void print_result(const run_opts *o, const javm_state *st, javm_exit ex, uint64_t best_ns)
+/* What ran: the engine, and for the JIT its compile time and code size, or why it could not
+ * compile (the run then went to the interpreter). */
+typedef struct engine_info {
+    javm_engine ran;
+    int jit_status;      /* JAVM_OK or why the JIT was not used (when it was asked for) */
+    uint64_t compile_ns;
+    size_t code_bytes;
+} engine_info;
+
+static void print_result(const run_opts *o, const javm_state *st, javm_exit ex, uint64_t best_ns,
+                         const engine_info *ei)
 {
     double nspi = st->steps ? (double)best_ns / (double)st->steps : 0.0;
     if (o->json) {
-        printf("{\"exit\":\"%s\",\"arg\":%u,\"pc\":%u,\"regs\":[", javm_exit_name(ex.reason),
-               ex.arg, st->pc);
+        printf("{\"exit\":\"%s\",\"arg\":%u,\"pc\":%u,\"engine\":\"%s\",", javm_exit_name(ex.reason),
+               ex.arg, st->pc, javm_engine_name(ei->ran));
+        if (ei->ran == JAVM_ENGINE_JIT)
+            printf("\"compile_us\":%.1f,\"code_bytes\":%zu,", (double)ei->compile_ns / 1e3, ei->code_bytes);
+        else if (ei->jit_status)
+            printf("\"jit_error\":\"%s\",", javm_strerror(ei->jit_status));
+        printf("\"regs\":[");
         for (int i = 0; i < JAVM_NUM_REGS; i++)
             printf("%s%" PRIu64, i ? "," : "", st->regs[i]);
         printf("],\"gas\":%" PRId64 ",\"instructions\":%" PRIu64 ",\"best_ns\":%" PRIu64
@@ -151,6 +176,13 @@ static void print_result(const run_opts *o, const javm_state *st, javm_exit ex, 
     printf("\ngas left: %" PRId64 "\ninstructions: %" PRIu64 "\n", st->gas, st->steps);
     printf("time: best %.3f ms of %" PRIu64 " run%s, %.3f ns/instr\n", (double)best_ns / 1e6,
            o->repeat, o->repeat == 1 ? "" : "s", nspi);
+    if (ei->ran == JAVM_ENGINE_JIT)
+        printf("engine: jit, compiled in %.1f us (%zu bytes of native code)\n", (double)ei->compile_ns / 1e3,
+               ei->code_bytes);
+    else if (ei->jit_status)
+        printf("engine: interp (the JIT could not compile this program: %s)\n", javm_strerror(ei->jit_status));
+    else
+        printf("engine: interp\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -187,6 +219,19 @@ int cmd_run(int argc, char **argv)
     rc = CLI_INTERNAL;
     if (javm_memory_new(&mem))
         goto done;
+    /* compile up front so the compile time is known even when the run ends at once */
+    engine_info ei = { JAVM_ENGINE_INTERP, JAVM_OK, 0, 0 };
+    if (javm_engine_resolve(o.engine) == JAVM_ENGINE_JIT) {
+        ei.jit_status = javm_program_compile(prog, o.model);
+        if (ei.jit_status == JAVM_OK)
+            javm_program_jit_info(prog, o.model, &ei.code_bytes, &ei.compile_ns);
+        if (o.dump && ei.jit_status == JAVM_OK)
+            jit_dump_native(stdout, prog, o.model);
+    } else if (o.dump) {
+        fprintf(stderr, "javm run: --dump-native needs the JIT engine\n");
+        rc = CLI_USAGE;
+        goto done;
+    }
     javm_state st;
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };
     uint64_t best = UINT64_MAX;
@@ -198,13 +243,15 @@ int cmd_run(int argc, char **argv)
             rc = CLI_INPUT;
             goto done;
         }
+        st.engine = o.engine;
         uint64_t t0 = cli_now_ns();
         ex = javm_run(prog, &st, o.model, NULL, NULL);
+        ei.ran = st.ran;
         uint64_t dt = cli_now_ns() - t0;
         if (dt < best)
             best = dt;
     }
-    print_result(&o, &st, ex, best);
+    print_result(&o, &st, ex, best, &ei);
     rc = CLI_OK;
     if (o.check) {
         char report[8192];

@@ -10,10 +10,11 @@
 #include "vector.h"
 
 static const char usage[] =
-    "usage: javm vectors DIR [--json]\n"
+    "usage: javm vectors DIR [--json] [--engine auto|interp|jit]\n"
     "Runs every JAM PVM vector (*.json) in DIR with the GP-compatibility profile and\n"
     "one gas per instruction, compares status, pc, registers, memory, gas and fault address,\n"
     "prints each failing vector with its mismatching fields and ends with 'N passed, M failed'.\n"
+    "--engine picks the engine (default auto: $JAVM_ENGINE, else the JIT where built).\n"
     "--json prints one JSON object per vector instead. Exit: 0 all passed, 1 some failed,\n"
     "2 usage, 3 DIR unreadable.\n";
 
@@ -26,12 +27,16 @@ int cmd_vectors(int argc, char **argv)
 {
     const char *dir = NULL;
     bool json = false;
+    javm_engine engine = JAVM_ENGINE_AUTO;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return CLI_OK;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc &&
+                   javm_engine_parse(argv[i + 1], &engine) == JAVM_OK) {
+            i++;
         } else if (!dir && argv[i][0] != '-') {
             dir = argv[i];
         } else {
@@ -79,7 +84,7 @@ int cmd_vectors(int argc, char **argv)
             snprintf(report, sizeof report, "  load: %s\n", lrc == JAVM_ERR_DECODE ? err : javm_strerror(lrc));
             bad = 1;
         } else {
-            bad = tv_conform(&v, report, sizeof report);
+            bad = tv_conform(&v, engine, report, sizeof report);
             if (bad < 0)
                 snprintf(report, sizeof report, "  run: %s\n", javm_strerror(bad));
             tv_free(&v);

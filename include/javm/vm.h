@@ -60,6 +60,9 @@ JAVM_API int javm_vm_new(javm_vm **out, uint32_t max_depth);
 /* Frees the VM. Entries still on the stack are dropped without releasing cache holds
  * (abort first with javm_abort to release them). NULL is a no-op. */
 JAVM_API void javm_vm_free(javm_vm *vm);
+/* The engine every run of this VM uses (javm/exec.h: AUTO, the default, INTERP or JIT).
+ * Results are the same on every engine. JAVM_ERR_INVALID_ARG for any other value. */
+JAVM_API int javm_vm_set_engine(javm_vm *vm, javm_engine engine);
 /* Drops every prepared program of the decode cache (programs still used by entries live on). */
 JAVM_API void javm_vm_clear_image_cache(javm_vm *vm);
 /* Whether the decode cache holds a program for (image hash, M). */

@@ -580,25 +580,25 @@ static void popcnt(jcomp *j, int w, unsigned gd, unsigned ga)
         put(j, gd, d);
         return;
     }
-    /* SWAR popcount with the constants at j->consts */
+    /* SWAR popcount with the constants at j->consts, addressed rip-relative: each such
+     * instruction ends with its disp32, patched once the instruction is complete */
+#define CONST_FIX(k) x86_patch(b->p - 4, j->consts + 8 * (k))
     x86_mov_rr(b, w, RAX, a);
-#define CONST(k) x86_m(X86_RIP, (int32_t)((j->consts + 8 * (k)) - (b->p + 4 + extra)))
-    unsigned extra;
     x86_mov_rr(b, 1, RCX, RAX);
     x86_shift_ri(b, 1, SH_SHR, RCX, 1);
-    extra = 0; x86_alu_rm(b, 1, ALU_AND, RCX, CONST(0));  /* 0x5555... */
+    x86_alu_rm(b, 1, ALU_AND, RCX, x86_m(X86_RIP, 0)); CONST_FIX(0); /* 0x5555... */
     x86_alu_rr(b, 1, ALU_SUB, RAX, RCX);
     x86_mov_rr(b, 1, RCX, RAX);
     x86_shift_ri(b, 1, SH_SHR, RCX, 2);
-    x86_alu_rm(b, 1, ALU_AND, RCX, CONST(1));             /* 0x3333... */
-    x86_alu_rm(b, 1, ALU_AND, RAX, CONST(1));
+    x86_alu_rm(b, 1, ALU_AND, RCX, x86_m(X86_RIP, 0)); CONST_FIX(1); /* 0x3333... */
+    x86_alu_rm(b, 1, ALU_AND, RAX, x86_m(X86_RIP, 0)); CONST_FIX(1);
     x86_alu_rr(b, 1, ALU_ADD, RAX, RCX);
     x86_mov_rr(b, 1, RCX, RAX);
     x86_shift_ri(b, 1, SH_SHR, RCX, 4);
     x86_alu_rr(b, 1, ALU_ADD, RAX, RCX);
-    x86_alu_rm(b, 1, ALU_AND, RAX, CONST(2));             /* 0x0F0F... */
-    x86_rm(b, OP2(0x0F, 0xAF), X86_W, RAX, CONST(3));     /* imul rax, 0x0101... */
-#undef CONST
+    x86_alu_rm(b, 1, ALU_AND, RAX, x86_m(X86_RIP, 0)); CONST_FIX(2); /* 0x0F0F... */
+    x86_rm(b, OP2(0x0F, 0xAF), X86_W, RAX, x86_m(X86_RIP, 0)); CONST_FIX(3); /* imul 0x0101... */
+#undef CONST_FIX
     x86_shift_ri(b, 1, SH_SHR, RAX, 56);
     put(j, gd, RAX);
 }

@@ -43,6 +43,14 @@ int javm_vm_new(javm_vm **out, uint32_t max_depth)
     return JAVM_OK;
 }
 
+int javm_vm_set_engine(javm_vm *vm, javm_engine engine)
+{
+    if (!vm || (engine != JAVM_ENGINE_AUTO && engine != JAVM_ENGINE_INTERP && engine != JAVM_ENGINE_JIT))
+        return JAVM_ERR_INVALID_ARG;
+    vm->engine = engine;
+    return JAVM_OK;
+}
+
 void javm_vm_free(javm_vm *vm)
 {
     if (!vm)
@@ -741,6 +749,7 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
         vm_entry *e = &vm->stack[vm->depth - 1];
         javm_ecall_ctx ctx = { vm, cache, ka };
         e->st.gas = vm->gas;
+        e->st.engine = vm->engine;
         javm_exit ex = javm_run(e->program, &e->st, JAVM_GAS_PIPELINE, javm_dispatch, &ctx);
         vm->gas = e->st.gas; /* the entry that ran; entries never move */
         e = &vm->stack[vm->depth - 1]; /* the top may have changed (HOST_CALL, HOST_YIELD) */

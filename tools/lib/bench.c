@@ -40,14 +40,14 @@ static int time_engine(const tv_vector *v, javm_program *prog, javm_memory *mem,
     return ok ? 0 : -1;
 }
 
-int tb_exec_programs(const char *dir, int runs, FILE *out)
+int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out)
 {
     /* upstream JAVM's interpreter and recompiler on this machine class (issue figures) */
     static const struct { const char *name; double up_interp, up_jit; } progs[] = {
         { "fib", 1.32, 0.11 }, { "mem", 1.32, 0.13 }, { "muldiv", 1.39, 0.55 }, { "sieve", 1.47, 0.21 },
     };
     int status = 0;
-    bool jit = javm_jit_available();
+    bool jit = javm_jit_available() && (engines & TB_JIT), interp = engines & TB_INTERP;
     if (runs < 1)
         runs = 1;
     fprintf(out, "ns per executed PVM instruction, best of %d runs (JAVM profile, pipeline gas)%s\n", runs,
@@ -72,8 +72,8 @@ int tb_exec_programs(const char *dir, int runs, FILE *out)
             status = -1;
             continue;
         }
-        uint64_t bi, bj = 0, steps = 0, cns = 0;
-        int bad = time_engine(&v, prog, mem, JAVM_ENGINE_INTERP, runs, &bi, &steps);
+        uint64_t bi = 0, bj = 0, steps = 0, cns = 0;
+        int bad = interp ? time_engine(&v, prog, mem, JAVM_ENGINE_INTERP, runs, &bi, &steps) : 0;
         if (jit) {
             /* compile time on a fresh program, then runs on the compiled code */
             javm_program *fresh = NULL;
@@ -84,9 +84,13 @@ int tb_exec_programs(const char *dir, int runs, FILE *out)
             bad |= time_engine(&v, prog, mem, JAVM_ENGINE_JIT, runs, &bj, &steps);
         }
         double ni = (double)bi / (double)(steps ? steps : 1), nj = (double)bj / (double)(steps ? steps : 1);
-        if (jit)
+        if (jit && interp)
             fprintf(out, "%-8s %12" PRIu64 " %9.3f %9.3f %11.1f %9.2fx %9.2f %9.2f%s\n", progs[i].name, steps,
                     ni, nj, (double)cns / 1e3, ni / nj, progs[i].up_interp, progs[i].up_jit,
+                    bad ? "  (RESULT MISMATCH)" : "");
+        else if (jit)
+            fprintf(out, "%-8s %12" PRIu64 " %9s %9.3f %11.1f %10s %9.2f %9.2f%s\n", progs[i].name, steps,
+                    "-", nj, (double)cns / 1e3, "-", progs[i].up_interp, progs[i].up_jit,
                     bad ? "  (RESULT MISMATCH)" : "");
         else
             fprintf(out, "%-8s %12" PRIu64 " %9.3f %9s %11s %10s %9.2f %9.2f%s\n", progs[i].name, steps, ni,

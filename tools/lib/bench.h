@@ -9,6 +9,8 @@
 /* Runs the four programs of DIR (shared/bench-programs) under the JAVM profile with pipeline
  * gas, best of `runs`, and prints ns per executed instruction beside the upstream Rust
  * interpreter's figures. Returns 0, or -1 when a program is missing or its result differs. */
-int tb_exec_programs(const char *dir, int runs, FILE *out);
+/* Engines to time (a mask). */
+enum { TB_INTERP = 1, TB_JIT = 2 };
+int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out);
 
 #endif

@@ -421,7 +421,7 @@ int tv_compare(const tv_vector *v, const javm_state *st, javm_exit ex, javm_prof
     return bad;
 }
 
-int tv_conform(const tv_vector *v, char *report, size_t cap)
+int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap)
 {
     javm_memory *mem;
     javm_state st;
@@ -433,6 +433,7 @@ int tv_conform(const tv_vector *v, char *report, size_t cap)
     javm_prepare_opts opts = { JAVM_PROFILE_GP, 25 };
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };
     rc = tv_setup(v, mem, &st);
+    st.engine = engine;
     if (rc == JAVM_OK) {
         /* pvm.md §9.4 step 1: an undecodable blob is an immediate panic, state unchanged. */
         if (javm_prepare_blob(v->program, v->program_len, &opts, &prog) == JAVM_OK)

@@ -74,6 +74,6 @@ uint64_t tv_fnv1a(const javm_memory *mem, uint32_t addr, uint32_t len);
 /* Runs a vector the conformance way (pvm.md §9.4): GP profile, instruction-count gas.
  * Returns the number of mismatching fields, or a negative status if memory could not be
  * created. *report receives the mismatch lines. */
-int tv_conform(const tv_vector *v, char *report, size_t cap);
+int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap);
 
 #endif
