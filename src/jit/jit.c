@@ -396,10 +396,9 @@ static void mem_check(jcomp *j, uint32_t i, unsigned n, bool write)
         r0 = x86_jcc32(&j->b, CC_E);
     }
     if (n > 1) {
-        x86_mov_rr(&j->b, 0, RCX, RAX);
-        x86_alu_ri(&j->b, 0, ALU_AND, RCX, 0xFFF);
-        x86_alu_ri(&j->b, 0, ALU_CMP, RCX, (int32_t)(4096 - n));
-        r1 = x86_jcc32(&j->b, CC_A);
+        /* an aligned access stays in its page; a misaligned one is checked out of line */
+        x86_test_al(&j->b, (uint8_t)(n - 1));
+        r1 = x86_jcc32(&j->b, CC_NE);
     }
     if (!s)
         return;
@@ -417,7 +416,10 @@ static void addr_to_eax(jcomp *j, int g, uint64_t off)
     if (g < 0) {
         x86_mov_ri(&j->b, RAX, (uint32_t)off);
     } else if (j->host[g] >= 0) {
-        x86_lea(&j->b, 0, RAX, x86_m(j->host[g], o));
+        if (o)
+            x86_lea(&j->b, 0, RAX, x86_m(j->host[g], o));
+        else
+            x86_mov_rr(&j->b, 0, RAX, j->host[g]);
     } else {
         x86_load(&j->b, RAX, SPILL_M, 4, false);
         if (o)
@@ -1041,8 +1043,10 @@ static void emit_stubs(jcomp *j)
             return;
         }
         stub *s = &j->stubs[k];
-        for (unsigned r = 0; r < s->nrel; r++)
+        for (unsigned r = 0; r < s->nrel && s->kind != STUB_MEM; r++)
             x86_patch(s->rel[r], b->p);
+        if (s->kind == STUB_MEM && s->nrel == 1)
+            x86_patch(s->rel[0], b->p);
         switch (s->kind) {
         case STUB_OOG:
             if (s->cost <= INT32_MAX)
@@ -1063,6 +1067,15 @@ static void emit_stubs(jcomp *j)
             x86_jmp_to(b, j->exit_halt);
             break;
         case STUB_MEM:
+            if (s->nrel > 1) {
+                /* misaligned: fine unless it crosses into the next page */
+                x86_patch(s->rel[1], b->p);
+                x86_mov_rr(b, 0, RCX, RAX);
+                x86_alu_ri(b, 0, ALU_AND, RCX, 0xFFF);
+                x86_alu_ri(b, 0, ALU_CMP, RCX, (int32_t)(4096 - (s->nw & 0xFF)));
+                x86_jcc_to(b, CC_BE, s->back);
+                x86_patch(s->rel[0], b->p);
+            }
             x86_mov_ri(b, RCX, s->nw);
             x86_call_to(b, j->mem_tramp);
             x86_jcc_to(b, CC_E, s->back);
@@ -1073,9 +1086,11 @@ static void emit_stubs(jcomp *j)
     }
 }
 
-/* The PVM register used least by the program: it gets the frame slot. */
-static unsigned least_used(const javm_program *p)
+/* Host registers by PVM register usage, most used first: rdx last but one because division
+ * and high products borrow it, and the least used PVM register gets the frame slot. */
+static void assign_registers(const javm_program *p, int8_t host[JAVM_NUM_REGS])
 {
+    static const int8_t hosts[JAVM_NUM_REGS] = { RBX, RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11, RDX, -1 };
     uint64_t use[JAVM_NUM_REGS] = { 0 };
     for (uint32_t i = 0; i < p->nrecs; i++) {
         const exec_rec *r = &p->recs[i];
@@ -1091,11 +1106,17 @@ static unsigned least_used(const javm_program *p)
         default: break;
         }
     }
-    unsigned best = JAVM_NUM_REGS - 1;
-    for (unsigned g = JAVM_NUM_REGS; g-- > 0;)
-        if (use[g] < use[best])
-            best = g;
-    return best;
+    uint8_t order[JAVM_NUM_REGS];
+    for (unsigned g = 0; g < JAVM_NUM_REGS; g++) {
+        unsigned k = g; /* insertion sort, stable: ties keep register order */
+        while (k > 0 && use[order[k - 1]] < use[g]) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = (uint8_t)g;
+    }
+    for (unsigned k = 0; k < JAVM_NUM_REGS; k++)
+        host[order[k]] = hosts[k];
 }
 
 /* Bytes reserved per record: more than the longest instruction sequence plus its stubs. */
@@ -1167,12 +1188,7 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
     j.p = p;
     j.m = (unsigned)model;
     j.cpu = jit_cpu_features();
-    {
-        static const int hosts[12] = { RBX, RBP, R12, R13, R14, RSI, RDI, R8, R9, R10, R11, RDX };
-        unsigned sp = least_used(p), k = 0;
-        for (unsigned g = 0; g < JAVM_NUM_REGS; g++)
-            j.host[g] = (int8_t)(g == sp ? -1 : hosts[k++]);
-    }
+    assign_registers(p, j.host);
     uint32_t entry = (uint32_t)(emit_tramps(&j) - buf);
     /* records in pc order; each segment start gets its gas and steps prologue */
     uint32_t end = 0;

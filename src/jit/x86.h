@@ -246,6 +246,7 @@ static inline void x86_alu_mi(x86_buf *b, int w, unsigned alu, x86_mem m, int32_
 /* byte [m] op imm8 (cmp), test byte [m], imm8. */
 static inline void x86_cmp_m8i(x86_buf *b, x86_mem m, uint8_t imm) { x86_rm(b, OP1(0x80), 0, ALU_CMP, m); x86_b(b, imm); }
 static inline void x86_test_m8i(x86_buf *b, x86_mem m, uint8_t imm) { x86_rm(b, OP1(0xF6), 0, 0, m); x86_b(b, imm); }
+static inline void x86_test_al(x86_buf *b, uint8_t imm) { x86_b(b, 0xA8); x86_b(b, imm); }
 static inline void x86_test_rr(x86_buf *b, int w, int a, int c) { x86_rr(b, OP1(0x85), w ? X86_W : 0, c, a); }
 
 static inline void x86_imul_rr(x86_buf *b, int w, int dst, int src) { x86_rr(b, OP2(0x0F, 0xAF), w ? X86_W : 0, dst, src); }
