@@ -36,27 +36,19 @@ static int open_example(gb_guest *g, const char *a, const char *b)
     return rc;
 }
 
-int main(int argc, char **argv)
+/* Both benchmarks on one engine; returns nonzero when a guest result differs from native. */
+static int bench_engine(gb_guest *hgp, gb_guest *sgp, int reps, javm_engine e, uint8_t *buf, uint32_t *keys)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 3;
-    if (reps < 1)
-        reps = 1;
-    if (!gb_have_clang()) {
-        printf("skipped: clang-19 not installed (scripts/deps.sh guest)\n");
-        return 77;
-    }
-    gb_guest hg, sg;
-    if (open_example(&hg, "guest/examples/blake2b.c", "guest/examples/lib/blake2b.c")
-        || open_example(&sg, "guest/examples/sort.c", "guest/examples/lib/kernels.c"))
-        return 1;
+    char name_b[64], name_s[64];
+    snprintf(name_b, sizeof name_b, "blake2b-256, 1 MiB [%s]", javm_engine_name(e));
+    snprintf(name_s, sizeof name_s, "sort, 1 M u32 [%s]", javm_engine_name(e));
+    javm_vm_set_engine(hgp->vm, e);
+    javm_vm_set_engine(sgp->vm, e);
+#define hg (*hgp)
+#define sg (*sgp)
     /* BLAKE2b over 1 MiB */
     size_t n = 1u << 20;
-    uint8_t *buf = malloc(n), d[32];
-    uint32_t *keys = malloc((1u << 20) * sizeof *keys);
-    if (!buf || !keys)
-        return 1;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (uint8_t)(i * 131 + (i >> 9) + 1);
+    uint8_t d[32];
     double tn = 1e9, tg = 1e9;
     uint64_t vn = 0, vg = 0, gas = 0;
     for (int r = 0; r < reps; r++) {
@@ -83,8 +75,7 @@ int main(int argc, char **argv)
         vg = res.return_value;
         gas = res.gas_used;
     }
-    printf("%-28s %10s %10s %8s  %s\n", "benchmark", "native ms", "guest ms", "ratio", "check");
-    printf("%-28s %10.2f %10.2f %7.1fx  %s (gas %llu)\n", "blake2b-256, 1 MiB", tn * 1e3, tg * 1e3, tg / tn,
+    printf("%-32s %10.2f %10.2f %7.1fx  %s (gas %llu)\n", name_b, tn * 1e3, tg * 1e3, tg / tn,
            vn == vg ? "same digest" : "DIGEST DIFFERS", (unsigned long long)gas);
     int bad = vn != vg;
     /* sort 1 M keys */
@@ -110,9 +101,38 @@ int main(int argc, char **argv)
         vg = res.return_value;
         gas = res.gas_used;
     }
-    printf("%-28s %10.2f %10.2f %7.1fx  %s (gas %llu)\n", "sort, 1 M u32 (fill+sort)", tn * 1e3, tg * 1e3,
+    printf("%-32s %10.2f %10.2f %7.1fx  %s (gas %llu)\n", name_s, tn * 1e3, tg * 1e3,
            tg / tn, vn == vg ? "same checksum" : "CHECKSUM DIFFERS", (unsigned long long)gas);
     bad |= vn != vg;
+#undef hg
+#undef sg
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 3;
+    if (reps < 1)
+        reps = 1;
+    if (!gb_have_clang()) {
+        printf("skipped: clang-19 not installed (scripts/deps.sh guest)\n");
+        return 77;
+    }
+    gb_guest hg, sg;
+    if (open_example(&hg, "guest/examples/blake2b.c", "guest/examples/lib/blake2b.c")
+        || open_example(&sg, "guest/examples/sort.c", "guest/examples/lib/kernels.c"))
+        return 1;
+    size_t nb = 1u << 20;
+    uint8_t *buf = malloc(nb);
+    uint32_t *keys = malloc((1u << 20) * sizeof *keys);
+    if (!buf || !keys)
+        return 1;
+    for (size_t i = 0; i < nb; i++)
+        buf[i] = (uint8_t)(i * 131 + (i >> 9) + 1);
+    printf("%-32s %10s %10s %8s  %s\n", "benchmark [engine]", "native ms", "guest ms", "ratio", "check");
+    int bad = bench_engine(&hg, &sg, reps, JAVM_ENGINE_INTERP, buf, keys);
+    if (javm_jit_available())
+        bad |= bench_engine(&hg, &sg, reps, JAVM_ENGINE_JIT, buf, keys);
     free(buf);
     free(keys);
     gb_close(&hg);
