@@ -186,7 +186,8 @@ typedef struct jcomp {
     /* trampolines and shared exits */
     uint8_t *exit_common, *exit_stored, *exit_trap, *exit_panic, *exit_halt, *exit_oog;
     uint8_t *host_tramp, *mem_tramp, *panic_eax, *consts;
-    bool oom;
+    bool oom;             /* an allocation failed */
+    bool full;            /* the code buffer is full */
 } jcomp;
 
 #define SPILL_M x86_m(RSP, F_SPILL)
@@ -1039,7 +1040,7 @@ static void emit_stubs(jcomp *j)
     x86_buf *b = &j->b;
     for (size_t k = 0; k < j->nstubs; k++) {
         if (b->p + 64 > j->limit) {
-            j->oom = true;
+            j->full = true;
             return;
         }
         stub *s = &j->stubs[k];
@@ -1167,7 +1168,9 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
+/* Compiles into a buffer of `per_rec` bytes a record (plus fixed room); JAVM_ERR_JIT_TOO_LARGE
+ * when the code does not fit it. */
+static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_rec, jit_code **out)
 {
     uint64_t t0 = now_ns();
     int rc = JAVM_ERR_ALLOC;
@@ -1175,7 +1178,7 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
     jit_code *c = calloc(1, sizeof *c);
     if (c)
         c->hdr.destroy = code_free;
-    uint64_t need = FIXED_ROOM + (uint64_t)p->nrecs * REC_ROOM + p->njt * 8u;
+    uint64_t need = FIXED_ROOM + (uint64_t)p->nrecs * per_rec + p->njt * 8u;
     if (need > JAVM_MAX_JIT_CODE_SIZE) {
         free(c);
         return JAVM_ERR_JIT_TOO_LARGE;
@@ -1222,7 +1225,9 @@ static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
     (void)end;
     c->stubs = (uint32_t)(j.b.p - j.b.start);
     emit_stubs(&j);
-    if (j.oom)
+    if (j.full)
+        rc = JAVM_ERR_JIT_TOO_LARGE;
+    if (j.oom || j.full)
         goto fail;
     /* the jump table: arrival offsets from the table, invalid entries to panic_eax */
     while ((j.b.p - buf) & 3)
@@ -1263,6 +1268,18 @@ fail:
         free(c->addr);
         free(c);
     }
+    return rc;
+}
+
+/* Most code needs well under 64 bytes a record: a first pass in a buffer that small (no
+ * page faults, often no mmap inside malloc); the worst-case buffer only when it overflows. */
+#define REC_TYPICAL 64u
+
+static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
+{
+    int rc = compile_in(p, model, REC_TYPICAL, out);
+    if (rc == JAVM_ERR_JIT_TOO_LARGE)
+        rc = compile_in(p, model, REC_ROOM, out);
     return rc;
 }
 
