@@ -74,14 +74,22 @@ int javm_program_jit_info(const javm_program *p, javm_gas_model model, size_t *c
 javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
                    javm_handler handler, void *user)
 {
+    /* The run holds a reference: a handler may drop the caller's (the VM's set_image does)
+     * while this program's records or native code are still on the stack. */
+    javm_program *held = handler ? javm_program_ref((javm_program *)p) : NULL;
+    javm_exit ex;
+    const jit_code *jc = NULL;
     if (javm_engine_resolve(st->engine) == JAVM_ENGINE_JIT) {
         int rc;
-        const jit_code *jc = jit_get(p, model, &rc);
-        if (jc) {
-            st->ran = JAVM_ENGINE_JIT;
-            return jit_exec(p, jc, st, handler, user);
-        }
+        jc = jit_get(p, model, &rc);
     }
-    st->ran = JAVM_ENGINE_INTERP;
-    return exec_interp_run(p, st, model, handler, user);
+    if (jc) {
+        st->ran = JAVM_ENGINE_JIT;
+        ex = jit_exec(p, jc, st, handler, user);
+    } else {
+        st->ran = JAVM_ENGINE_INTERP;
+        ex = exec_interp_run(p, st, model, handler, user);
+    }
+    javm_program_free(held);
+    return ex;
 }
