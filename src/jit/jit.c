@@ -186,6 +186,8 @@ typedef struct jcomp {
     /* trampolines and shared exits */
     uint8_t *exit_common, *exit_stored, *exit_trap, *exit_panic, *exit_halt, *exit_oog;
     uint8_t *host_tramp, *mem_tramp, *panic_eax, *consts;
+    uint8_t *nocheck;     /* per record: the access is covered by its segment's group check */
+    bool version;         /* emit checked-once fast versions of segments */
     bool oom;             /* an allocation failed */
     bool full;            /* the code buffer is full */
 } jcomp;
@@ -384,6 +386,8 @@ static void setcc_to(jcomp *j, unsigned cc, unsigned gd)
  * the slow path out of line; the access that follows uses [r15 + rax]. */
 static void mem_check(jcomp *j, uint32_t i, unsigned n, bool write)
 {
+    if (j->nocheck[i])
+        return;
     stub *s = add_stub(j, STUB_MEM, i);
     x86_mov_rr(&j->b, 0, RCX, RAX);
     x86_shift_ri(&j->b, 0, SH_SHR, RCX, 12);
@@ -889,6 +893,125 @@ static void emit_rec(jcomp *j, uint32_t i)
     }
 }
 
+/* ---- segments checked once ------------------------------------------------------------------ */
+
+/* The PVM register an instruction writes, -1 for none, -2 when it may call out (a GP
+ * ecalli inside a segment: the handler may change anything, memory permissions included). */
+static int rec_writes(const exec_rec *r)
+{
+    uint8_t op = r->op;
+    if (op == EXEC_OP_ECALLI_GP || op == 3 || op == 10)
+        return -2;
+    if (op == 20 || (op >= 51 && op <= 58) || op == 80 || op == 180 || op == EXEC_OP_LIJI_GP ||
+        (op >= 124 && op <= 161))
+        return r->a;
+    if ((op >= 100 && op <= 111) || (op >= 190 && op <= 230))
+        return r->d;
+    return -1;
+}
+
+/* A register-based access: base register, offset, size, store. */
+static bool rec_access(const exec_rec *r, unsigned *base, int64_t *off, unsigned *size, bool *store)
+{
+    uint8_t op = r->op;
+    static const uint8_t lsz[7] = { 1, 1, 2, 2, 4, 4, 8 };
+    if (op >= 70 && op <= 73) {
+        *base = r->a; *size = 1u << (op - 70); *store = true;
+    } else if (op >= 120 && op <= 123) {
+        *base = r->b; *size = 1u << (op - 120); *store = true;
+    } else if (op >= 124 && op <= 130) {
+        *base = r->b; *size = lsz[op - 124]; *store = false;
+    } else {
+        return false;
+    }
+    *off = (int32_t)r->x;
+    return true;
+}
+
+typedef struct mgroup {
+    int64_t lo, hi;       /* offsets covered: [lo, hi) */
+    unsigned n;
+    bool store;
+} mgroup;
+
+/* Plans the segment [s, t]: accesses through a base register not yet written in the segment
+ * are grouped by register; a group of two or more within 4096 bytes is checked once at the
+ * segment's start (its whole range in one page with the needed state) and its accesses go
+ * unchecked in the fast version. Marks them in nocheck[]; false when nothing is gained or
+ * the segment calls out. */
+static bool plan_segment(jcomp *j, uint32_t s, uint32_t t, mgroup g[JAVM_NUM_REGS])
+{
+    const exec_rec *recs = j->p->recs;
+    bool written[JAVM_NUM_REGS] = { false };
+    for (unsigned k = 0; k < JAVM_NUM_REGS; k++)
+        g[k] = (mgroup){ INT64_MAX, INT64_MIN, 0, false };
+    for (uint32_t i = s; i <= t; i++) {
+        unsigned base, size;
+        int64_t off;
+        bool store;
+        if (rec_access(&recs[i], &base, &off, &size, &store) && !written[base]) {
+            mgroup *m = &g[base];
+            m->lo = off < m->lo ? off : m->lo;
+            m->hi = off + size > m->hi ? off + size : m->hi;
+            m->store |= store;
+            m->n++;
+            j->nocheck[i] = (uint8_t)(base + 1); /* tentative: group base + 1 */
+        }
+        int w = rec_writes(&recs[i]);
+        if (w == -2 && i < t) {
+            for (uint32_t k = s; k <= i; k++)
+                j->nocheck[k] = 0;
+            return false;
+        }
+        if (w >= 0)
+            written[w] = true;
+    }
+    bool any = false;
+    for (unsigned k = 0; k < JAVM_NUM_REGS; k++) {
+        if (g[k].n >= 2 && g[k].hi - g[k].lo <= 4096)
+            any = true;
+        else
+            g[k].n = 0;
+    }
+    for (uint32_t i = s; i <= t; i++)
+        if (j->nocheck[i] && !g[j->nocheck[i] - 1].n)
+            j->nocheck[i] = 0;
+    return any;
+}
+
+/* Whether control can go on from record t (a segment's end) to record t + 1. */
+static bool falls_through(uint8_t op)
+{
+    return op == 1 || op == 2 || op == 3 || op == 10 || (op >= 81 && op <= 90) || (op >= 170 && op <= 175);
+}
+
+/* The group checks of a planned segment; each failure jumps to the checked version, whose
+ * address is patched into rel[] by the caller. Returns the number of rel32 fields. */
+static unsigned group_checks(jcomp *j, const mgroup g[JAVM_NUM_REGS], uint8_t **rel)
+{
+    x86_buf *b = &j->b;
+    unsigned n = 0;
+    for (unsigned k = 0; k < JAVM_NUM_REGS; k++) {
+        if (!g[k].n)
+            continue;
+        addr_to_eax(j, (int)k, (uint64_t)g[k].lo);
+        x86_mov_rr(b, 0, RCX, RAX);
+        x86_alu_ri(b, 0, ALU_AND, RCX, 0xFFF);
+        x86_alu_ri(b, 0, ALU_CMP, RCX, (int32_t)(4096 - (g[k].hi - g[k].lo)));
+        rel[n++] = x86_jcc32(b, CC_A);
+        x86_shift_ri(b, 0, SH_SHR, RAX, 12);
+        x86_mem st = x86_mi(BASE, RAX, 0, -NP);
+        if (g[k].store) {
+            x86_cmp_m8i(b, st, EXEC_P_STORE);
+            rel[n++] = x86_jcc32(b, CC_NE);
+        } else {
+            x86_test_m8i(b, st, EXEC_P_R);
+            rel[n++] = x86_jcc32(b, CC_E);
+        }
+    }
+    return n;
+}
+
 /* ---- trampolines -------------------------------------------------------------------------- */
 
 static const int callee_saved[6] = { RBX, RBP, R12, R13, R14, R15 };
@@ -1170,7 +1293,8 @@ static uint64_t now_ns(void)
 
 /* Compiles into a buffer of `per_rec` bytes a record (plus fixed room); JAVM_ERR_JIT_TOO_LARGE
  * when the code does not fit it. */
-static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_rec, jit_code **out)
+static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_rec, bool version,
+                      jit_code **out)
 {
     uint64_t t0 = now_ns();
     int rc = JAVM_ERR_ALLOC;
@@ -1184,8 +1308,10 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
         return JAVM_ERR_JIT_TOO_LARGE;
     }
     uint8_t *buf = NULL;
-    if (!c || !(c->addr = malloc((size_t)p->nrecs * sizeof *c->addr)) || !(buf = malloc((size_t)need)))
+    if (!c || !(c->addr = malloc((size_t)p->nrecs * sizeof *c->addr)) || !(buf = malloc((size_t)need)) ||
+        !(j.nocheck = calloc(p->nrecs, 1)))
         goto fail;
+    j.version = version;
     j.b.p = j.b.start = buf;
     j.limit = buf + need;
     j.p = p;
@@ -1193,36 +1319,57 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
     j.cpu = jit_cpu_features();
     assign_registers(p, j.host);
     uint32_t entry = (uint32_t)(emit_tramps(&j) - buf);
-    /* records in pc order; each segment start gets its gas and steps prologue */
-    uint32_t end = 0;
-    for (uint32_t i = 0; i < p->nrecs && !j.oom; i++) {
-        if (j.b.p + REC_ROOM > j.limit) {
-            rc = JAVM_ERR_JIT_TOO_LARGE;
-            goto fail;
-        }
-        c->addr[i] = (uint32_t)(j.b.p - j.b.start);
-        if (seg_start(p, i)) {
-            uint32_t cost = p->recs[i].cost[model];
-            if (cost) {
-                if (cost <= INT32_MAX)
-                    x86_alu_mi(&j.b, 1, ALU_SUB, x86_m(RSP, F_GAS), (int32_t)cost);
-                else {
-                    x86_mov_ri(&j.b, RAX, cost);
-                    x86_rm(&j.b, OP1(0x29), X86_W, RAX, x86_m(RSP, F_GAS));
-                }
-                stub *s = add_stub(&j, STUB_OOG, i);
-                uint8_t *rel = x86_jcc32(&j.b, CC_L);
-                if (s) {
-                    s->cost = cost;
-                    s->rel[s->nrel++] = rel;
-                }
+    /* segments in pc order: a prologue (gas, steps), then, when it pays, a fast version with
+     * the group checks in front, then the version with every access checked; entries in
+     * the middle of a segment go to the checked version */
+    for (uint32_t sg = 0; sg < p->nrecs && !j.oom;) {
+        uint32_t t = seg_end(p, sg);
+        if (j.b.p + REC_ROOM > j.limit)
+            goto too_large;
+        c->addr[sg] = (uint32_t)(j.b.p - j.b.start);
+        uint32_t cost = p->recs[sg].cost[model];
+        if (cost) {
+            if (cost <= INT32_MAX)
+                x86_alu_mi(&j.b, 1, ALU_SUB, x86_m(RSP, F_GAS), (int32_t)cost);
+            else {
+                x86_mov_ri(&j.b, RAX, cost);
+                x86_rm(&j.b, OP1(0x29), X86_W, RAX, x86_m(RSP, F_GAS));
             }
-            end = seg_end(p, i);
-            x86_alu_mi(&j.b, 1, ALU_ADD, x86_m(RSP, F_STEPS), (int32_t)(end - i + 1));
+            stub *s = add_stub(&j, STUB_OOG, sg);
+            uint8_t *rel = x86_jcc32(&j.b, CC_L);
+            if (s) {
+                s->cost = cost;
+                s->rel[s->nrel++] = rel;
+            }
         }
-        emit_rec(&j, i);
+        x86_alu_mi(&j.b, 1, ALU_ADD, x86_m(RSP, F_STEPS), (int32_t)(t - sg + 1));
+        mgroup g[JAVM_NUM_REGS];
+        if (j.version && plan_segment(&j, sg, t, g)) {
+            uint8_t *rel[2 * JAVM_NUM_REGS];
+            if (j.b.p + 64 * JAVM_NUM_REGS > j.limit)
+                goto too_large;
+            unsigned nrel = group_checks(&j, g, rel);
+            for (uint32_t i = sg; i <= t; i++) {
+                if (j.b.p + REC_ROOM > j.limit)
+                    goto too_large;
+                emit_rec(&j, i);
+            }
+            if (falls_through(p->recs[t].op))
+                add_fix(&j, x86_jmp32(&j.b), t + 1);
+            for (unsigned k = 0; k < nrel; k++)
+                x86_patch(rel[k], j.b.p);
+            for (uint32_t i = sg; i <= t; i++)
+                j.nocheck[i] = 0;
+        }
+        for (uint32_t i = sg; i <= t; i++) {
+            if (j.b.p + REC_ROOM > j.limit)
+                goto too_large;
+            if (i != sg)
+                c->addr[i] = (uint32_t)(j.b.p - j.b.start);
+            emit_rec(&j, i);
+        }
+        sg = t + 1;
     }
-    (void)end;
     c->stubs = (uint32_t)(j.b.p - j.b.start);
     emit_stubs(&j);
     if (j.full)
@@ -1254,11 +1401,17 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
     free(j.stubs);
     free(j.fix);
     free(j.tabrel);
+    free(j.nocheck);
     c->compile_ns = now_ns() - t0;
     *out = c;
     return JAVM_OK;
+    if (0) {
+too_large:
+        rc = JAVM_ERR_JIT_TOO_LARGE;
+    }
 fail:
     free(buf);
+    free(j.nocheck);
     free(j.stubs);
     free(j.fix);
     free(j.tabrel);
@@ -1277,9 +1430,11 @@ fail:
 
 static int compile(const javm_program *p, javm_gas_model model, jit_code **out)
 {
-    int rc = compile_in(p, model, REC_TYPICAL, out);
+    int rc = compile_in(p, model, REC_TYPICAL, true, out);
     if (rc == JAVM_ERR_JIT_TOO_LARGE)
-        rc = compile_in(p, model, REC_ROOM, out);
+        rc = compile_in(p, model, REC_ROOM, true, out);
+    if (rc == JAVM_ERR_JIT_TOO_LARGE) /* the fast versions double some code: do without */
+        rc = compile_in(p, model, REC_ROOM, false, out);
     return rc;
 }
 
