@@ -934,8 +934,9 @@ typedef struct mgroup {
     bool store;
 } mgroup;
 
-/* Plans the segment [s, t]: accesses through a base register not yet written in the segment
- * are grouped by register; a group of two or more within 4096 bytes is checked once at the
+/* Plans the segment [s, t]: accesses through a base register whose value is still its value
+ * at the segment start plus a known constant (only `add_imm_64 r, r, k` has changed it) are
+ * grouped by register, offsets taken from the start value; a group of two or more within 4096 bytes is checked once at the
  * segment's start (its whole range in one page with the needed state) and its accesses go
  * unchecked in the fast version. Marks them in nocheck[]; false when nothing is gained or
  * the segment calls out. */
@@ -943,6 +944,7 @@ static bool plan_segment(jcomp *j, uint32_t s, uint32_t t, mgroup g[JAVM_NUM_REG
 {
     const exec_rec *recs = j->p->recs;
     bool written[JAVM_NUM_REGS] = { false };
+    int64_t delta[JAVM_NUM_REGS] = { 0 };
     for (unsigned k = 0; k < JAVM_NUM_REGS; k++)
         g[k] = (mgroup){ INT64_MAX, INT64_MIN, 0, false };
     for (uint32_t i = s; i <= t; i++) {
@@ -951,6 +953,7 @@ static bool plan_segment(jcomp *j, uint32_t s, uint32_t t, mgroup g[JAVM_NUM_REG
         bool store;
         if (rec_access(&recs[i], &base, &off, &size, &store) && !written[base]) {
             mgroup *m = &g[base];
+            off += delta[base];
             m->lo = off < m->lo ? off : m->lo;
             m->hi = off + size > m->hi ? off + size : m->hi;
             m->store |= store;
@@ -963,7 +966,10 @@ static bool plan_segment(jcomp *j, uint32_t s, uint32_t t, mgroup g[JAVM_NUM_REG
                 j->nocheck[k] = 0;
             return false;
         }
-        if (w >= 0)
+        if (w >= 0 && recs[i].op == 149 && recs[i].b == w && !written[w] &&
+            delta[w] + (int32_t)recs[i].x > -(INT64_C(1) << 32) && delta[w] + (int32_t)recs[i].x < (INT64_C(1) << 32))
+            delta[w] += (int32_t)recs[i].x; /* r += k: still the start value plus a constant */
+        else if (w >= 0)
             written[w] = true;
     }
     bool any = false;
