@@ -282,6 +282,16 @@ static void fin32(jcomp *j, unsigned g, int r)
     put(j, g, d);
 }
 
+/* Writes a result in host register r to PVM register g: as is (w), or its low 32 bits
+ * sign-extended. */
+static void finish(jcomp *j, int w, unsigned g, int r)
+{
+    if (w)
+        put(j, g, r);
+    else
+        fin32(j, g, r);
+}
+
 /* D = A op B for the group-1 ALU ops and imul (op = 100); w = 0: the 32-bit form, with the
  * result sign-extended. */
 #define OP_IMUL 100u
@@ -311,10 +321,7 @@ static void alu3(jcomp *j, unsigned op, int w, unsigned gd, unsigned ga, unsigne
         apply(j, op, w, RAX, b);
         d = RAX;
     }
-    if (!w)
-        fin32(j, gd, d);
-    else
-        put(j, gd, d);
+    finish(j, w, gd, d);
 }
 
 /* D = S op imm (group-1 ALU op), imm sign-extended from 32 bits. */
@@ -324,10 +331,7 @@ static void alu_imm(jcomp *j, unsigned op, int w, unsigned gd, unsigned gs, int3
     if (s != d || !w)
         x86_mov_rr(&j->b, w, d, s);
     x86_alu_ri(&j->b, w, op, d, imm);
-    if (!w)
-        fin32(j, gd, d);
-    else
-        put(j, gd, d);
+    finish(j, w, gd, d);
 }
 
 /* D = S shifted by a constant. */
@@ -337,10 +341,7 @@ static void shift_imm(jcomp *j, unsigned sh, int w, unsigned gd, unsigned gs, un
     x86_mov_rr(&j->b, w, d, s);
     if (k)
         x86_shift_ri(&j->b, w, sh, d, (uint8_t)k);
-    if (!w)
-        fin32(j, gd, d);
-    else
-        put(j, gd, d);
+    finish(j, w, gd, d);
 }
 
 /* rax = v shifted by register gc (masked to 5 or 6 bits), then finished into gd. v is in
@@ -364,10 +365,7 @@ static void shift_var(jcomp *j, unsigned sh, int w, unsigned gd, int vr, unsigne
             x86_mov_rr(&j->b, w, RAX, vr);
         x86_shift_cl(&j->b, w, sh, RAX);
     }
-    if (!w)
-        fin32(j, gd, RAX);
-    else
-        put(j, gd, RAX);
+    finish(j, w, gd, RAX);
 }
 
 /* D = (cond) for cmp a, b already emitted. */
