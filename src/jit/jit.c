@@ -727,7 +727,7 @@ static void emit_rec(jcomp *j, uint32_t i)
         int s = src(j, B, RCX);
         x86_mov_ri(b, RAX, (uint64_t)(int64_t)xi);
         x86_alu_rr(b, w, ALU_SUB, RAX, s);
-        if (w) put(j, A, RAX); else fin32(j, A, RAX);
+        finish(j, w, A, RAX);
         break;
     }
     case 144: case 145: case 146: case 155: case 156: case 157: {
