@@ -188,6 +188,7 @@ typedef struct jcomp {
     uint8_t *host_tramp, *mem_tramp, *panic_eax, *consts;
     uint8_t *nocheck;     /* per record: the access is covered by its segment's group check */
     bool version;         /* emit checked-once fast versions of segments */
+    bool skip_next;       /* emit_rec fused the next record: jump over its own code */
     bool oom;             /* an allocation failed */
     bool full;            /* the code buffer is full */
 } jcomp;
@@ -487,12 +488,14 @@ static void djump_eax(jcomp *j, uint32_t i, bool gp_halt)
 
 /* ---- division, high products ---------------------------------------------------------------- */
 
-/* rax = a (op) b with the pvm.md §5 edge cases; 32-bit forms work on values in 64 bits. */
-static void divrem(jcomp *j, unsigned op, unsigned gd, unsigned ga, unsigned gb)
+/* Division and remainder with the pvm.md §5 edge cases: the quotient goes to PVM register
+ * gq and the remainder to gr (either may be -1: not wanted), so a div and rem of the same
+ * operands share one division. op is the div or rem opcode of the width and signedness;
+ * 32-bit forms work on values in 64 bits. */
+static void divrem(jcomp *j, unsigned op, int gq, int gr, unsigned ga, unsigned gb)
 {
     x86_buf *b = &j->b;
     bool is32 = op <= 196, sgn = op == 194 || op == 196 || op == 204 || op == 206;
-    bool rem = op == 195 || op == 196 || op == 205 || op == 206;
     int a = src(j, ga, RAX);
     /* operands into rax (dividend) and rcx (divisor), before rdx is touched */
     int bb = j->host[gb] >= 0 ? j->host[gb] : -1;
@@ -523,29 +526,40 @@ static void divrem(jcomp *j, unsigned op, unsigned gd, unsigned ga, unsigned gb)
         x86_rr(b, OP1(0x31), 0, RDX, RDX); /* xor edx, edx */
         x86_g3(b, is32 ? 0 : 1, G3_DIV, RCX);
     }
-    if (rem)
-        x86_mov_rr(b, 1, RAX, RDX);
+    x86_mov_rr(b, 1, RCX, RDX);
     uint8_t *jdone = x86_jmp32(b);
-    /* divisor zero: div -> all ones, rem -> the dividend (already in rax) */
+    /* divisor zero: quotient all ones, remainder the dividend */
     x86_patch(jz, b->p);
-    if (!rem)
-        x86_mov_ri(b, RAX, UINT64_MAX);
+    x86_mov_rr(b, 1, RCX, RAX);
+    x86_mov_ri(b, RAX, UINT64_MAX);
     uint8_t *jdone2 = x86_jmp32(b);
     if (jm1) {
-        /* 64-bit signed divisor -1: div -> -a (wrapping: MIN stays MIN), rem -> 0 */
+        /* 64-bit signed divisor -1: quotient -a (wrapping: MIN stays MIN), remainder 0 */
         x86_patch(jm1, b->p);
-        if (rem)
-            x86_mov_ri(b, RAX, 0);
-        else
-            x86_g3(b, 1, G3_NEG, RAX);
+        x86_g3(b, 1, G3_NEG, RAX);
+        x86_mov_ri(b, RCX, 0);
     }
     x86_patch(jdone, b->p);
     x86_patch(jdone2, b->p);
     x86_load(b, RDX, x86_m(RSP, F_SAVE_RDX), 8, false);
-    if (is32)
-        fin32(j, gd, RAX);
-    else
-        put(j, gd, RAX);
+    /* the quotient first: when both name one register, the remainder (written later by the
+     * PVM order div-then-rem) wins; fin32/put may use rax, so the remainder stays in rcx */
+    if (gq >= 0)
+        finish(j, !is32, (unsigned)gq, RAX);
+    if (gr >= 0)
+        finish(j, !is32, (unsigned)gr, RCX);
+}
+
+/* Whether record i (a div) and i + 1 (the rem of the same operands, in the same segment)
+ * can share one division: the div must not overwrite an operand the rem reads. */
+static bool fuse_divrem(const exec_rec *r)
+{
+    static const uint8_t pair[4][2] = { { 193, 195 }, { 194, 196 }, { 203, 205 }, { 204, 206 } };
+    for (int k = 0; k < 4; k++)
+        if (r[0].op == pair[k][0] && r[1].op == pair[k][1] && r[0].a == r[1].a && r[0].b == r[1].b &&
+            r[0].d != r[0].a && r[0].d != r[0].b)
+            return true;
+    return false;
 }
 
 /* D = high 64 bits of A * B: op 213 signed x signed, 214 unsigned, 215 signed x unsigned. */
@@ -803,8 +817,18 @@ static void emit_rec(jcomp *j, uint32_t i)
     case 190: alu3(j, ALU_ADD, 0, D, A, B, true); break;
     case 191: alu3(j, ALU_SUB, 0, D, A, B, false); break;
     case 192: alu3(j, OP_IMUL, 0, D, A, B, true); break;
-    case 193: case 194: case 195: case 196: case 203: case 204: case 205: case 206:
-        divrem(j, r->op, D, A, B);
+    case 193: case 194: case 203: case 204:
+        if (!ender(r->op) && fuse_divrem(r)) {
+            /* div and the rem after it in one division; record i + 1 keeps its own code
+             * (jumped over) for runs that start there */
+            divrem(j, r->op, (int)D, (int)r[1].d, A, B);
+            j->skip_next = true;
+            break;
+        }
+        divrem(j, r->op, (int)D, -1, A, B);
+        break;
+    case 195: case 196: case 205: case 206:
+        divrem(j, r->op, -1, (int)D, A, B);
         break;
     case 197: case 198: case 199: case 207: case 208: case 209: {
         int w = r->op >= 207;
@@ -1357,6 +1381,10 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
                 if (j.b.p + REC_ROOM > j.limit)
                     goto too_large;
                 emit_rec(&j, i);
+                if (j.skip_next) { /* no entry lands inside the fast version */
+                    j.skip_next = false;
+                    i++;
+                }
             }
             if (falls_through(p->recs[t].op))
                 add_fix(&j, x86_jmp32(&j.b), t + 1);
@@ -1371,6 +1399,13 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
             if (i != sg)
                 c->addr[i] = (uint32_t)(j.b.p - j.b.start);
             emit_rec(&j, i);
+            if (j.skip_next) {
+                j.skip_next = false;
+                uint8_t *over = x86_jmp32(&j.b);
+                c->addr[++i] = (uint32_t)(j.b.p - j.b.start);
+                emit_rec(&j, i);
+                x86_patch(over, j.b.p);
+            }
         }
         sg = t + 1;
     }
