@@ -412,6 +412,53 @@ static void undo_one(javm_cache *c, cache_undo *u)
     }
 }
 
+static bool rc_record_at(const javm_cache *c, const cache_entry *e, size_t pos)
+{
+    return pos < c->log_len && c->log[pos].kind == U_RC && c->log[pos].e == e;
+}
+
+/* Undo replays the log backwards and U_RC only sets a count, so of several records of one
+ * entry the oldest decides what an undo restores; later ones are needed only when an undo
+ * stops between them. An operation's undo stops at its mark, so inside an operation a record
+ * at or after the mark suffices; between operations inside a journal the only undo is the
+ * journal's (to 0), so any record suffices. Outside a journal the log is discarded when the
+ * operation ends. This bounds a journal's log by the entries it touches, not by gas. */
+int cache_log_rc(javm_cache *c, cache_entry *e)
+{
+    if (!cache_logging(c))
+        return JAVM_OK;
+    if (c->guard == 0 ? rc_record_at(c, e, e->rc_first) || rc_record_at(c, e, e->rc_last)
+                      : e->rc_last >= c->op_mark && rc_record_at(c, e, e->rc_last))
+        return JAVM_OK;
+    cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+    int rc = cache_log_push(c, &u);
+    if (rc)
+        return rc;
+    e->rc_last = c->log_len - 1;
+    if (!rc_record_at(c, e, e->rc_first))
+        e->rc_first = e->rc_last;
+    return JAVM_OK;
+}
+
+/* After an operation inside a journal succeeded: its U_RC records of entries that already
+ * have an older record are dropped (the older one restores the count the journal's undo
+ * needs). Nothing else refers to log positions between operations. */
+static void log_fold(javm_cache *c, size_t mark)
+{
+    size_t w = mark;
+    for (size_t i = mark; i < c->log_len; i++) {
+        cache_undo *u = &c->log[i];
+        if (u->kind == U_RC) {
+            cache_entry *e = u->e;
+            if (e->rc_first < w && rc_record_at(c, e, e->rc_first))
+                continue;
+            e->rc_first = e->rc_last = w;
+        }
+        c->log[w++] = *u;
+    }
+    c->log_len = w;
+}
+
 void cache_undo_to(javm_cache *c, size_t mark)
 {
     while (c->log_len > mark)
@@ -452,6 +499,7 @@ void cache_discard_log(javm_cache *c)
 size_t cache_op_begin(javm_cache *c)
 {
     c->guard++;
+    c->op_mark = c->log_len;
     return c->log_len;
 }
 
@@ -462,6 +510,8 @@ int cache_op_end(javm_cache *c, size_t mark, int rc)
     c->guard--;
     if (c->guard == 0 && !c->journal)
         cache_discard_log(c);
+    else if (c->guard == 0 && rc == 0)
+        log_fold(c, mark);
     return rc;
 }
 
@@ -574,12 +624,9 @@ int cache_rc_inc(javm_cache *c, cache_entry *e, uint32_t n)
 {
     if (e->rc > JAVM_REFCOUNT_MAX - n)
         return CAP_ERR(JAVM_ERR_REFCOUNT_OVERFLOW);
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc += n;
     if (!(e->flags & CE_WORKING))
         cache_dirty_add(c, e);
@@ -621,12 +668,9 @@ static int dec_one(javm_cache *c, cache_entry *e, cache_entry **work)
 {
     if (e->rc == 0)
         return CAP_ERR(JAVM_ERR_INTERNAL);
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc--;
     if (!(e->flags & CE_WORKING))
         cache_dirty_add(c, e);
@@ -682,12 +726,9 @@ int cache_rc_dec(javm_cache *c, cache_entry *e)
 int cache_drop(javm_cache *c, cache_entry *e)
 {
     release_ctx r = { c, NULL };
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc = 0;
     e->wnext = NULL;
     r.work = e;
@@ -1149,8 +1190,7 @@ int javm_cache_get_mut(javm_cache *c, const javm_key *key, javm_ref *out)
         if (rc == JAVM_OK && !(w = calloc(1, sizeof *w)))
             rc = CAP_ERR(JAVM_ERR_ALLOC);
         if (rc == JAVM_OK && cache_logging(c)) {
-            cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-            rc = cache_log_push(c, &u);
+            rc = cache_log_rc(c, e);
             cache_undo m = { .kind = U_MOVE, .e = e, .e2 = w, .flag = unlinked };
             if (rc == JAVM_OK)
                 rc = cache_log_push(c, &m);

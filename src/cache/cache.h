@@ -38,6 +38,9 @@ typedef struct cache_entry {
     uint64_t touched; /* journal epoch in which a working() backup was taken */
     uint32_t visit;   /* settle's DFS colour: 0 white, 1 grey, 2 done, 3 done Instance */
     javm_hash settled; /* settle: the snapshot hash of a working Instance (visit 3) */
+    /* Log positions of U_RC records of this entry (hints, checked against the log before
+     * use): the one that restores its count before the journal, the newest one. */
+    size_t rc_first, rc_last;
 } cache_entry;
 
 /* Open addressing, linear probing, backward-shift deletion, load <= 1/2. The tag is the first
@@ -114,6 +117,7 @@ struct javm_cache {
     cache_undo *log;
     size_t log_len, log_cap;
     int guard;         /* depth of running multi-step operations */
+    size_t op_mark;    /* >= the mark of the innermost running operation */
     bool journal;      /* a per-invocation journal is open */
     bool txn_open;     /* the journal's store transaction is open (not suspended) */
     uint64_t epoch;    /* journal epoch, for working() backups */
@@ -154,6 +158,9 @@ int cache_blob_insert(javm_cache *c, const javm_hash *h, javm_cap *cap, uint32_t
                       cache_entry **out);
 int cache_working_insert(javm_cache *c, javm_cap *cap, uint32_t rc, cache_entry **out);
 int cache_log_push(javm_cache *c, const cache_undo *u);
+/* Logs e's refcount before a change, unless a record already restores what an undo to the
+ * running operation's mark (or, between operations, to the journal's start) needs. */
+int cache_log_rc(javm_cache *c, cache_entry *e);
 void cache_dirty_add(javm_cache *c, cache_entry *e);
 void cache_dirty_del(cache_entry *e);
 int cache_tab_insert(cache_tab *t, cache_entry *e);
