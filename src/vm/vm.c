@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vm/vm.h"
+#include "exec/exec.h"
 
 /* At most this many reset memories are kept for reuse (each reserves 4 GiB of address
  * space and ~9 MiB of lazily committed bookkeeping). */
@@ -322,7 +323,8 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         if (pg->state != JAVM_PAGE_LOADED)
             continue; /* Empty: fresh pages are zero; Missing was refused before */
         uint64_t addr = (uint64_t)start + i * JAVM_PAGE_SIZE;
-        if (javm_memory_poke(e->st.mem, (uint32_t)addr, JAVM_PAGE_SIZE, pg->bytes))
+        /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
+        if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
             return JAVM_ERR_MAP_FAILED;
         (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash };
     }
@@ -758,6 +760,10 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             (ex.arg == JAVM_OP_SET_IMAGE || ex.arg == JAVM_OP_HOST_CALL))
             continue; /* new program, or a child pushed: run the top again */
         if (ex.reason == JAVM_EXIT_HOST_CALL && ex.arg == JAVM_OP_HOST_YIELD) {
+            /* The embedder may release the Instances while paused: copy borrowed pages in */
+            for (uint32_t i = 0; i < vm->depth; i++)
+                if (vm->stack[i].st.mem)
+                    exec_memory_materialize(vm->stack[i].st.mem);
             res->kind = JAVM_RES_PAUSED;
             res->marker = e->marker;
             res->catcher_position = e->target_position;
