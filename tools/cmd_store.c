@@ -126,7 +126,14 @@ int cmd_quota(int argc, char **argv)
     }
     if ((rc = cli_session_open(&s, "quota")))
         return rc;
-    uint64_t before = s.ka->vtbl->storage_quota_get(s.ka, id);
+    uint64_t before = 0;
+    int qrc = s.ka->vtbl->storage_quota_read(s.ka, id, &before);
+    if (qrc) {
+        fprintf(stderr, "javm quota: %s%s%s\n", javm_strerror(qrc),
+                *javm_store_errmsg(s.store) ? ": " : "", javm_store_errmsg(s.store));
+        cli_session_close(&s);
+        return CLI_INPUT;
+    }
     if (set) {
         s.ka->vtbl->storage_quota_set(s.ka, id, val);
         rc = cli_session_commit(&s, "quota");

@@ -385,6 +385,9 @@ typedef struct javm_ka_vtbl {
     int (*persist)(void *ka, javm_store *store); /* write changes into the open transaction */
     void (*rollback)(void *ka);                  /* discard the changes made since begin */
     void (*destroy)(void *ka);                   /* frees the kernel assist (javm_ka_free) */
+    /* Optional (NULL: storage_quota_get is used): the quota with a status, so that a failed
+     * read is not taken for a quota of 0 (0 and JAVM_OK when absent). */
+    int (*storage_quota_read)(void *ka, uint64_t quota_id, uint64_t *out);
 } javm_ka_vtbl;
 
 /* Every kernel-assist implementation starts with this header. */
@@ -412,8 +415,8 @@ JAVM_API int javm_cache_open(javm_store *store, javm_cache **out);
 JAVM_API void javm_cache_close(javm_cache *cache);
 
 /* The cap a key names (a blob by hash, a working entry by ref, a graduated ref through the
- * forwarding map), loading a stored blob on a miss, or NULL when absent (or the load failed).
- * No refcount change. The pointer is lent until the next mutating call on the cache. */
+ * forwarding map), loading a stored blob on a miss, or NULL when absent or the load failed
+ * (javm_cache_refcount returns the status that tells which). No refcount change. The pointer is lent until the next mutating call on the cache. */
 JAVM_API const javm_cap *javm_cache_get(javm_cache *cache, const javm_key *key);
 JAVM_API const javm_cap *javm_cache_get_hash(javm_cache *cache, const javm_hash *h);
 /* The refcount of a present entry (JAVM_ERR_NOT_FOUND). */

@@ -913,6 +913,32 @@ void javm_cache_close(javm_cache *c)
     free(c);
 }
 
+int cache_get_hash(javm_cache *c, const javm_hash *h, const javm_cap **out)
+{
+    cache_entry *e;
+    *out = NULL;
+    int rc = cache_blob(c, h, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    *out = e->cap;
+    return JAVM_OK;
+}
+
+int cache_get_key(javm_cache *c, const javm_key *key, const javm_cap **out)
+{
+    cache_entry *e;
+    *out = NULL;
+    int rc = cache_resolve(c, key, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    *out = e->cap;
+    return JAVM_OK;
+}
+
 const javm_cap *javm_cache_get(javm_cache *c, const javm_key *key)
 {
     cache_entry *e;

@@ -138,6 +138,12 @@ void cache_undo_to(javm_cache *c, size_t mark);
 void cache_discard_log(javm_cache *c);
 bool cache_logging(const javm_cache *c);
 
+/* The cap of a live blob (resident or loaded from the store) with a status that tells an
+ * absent blob (JAVM_ERR_NOT_FOUND) from a store or decode failure (that status): what
+ * javm_cache_get_hash reports as NULL either way. The VM uses these (issue 13 item 8). */
+int cache_get_hash(javm_cache *c, const javm_hash *h, const javm_cap **out);
+int cache_get_key(javm_cache *c, const javm_key *key, const javm_cap **out);
+
 /* Live blob by hash (resident or loaded from the store); *out NULL and JAVM_OK when absent. */
 int cache_blob(javm_cache *c, const javm_hash *h, cache_entry **out);
 cache_entry *cache_tab_find_hash(cache_tab *t, const javm_hash *h);

@@ -182,16 +182,24 @@ static void journal_close(ka_store *k)
 
 /* ==== quotas, files ======================================================================== */
 
-static uint64_t ka_quota_get(void *ka, uint64_t id)
+static int ka_quota_read(void *ka, uint64_t id, uint64_t *out)
 {
     ka_store *k = ka;
     qrec *r = q_find(&k->buf, id, NULL);
-    if (r)
-        return r->v;
+    if (r) {
+        *out = r->v;
+        return JAVM_OK;
+    }
     uint8_t key[8];
-    uint64_t v;
     be64(key, id);
-    read_u64(k, JAVM_TABLE_QUOTAS, key, 8, 0, &v); /* on failure v is 0: get cannot fail */
+    return read_u64(k, JAVM_TABLE_QUOTAS, key, 8, 0, out);
+}
+
+static uint64_t ka_quota_get(void *ka, uint64_t id)
+{
+    uint64_t v;
+    if (ka_quota_read(ka, id, &v))
+        v = 0; /* the vtbl's get cannot fail: the VM reads through ka_quota_read */
     return v;
 }
 
@@ -232,7 +240,10 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
 {
     ka_store *k = ka;
     kbuf *b = &k->buf;
-    uint64_t q = ka_quota_get(ka, quota_id);
+    uint64_t q;
+    int qrc = ka_quota_read(ka, quota_id, &q);
+    if (qrc)
+        return qrc;
     if (q < size)
         return JAVM_ERR_QUOTA;
     /* Read and reserve everything first: once the record is in, nothing can fail. */
@@ -451,6 +462,7 @@ static const javm_ka_vtbl ka_store_vtbl = {
     .gas_meter_get = ka_gas_get,
     .gas_meter_set = ka_gas_set,
     .storage_quota_get = ka_quota_get,
+    .storage_quota_read = ka_quota_read,
     .storage_quota_set = ka_quota_set,
     .yield_catcher_nonce = ka_nonce,
     .yield_catcher_register = ka_catcher_register,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vm/vm.h"
+#include "cache/cache.h"
 #include "exec/exec.h"
 
 /* At most this many reset memories are kept for reuse (each reserves 4 GiB of address
@@ -347,19 +348,31 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     vm_leaf *leaves = NULL;
     uint32_t nleaves = 0, capleaves = 0;
     /* 1-3: the Instance, its Image and its root CNode */
-    const javm_cap *ic = javm_cache_get_hash(cache, instance_hash);
+    /* A lookup that failed (store, decode, allocation) is reported as itself, never as an
+     * absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
+    const javm_cap *ic, *imc, *rc_cap;
+    if ((rc = cache_get_hash(cache, instance_hash, &ic)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!ic || ic->kind != JAVM_KIND_INSTANCE) {
         *trap = ic ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_INSTANCE_NOT_FOUND;
     }
     const javm_instance *inst = &ic->instance;
-    const javm_cap *imc = javm_cache_get_hash(cache, &inst->image_hash);
+    if ((rc = cache_get_hash(cache, &inst->image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!imc || imc->kind != JAVM_KIND_IMAGE) {
         *trap = imc ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_IMAGE_NOT_FOUND;
     }
     const javm_image *img = &imc->image;
-    const javm_cap *rc_cap = javm_cache_get(cache, &inst->root_cnode);
+    if ((rc = cache_get_key(cache, &inst->root_cnode, &rc_cap)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!rc_cap || rc_cap->kind != JAVM_KIND_CNODE) {
         *trap = rc_cap ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_ROOT_CNODE_NOT_FOUND;
@@ -382,10 +395,12 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     }
     /* 6: every overlay's Data is present in full */
     for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_cap *dc = javm_cache_get_hash(cache, &inst->overlays[i].data);
-        if (!dc || dc->kind != JAVM_KIND_DATA) {
-            *trap = JAVM_TRAP_CACHE;
-            return JAVM_ERR_NOT_FOUND;
+        const javm_cap *dc;
+        if ((rc = cache_get_hash(cache, &inst->overlays[i].data, &dc)) || dc->kind != JAVM_KIND_DATA) {
+            *trap = rc ? vm_trap_of_status(rc) : JAVM_TRAP_CACHE;
+            if (rc == JAVM_ERR_NOT_FOUND)
+                *trap = JAVM_TRAP_CACHE; /* impossible through put: docs/vm.md */
+            return rc ? rc : JAVM_ERR_NOT_FOUND;
         }
         if (data_has_missing(&dc->data)) {
             *trap = JAVM_TRAP_DATA_MISSING;
@@ -450,19 +465,26 @@ fail:
 
 /* ---- spawn (caps.md §6.8) --------------------------------------------------------------- */
 
-/* Resolves a mapping's source path from root: the Data it names, or NULL (no overlay). */
-static const javm_cap *resolve_path(javm_cache *cache, const javm_cap *root, const javm_mapping *m)
+/* Resolves a mapping's source path from root: *out is the Data it names, or NULL (no
+ * overlay). A lookup that fails other than by absence returns its status. */
+static int resolve_path(javm_cache *cache, const javm_cap *root, const javm_mapping *m,
+                        const javm_cap **out)
 {
     const javm_cap *node = root;
+    *out = NULL;
     for (uint32_t step = 0; step < m->path_len; step++) {
         if (!node || node->kind != JAVM_KIND_CNODE)
-            return NULL;
+            return JAVM_OK;
         const javm_key *t = javm_cnode_get_slot(node, m->path[step]);
         if (!t || t->tag != JAVM_KEY_HASH)
-            return NULL;
-        node = javm_cache_get_hash(cache, &t->hash);
+            return JAVM_OK;
+        int rc = cache_get_hash(cache, &t->hash, &node);
+        if (rc && rc != JAVM_ERR_NOT_FOUND)
+            return rc;
     }
-    return node && node->kind == JAVM_KIND_DATA ? node : NULL;
+    if (node && node->kind == JAVM_KIND_DATA)
+        *out = node;
+    return JAVM_OK;
 }
 
 int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
@@ -495,7 +517,10 @@ int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bo
             mem_size = end;
         if (m->path_len == 0)
             continue;
-        const javm_cap *dc = resolve_path(cache, root, m);
+        const javm_cap *dc;
+        int prc = resolve_path(cache, root, m, &dc);
+        if (prc)
+            return prc;
         if (!dc)
             continue;
         if (data_has_missing(&dc->data))
@@ -520,7 +545,11 @@ int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned root_siz
 {
     int rc;
     javm_cap *root = NULL, *inst = NULL, *img = NULL;
-    const javm_cap *imc = cache ? javm_cache_get_hash(cache, image_hash) : NULL;
+    const javm_cap *imc = NULL;
+    if (!cache || !image_hash)
+        return JAVM_ERR_IMAGE_NOT_FOUND;
+    if ((rc = cache_get_hash(cache, image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND)
+        return rc;
     if (!imc || imc->kind != JAVM_KIND_IMAGE)
         return JAVM_ERR_IMAGE_NOT_FOUND;
     if (root_size_log > JAVM_CNODE_MAX_SIZE_LOG)
@@ -663,7 +692,9 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         res->slot0 = s0->h;
         vm_slot_clear(e, 0);
     }
-    const javm_cap *imc = javm_cache_get_hash(cache, &e->image_hash);
+    const javm_cap *imc;
+    if ((rc = cache_get_hash(cache, &e->image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND)
+        goto done;
     rc = JAVM_ERR_IMAGE_NOT_FOUND;
     if (!imc || imc->kind != JAVM_KIND_IMAGE)
         goto done;
@@ -865,8 +896,8 @@ int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *in
     }
     vm->depth = 1;
     if (slot0_in) {
-        rc = JAVM_ERR_NOT_FOUND;
-        if (!javm_cache_get_hash(cache, slot0_in))
+        const javm_cap *s0c;
+        if ((rc = cache_get_hash(cache, slot0_in, &s0c)))
             goto discard;
         rc = JAVM_ERR_SLOT_PINNED;
         if (vm_is_pinned(e, 0))
@@ -897,8 +928,10 @@ int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *sc
         return JAVM_ERR_NOT_PAUSED;
     vm_entry *y = &vm->stack[vm->depth - 2];
     if (scratch) {
-        if (!javm_cache_get_hash(cache, scratch))
-            return JAVM_ERR_NOT_FOUND;
+        const javm_cap *sc;
+        int grc = cache_get_hash(cache, scratch, &sc);
+        if (grc)
+            return grc;
         if (vm_is_pinned(y, 0))
             return JAVM_ERR_SLOT_PINNED;
     }
