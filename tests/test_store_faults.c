@@ -2,7 +2,9 @@
  * tests/test_store_faults.c — issue 13 item 8: a store whose reads fail (a fault-injecting
  * wrapper around the in-memory store) is reported as a store failure, never as an absent
  * cap, file or quota: ops trap CACHE (not NOT_FOUND, UNKNOWN_FILE or QUOTA), build_entry
- * returns the store's status (not INSTANCE_NOT_FOUND), `quota` reads report the failure. */
+ * returns the store's status (not INSTANCE_NOT_FOUND), `quota` reads report the failure; and
+ * (item 9) an invocation that fails after the guest halted (settle, commit) returns a result
+ * that is a fault, not a HALT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +136,37 @@ static void test_build_entry_lookup_fails(void **state)
     assert_int_equal(javm_cache_refcount(E->cache, &k, &rc), JAVM_ERR_STORE);
 }
 
+/* Item 9: whatever fails, the result is a FAULT(TRAP), never the zeroed HALT. */
+static void test_error_results_are_faults(void **state)
+{
+    env *E = *state;
+    javm_call_result r = run(E, 0, JAVM_OK); /* warms the cache */
+    assert_int_equal(r.kind, JAVM_RES_HALT);
+    javm_key k = javm_key_of_hash(&r.post_instance);
+    assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK);
+    assert_int_equal(javm_commit(E->cache, E->ka), JAVM_OK);
+    /* Everything build_entry needs is resident; settle's puts of the new root CNode look in
+     * the store and fail there. */
+    fault_store_fail(E->fs, JAVM_TABLE_BLOBS, NULL, 0, JAVM_ERR_STORE);
+    r = run(E, 0, JAVM_ERR_STORE);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    assert_int_equal(r.fault_reason, JAVM_EXIT_TRAP);
+    assert_string_equal(javm_trap_name(r.trap), "CACHE");
+    assert_false(r.has_slot0);
+    assert_true(r.gas_used > 0);
+    fault_store_fail(E->fs, -1, NULL, 0, 0);
+    /* build_entry's failures too */
+    javm_hash absent = fill(0x42);
+    assert_int_equal(javm_invoke(E->vm, E->cache, E->ka, &absent, 0, NULL, 1000, NULL, NULL, &r),
+                     JAVM_ERR_INSTANCE_NOT_FOUND);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    assert_string_equal(javm_trap_name(r.trap), "NOT_FOUND");
+    assert_int_equal(javm_invoke(E->vm, E->cache, E->ka, &E->inst, 9, NULL, 1000, NULL, NULL, &r),
+                     JAVM_ERR_NO_SUCH_ENDPOINT);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    assert_string_equal(javm_trap_name(r.trap), "NO_ENDPOINT");
+}
+
 static void test_host_open_fails(void **state)
 {
     env *E = *state;
@@ -159,6 +192,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_op_lookup_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_entry_lookup_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_results_are_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_open_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_read_fails, setup, teardown),
     };

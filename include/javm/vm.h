@@ -123,7 +123,10 @@ typedef struct javm_invoke_opts {
  * journal (_BUSY), gas <= 2^63 - 1 (_INVALID_ARG). slot0_in may be NULL. Setup failures return
  * their status (build_entry's: INSTANCE_NOT_FOUND, IMAGE_NOT_FOUND, ROOT_CNODE_NOT_FOUND,
  * NO_SUCH_ENDPOINT, DECODE_FAILED, DATA_MISSING, MAP_FAILED; CONFLICT for a name that does
- * not name instance_hash; NOT_FOUND / SLOT_PINNED for slot0_in); outcomes are in *res. */
+ * not name instance_hash; NOT_FOUND / SLOT_PINNED for slot0_in); outcomes are in *res. On
+ * any non-OK return (also a failed settle or commit after the guest halted) *res is a FAULT
+ * with fault_reason JAVM_EXIT_TRAP and trap the reason (CACHE for a store failure), gas_used
+ * kept and nothing else filled; the same holds for javm_resume. */
 JAVM_API int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
                 uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
                 const javm_invoke_opts *opts, javm_call_result *res);

@@ -839,11 +839,11 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             if (rc != JAVM_OK) {
                 discard_stack(vm, cache);
                 javm_journal_abort(cache, ka);
-                return rc;
+                return rc; /* the result is made a fault by error_result */
             }
             res->kind = JAVM_RES_HALT;
             res->return_value = ret;
-            return javm_journal_commit(cache, ka);
+            return javm_journal_commit(cache, ka); /* on failure: aborted, made a fault */
         }
         res->kind = JAVM_RES_FAULT;
         res->fault_reason = (int)ex.reason;
@@ -855,9 +855,26 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
     }
 }
 
-int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
-                uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
-                const javm_invoke_opts *opts, javm_call_result *res)
+/* Every non-OK return of invoke and resume leaves a result that cannot be mistaken for a
+ * HALT (JAVM_RES_HALT is 0): a FAULT(TRAP) with the reason (the one build_entry or an op
+ * gave, else the status's), gas_used kept, nothing else filled (issue 13 item 9). */
+static int error_result(javm_call_result *res, int rc)
+{
+    if (rc == JAVM_OK || !res)
+        return rc;
+    javm_trap t = res->kind == JAVM_RES_FAULT && res->trap ? res->trap : vm_trap_of_status(rc);
+    uint64_t gas_used = res->gas_used;
+    memset(res, 0, sizeof *res);
+    res->kind = JAVM_RES_FAULT;
+    res->fault_reason = JAVM_EXIT_TRAP;
+    res->trap = t;
+    res->gas_used = gas_used;
+    return rc;
+}
+
+static int invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+                  uint32_t endpoint, const uint64_t args[4], uint64_t gas,
+                  const javm_hash *slot0_in, const javm_invoke_opts *opts, javm_call_result *res)
 {
     if (!vm || !res || !instance_hash)
         return JAVM_ERR_INVALID_ARG;
@@ -888,8 +905,11 @@ int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *in
     }
     vm_entry *e = &vm->stack[0];
     javm_trap trap;
-    if ((rc = vm_build_entry(vm, cache, instance_hash, endpoint, args, e, &trap)))
+    if ((rc = vm_build_entry(vm, cache, instance_hash, endpoint, args, e, &trap))) {
+        res->kind = JAVM_RES_FAULT;
+        res->trap = trap;
         goto abort;
+    }
     if ((rc = vm_entry_take_holds(cache, e))) {
         vm_entry_dispose(vm, e);
         goto abort;
@@ -919,8 +939,18 @@ abort:
     return rc;
 }
 
-int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
-                javm_call_result *res)
+int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+                uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
+                const javm_invoke_opts *opts, javm_call_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    return error_result(res, invoke(vm, cache, ka, instance_hash, endpoint, args, gas, slot0_in,
+                                    opts, res));
+}
+
+static int resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+                  javm_call_result *res)
 {
     if (!vm || !cache || !res)
         return JAVM_ERR_INVALID_ARG;
@@ -953,6 +983,14 @@ int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *sc
         vm_slot_put(y, 0, scratch);
     }
     return drive(vm, cache, ka, res);
+}
+
+int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+                javm_call_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    return error_result(res, resume(vm, cache, ka, scratch, res));
 }
 
 void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka)
