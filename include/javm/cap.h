@@ -410,8 +410,9 @@ struct javm_vm; /* the VM layer's handle (caps.md §6) */
  * meta records format = 1 and hash_profile = blake2b-256-tagged; an existing one must carry
  * them (JAVM_ERR_STORE_FORMAT). Names are read from the store; blobs are loaded on demand. */
 JAVM_API int javm_cache_open(javm_store *store, javm_cache **out);
-/* Frees the cache, its working entries and uncommitted changes (an open journal is
- * aborted without touching the kernel assist). NULL is a no-op. */
+/* Frees the cache, its working entries and uncommitted changes. An open journal is aborted
+ * like javm_journal_abort, the kernel assist given to javm_journal_begin included (so it
+ * must still be alive). NULL is a no-op. */
 JAVM_API void javm_cache_close(javm_cache *cache);
 
 /* The cap a key names (a blob by hash, a working entry by ref, a graduated ref through the
@@ -523,7 +524,7 @@ JAVM_API bool javm_journal_is_open(const javm_cache *cache);
 JAVM_API uint64_t javm_cache_generation(const javm_cache *cache);
 
 /* Mark and sweep from the roots: embedder roots[0..n), every name and every kernel-assist file
- * record (ka->file_iter; ka may be NULL). Deletes every unreachable blob (resident and
+ * record (ka->file_iter; with ka NULL, the store's files table). Deletes every unreachable blob (resident and
  * stored), sets each survivor's refcount to its holders (edges from survivors, file records,
  * names, root occurrences), clears the forwarding map and commits. Requires no open journal
  * and an empty working tier (JAVM_ERR_BUSY). `vm` is not read here: accounted call-stack

@@ -895,7 +895,11 @@ void javm_cache_close(javm_cache *c)
     if (!c)
         return;
     if (c->journal) {
+        /* Both halves go back, as javm_journal_abort does: a kernel assist left with the
+         * journal's saves would persist file records naming blobs that were never stored. */
         cache_undo_to(c, 0);
+        if (c->journal_ka)
+            c->journal_ka->vtbl->rollback(c->journal_ka);
         if (c->txn_open)
             c->store->vtbl->abort(c->store);
         c->journal = false;

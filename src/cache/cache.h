@@ -119,6 +119,7 @@ struct javm_cache {
     int guard;         /* depth of running multi-step operations */
     size_t op_mark;    /* >= the mark of the innermost running operation */
     bool journal;      /* a per-invocation journal is open */
+    javm_ka *journal_ka; /* the kernel assist given to javm_journal_begin (rolled back by close) */
     bool txn_open;     /* the journal's store transaction is open (not suspended) */
     uint64_t epoch;    /* journal epoch, for working() backups */
     uint64_t generation;

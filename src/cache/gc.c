@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "store/store.h"
 
 /* hash -> holder count, open addressing on the (uniform) first 8 hash bytes. */
 typedef struct mark_slot {
@@ -98,6 +99,23 @@ static int file_root(void *arg, uint64_t id, const javm_hash *h)
     return hold(g, h);
 }
 
+/* Without a kernel assist the file records are read from the store's files table, so that
+ * gc(ka = NULL) cannot delete a blob that a stored file record names (issue 13 item 4). */
+static int stored_file_root(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                            size_t vlen)
+{
+    gc_ctx *g = arg;
+    if (klen != 8 || vlen != 32) {
+        char where[120];
+        store_describe_key(where, sizeof where, JAVM_TABLE_FILES, key, klen);
+        store_set_errmsg(g->c->store, "%s: a file record of %zu bytes", where, vlen);
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    }
+    javm_hash h;
+    memcpy(h.b, val, 32);
+    return file_root(g, 0, &h);
+}
+
 static int edge_hold(void *arg, const javm_key *k)
 {
     return k->tag == JAVM_KEY_HASH ? hold(arg, &k->hash) : CAP_ERR(JAVM_ERR_INTERNAL);
@@ -158,6 +176,8 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
             rc = hold(&g, &c->names[i].hash);
     if (rc == JAVM_OK && ka)
         rc = ka->vtbl->file_iter(ka, file_root, &g);
+    else if (rc == JAVM_OK)
+        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_FILES, stored_file_root, &g);
     while (rc == JAVM_OK && g.sn) {
         javm_hash h = g.stack[--g.sn];
         cache_entry *e;
