@@ -812,6 +812,35 @@ static void test_pause_abort(void **state)
     vm_snap_free(&after);
 }
 
+/* Issue 13 item 5: resume and abort with another cache than the invocation's are refused and
+ * change nothing, neither there nor in the paused invocation. */
+static void test_pause_other_cache(void **state)
+{
+    env *e = *state;
+    javm_hash marker, parent = spawn_yielder(e, &marker);
+    assert_int_equal(javm_commit(e->cache, e->ka), JAVM_OK);
+    javm_call_result r = invoke(e, &parent, 100000, NULL, NULL);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    javm_cache *c2; /* the same store's blobs, another cache */
+    assert_int_equal(javm_cache_open(e->store, &c2), JAVM_OK);
+    vm_snap before, after;
+    vm_snap_take(&before, NULL, c2, NULL, NULL, NULL, NULL);
+    assert_int_equal(javm_resume(e->vm, c2, e->ka, NULL, &r), JAVM_ERR_INVALID_ARG);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    javm_abort(e->vm, c2, e->ka);
+    vm_snap_take(&after, NULL, c2, NULL, NULL, NULL, NULL);
+    vm_snap_assert_equal(&before, &after);
+    vm_snap_free(&before);
+    vm_snap_free(&after);
+    assert_false(javm_journal_is_open(c2));
+    javm_cache_close(c2);
+    assert_int_equal(javm_vm_depth(e->vm), 3);
+    assert_true(javm_journal_is_open(e->cache));
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_OK);
+    assert_halt(&r, 42);
+    drop_result(e, &r);
+}
+
 static void test_pause_conflict(void **state)
 {
     env *e = *state;
@@ -1298,7 +1327,7 @@ int main(void)
         T(test_img4), T(test_mem_latency), T(test_set_image_accounted), T(test_sub_vm),
         T(test_e2e_host_call), T(test_e2e_files), T(test_e2e_oog_loop),
         T(test_e2e_state_persists), T(test_ka), T(test_journal_trap), T(test_journal_halt),
-        T(test_pause_resume), T(test_pause_abort), T(test_pause_conflict), T(test_names),
+        T(test_pause_resume), T(test_pause_abort), T(test_pause_other_cache), T(test_pause_conflict), T(test_names),
         T(test_image_file), T(test_host_fn_invoke), T(test_invoke_args),
         T(test_paged_overlay_settle), T(test_set_image_pinned_swap), T(test_resume_scratch),
         T(test_e2e_derive_and_call), T(test_regs_persist), T(test_slot0_rules),

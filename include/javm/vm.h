@@ -130,11 +130,14 @@ typedef struct javm_invoke_opts {
 JAVM_API int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
                 uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
                 const javm_invoke_opts *opts, javm_call_result *res);
-/* Resumes a paused invocation (caps.md §6.7): JAVM_ERR_NOT_PAUSED, _CONFLICT (the invocation
- * is then discarded), _NOT_FOUND / _SLOT_PINNED for scratch. */
+/* Resumes a paused invocation (caps.md §6.7): JAVM_ERR_NOT_PAUSED, _INVALID_ARG for another
+ * cache than the invocation's (or its journal gone), _CONFLICT (the invocation is then
+ * discarded), _NOT_FOUND / _SLOT_PINNED for scratch. */
 JAVM_API int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
                 javm_call_result *res);
-/* Discards every entry and the journal. */
+/* Discards every entry and the journal. Does nothing while an invocation is running or
+ * paused on another cache than `cache` (its entries hold blobs of that cache); when the
+ * invocation's journal is no longer open, drops the entries without touching the cache. */
 JAVM_API void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka);
 
 /* The first Instance of an Image (caps.md §6.8); the caller holds one reference.

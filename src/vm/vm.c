@@ -895,6 +895,8 @@ static int invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *
     int rc = javm_journal_begin(cache, ka);
     if (rc)
         return rc;
+    vm->cache = cache;
+    vm->cache_epoch = cache->epoch;
     if (vm->has_name) {
         javm_hash cur;
         if (javm_name_get(cache, vm->name, vm->name_len, &cur) != JAVM_OK ||
@@ -949,6 +951,12 @@ int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *in
                                     opts, res));
 }
 
+/* The paused invocation's journal is the one open on this cache (same cache, same epoch). */
+static bool vm_owns_journal(const javm_vm *vm, const javm_cache *cache)
+{
+    return cache && cache == vm->cache && cache->journal && cache->epoch == vm->cache_epoch;
+}
+
 static int resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
                   javm_call_result *res)
 {
@@ -956,6 +964,8 @@ static int resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *
         return JAVM_ERR_INVALID_ARG;
     if (vm->depth < 2 || !vm->stack[vm->depth - 1].is_ref)
         return JAVM_ERR_NOT_PAUSED;
+    if (!vm_owns_journal(vm, cache))
+        return JAVM_ERR_INVALID_ARG;
     vm_entry *y = &vm->stack[vm->depth - 2];
     if (scratch) {
         const javm_cap *sc;
@@ -995,6 +1005,12 @@ int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *sc
 
 void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka)
 {
+    if (vm && vm->depth && vm->cache && cache != vm->cache)
+        return; /* another cache: releasing holds there would corrupt it (issue 13 item 5) */
+    if (vm && vm->depth && vm->cache && !vm_owns_journal(vm, cache)) {
+        discard_stack(vm, NULL); /* its journal is gone and took the entries' holds with it */
+        return;
+    }
     discard_stack(vm, cache);
     if (cache)
         javm_journal_abort(cache, ka);

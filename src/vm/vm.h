@@ -69,6 +69,8 @@ struct javm_vm {
     size_t npool, cappool;
     int64_t gas;                /* the invocation's one gas counter */
     int64_t gas_start;
+    javm_cache *cache;          /* the running or paused invocation's cache and its */
+    uint64_t cache_epoch;       /* journal epoch: resume and abort check them */
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;
