@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- store vtbl conformance -------------------------------------------------------------- */
 
@@ -356,6 +358,46 @@ static void test_read_only(void **state)
     tmp_remove(dir);
 }
 
+/* Issue 13 item 7: a second handle on the same environment in one process is refused (LMDB
+ * forbids it and would drop the first handle's locks when the second closes); another
+ * process may open it. */
+static void test_open_twice(void **state)
+{
+    (void)state;
+    char dir[64];
+    tmp_make(dir);
+    sfx f;
+    sfx_must_open(&f, dir);
+    javm_store *s2 = NULL;
+    assert_int_equal(javm_store_lmdb_open(dir, NULL, &s2), JAVM_ERR_BUSY);
+    assert_null(s2);
+    javm_lmdb_opts ro = { 0, false, true };
+    assert_int_equal(javm_store_lmdb_open(dir, &ro, &s2), JAVM_ERR_BUSY);
+    char alias[80]; /* another spelling of the same directory */
+    snprintf(alias, sizeof alias, "%s/.", dir);
+    assert_int_equal(javm_store_lmdb_open(alias, NULL, &s2), JAVM_ERR_BUSY);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        javm_store *s3 = NULL;
+        int rc = javm_store_lmdb_open(dir, NULL, &s3);
+        if (rc == JAVM_OK)
+            javm_store_close(s3);
+        _exit(rc == JAVM_OK ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* The first handle is intact. */
+    javm_hash h = put_data_str(f.cache, "still mine");
+    assert_int_equal(javm_commit(f.cache, f.ka), JAVM_OK);
+    sfx_close(&f);
+    sfx_must_open(&f, dir);
+    assert_non_null(javm_cache_get_hash(f.cache, &h));
+    sfx_close(&f);
+    tmp_remove(dir);
+}
+
 static void test_foreign_format(void **state)
 {
     (void)state;
@@ -637,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_record),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_open_twice),
         cmocka_unit_test(test_foreign_format),
         cmocka_unit_test(test_ka_bullet),
         cmocka_unit_test(test_ka_journal_and_iter),

@@ -3,8 +3,12 @@
  * directory, the six tables as named databases, the vtbl's write transaction as LMDB's (so
  * writers in different processes serialise on its lock), reads outside it copied out of short
  * read transactions. Persistence layer; decisions in docs/store.md. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +40,7 @@ typedef struct store_lmdb {
     arena_chunk *copies;
     size_t copied;
     bool read_only;
+    int lock_fd;     /* javm.lock: this process's open-file-description lock, or -1 */
 } store_lmdb;
 
 /* ==== errors =============================================================================== */
@@ -312,6 +317,8 @@ static void lmdb_close(javm_store *base)
         mdb_txn_abort(s->rtxn);
     if (s->env)
         mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock */
     arena_reset(s);
     free(s);
 }
@@ -349,6 +356,30 @@ static int open_tables(store_lmdb *s)
     return mrc ? lmdb_fail(s, mrc, "open tables", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
 }
 
+/* LMDB forbids opening one environment twice in a process (closing the second handle drops
+ * the first one's POSIX locks), and nothing in LMDB stops it. Each handle takes an
+ * open-file-description lock on byte `pid` of <path>/javm.lock: a second handle of the same
+ * process conflicts with it (another open file description), other processes lock their own
+ * byte, and the lock goes with the handle or the process. No process-wide registry is needed.
+ * Writers lock for writing; a read-only handle locks for reading when the file exists (so two
+ * read-only handles of one process are not told apart). JAVM_ERR_BUSY when already open. */
+static int claim_path(store_lmdb *s, const char *path)
+{
+    char lp[4096];
+    if ((size_t)snprintf(lp, sizeof lp, "%s/javm.lock", path) >= sizeof lp)
+        return JAVM_ERR_INVALID_ARG;
+    s->lock_fd = open(lp, s->read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0)
+        return s->read_only || errno == EACCES || errno == EROFS ? JAVM_OK : JAVM_ERR_STORE;
+    struct flock fl = { .l_type = s->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET,
+                        .l_start = (off_t)getpid(), .l_len = 1 };
+    if (fcntl(s->lock_fd, F_OFD_SETLK, &fl) == 0)
+        return JAVM_OK;
+    if (errno == EAGAIN || errno == EACCES)
+        return JAVM_ERR_BUSY;
+    return JAVM_OK; /* no OFD locks here (EINVAL): go on undetected, as before */
+}
+
 int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out)
 {
     javm_lmdb_opts o = { 0, false, false };
@@ -364,7 +395,15 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
         return JAVM_ERR_ALLOC;
     s->base.vtbl = &store_lmdb_vtbl;
     s->read_only = o.read_only;
-    int rc = JAVM_OK, mrc = mdb_env_create(&s->env);
+    s->lock_fd = -1;
+    int rc = claim_path(s, path), mrc = 0;
+    if (rc) {
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
+        free(s);
+        return rc;
+    }
+    mrc = mdb_env_create(&s->env);
     if (mrc) {
         s->env = NULL;
         rc = map_lmdb_rc(mrc);
