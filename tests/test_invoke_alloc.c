@@ -235,9 +235,45 @@ static void test_every_allocation(void **state)
     assert_true(failures_checked > 20);
 }
 
+/* Issue 13 item 10: the persistent kernel assist's quota buffer lost its spare slot (the
+ * best-effort growth after an embedder's quota set failed); a mint under a quota that is only
+ * in the store must still be debited, not dropped silently. */
+static void test_quota_debit_without_spare(void **state)
+{
+    (void)state;
+    world w;
+    build(&w);
+    javm_ka_free(w.ka);
+    assert_int_equal(javm_ka_store_new(w.store, &w.ka), JAVM_OK);
+    w.ka->vtbl->storage_quota_set(w.ka, 0, 1000);
+    assert_int_equal(javm_commit(w.cache, w.ka), JAVM_OK);
+    javm_ka_free(w.ka);
+    assert_int_equal(javm_ka_store_new(w.store, &w.ka), JAVM_OK); /* empty buffer */
+    /* Fill the buffer's capacity; the growth after the last insertion fails: no spare left. */
+    for (uint64_t id = 11; ; id++) {
+        injected = 0;
+        fail_at = 0;
+        w.ka->vtbl->storage_quota_set(w.ka, id, 1);
+        fail_at = -1;
+        if (injected)
+            break;
+        assert_true(id < 1000);
+    }
+    javm_call_result r;
+    uint64_t args[4] = { 0 };
+    assert_int_equal(javm_invoke(w.vm, w.cache, w.ka, &w.inst, 0, args, 100000, NULL, NULL, &r),
+                     JAVM_OK);
+    assert_int_equal(r.kind, JAVM_RES_HALT);
+    assert_int_equal(w.ka->vtbl->storage_quota_get(w.ka, 0), 990); /* mint 5, save 5 */
+    assert_int_equal(w.ka->vtbl->storage_quota_get(w.ka, 11), 1);
+    javm_cache_decref(w.cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = r.post_instance });
+    teardown_world(&w);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_every_allocation) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_every_allocation),
+                                        cmocka_unit_test(test_quota_debit_without_spare) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 #endif

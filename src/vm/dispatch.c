@@ -501,14 +501,24 @@ static javm_answer op_mint_data(op *o)
     javm_hash h;
     int rc = javm_data_new(bytes, c, &data);
     free(bytes);
-    if (rc == JAVM_OK) {
-        rc = javm_cache_put_owned(o->cache, data, &h);
-        if (rc)
-            javm_cap_free(data);
-    }
     if (rc)
         return trap(o, vm_trap_of_status(rc));
+    /* The debit first, read back: a kernel assist's set cannot report failure (caps.md §9)
+     * but may drop an insertion when out of memory, and a minted Data must not go unpaid
+     * (issue 13 item 10). Undoing it sets an existing entry, which cannot be dropped. */
     o->ka->vtbl->storage_quota_set(o->ka, q, quota - c);
+    uint64_t now;
+    if (quota_of(o, q, &now) != JAVM_OK || now != quota - c) {
+        o->ka->vtbl->storage_quota_set(o->ka, q, quota);
+        javm_cap_free(data);
+        return trap(o, JAVM_TRAP_ALLOC);
+    }
+    rc = javm_cache_put_owned(o->cache, data, &h);
+    if (rc) {
+        javm_cap_free(data);
+        o->ka->vtbl->storage_quota_set(o->ka, q, quota);
+        return trap(o, vm_trap_of_status(rc));
+    }
     slot_write(o, d, &h, true);
     return applied(o);
 }

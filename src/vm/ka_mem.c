@@ -77,6 +77,10 @@ static uint64_t kv_set(kvec *v, uint64_t k, uint64_t val)
         e->v = val;
         return old;
     }
+    /* The spare may be missing (its best-effort growth failed): try again before dropping
+     * the set; a caller that must know reads the value back (HOST_MINT_DATA_CAP does). */
+    if (v->n == v->cap)
+        grow((void **)&v->p, &v->cap, v->n + 1, sizeof(kv));
     if (v->n < v->cap) {
         v->p[v->n].k = k;
         v->p[v->n].v = val;

@@ -140,7 +140,10 @@ static void q_set(ka_store *k, uint64_t id, uint64_t v)
         r->v = v;
         return;
     }
-    if (b->nq == b->capq) {
+    /* The spare kept by the last insertion may be missing (its best-effort growth failed, or
+     * a rollback restored a full array): try again before giving up. A caller that must know
+     * reads the quota back (HOST_MINT_DATA_CAP does). */
+    if (b->nq == b->capq && grow((void **)&b->q, &b->capq, b->nq + 1, sizeof(qrec)) != JAVM_OK) {
         store_set_errmsg(k->store, "kernel assist: out of memory, quota %llu not set",
                          (unsigned long long)id);
         return;
