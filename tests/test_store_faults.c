@@ -167,6 +167,33 @@ static void test_error_results_are_faults(void **state)
     assert_string_equal(javm_trap_name(r.trap), "NO_ENDPOINT");
 }
 
+/* Item 12: one flipped bit in a stored blob is detected when the blob is loaded (the store is
+ * content addressed), named in the store's message, and never used. */
+static void test_flipped_bit_detected(void **state)
+{
+    env *E = *state;
+    javm_store *s = E->fs->inner;
+    const uint8_t *val;
+    size_t vlen;
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    assert_int_equal(s->vtbl->get(s, JAVM_TABLE_BLOBS, E->data.b, 32, &val, &vlen), JAVM_OK);
+    uint8_t rec[64];
+    assert_true(vlen <= sizeof rec);
+    memcpy(rec, val, vlen);
+    rec[vlen - 1] ^= 1; /* "payload" -> "payloae" */
+    assert_int_equal(s->vtbl->put(s, JAVM_TABLE_BLOBS, E->data.b, 32, rec, vlen), JAVM_OK);
+    assert_int_equal(s->vtbl->commit(s), JAVM_OK);
+    assert_null(javm_cache_get_hash(E->cache, &E->data));
+    javm_key k = javm_key_of_hash(&E->data);
+    uint32_t rc;
+    assert_int_equal(javm_cache_refcount(E->cache, &k, &rc), JAVM_ERR_STORE_CORRUPT);
+    char hex[65];
+    javm_hash_to_hex(&E->data, hex);
+    assert_non_null(strstr(javm_store_errmsg(&E->fs->base), hex));
+    /* the guest opening it traps CACHE, nothing is committed */
+    assert_trap(run(E, 0, JAVM_OK), JAVM_TRAP_CACHE);
+}
+
 static void test_host_open_fails(void **state)
 {
     env *E = *state;
@@ -193,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_op_lookup_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_build_entry_lookup_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_results_are_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_bit_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_open_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_read_fails, setup, teardown),
     };

@@ -556,6 +556,26 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
     }
     if (rc)
         return rc;
+    /* The store is content addressed: a record whose bytes do not hash to its key is corrupt
+     * (a flipped bit would otherwise change guest state silently). Decoding already hashed
+     * every Loaded page, so this costs the cap's own hash (issue 13 item 12). */
+    javm_hash got;
+    if ((rc = javm_cap_hash(cap, &got)) == JAVM_OK && memcmp(got.b, h->b, 32) != 0) {
+        char hex[65], ghex[65];
+        javm_hash_to_hex(h, hex);
+        javm_hash_to_hex(&got, ghex);
+        store_set_errmsg(c->store, "blobs[%s]: record hashes to %s", hex, ghex);
+        rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    } else if (rc && rc != JAVM_ERR_ALLOC) {
+        char hex[65];
+        javm_hash_to_hex(h, hex);
+        store_set_errmsg(c->store, "blobs[%s]: record cannot be hashed: %s", hex, javm_strerror(rc));
+        rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    }
+    if (rc) {
+        javm_cap_free(cap);
+        return rc;
+    }
     uint32_t count = 0;
     rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen);
     if (rc == JAVM_OK && vlen == 4)
