@@ -380,6 +380,66 @@ static int claim_path(store_lmdb *s, const char *path)
     return JAVM_OK; /* no OFD locks here (EINVAL): go on undetected, as before */
 }
 
+static uint64_t le_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A data.mdb shorter than its newest meta page says (mm_last_pg) makes LMDB fault with SIGBUS
+ * on the first read of a missing page, and an empty one is silently re-initialised as an empty
+ * store. Both are a damaged store: JAVM_ERR_STORE_CORRUPT with the sizes in errmsg (issue 13
+ * item 11). The two meta pages (LMDB 0.9, 64-bit) sit at offsets 0 and psize: page header 16
+ * bytes, then mm_magic u32 (0xBEEFC0DE), mm_version, mm_address, mm_mapsize, mm_dbs[2] (48
+ * bytes each; mm_dbs[0].md_pad holds psize), mm_last_pg u64 at 136, mm_txnid u64 at 144. A file
+ * that does not look like LMDB at all is left to mdb_env_open (STORE_FORMAT). An absent file
+ * is a store to create. */
+static int check_data_file(store_lmdb *s, const char *path)
+{
+    char fp[4096];
+    if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", path) >= sizeof fp)
+        return JAVM_ERR_INVALID_ARG;
+    int fd = open(fp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return JAVM_OK; /* absent (created below) or unreadable (mdb_env_open reports it) */
+    struct stat st;
+    int rc = JAVM_OK;
+    uint8_t m[2][152];
+    if (fstat(fd, &st) != 0) {
+        rc = JAVM_ERR_STORE;
+    } else if (st.st_size == 0) {
+        store_set_errmsg(&s->base, "%s is empty: the store was truncated; not recreating it", fp);
+        rc = JAVM_ERR_STORE_CORRUPT;
+    } else if (pread(fd, m[0], sizeof m[0], 0) == (ssize_t)sizeof m[0] &&
+               le_u64(m[0] + 16) << 32 >> 32 == 0xBEEFC0DEu) {
+        uint32_t psize = (uint32_t)le_u64(m[0] + 40);
+        bool sane = psize >= 512 && psize <= 65536 && (psize & (psize - 1)) == 0;
+        uint64_t last = le_u64(m[0] + 136), txn = le_u64(m[0] + 144);
+        if (sane && pread(fd, m[1], sizeof m[1], psize) == (ssize_t)sizeof m[1] &&
+            (le_u64(m[1] + 16) << 32 >> 32) == 0xBEEFC0DEu && le_u64(m[1] + 144) > txn)
+            last = le_u64(m[1] + 136);
+        uint64_t need = 2 * (uint64_t)psize;
+        if (sane && last < (UINT64_C(1) << 40) && (last + 1) * psize > need)
+            need = (last + 1) * psize;
+        if (sane && (uint64_t)st.st_size < need) {
+            store_set_errmsg(&s->base,
+                             "%s is truncated: %llu bytes, its meta page needs %llu (%llu pages "
+                             "of %u)",
+                             fp, (unsigned long long)st.st_size, (unsigned long long)need,
+                             (unsigned long long)(need / psize), psize);
+            rc = JAVM_ERR_STORE_CORRUPT;
+        }
+    } else if (st.st_size < 16 + 152) {
+        store_set_errmsg(&s->base, "%s is truncated: %llu bytes", fp,
+                         (unsigned long long)st.st_size);
+        rc = JAVM_ERR_STORE_CORRUPT;
+    }
+    close(fd);
+    return rc;
+}
+
 int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out)
 {
     javm_lmdb_opts o = { 0, false, false };
@@ -397,6 +457,8 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
     s->read_only = o.read_only;
     s->lock_fd = -1;
     int rc = claim_path(s, path), mrc = 0;
+    if (rc == JAVM_OK)
+        rc = check_data_file(s, path);
     if (rc) {
         if (s->lock_fd >= 0)
             close(s->lock_fd);
