@@ -16,7 +16,9 @@ enum {
     CLI_FAIL = 1,      /* it ran, and what it checked failed (e.g. a vector mismatched) */
     CLI_USAGE = 2,     /* bad command line */
     CLI_INPUT = 3,     /* an input file or the store was unreadable or invalid */
-    CLI_INTERNAL = 4   /* out of memory or another library failure */
+    CLI_INTERNAL = 4,  /* out of memory or another library failure */
+    CLI_COMMITTED = 5  /* invoke: committed, but what was asked after the commit (writing
+                        * --output) failed */
 };
 
 int cmd_asm(int argc, char **argv);

@@ -38,7 +38,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nEach command takes --help. Exit codes: 0 ok, 1 the command ran and what it checked\n"
           "failed (a vector mismatched, a guest faulted), 2 usage error, 3 bad input or store,\n"
-          "4 internal error.\n",
+          "4 internal error; invoke: 5 committed, but --output could not be written.\n",
           f);
 }
 
