@@ -41,7 +41,8 @@ int cmd_bench(int argc, char **argv);
 bool cli_parse_u64(const char *s, uint64_t *out);
 /* Whether a is --help or -h. */
 bool cli_is_help(const char *a);
-/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status. */
+/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status; on
+ * JAVM_ERR_IO errno says why (ENOENT, EISDIR, EFBIG, ...). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *len);
 /* Monotonic nanoseconds. */
 uint64_t cli_now_ns(void);

@@ -78,24 +78,34 @@ int cli_read_file(const char *path, uint8_t **buf, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         goto done;
-    if (fseek(f, 0, SEEK_END) || ftell(f) < 0 || ftell(f) > (1L << 30))
+    if (fseek(f, 0, SEEK_END) || ftell(f) < 0)
         goto done;
+    if (ftell(f) > (1L << 30)) {
+        errno = EFBIG;
+        goto done;
+    }
     long n = ftell(f);
     rewind(f);
     rc = JAVM_ERR_ALLOC;
     if (!(b = malloc(n ? (size_t)n : 1)))
         goto done;
     rc = JAVM_ERR_IO;
-    if (fread(b, 1, (size_t)n, f) != (size_t)n)
+    errno = 0;
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        if (!errno)
+            errno = EIO;
         goto done;
+    }
     *buf = b;
     *len = (size_t)n;
     b = NULL;
     rc = JAVM_OK;
-done:
+done:;
+    int err = errno; /* what failed, kept for the caller's message */
     if (f)
         fclose(f);
     free(b);
+    errno = err;
     return rc;
 }
 
