@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "javm.h"
+#include "vm/vm.h"
 
 #define CHECK(x)                                                                               \
     do {                                                                                       \

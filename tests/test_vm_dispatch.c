@@ -13,6 +13,7 @@
 
 #include "cap_fixtures.h"
 #include "vmfix.h"
+#include "vm/vm.h"
 
 /* Full hashes of caps.md §4.5 and §10.2. */
 #define HX_CNODE3 "fc95656c1a7ee42c1967373ca504168177184d82571c284199154b17ad4d18b0"

@@ -148,30 +148,14 @@ JAVM_API int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned
 
 /* ---- test harness and inspection -------------------------------------------------------- */
 
-/* An unaccounted entry built from explicit fields (caps.md §10.1): it holds nothing. */
-typedef struct javm_test_entry {
-    uint8_t size_log;
-    const uint32_t *slot_ids;       /* n_slots populated slots, any order */
-    const javm_hash *slot_vals;
-    size_t n_slots;
-    javm_hash chain, image_hash;
-    uint32_t M;
-    javm_program *program;          /* a reference is taken */
-    const uint32_t *pinned;
-    size_t n_pinned;
-    bool has_yield_marker;
-    uint32_t yield_marker_slot;
-} javm_test_entry;
-JAVM_API int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *e);
+/* (The test harness's mutators, which can break the holds of accounted entries, are not
+ * part of the API: src/vm/vm.h.) */
 
 /* Number of entries on the stack. */
 JAVM_API uint32_t javm_vm_depth(const javm_vm *vm);
 /* Top instance entry accessors (JAVM_ERR_NOT_FOUND when the top is absent or a reference
  * entry). slot_get: JAVM_OK with *h, JAVM_ERR_NOT_FOUND when empty, _SLOT_OUT_OF_RANGE. */
 JAVM_API int javm_vm_top_slot_get(const javm_vm *vm, uint32_t slot, javm_hash *h);
-/* Sets (h) or empties (NULL) a slot without holds (test harness only). */
-JAVM_API int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h);
-JAVM_API int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n);
 JAVM_API int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
                      const javm_program **program, uint8_t *size_log);
 /* The pinned slot list of the top entry (borrowed until the next VM call) and its count. */
