@@ -76,11 +76,43 @@ static void test_gc_without_ka_keeps_files(void **state)
     assert_hash_equal(got, h);
 }
 
+/* Issue 13 item 21: both kernel assists skip a file id that already holds a record (one
+ * written at or above next_file_id by other means) instead of replacing it. */
+static void test_seeded_file_id_skipped(void **state)
+{
+    fx *f = *state;
+    javm_cap *d = data_str("seeded");
+    javm_hash h;
+    assert_int_equal(javm_cache_put(f->cache, d, &h), JAVM_OK);
+    javm_cap_free(d);
+    assert_int_equal(javm_commit(f->cache, f->ka), JAVM_OK);
+    /* the persistent one: a record at id 1 written straight into the store */
+    uint8_t key[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+    assert_int_equal(f->store->vtbl->begin(f->store), JAVM_OK);
+    assert_int_equal(f->store->vtbl->put(f->store, JAVM_TABLE_FILES, key, 8, h.b, 32), JAVM_OK);
+    assert_int_equal(f->store->vtbl->commit(f->store), JAVM_OK);
+    uint64_t id;
+    assert_int_equal(f->ka->vtbl->host_save(f->ka, &h, 0, 0, &id), JAVM_OK);
+    assert_int_equal(id, 2);
+    assert_int_equal(javm_commit(f->cache, f->ka), JAVM_OK);
+    javm_hash got;
+    assert_int_equal(f->ka->vtbl->host_open(f->ka, 1, &got), JAVM_OK);
+    assert_hash_equal(got, h);
+    /* the in-memory one, seeded with javm_ka_mem_register_file */
+    javm_ka *mem;
+    assert_int_equal(javm_ka_mem_new(&mem), JAVM_OK);
+    assert_int_equal(javm_ka_mem_register_file(mem, f->cache, 1, &h), JAVM_OK);
+    assert_int_equal(mem->vtbl->host_save(mem, &h, 0, 0, &id), JAVM_OK);
+    assert_int_equal(id, 2);
+    javm_ka_free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_close_with_journal_rolls_back_ka, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_without_ka_keeps_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seeded_file_id_skipped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -982,6 +982,24 @@ static void test_host_call_push(void **state)
     assert_int_equal(vm_rc(f->cache, &hello), rc_hello);
 }
 
+/* Issue 13 item 21: the fresh hold HOST_CALL takes for an unaccounted entry's slot 0 traps
+ * with its own reason: a value absent from the cache is NOT_FOUND (it was always CACHE). */
+static void test_host_call_hold_reason(void **state)
+{
+    vmfix *f = *state;
+    setup_host_call(f, 0);
+    javm_hash absent = vm_fill(0x5C);
+    vmfix_slot(f, 0, &absent);
+    vm_snap before, after;
+    vmfix_snap(f, &before);
+    assert_exit(vmfix_op(f, 26), JAVM_EXIT_TRAP, 0);
+    assert_string_equal(javm_trap_name(javm_vm_last_trap(f->vm)), "NOT_FOUND");
+    vmfix_snap(f, &after);
+    vm_snap_assert_equal(&before, &after);
+    vm_snap_free(&before);
+    vm_snap_free(&after);
+}
+
 int main(void)
 {
     const struct CMUnitTest fixed[] = {
@@ -993,7 +1011,7 @@ int main(void)
         T(test_16_mint), T(test_17_open), T(test_18_save), cmocka_unit_test(test_19_no_cache),
         cmocka_unit_test(test_20_strip), T(test_21_spawn_img3), T(test_22_spawn_img2),
         T(test_23_out_of_gas), T(test_24_exact_gas), T(test_25_byte_charge),
-        T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push),
+        T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push), T(test_host_call_hold_reason),
         T(test_paged_mint_read), T(test_read_zero),
 #undef T
     };

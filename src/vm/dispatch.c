@@ -609,11 +609,13 @@ static javm_answer op_host_call(op *o)
         release(o->cache, &c0->h);
     vm_slot_clear(&child, 0);
     if (has_v) {
-        if (!E->accounted && javm_cache_hold(o->cache, &v) != JAVM_OK) {
-            /* an unowned value needs a fresh hold in the accounted child */
+        int hrc = E->accounted ? JAVM_OK : javm_cache_hold(o->cache, &v);
+        if (hrc != JAVM_OK) {
+            /* an unowned value needs a fresh hold in the accounted child; its failure traps
+             * with its own reason (ALLOC, NOT_FOUND, CACHE for the store), not always CACHE */
             vm_entry_release_holds(o->cache, &child);
             vm_entry_dispose(vm, &child);
-            return trap(o, JAVM_TRAP_CACHE);
+            return trap(o, vm_trap_of_status(hrc));
         }
         vm_slot_clear(E, 0);
         vm_slot_put(&child, 0, &v);

@@ -254,6 +254,19 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
     int rc = JAVM_OK;
     if (!b->has_next)
         rc = committed_next(k, &next);
+    /* An id already holding a record (one written at or above next_file_id by other means) is
+     * skipped, never replaced: the in-memory kernel assist does the same (docs/vm.md). */
+    uint64_t id = next;
+    while (rc == JAVM_OK) {
+        javm_hash h;
+        int orc = ka_host_open(ka, id, &h);
+        if (orc == JAVM_ERR_NOT_FOUND)
+            break;
+        if (orc && orc != JAVM_ERR_STORE_CORRUPT)
+            rc = orc;
+        else
+            id++; /* present (or a malformed record: not ours to replace either) */
+    }
     if (rc == JAVM_OK)
         rc = grow((void **)&b->f, &b->capf, b->nf + 1, sizeof(frec));
     if (rc == JAVM_OK)
@@ -264,12 +277,12 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
         b->has_next = true;
         b->next_base = next;
     }
-    b->f[b->nf].id = next;
+    b->f[b->nf].id = id;
     b->f[b->nf].h = *data;
     b->nf++;
     q_set(k, quota_id, q - size);
-    b->next = next + 1;
-    *file_id = next;
+    b->next = id + 1;
+    *file_id = id;
     return JAVM_OK;
 }
 
