@@ -27,6 +27,15 @@ enum {
     CE_DIRTY = 8    /* on the dirty list */
 };
 
+/* Entries and their caps are separate heap objects and the tables hold pointers to entries,
+ * so growing a table (any insert, any load from the store) never moves an entry or a cap. A
+ * cap pointer obtained inside the library therefore stays valid across later cache calls for
+ * as long as its blob stays live (held by someone) and its cap is not replaced (U_CAP:
+ * javm_cache_working's backup, settle's canonicalisation, both on working entries only). The
+ * VM relies on this (issue 13 item 22): op_set_image reads the new Image's pinned list after
+ * taking holds on it, settle_post_instance reads the Image's mappings while putting snapshot
+ * blobs; both Images are held by the entry. The public API promises less ("lent until the next
+ * mutating call") so that this layout may change; whoever changes it must copy first there. */
 typedef struct cache_entry {
     javm_cap *cap;
     uint32_t rc;

@@ -280,6 +280,8 @@ static javm_answer op_set_image(op *o)
     javm_hash nh = vm_slot_find(o->E, s)->h;
     const javm_cap *ic;
     IS(&nh, JAVM_KIND_IMAGE, &ic);
+    /* img stays valid across the holds and releases below: the Image is held (slot s, then
+     * the binding) and cache entries are heap nodes that never move (cache/cache.h) */
     const javm_image *img = &ic->image;
     int prc = JAVM_OK;
     javm_program *prog = vm_get_or_decode(o->vm, &nh, img, o->E->M, &prc);

@@ -698,6 +698,8 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     rc = JAVM_ERR_IMAGE_NOT_FOUND;
     if (!imc || imc->kind != JAVM_KIND_IMAGE)
         goto done;
+    /* img stays valid across the puts below: the entry holds the Image and cache entries are
+     * heap nodes that never move (cache/cache.h) */
     const javm_image *img = &imc->image;
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
