@@ -751,6 +751,41 @@ static void test_18_save(void **state)
 }
 
 /* 19: every cache-dependent op traps without a cache, with the registers of its cached test. */
+/* Issue 13 item 23: HOST_SAVE of a Paged Data (size > 4096): the quota is debited by its size
+ * (§7.6: the Data's size, not its stored length), the record names it, one new hold, and the
+ * charge is JAVM_GAS_ECALL alone (SAVE copies no guest bytes). Its hash is computed here from
+ * the bytes (vm_h_data), independently of the library. */
+static void test_save_paged(void **state)
+{
+    vmfix *f = *state;
+    uint8_t bytes[5000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i % 253 + 1);
+    javm_cap *d;
+    assert_int_equal(javm_data_new(bytes, sizeof bytes, &d), JAVM_OK);
+    assert_true(d->data.paged);
+    javm_hash h = vm_put(f->cache, d), want = vm_h_data(bytes, sizeof bytes), got;
+    assert_hash_equal(h, want);
+    vmfix_slot(f, 3, &h);
+    f->ka->vtbl->storage_quota_set(f->ka, 0, 6000);
+    f->regs[7] = 3;
+    f->regs[8] = 0;
+    assert_continue(vmfix_op(f, 25));
+    assert_int_equal(f->regs[7], 1);
+    assert_int_equal(f->ka->vtbl->storage_quota_get(f->ka, 0), 1000);
+    assert_int_equal(f->ka->vtbl->host_open(f->ka, 1, &got), JAVM_OK);
+    assert_hash_equal(got, want);
+    assert_int_equal(vm_rc(f->cache, &h), 2);
+    assert_int_equal(f->gas, 990);
+    /* the same again with a quota one byte short: QUOTA, nothing changed */
+    f->ka->vtbl->storage_quota_set(f->ka, 0, 4999);
+    f->regs[7] = 3;
+    assert_exit(vmfix_op(f, 25), JAVM_EXIT_TRAP, 0);
+    assert_string_equal(javm_trap_name(javm_vm_last_trap(f->vm)), "QUOTA");
+    assert_int_equal(vm_rc(f->cache, &h), 2);
+    assert_int_equal(javm_ka_mem_next_file_id(f->ka), 2);
+}
+
 static void test_19_no_cache(void **state)
 {
     (void)state;
@@ -1008,7 +1043,7 @@ int main(void)
         T(test_05_no_entry), T(test_06_halt), T(test_07_plain_ecall), T(test_08_unassigned),
         T(test_09_make_image), T(test_10_cnode_mint), T(test_11_set_image),
         T(test_12_derive_spawn), T(test_13_same_type), T(test_14_type_of), T(test_15_read),
-        T(test_16_mint), T(test_17_open), T(test_18_save), cmocka_unit_test(test_19_no_cache),
+        T(test_16_mint), T(test_17_open), T(test_18_save), T(test_save_paged), cmocka_unit_test(test_19_no_cache),
         cmocka_unit_test(test_20_strip), T(test_21_spawn_img3), T(test_22_spawn_img2),
         T(test_23_out_of_gas), T(test_24_exact_gas), T(test_25_byte_charge),
         T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push), T(test_host_call_hold_reason),
