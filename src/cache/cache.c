@@ -939,15 +939,8 @@ void javm_cache_close(javm_cache *c)
 
 int cache_get_hash(javm_cache *c, const javm_hash *h, const javm_cap **out)
 {
-    cache_entry *e;
-    *out = NULL;
-    int rc = cache_blob(c, h, &e);
-    if (rc)
-        return rc;
-    if (!e)
-        return JAVM_ERR_NOT_FOUND;
-    *out = e->cap;
-    return JAVM_OK;
+    javm_key k = javm_key_of_hash(h);
+    return cache_get_key(c, &k, out);
 }
 
 int cache_get_key(javm_cache *c, const javm_key *key, const javm_cap **out)
