@@ -9,6 +9,7 @@
 
 #include "cap/cap.h"
 #include "store/store.h"
+#include "util/search.h"
 
 typedef struct qrec {
     uint64_t id, v;
@@ -114,14 +115,7 @@ static int committed_next(ka_store *k, uint64_t *out)
 
 static qrec *q_find(kbuf *b, uint64_t id, size_t *pos)
 {
-    size_t lo = 0, hi = b->nq;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->q[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = UTIL_LOWER_BOUND(b->q, b->nq, id, id);
     if (pos)
         *pos = lo;
     return lo < b->nq && b->q[lo].id == id ? &b->q[lo] : NULL;
@@ -157,14 +151,7 @@ static void q_set(ka_store *k, uint64_t id, uint64_t v)
 
 static frec *f_find(kbuf *b, uint64_t id)
 {
-    size_t lo = 0, hi = b->nf;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->f[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = UTIL_LOWER_BOUND(b->f, b->nf, id, id);
     return lo < b->nf && b->f[lo].id == id ? &b->f[lo] : NULL;
 }
 

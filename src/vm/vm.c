@@ -8,6 +8,7 @@
 #include "vm/vm.h"
 #include "cache/cache.h"
 #include "exec/exec.h"
+#include "util/search.h"
 
 /* At most this many reset memories are kept for reuse (each reserves 4 GiB of address
  * space and ~9 MiB of lazily committed bookkeeping). */
@@ -167,15 +168,7 @@ static void pool_give(javm_vm *vm, javm_memory *m)
 
 static uint32_t slot_lower_bound(const vm_entry *e, uint32_t slot)
 {
-    uint32_t lo = 0, hi = e->nslots;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->slots[mid].slot < slot)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (uint32_t)UTIL_LOWER_BOUND(e->slots, e->nslots, slot, slot);
 }
 
 const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot)
@@ -186,17 +179,8 @@ const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot)
 
 bool vm_is_pinned(const vm_entry *e, uint32_t slot)
 {
-    uint32_t lo = 0, hi = e->npinned;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->pinned[mid] == slot)
-            return true;
-        if (e->pinned[mid] < slot)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    size_t i = util_lower_bound_u32(e->pinned, e->npinned, sizeof *e->pinned, 0, slot);
+    return i < e->npinned && e->pinned[i] == slot;
 }
 
 int vm_slot_reserve(vm_entry *e, uint32_t extra)
@@ -579,17 +563,8 @@ done:
 
 static const vm_leaf *find_leaf(const vm_entry *e, uint32_t page)
 {
-    uint32_t lo = 0, hi = e->nleaves;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->leaves[mid].page == page)
-            return &e->leaves[mid];
-        if (e->leaves[mid].page < page)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    size_t i = UTIL_LOWER_BOUND(e->leaves, e->nleaves, page, page);
+    return i < e->nleaves && e->leaves[i].page == page ? &e->leaves[i] : NULL;
 }
 
 /* Builds the canonical Data of memory [start, start + size) with 4 KiB pages: unmapped pages
