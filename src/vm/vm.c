@@ -316,6 +316,37 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
     return JAVM_OK;
 }
 
+/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
+ * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves,
+ * read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC; *leaves is the caller's
+ * to free either way. */
+static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
+                      const javm_image *img, uint64_t S, vm_entry *e, vm_leaf **leaves,
+                      uint32_t *nleaves)
+{
+    uint32_t capleaves = 0;
+    int rc;
+    if (pool_take(vm, &e->st.mem) != JAVM_OK)
+        return JAVM_ERR_MAP_FAILED;
+    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
+        return JAVM_ERR_MAP_FAILED;
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        uint32_t start = inst->overlays[i].start;
+        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
+            return JAVM_ERR_MAP_FAILED;
+        if ((rc = lay_overlay(e, start, d, leaves, nleaves, &capleaves)) != JAVM_OK)
+            return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
+    }
+    for (uint32_t i = 0; i < img->n_mappings; i++) {
+        const javm_mapping *m = &img->mappings[i];
+        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
+            return JAVM_ERR_MAP_FAILED;
+    }
+    javm_memory_clear_dirty(e->st.mem);
+    return JAVM_OK;
+}
+
 static bool data_has_missing(const javm_data *d)
 {
     for (uint64_t i = 0; d->paged && i < d->n_pages; i++)
@@ -330,7 +361,7 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     int rc;
     memset(e, 0, sizeof *e);
     vm_leaf *leaves = NULL;
-    uint32_t nleaves = 0, capleaves = 0;
+    uint32_t nleaves = 0;
     /* 1-3: the Instance, its Image and its root CNode */
     /* A lookup that failed (store, decode, allocation) is reported as itself, never as an
      * absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
@@ -393,31 +424,8 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     }
     /* 7: memory, on the embedder path */
     *trap = JAVM_TRAP_ALLOC;
-    if ((rc = pool_take(vm, &e->st.mem)) != JAVM_OK) {
-        rc = JAVM_ERR_MAP_FAILED;
+    if ((rc = lay_memory(vm, cache, inst, img, S, e, &leaves, &nleaves)) != JAVM_OK)
         goto fail;
-    }
-    rc = JAVM_ERR_MAP_FAILED;
-    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
-        goto fail;
-    for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
-        uint32_t start = inst->overlays[i].start;
-        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
-            goto fail;
-        if ((rc = lay_overlay(e, start, d, &leaves, &nleaves, &capleaves)) != JAVM_OK) {
-            if (rc != JAVM_ERR_ALLOC)
-                rc = JAVM_ERR_MAP_FAILED;
-            goto fail;
-        }
-        rc = JAVM_ERR_MAP_FAILED;
-    }
-    for (uint32_t i = 0; i < img->n_mappings; i++) {
-        const javm_mapping *m = &img->mappings[i];
-        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
-            goto fail;
-    }
-    javm_memory_clear_dirty(e->st.mem);
     /* 8: registers */
     e->st.pc = (uint32_t)ep->entry_pc;
     for (int i = 0; i < JAVM_NUM_REGS; i++)
