@@ -78,6 +78,7 @@ int cmd_ls(int argc, char **argv)
     int npos, rc = parse(&s, argc, argv, ls_usage, pos, 0, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
+    s.read_only = true;
     if ((rc = cli_session_open(&s, "ls")))
         return rc;
     ls_state st = { s.json, 0 };
@@ -124,6 +125,7 @@ int cmd_quota(int argc, char **argv)
         fputs(quota_usage, stderr);
         return CLI_USAGE;
     }
+    s.read_only = !set;
     if ((rc = cli_session_open(&s, "quota")))
         return rc;
     uint64_t before = 0;
@@ -187,6 +189,7 @@ int cmd_files(int argc, char **argv)
     int npos, rc = parse(&s, argc, argv, files_usage, pos, 0, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
+    s.read_only = true;
     if ((rc = cli_session_open(&s, "files")))
         return rc;
     files_state st = { &s, 0 };
