@@ -50,6 +50,7 @@ expect 0 "$javm" cat "$img" --json; grep -q '"kind":"Image"' "$tmp/out" && ok ||
 expect 0 "$javm" quota set 7 1000; expect 0 "$javm" quota get 7; [ "$(cat "$tmp/out")" = 1000 ] && ok || bad "quota get"
 expect 0 "$javm" files; grep -qx 'no files' "$tmp/out" && ok || bad "files: $(cat "$tmp/out")"
 expect 0 "$javm" gc; grep -q 'freed' "$tmp/out" && ok || bad "gc: $(cat "$tmp/out")"
+expect 0 "$javm" fsck; grep -q ' 0 problems' "$tmp/out" && ok || bad "fsck: $(cat "$tmp/out")"
 expect 0 "$javm" invoke counter; grep -qx 'return: 102' "$tmp/out" && ok || bad "after gc: $(cat "$tmp/out")"
 # failures leave the store as it was
 head -c 40 "$tmp/counter.jimg" > "$tmp/trunc.jimg"

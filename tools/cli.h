@@ -35,6 +35,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Parses a u64 (decimal or 0x hex); false on junk or overflow. */

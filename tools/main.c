@@ -24,6 +24,7 @@ static const struct command {
     { "quota", cmd_quota, "get or set a storage quota" },
     { "files", cmd_files, "the file map" },
     { "gc", cmd_gc, "delete what no name or file reaches" },
+    { "fsck", cmd_fsck, "check the store: blob hashes, refcounts, edges, names, files" },
     { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
     { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
