@@ -1,9 +1,10 @@
 # Thin wrapper over CMake + Ninja. `make demo` runs the main job, `make test` every test.
 BUILD   ?= build
 ASAN    ?= build-asan
+TSAN    ?= build-tsan
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build asan demo test test-release test-asan bench fuzz clean
+.PHONY: all deps build asan tsan demo test test-release test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -19,6 +20,12 @@ asan: deps
 	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 
+# ThreadSanitizer build of the multi-threaded test only (the threading contract of javm.h).
+tsan: deps
+	@cmake -S . -B $(TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_TSAN=ON \
+	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
+	@cmake --build $(TSAN) -j $(JOBS) --target test_threads
+
 demo: build
 	@scripts/deps.sh guest
 	@scripts/demo.sh $(BUILD)/javm
@@ -30,8 +37,11 @@ test-asan: asan
 	@cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-# Every test, on the optimised build and on the sanitizer build.
-test: test-release test-asan
+test-tsan: tsan
+	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_threads$$'
+
+# Every test, on the optimised build and on the sanitizer builds.
+test: test-release test-asan test-tsan
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
@@ -47,4 +57,4 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf $(BUILD) $(ASAN) fuzz/out
+	rm -rf $(BUILD) $(ASAN) $(TSAN) fuzz/out

@@ -50,6 +50,7 @@ expect 0 "$javm" cat "$img" --json; grep -q '"kind":"Image"' "$tmp/out" && ok ||
 expect 0 "$javm" quota set 7 1000; expect 0 "$javm" quota get 7; [ "$(cat "$tmp/out")" = 1000 ] && ok || bad "quota get"
 expect 0 "$javm" files; grep -qx 'no files' "$tmp/out" && ok || bad "files: $(cat "$tmp/out")"
 expect 0 "$javm" gc; grep -q 'freed' "$tmp/out" && ok || bad "gc: $(cat "$tmp/out")"
+expect 0 "$javm" fsck; grep -q ' 0 problems' "$tmp/out" && ok || bad "fsck: $(cat "$tmp/out")"
 expect 0 "$javm" invoke counter; grep -qx 'return: 102' "$tmp/out" && ok || bad "after gc: $(cat "$tmp/out")"
 # failures leave the store as it was
 head -c 40 "$tmp/counter.jimg" > "$tmp/trunc.jimg"
@@ -68,6 +69,25 @@ expect 0 "$javm" spawn "$img" --name c --store "$tmp/small" --map-size 1048576
 expect 3 "$javm" invoke c --input "$tmp/big" --store "$tmp/small" --map-size 1048576
 grep -qi 'full' "$tmp/out" && ok || bad "full store message: $(cat "$tmp/out")"
 expect 0 "$javm" invoke c --store "$tmp/small" --map-size 1048576; grep -qx 'return: 1' "$tmp/out" && ok || bad "full store intact: $(cat "$tmp/out")"
+# --output (issue 13 item 15): an unwritable path fails before anything is invoked; a write
+# that fails after the commit says so with its own exit code (5)
+cur=$("$javm" invoke counter | awk '/^return:/{print $2}')
+expect 3 "$javm" invoke counter --output "$tmp/no-such-dir/out"
+grep -q 'nothing was invoked' "$tmp/out" && ok || bad "unwritable output message: $(cat "$tmp/out")"
+expect 0 "$javm" invoke counter; grep -qx "return: $((cur + 1))" "$tmp/out" && ok || bad "unwritable --output committed: $(cat "$tmp/out")"
+expect 5 "$javm" invoke counter --output /dev/full
+grep -q 'committed' "$tmp/out" && ok || bad "failed output after commit: $(cat "$tmp/out")"
+expect 0 "$javm" invoke counter; grep -qx "return: $((cur + 3))" "$tmp/out" && ok || bad "after exit 5: $(cat "$tmp/out")"
+# CONFLICT retried (issue 13 item 16): 4 writers moving one name, 25 invocations each, all
+# succeed and every one counts
+base=$(( cur + 3 ))
+for w in 1 2 3 4; do
+  ( for i in $(seq 25); do "$javm" invoke counter --no-sync >/dev/null 2>"$tmp/w$w.err" || { echo "writer $w: $(cat "$tmp/w$w.err")"; exit 1; }; done ) &
+done
+werr=0; for w in 1 2 3 4; do wait -n || werr=$((werr + 1)); done
+[ $werr -eq 0 ] && ok || bad "$werr concurrent writers saw a failure"
+expect 0 "$javm" invoke counter; grep -qx "return: $((base + 101))" "$tmp/out" && ok || bad "after 4 writers: $(cat "$tmp/out")"
+expect 3 "$javm" invoke counter --no-retry --endpoint 9 # the flag parses
 expect 2 "$javm" invoke
 expect 0 "$javm" invoke --help
 echo "$pass passed, $fail failed"

@@ -523,6 +523,65 @@ static void test_refcount_overflow(void **state)
     e->rc = 1;
 }
 
+/* Issue 13 item 1: inside a journal each entry's refcount is logged once (its value before
+ * the journal, or before the running operation), so the undo log grows with the entries
+ * touched, not with the number of changes; rollback still restores every count. */
+static void test_journal_log_bounded(void **state)
+{
+    fx *f = *state;
+    javm_cache *c = f->cache;
+    javm_hash a = put_free(c, data_str("a"));
+    javm_hash b = put_free(c, data_str("b"));
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    assert_int_equal(javm_journal_begin(c, NULL), JAVM_OK);
+    javm_key ak = javm_key_of_hash(&a);
+    /* A guest looping COPY/DROP on one slot: one hold and one decref per iteration. */
+    for (int i = 0; i < 1000000; i++) {
+        assert_int_equal(javm_cache_hold(c, &a), JAVM_OK);
+        assert_int_equal(javm_cache_decref(c, &ak), JAVM_OK);
+    }
+    assert_true(c->log_len <= 2);
+    assert_int_equal(javm_cache_hold(c, &a), JAVM_OK);
+    assert_int_equal(rc_of(c, &a), 2);
+    /* Operations of several steps log again inside themselves, so a failing one is undone to
+     * its own start, not to the journal's: a CNode put holding "a" then missing a target. */
+    uint32_t s[2] = { 0, 1 };
+    javm_hash t[2] = { a, fill(0x77) };
+    javm_cap *cn;
+    assert_int_equal(javm_cnode_new(1, &cn), JAVM_OK);
+    for (int i = 0; i < 2; i++) {
+        javm_key k = javm_key_of_hash(&t[i]);
+        assert_int_equal(javm_cnode_set_slot(cn, s[i], &k), JAVM_OK);
+    }
+    javm_hash h;
+    assert_int_equal(javm_cache_put(c, cn, &h), JAVM_ERR_TARGET_MISSING);
+    javm_cap_free(cn);
+    assert_int_equal(rc_of(c, &a), 2);
+    /* A successful one: its records of "a" fold into the journal's, "b" gets its first. */
+    t[1] = b;
+    javm_hash cnh = put_cnode(c, 1, s, t, 2);
+    assert_int_equal(rc_of(c, &a), 3);
+    assert_int_equal(rc_of(c, &b), 2);
+    for (int i = 0; i < 100000; i++) {
+        javm_hash again = put_cnode(c, 1, s, t, 2);
+        assert_hash_equal(again, cnh);
+        javm_key ck = javm_key_of_hash(&cnh);
+        assert_int_equal(javm_cache_decref(c, &ck), JAVM_OK);
+    }
+    assert_true(c->log_len <= 8);
+    javm_journal_abort(c, NULL);
+    assert_int_equal(rc_of(c, &a), 1);
+    assert_int_equal(rc_of(c, &b), 1);
+    assert_null(javm_cache_get_hash(c, &cnh));
+
+    /* The same changes committed. */
+    assert_int_equal(javm_journal_begin(c, NULL), JAVM_OK);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(javm_cache_hold(c, &a), JAVM_OK);
+    assert_int_equal(javm_journal_commit(c, NULL), JAVM_OK);
+    assert_int_equal(rc_of(c, &a), 1001);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decref_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlay_edits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refcount_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_log_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- store vtbl conformance -------------------------------------------------------------- */
 
@@ -356,6 +358,85 @@ static void test_read_only(void **state)
     tmp_remove(dir);
 }
 
+/* Issue 13 item 7: a second handle on the same environment in one process is refused (LMDB
+ * forbids it and would drop the first handle's locks when the second closes); another
+ * process may open it. */
+static void test_open_twice(void **state)
+{
+    (void)state;
+    char dir[64];
+    tmp_make(dir);
+    sfx f;
+    sfx_must_open(&f, dir);
+    javm_store *s2 = NULL;
+    assert_int_equal(javm_store_lmdb_open(dir, NULL, &s2), JAVM_ERR_BUSY);
+    assert_null(s2);
+    javm_lmdb_opts ro = { 0, false, true };
+    assert_int_equal(javm_store_lmdb_open(dir, &ro, &s2), JAVM_ERR_BUSY);
+    char alias[80]; /* another spelling of the same directory */
+    snprintf(alias, sizeof alias, "%s/.", dir);
+    assert_int_equal(javm_store_lmdb_open(alias, NULL, &s2), JAVM_ERR_BUSY);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        javm_store *s3 = NULL;
+        int rc = javm_store_lmdb_open(dir, NULL, &s3);
+        if (rc == JAVM_OK)
+            javm_store_close(s3);
+        _exit(rc == JAVM_OK ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* The first handle is intact. */
+    javm_hash h = put_data_str(f.cache, "still mine");
+    assert_int_equal(javm_commit(f.cache, f.ka), JAVM_OK);
+    sfx_close(&f);
+    sfx_must_open(&f, dir);
+    assert_non_null(javm_cache_get_hash(f.cache, &h));
+    sfx_close(&f);
+    tmp_remove(dir);
+}
+
+/* Issue 13 item 11: a truncated data.mdb is detected at open (it made LMDB fault with SIGBUS
+ * inside mdb_dbi_open), and an empty one is corrupt, not a store to recreate. */
+static void test_truncated_data_file(void **state)
+{
+    (void)state;
+    char dir[64], file[96];
+    tmp_make(dir);
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    sfx f;
+    sfx_must_open(&f, dir);
+    uint8_t big[3000];
+    for (int i = 0; i < 200; i++) { /* enough pages that the file is well past 8 KiB */
+        for (size_t j = 0; j < sizeof big; j++)
+            big[j] = (uint8_t)(i + j + 1);
+        javm_cap *d;
+        assert_int_equal(javm_data_new(big, sizeof big, &d), JAVM_OK);
+        javm_hash h;
+        assert_int_equal(javm_cache_put_owned(f.cache, d, &h), JAVM_OK);
+    }
+    assert_int_equal(javm_commit(f.cache, f.ka), JAVM_OK);
+    sfx_close(&f);
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    off_t full = st.st_size;
+    assert_true(full > 64 * 1024);
+    off_t cuts[3] = { full - 4096, 8192, 0 };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(truncate(file, cuts[i]), 0);
+        javm_store *s = NULL;
+        assert_int_equal(javm_store_lmdb_open(dir, NULL, &s), JAVM_ERR_STORE_CORRUPT);
+        assert_null(s);
+        javm_lmdb_opts ro = { 0, false, true };
+        assert_int_equal(javm_store_lmdb_open(dir, &ro, &s), JAVM_ERR_STORE_CORRUPT);
+        assert_int_equal(stat(file, &st), 0);
+        assert_int_equal(st.st_size, cuts[i]); /* never recreated */
+    }
+    tmp_remove(dir);
+}
+
 static void test_foreign_format(void **state)
 {
     (void)state;
@@ -637,6 +718,8 @@ int main(void)
         cmocka_unit_test(test_corrupt_record),
         cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_open_twice),
+        cmocka_unit_test(test_truncated_data_file),
         cmocka_unit_test(test_foreign_format),
         cmocka_unit_test(test_ka_bullet),
         cmocka_unit_test(test_ka_journal_and_iter),

@@ -5,6 +5,7 @@
  * commit, names persist. */
 #include "store_fixtures.h" /* first: it defines _GNU_SOURCE */
 #include "cap_fixtures.h"
+#include "vm/vm.h"
 
 /* ---- a digest of every table, to compare whole stores ----------------------------------- */
 

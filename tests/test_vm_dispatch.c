@@ -13,6 +13,7 @@
 
 #include "cap_fixtures.h"
 #include "vmfix.h"
+#include "vm/vm.h"
 
 /* Full hashes of caps.md §4.5 and §10.2. */
 #define HX_CNODE3 "fc95656c1a7ee42c1967373ca504168177184d82571c284199154b17ad4d18b0"
@@ -750,6 +751,41 @@ static void test_18_save(void **state)
 }
 
 /* 19: every cache-dependent op traps without a cache, with the registers of its cached test. */
+/* Issue 13 item 23: HOST_SAVE of a Paged Data (size > 4096): the quota is debited by its size
+ * (§7.6: the Data's size, not its stored length), the record names it, one new hold, and the
+ * charge is JAVM_GAS_ECALL alone (SAVE copies no guest bytes). Its hash is computed here from
+ * the bytes (vm_h_data), independently of the library. */
+static void test_save_paged(void **state)
+{
+    vmfix *f = *state;
+    uint8_t bytes[5000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i % 253 + 1);
+    javm_cap *d;
+    assert_int_equal(javm_data_new(bytes, sizeof bytes, &d), JAVM_OK);
+    assert_true(d->data.paged);
+    javm_hash h = vm_put(f->cache, d), want = vm_h_data(bytes, sizeof bytes), got;
+    assert_hash_equal(h, want);
+    vmfix_slot(f, 3, &h);
+    f->ka->vtbl->storage_quota_set(f->ka, 0, 6000);
+    f->regs[7] = 3;
+    f->regs[8] = 0;
+    assert_continue(vmfix_op(f, 25));
+    assert_int_equal(f->regs[7], 1);
+    assert_int_equal(f->ka->vtbl->storage_quota_get(f->ka, 0), 1000);
+    assert_int_equal(f->ka->vtbl->host_open(f->ka, 1, &got), JAVM_OK);
+    assert_hash_equal(got, want);
+    assert_int_equal(vm_rc(f->cache, &h), 2);
+    assert_int_equal(f->gas, 990);
+    /* the same again with a quota one byte short: QUOTA, nothing changed */
+    f->ka->vtbl->storage_quota_set(f->ka, 0, 4999);
+    f->regs[7] = 3;
+    assert_exit(vmfix_op(f, 25), JAVM_EXIT_TRAP, 0);
+    assert_string_equal(javm_trap_name(javm_vm_last_trap(f->vm)), "QUOTA");
+    assert_int_equal(vm_rc(f->cache, &h), 2);
+    assert_int_equal(javm_ka_mem_next_file_id(f->ka), 2);
+}
+
 static void test_19_no_cache(void **state)
 {
     (void)state;
@@ -981,6 +1017,24 @@ static void test_host_call_push(void **state)
     assert_int_equal(vm_rc(f->cache, &hello), rc_hello);
 }
 
+/* Issue 13 item 21: the fresh hold HOST_CALL takes for an unaccounted entry's slot 0 traps
+ * with its own reason: a value absent from the cache is NOT_FOUND (it was always CACHE). */
+static void test_host_call_hold_reason(void **state)
+{
+    vmfix *f = *state;
+    setup_host_call(f, 0);
+    javm_hash absent = vm_fill(0x5C);
+    vmfix_slot(f, 0, &absent);
+    vm_snap before, after;
+    vmfix_snap(f, &before);
+    assert_exit(vmfix_op(f, 26), JAVM_EXIT_TRAP, 0);
+    assert_string_equal(javm_trap_name(javm_vm_last_trap(f->vm)), "NOT_FOUND");
+    vmfix_snap(f, &after);
+    vm_snap_assert_equal(&before, &after);
+    vm_snap_free(&before);
+    vm_snap_free(&after);
+}
+
 int main(void)
 {
     const struct CMUnitTest fixed[] = {
@@ -989,10 +1043,10 @@ int main(void)
         T(test_05_no_entry), T(test_06_halt), T(test_07_plain_ecall), T(test_08_unassigned),
         T(test_09_make_image), T(test_10_cnode_mint), T(test_11_set_image),
         T(test_12_derive_spawn), T(test_13_same_type), T(test_14_type_of), T(test_15_read),
-        T(test_16_mint), T(test_17_open), T(test_18_save), cmocka_unit_test(test_19_no_cache),
+        T(test_16_mint), T(test_17_open), T(test_18_save), T(test_save_paged), cmocka_unit_test(test_19_no_cache),
         cmocka_unit_test(test_20_strip), T(test_21_spawn_img3), T(test_22_spawn_img2),
         T(test_23_out_of_gas), T(test_24_exact_gas), T(test_25_byte_charge),
-        T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push),
+        T(test_26_routing_first), T(test_host_fn_answers), T(test_host_call_push), T(test_host_call_hold_reason),
         T(test_paged_mint_read), T(test_read_zero),
 #undef T
     };

@@ -579,7 +579,10 @@ static void test_e2e_oog_loop(void **state)
     snap(e, &before);
     javm_call_result r = invoke(e, &inst, 5000, NULL, NULL);
     assert_fault(&r, JAVM_EXIT_OUT_OF_GAS);
-    assert_true(r.gas_used <= 5000 && r.gas_used > 4000);
+    /* pvm.md §7.2: the fallthrough block costs 1 (done 2); the loop block (add_imm_64 φ0, 1
+     * slot, done 1; jump, done 15) costs 12. 4999 gas pays 416 loops (4992), leaving 7 < 12:
+     * OutOfGas with gas unchanged (§7.1), so 1 + 416 * 12 were used. */
+    assert_int_equal(r.gas_used, 1 + 416 * 12);
     snap(e, &after);
     vm_snap_assert_equal(&before, &after);
     vm_snap_free(&before);
@@ -775,8 +778,10 @@ static void test_pause_resume(void **state)
     assert_hash_equal(r.marker, marker);
     assert_int_equal(r.catcher_position, 0);
     assert_int_equal(javm_vm_depth(e->vm), 3);
-    uint64_t used = r.gas_used;
-    assert_true(used > 0);
+    /* pvm.md §7.2 block costs, plus JAVM_GAS_ECALL (10) for each op (caps.md §7.3):
+     * P: load_imm_64 ×2 (2 slots each) then ecalli 26 opens cycle 1, done 101: 98, + 10;
+     * S: load_imm ×2, ecalli 5: done 100: 97, + 10; load_imm, ecalli 16: 97, + 10. */
+    assert_int_equal(r.gas_used, 98 + 10 + 97 + 10 + 97 + 10);
     /* while paused: the stack and the journal stand in the way */
     javm_call_result r2;
     assert_int_equal(javm_invoke(e->vm, e->cache, e->ka, &parent, 0, NOARGS, 1000, NULL, NULL, &r2),
@@ -785,7 +790,9 @@ static void test_pause_resume(void **state)
     assert_int_equal(javm_gc(e->vm, e->cache, e->ka, NULL, 0), JAVM_ERR_BUSY);
     assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_OK);
     assert_halt(&r, 42);
-    assert_true(r.gas_used > 0);
+    /* then S: load_imm, ecalli 0: 97 + 10; P: ecalli 0: 97 + 10; gas_used counts from the
+     * invocation's start */
+    assert_int_equal(r.gas_used, 322 + 97 + 10 + 97 + 10);
     assert_int_equal(javm_vm_depth(e->vm), 0);
     assert_false(javm_journal_is_open(e->cache));
     drop_result(e, &r);
@@ -810,6 +817,35 @@ static void test_pause_abort(void **state)
     assert_null(javm_cache_get_hash(e->cache, &cn3));
     vm_snap_free(&before);
     vm_snap_free(&after);
+}
+
+/* Issue 13 item 5: resume and abort with another cache than the invocation's are refused and
+ * change nothing, neither there nor in the paused invocation. */
+static void test_pause_other_cache(void **state)
+{
+    env *e = *state;
+    javm_hash marker, parent = spawn_yielder(e, &marker);
+    assert_int_equal(javm_commit(e->cache, e->ka), JAVM_OK);
+    javm_call_result r = invoke(e, &parent, 100000, NULL, NULL);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    javm_cache *c2; /* the same store's blobs, another cache */
+    assert_int_equal(javm_cache_open(e->store, &c2), JAVM_OK);
+    vm_snap before, after;
+    vm_snap_take(&before, NULL, c2, NULL, NULL, NULL, NULL);
+    assert_int_equal(javm_resume(e->vm, c2, e->ka, NULL, &r), JAVM_ERR_INVALID_ARG);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    javm_abort(e->vm, c2, e->ka);
+    vm_snap_take(&after, NULL, c2, NULL, NULL, NULL, NULL);
+    vm_snap_assert_equal(&before, &after);
+    vm_snap_free(&before);
+    vm_snap_free(&after);
+    assert_false(javm_journal_is_open(c2));
+    javm_cache_close(c2);
+    assert_int_equal(javm_vm_depth(e->vm), 3);
+    assert_true(javm_journal_is_open(e->cache));
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_OK);
+    assert_halt(&r, 42);
+    drop_result(e, &r);
 }
 
 static void test_pause_conflict(void **state)
@@ -1298,7 +1334,7 @@ int main(void)
         T(test_img4), T(test_mem_latency), T(test_set_image_accounted), T(test_sub_vm),
         T(test_e2e_host_call), T(test_e2e_files), T(test_e2e_oog_loop),
         T(test_e2e_state_persists), T(test_ka), T(test_journal_trap), T(test_journal_halt),
-        T(test_pause_resume), T(test_pause_abort), T(test_pause_conflict), T(test_names),
+        T(test_pause_resume), T(test_pause_abort), T(test_pause_other_cache), T(test_pause_conflict), T(test_names),
         T(test_image_file), T(test_host_fn_invoke), T(test_invoke_args),
         T(test_paged_overlay_settle), T(test_set_image_pinned_swap), T(test_resume_scratch),
         T(test_e2e_derive_and_call), T(test_regs_persist), T(test_slot0_rules),

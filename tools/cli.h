@@ -16,7 +16,9 @@ enum {
     CLI_FAIL = 1,      /* it ran, and what it checked failed (e.g. a vector mismatched) */
     CLI_USAGE = 2,     /* bad command line */
     CLI_INPUT = 3,     /* an input file or the store was unreadable or invalid */
-    CLI_INTERNAL = 4   /* out of memory or another library failure */
+    CLI_INTERNAL = 4,  /* out of memory or another library failure */
+    CLI_COMMITTED = 5  /* invoke: committed, but what was asked after the commit (writing
+                        * --output) failed */
 };
 
 int cmd_asm(int argc, char **argv);
@@ -33,13 +35,15 @@ int cmd_ls(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Parses a u64 (decimal or 0x hex); false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
 /* Whether a is --help or -h. */
 bool cli_is_help(const char *a);
-/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status. */
+/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status; on
+ * JAVM_ERR_IO errno says why (ENOENT, EISDIR, EFBIG, ...). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *len);
 /* Monotonic nanoseconds. */
 uint64_t cli_now_ns(void);

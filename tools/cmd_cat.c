@@ -118,6 +118,7 @@ int cmd_cat(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
+    s.read_only = true;
     int rc = cli_session_open(&s, "cat");
     if (rc)
         return rc;

@@ -17,9 +17,16 @@ static const uint8_t demo_mask[] = { 0x25, 0x53, 0x49 };
 
 int cmd_demo(int argc, char **argv)
 {
+    static const char usage[] =
+        "usage: javm demo\nRuns a built-in PVM program computing fib(90) and prints the result.\n"
+        "Exit: 0 the result is right, 1 it is not, 2 usage, 4 internal error.\n";
     if (argc > 1 && cli_is_help(argv[1])) {
-        puts("usage: javm demo\nRuns a built-in PVM program computing fib(90) and prints the result.");
+        fputs(usage, stdout);
         return CLI_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "javm demo: unexpected argument '%s'\n%s", argv[1], usage);
+        return CLI_USAGE;
     }
     javm_program *prog;
     javm_memory *mem;

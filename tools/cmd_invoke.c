@@ -2,22 +2,29 @@
  * tools/cmd_invoke.c — `javm invoke NAME|HASH`: one invocation (caps.md §6.4) in one store
  * transaction: HALT commits the post-instance (and moves the name), anything else leaves no
  * trace. Prints status, return value, gas used and the post-instance hash. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "session.h"
 
 static const char usage[] =
     "usage: javm invoke NAME|HASH [--endpoint E] [--gas G] [--arg V]... [--input FILE]\n"
-    "                   [--output FILE] [--store PATH] [--no-sync] [--json]\n"
+    "                   [--output FILE] [--store PATH] [--no-sync] [--json] [--no-retry]\n"
     "                   [--engine auto|interp|jit]\n"
     "Invokes endpoint E (default 0) of an instance with gas G (default 1000000000) and up to\n"
     "four arguments (φ7..φ10). --input FILE puts the file's bytes as a Data cap into slot 0;\n"
-    "--output FILE writes the Data the guest leaves in slot 0. When a NAME is given and the\n"
-    "guest halts, NAME moves to the post-instance. Exit: 0 halted, 1 faulted or paused (the\n"
-    "store is unchanged), 2 usage, 3 unknown target or store error. --engine picks the\n"
-    "engine (default auto: $JAVM_ENGINE, else the JIT where built); results are the same.\n";
+    "--output FILE writes the Data the guest leaves in slot 0 (checked writable first). When\n"
+    "a NAME is given and the guest halts, NAME moves to the post-instance. When another writer\n"
+    "moved NAME meanwhile (CONFLICT), the invocation, which left nothing behind, is retried\n"
+    "with the name read again, up to 8 times; --no-retry reports the conflict instead.\n"
+    "Exit: 0 halted and committed, 1 faulted or paused (the store is unchanged), 2 usage,\n"
+    "3 unknown target, store error or conflict (unchanged), 4 internal error (unchanged),\n"
+    "5 halted and committed, but --output could not be written. --engine picks the engine\n"
+    "(default auto: $JAVM_ENGINE, else the JIT where built); results are the same.\n";
 
 static const char *fault_text(const javm_call_result *r, char *buf, size_t n)
 {
@@ -30,29 +37,56 @@ static const char *fault_text(const javm_call_result *r, char *buf, size_t n)
     return buf;
 }
 
+/* Before invoking: --output must be writable (created and removed again when absent), so
+ * that a bad path fails while the store is still unchanged. */
+static int check_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    bool created = false;
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        created = fd >= 0;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "javm invoke: cannot write %s: %s (nothing was invoked)\n", path,
+                strerror(errno));
+        return CLI_INPUT;
+    }
+    close(fd);
+    if (created)
+        unlink(path);
+    return CLI_OK;
+}
+
+/* After the commit: any failure is CLI_COMMITTED, said as such. */
 static int write_slot0(cli_session *s, const javm_call_result *r, const char *path)
 {
     const javm_cap *c = r->has_slot0 ? javm_cache_get_hash(s->cache, &r->slot0) : NULL;
     if (!c || c->kind != JAVM_KIND_DATA) {
-        fprintf(stderr, "javm invoke: slot 0 holds no Data to write to %s\n", path);
-        return CLI_FAIL;
+        fprintf(stderr, "javm invoke: the invocation was committed, but slot 0 holds no Data to "
+                        "write to %s\n", path);
+        return CLI_COMMITTED;
     }
     uint64_t n = c->data.size;
     uint8_t *buf = malloc(n ? n : 1);
     FILE *f = NULL;
-    int rc = CLI_INTERNAL;
+    int rc = CLI_COMMITTED, err = 0;
     if (!buf || javm_data_read(c, 0, buf, n))
         goto done;
-    rc = CLI_INPUT;
-    if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n)
+    if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n) {
+        err = errno;
         goto done;
+    }
     rc = CLI_OK;
 done:
-    if (f && fclose(f))
-        rc = CLI_INPUT;
+    if (f && fclose(f) && rc == CLI_OK) {
+        err = errno;
+        rc = CLI_COMMITTED;
+    }
     free(buf);
     if (rc)
-        fprintf(stderr, "javm invoke: cannot write %s\n", path);
+        fprintf(stderr, "javm invoke: the invocation was committed, but writing %s failed%s%s\n",
+                path, err ? ": " : "", err ? strerror(err) : "");
     return rc;
 }
 
@@ -63,6 +97,7 @@ int cmd_invoke(int argc, char **argv)
     uint64_t endpoint = 0, gas = 1000000000, args[4] = { 0 };
     int nargs = 0;
     javm_engine engine = JAVM_ENGINE_AUTO;
+    bool retry = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
@@ -85,6 +120,8 @@ int cmd_invoke(int argc, char **argv)
         } else if (strcmp(a, "--output") == 0 && v) {
             output = v;
             i++;
+        } else if (strcmp(a, "--no-retry") == 0) {
+            retry = false;
         } else if (!target && a[0] != '-') {
             target = a;
         } else {
@@ -96,8 +133,10 @@ int cmd_invoke(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    int rc = cli_session_open(&s, "invoke");
+    int rc = output ? check_output(output) : CLI_OK;
     if (rc)
+        return rc;
+    if ((rc = cli_session_open(&s, "invoke")))
         return rc;
     javm_hash inst, in_hash;
     bool is_name, has_in = false;
@@ -126,8 +165,17 @@ int cmd_invoke(int argc, char **argv)
     javm_vm_set_engine(s.vm, engine);
     javm_invoke_opts opts = { (const uint8_t *)target, strlen(target) };
     javm_call_result r;
-    int irc = javm_invoke(s.vm, s.cache, s.ka, &inst, (uint32_t)endpoint, args, gas,
+    int irc;
+    /* A CONFLICT left nothing behind and the invocation is deterministic: read the name
+     * again (the failed attempt's transaction re-read it) and run again. */
+    for (int attempt = 0;; attempt++) {
+        irc = javm_invoke(s.vm, s.cache, s.ka, &inst, (uint32_t)endpoint, args, gas,
                           has_in ? &in_hash : NULL, is_name ? &opts : NULL, &r);
+        if (irc != JAVM_ERR_CONFLICT || !retry || !is_name || attempt == 7)
+            break;
+        if ((rc = cli_resolve_target(&s, "invoke", target, &inst, &is_name)))
+            goto done;
+    }
     if (irc) {
         fprintf(stderr, "javm invoke: %s%s%s\n", javm_strerror(irc),
                 *javm_store_errmsg(s.store) ? ": " : "", javm_store_errmsg(s.store));

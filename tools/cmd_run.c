@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * tools/cmd_run.c — `javm run`: prepare and run one PVM program (a GP deblob file or a
  * vector JSON with its pages, registers and memory) and print exit, state and speed. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +205,8 @@ int cmd_run(int argc, char **argv)
     } else {
         lrc = cli_read_file(o.path, &v.program, &v.program_len);
         v.init_gas = (int64_t)1 << 50;
-        snprintf(err, sizeof err, "%s: %s", o.path, javm_strerror(lrc));
+        snprintf(err, sizeof err, "%s: %s", o.path,
+                 lrc == JAVM_ERR_IO ? strerror(errno) : javm_strerror(lrc));
     }
     if (lrc) {
         fprintf(stderr, "javm run: %s\n", lrc == JAVM_ERR_DECODE || !is_json ? err : javm_strerror(lrc));

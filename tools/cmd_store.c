@@ -78,6 +78,7 @@ int cmd_ls(int argc, char **argv)
     int npos, rc = parse(&s, argc, argv, ls_usage, pos, 0, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
+    s.read_only = true;
     if ((rc = cli_session_open(&s, "ls")))
         return rc;
     ls_state st = { s.json, 0 };
@@ -124,9 +125,17 @@ int cmd_quota(int argc, char **argv)
         fputs(quota_usage, stderr);
         return CLI_USAGE;
     }
+    s.read_only = !set;
     if ((rc = cli_session_open(&s, "quota")))
         return rc;
-    uint64_t before = s.ka->vtbl->storage_quota_get(s.ka, id);
+    uint64_t before = 0;
+    int qrc = s.ka->vtbl->storage_quota_read(s.ka, id, &before);
+    if (qrc) {
+        fprintf(stderr, "javm quota: %s%s%s\n", javm_strerror(qrc),
+                *javm_store_errmsg(s.store) ? ": " : "", javm_store_errmsg(s.store));
+        cli_session_close(&s);
+        return CLI_INPUT;
+    }
     if (set) {
         s.ka->vtbl->storage_quota_set(s.ka, id, val);
         rc = cli_session_commit(&s, "quota");
@@ -180,6 +189,7 @@ int cmd_files(int argc, char **argv)
     int npos, rc = parse(&s, argc, argv, files_usage, pos, 0, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
+    s.read_only = true;
     if ((rc = cli_session_open(&s, "files")))
         return rc;
     files_state st = { &s, 0 };

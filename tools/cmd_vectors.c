@@ -16,7 +16,7 @@ static const char usage[] =
     "prints each failing vector with its mismatching fields and ends with 'N passed, M failed'.\n"
     "--engine picks the engine (default auto: $JAVM_ENGINE, else the JIT where built).\n"
     "--json prints one JSON object per vector instead. Exit: 0 all passed, 1 some failed,\n"
-    "2 usage, 3 DIR unreadable.\n";
+    "2 usage, 3 DIR unreadable or holding no .json vector, 4 internal error.\n";
 
 static int by_name(const void *a, const void *b)
 {
@@ -72,6 +72,11 @@ int cmd_vectors(int argc, char **argv)
             goto done;
         n++;
     }
+    if (n == 0) {
+        fprintf(stderr, "javm vectors: no .json vectors in %s\n", dir);
+        rc = CLI_INPUT;
+        goto done;
+    }
     qsort(names, n, sizeof *names, by_name);
     size_t passed = 0, failed = 0;
     char path[4096], err[512], report[8192];
@@ -99,7 +104,7 @@ int cmd_vectors(int argc, char **argv)
             printf("FAIL %s\n%s", names[i], report);
     }
     printf("%zu passed, %zu failed\n", passed, failed);
-    rc = failed || n == 0 ? CLI_FAIL : CLI_OK;
+    rc = failed ? CLI_FAIL : CLI_OK;
 done:
     for (size_t i = 0; i < n; i++)
         free(names[i]);

@@ -24,6 +24,7 @@ static const struct command {
     { "quota", cmd_quota, "get or set a storage quota" },
     { "files", cmd_files, "the file map" },
     { "gc", cmd_gc, "delete what no name or file reaches" },
+    { "fsck", cmd_fsck, "check the store: blob hashes, refcounts, edges, names, files" },
     { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
     { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
@@ -38,7 +39,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nEach command takes --help. Exit codes: 0 ok, 1 the command ran and what it checked\n"
           "failed (a vector mismatched, a guest faulted), 2 usage error, 3 bad input or store,\n"
-          "4 internal error.\n",
+          "4 internal error; invoke: 5 committed, but --output could not be written.\n",
           f);
 }
 
@@ -78,24 +79,34 @@ int cli_read_file(const char *path, uint8_t **buf, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         goto done;
-    if (fseek(f, 0, SEEK_END) || ftell(f) < 0 || ftell(f) > (1L << 30))
+    if (fseek(f, 0, SEEK_END) || ftell(f) < 0)
         goto done;
+    if (ftell(f) > (1L << 30)) {
+        errno = EFBIG;
+        goto done;
+    }
     long n = ftell(f);
     rewind(f);
     rc = JAVM_ERR_ALLOC;
     if (!(b = malloc(n ? (size_t)n : 1)))
         goto done;
     rc = JAVM_ERR_IO;
-    if (fread(b, 1, (size_t)n, f) != (size_t)n)
+    errno = 0;
+    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+        if (!errno)
+            errno = EIO;
         goto done;
+    }
     *buf = b;
     *len = (size_t)n;
     b = NULL;
     rc = JAVM_OK;
-done:
+done:;
+    int err = errno; /* what failed, kept for the caller's message */
     if (f)
         fclose(f);
     free(b);
+    errno = err;
     return rc;
 }
 

@@ -34,7 +34,7 @@ int cli_session_open(cli_session *s, const char *cmd)
         s->path = getenv("JAVM_STORE");
     if (!s->path || !*s->path)
         s->path = ".javm";
-    javm_lmdb_opts o = { s->map_size, s->no_sync, false };
+    javm_lmdb_opts o = { s->map_size, s->no_sync, s->read_only };
     int rc = javm_store_lmdb_open(s->path, &o, &s->store);
     if (rc) {
         fprintf(stderr, "javm %s: cannot open store %s: %s\n", cmd, s->path, javm_strerror(rc));

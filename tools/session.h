@@ -11,6 +11,9 @@ typedef struct cli_session {
     const char *path;    /* --store, else $JAVM_STORE, else ./.javm */
     bool no_sync, json;
     uint64_t map_size;   /* --map-size, bytes; 0 = the store's default */
+    bool read_only;      /* set by commands that only read (ls, cat, files, quota get): the
+                          * store is opened read-only, so a read-only mount or an immutable
+                          * data file can still be inspected (issue 13 item 14) */
     javm_store *store;
     javm_cache *cache;
     javm_ka *ka;

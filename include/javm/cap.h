@@ -385,6 +385,9 @@ typedef struct javm_ka_vtbl {
     int (*persist)(void *ka, javm_store *store); /* write changes into the open transaction */
     void (*rollback)(void *ka);                  /* discard the changes made since begin */
     void (*destroy)(void *ka);                   /* frees the kernel assist (javm_ka_free) */
+    /* Optional (NULL: storage_quota_get is used): the quota with a status, so that a failed
+     * read is not taken for a quota of 0 (0 and JAVM_OK when absent). */
+    int (*storage_quota_read)(void *ka, uint64_t quota_id, uint64_t *out);
 } javm_ka_vtbl;
 
 /* Every kernel-assist implementation starts with this header. */
@@ -407,13 +410,14 @@ struct javm_vm; /* the VM layer's handle (caps.md §6) */
  * meta records format = 1 and hash_profile = blake2b-256-tagged; an existing one must carry
  * them (JAVM_ERR_STORE_FORMAT). Names are read from the store; blobs are loaded on demand. */
 JAVM_API int javm_cache_open(javm_store *store, javm_cache **out);
-/* Frees the cache, its working entries and uncommitted changes (an open journal is
- * aborted without touching the kernel assist). NULL is a no-op. */
+/* Frees the cache, its working entries and uncommitted changes. An open journal is aborted
+ * like javm_journal_abort, the kernel assist given to javm_journal_begin included (so it
+ * must still be alive). NULL is a no-op. */
 JAVM_API void javm_cache_close(javm_cache *cache);
 
 /* The cap a key names (a blob by hash, a working entry by ref, a graduated ref through the
- * forwarding map), loading a stored blob on a miss, or NULL when absent (or the load failed).
- * No refcount change. The pointer is lent until the next mutating call on the cache. */
+ * forwarding map), loading a stored blob on a miss, or NULL when absent or the load failed
+ * (javm_cache_refcount returns the status that tells which). No refcount change. The pointer is lent until the next mutating call on the cache. */
 JAVM_API const javm_cap *javm_cache_get(javm_cache *cache, const javm_key *key);
 JAVM_API const javm_cap *javm_cache_get_hash(javm_cache *cache, const javm_hash *h);
 /* The refcount of a present entry (JAVM_ERR_NOT_FOUND). */
@@ -520,7 +524,7 @@ JAVM_API bool javm_journal_is_open(const javm_cache *cache);
 JAVM_API uint64_t javm_cache_generation(const javm_cache *cache);
 
 /* Mark and sweep from the roots: embedder roots[0..n), every name and every kernel-assist file
- * record (ka->file_iter; ka may be NULL). Deletes every unreachable blob (resident and
+ * record (ka->file_iter; with ka NULL, the store's files table). Deletes every unreachable blob (resident and
  * stored), sets each survivor's refcount to its holders (edges from survivors, file records,
  * names, root occurrences), clears the forwarding map and commits. Requires no open journal
  * and an empty working tier (JAVM_ERR_BUSY). `vm` is not read here: accounted call-stack

@@ -22,7 +22,9 @@ typedef struct javm_lmdb_opts {
  * tables of caps.md §5.7 as named databases in one environment. The meta table's format and
  * hash_profile records are written by javm_cache_open on a fresh store and checked on an old
  * one. Statuses: JAVM_ERR_STORE_READONLY (cannot create or write where asked),
- * JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC. Close with javm_store_close. Writers in
+ * JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC, JAVM_ERR_BUSY (this process already
+ * has the store open: LMDB forbids a second handle; a javm.lock file beside data.mdb detects
+ * it). Close with javm_store_close. Writers in
  * different processes serialise on LMDB's write lock (begin waits); readers never block. */
 JAVM_API int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
 

@@ -123,15 +123,21 @@ typedef struct javm_invoke_opts {
  * journal (_BUSY), gas <= 2^63 - 1 (_INVALID_ARG). slot0_in may be NULL. Setup failures return
  * their status (build_entry's: INSTANCE_NOT_FOUND, IMAGE_NOT_FOUND, ROOT_CNODE_NOT_FOUND,
  * NO_SUCH_ENDPOINT, DECODE_FAILED, DATA_MISSING, MAP_FAILED; CONFLICT for a name that does
- * not name instance_hash; NOT_FOUND / SLOT_PINNED for slot0_in); outcomes are in *res. */
+ * not name instance_hash; NOT_FOUND / SLOT_PINNED for slot0_in); outcomes are in *res. On
+ * any non-OK return (also a failed settle or commit after the guest halted) *res is a FAULT
+ * with fault_reason JAVM_EXIT_TRAP and trap the reason (CACHE for a store failure), gas_used
+ * kept and nothing else filled; the same holds for javm_resume. */
 JAVM_API int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
                 uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
                 const javm_invoke_opts *opts, javm_call_result *res);
-/* Resumes a paused invocation (caps.md §6.7): JAVM_ERR_NOT_PAUSED, _CONFLICT (the invocation
- * is then discarded), _NOT_FOUND / _SLOT_PINNED for scratch. */
+/* Resumes a paused invocation (caps.md §6.7): JAVM_ERR_NOT_PAUSED, _INVALID_ARG for another
+ * cache than the invocation's (or its journal gone), _CONFLICT (the invocation is then
+ * discarded), _NOT_FOUND / _SLOT_PINNED for scratch. */
 JAVM_API int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
                 javm_call_result *res);
-/* Discards every entry and the journal. */
+/* Discards every entry and the journal. Does nothing while an invocation is running or
+ * paused on another cache than `cache` (its entries hold blobs of that cache); when the
+ * invocation's journal is no longer open, drops the entries without touching the cache. */
 JAVM_API void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka);
 
 /* The first Instance of an Image (caps.md §6.8); the caller holds one reference.
@@ -142,30 +148,14 @@ JAVM_API int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned
 
 /* ---- test harness and inspection -------------------------------------------------------- */
 
-/* An unaccounted entry built from explicit fields (caps.md §10.1): it holds nothing. */
-typedef struct javm_test_entry {
-    uint8_t size_log;
-    const uint32_t *slot_ids;       /* n_slots populated slots, any order */
-    const javm_hash *slot_vals;
-    size_t n_slots;
-    javm_hash chain, image_hash;
-    uint32_t M;
-    javm_program *program;          /* a reference is taken */
-    const uint32_t *pinned;
-    size_t n_pinned;
-    bool has_yield_marker;
-    uint32_t yield_marker_slot;
-} javm_test_entry;
-JAVM_API int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *e);
+/* (The test harness's mutators, which can break the holds of accounted entries, are not
+ * part of the API: src/vm/vm.h.) */
 
 /* Number of entries on the stack. */
 JAVM_API uint32_t javm_vm_depth(const javm_vm *vm);
 /* Top instance entry accessors (JAVM_ERR_NOT_FOUND when the top is absent or a reference
  * entry). slot_get: JAVM_OK with *h, JAVM_ERR_NOT_FOUND when empty, _SLOT_OUT_OF_RANGE. */
 JAVM_API int javm_vm_top_slot_get(const javm_vm *vm, uint32_t slot, javm_hash *h);
-/* Sets (h) or empties (NULL) a slot without holds (test harness only). */
-JAVM_API int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h);
-JAVM_API int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n);
 JAVM_API int javm_vm_top_info(const javm_vm *vm, javm_hash *chain, javm_hash *image_hash,
                      const javm_program **program, uint8_t *size_log);
 /* The pinned slot list of the top entry (borrowed until the next VM call) and its count. */

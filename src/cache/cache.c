@@ -412,6 +412,53 @@ static void undo_one(javm_cache *c, cache_undo *u)
     }
 }
 
+static bool rc_record_at(const javm_cache *c, const cache_entry *e, size_t pos)
+{
+    return pos < c->log_len && c->log[pos].kind == U_RC && c->log[pos].e == e;
+}
+
+/* Undo replays the log backwards and U_RC only sets a count, so of several records of one
+ * entry the oldest decides what an undo restores; later ones are needed only when an undo
+ * stops between them. An operation's undo stops at its mark, so inside an operation a record
+ * at or after the mark suffices; between operations inside a journal the only undo is the
+ * journal's (to 0), so any record suffices. Outside a journal the log is discarded when the
+ * operation ends. This bounds a journal's log by the entries it touches, not by gas. */
+int cache_log_rc(javm_cache *c, cache_entry *e)
+{
+    if (!cache_logging(c))
+        return JAVM_OK;
+    if (c->guard == 0 ? rc_record_at(c, e, e->rc_first) || rc_record_at(c, e, e->rc_last)
+                      : e->rc_last >= c->op_mark && rc_record_at(c, e, e->rc_last))
+        return JAVM_OK;
+    cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
+    int rc = cache_log_push(c, &u);
+    if (rc)
+        return rc;
+    e->rc_last = c->log_len - 1;
+    if (!rc_record_at(c, e, e->rc_first))
+        e->rc_first = e->rc_last;
+    return JAVM_OK;
+}
+
+/* After an operation inside a journal succeeded: its U_RC records of entries that already
+ * have an older record are dropped (the older one restores the count the journal's undo
+ * needs). Nothing else refers to log positions between operations. */
+static void log_fold(javm_cache *c, size_t mark)
+{
+    size_t w = mark;
+    for (size_t i = mark; i < c->log_len; i++) {
+        cache_undo *u = &c->log[i];
+        if (u->kind == U_RC) {
+            cache_entry *e = u->e;
+            if (e->rc_first < w && rc_record_at(c, e, e->rc_first))
+                continue;
+            e->rc_first = e->rc_last = w;
+        }
+        c->log[w++] = *u;
+    }
+    c->log_len = w;
+}
+
 void cache_undo_to(javm_cache *c, size_t mark)
 {
     while (c->log_len > mark)
@@ -452,6 +499,7 @@ void cache_discard_log(javm_cache *c)
 size_t cache_op_begin(javm_cache *c)
 {
     c->guard++;
+    c->op_mark = c->log_len;
     return c->log_len;
 }
 
@@ -462,6 +510,8 @@ int cache_op_end(javm_cache *c, size_t mark, int rc)
     c->guard--;
     if (c->guard == 0 && !c->journal)
         cache_discard_log(c);
+    else if (c->guard == 0 && rc == 0)
+        log_fold(c, mark);
     return rc;
 }
 
@@ -506,6 +556,26 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
     }
     if (rc)
         return rc;
+    /* The store is content addressed: a record whose bytes do not hash to its key is corrupt
+     * (a flipped bit would otherwise change guest state silently). Decoding already hashed
+     * every Loaded page, so this costs the cap's own hash (issue 13 item 12). */
+    javm_hash got;
+    if ((rc = javm_cap_hash(cap, &got)) == JAVM_OK && memcmp(got.b, h->b, 32) != 0) {
+        char hex[65], ghex[65];
+        javm_hash_to_hex(h, hex);
+        javm_hash_to_hex(&got, ghex);
+        store_set_errmsg(c->store, "blobs[%s]: record hashes to %s", hex, ghex);
+        rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    } else if (rc && rc != JAVM_ERR_ALLOC) {
+        char hex[65];
+        javm_hash_to_hex(h, hex);
+        store_set_errmsg(c->store, "blobs[%s]: record cannot be hashed: %s", hex, javm_strerror(rc));
+        rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    }
+    if (rc) {
+        javm_cap_free(cap);
+        return rc;
+    }
     uint32_t count = 0;
     rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen);
     if (rc == JAVM_OK && vlen == 4)
@@ -574,12 +644,9 @@ int cache_rc_inc(javm_cache *c, cache_entry *e, uint32_t n)
 {
     if (e->rc > JAVM_REFCOUNT_MAX - n)
         return CAP_ERR(JAVM_ERR_REFCOUNT_OVERFLOW);
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc += n;
     if (!(e->flags & CE_WORKING))
         cache_dirty_add(c, e);
@@ -621,12 +688,9 @@ static int dec_one(javm_cache *c, cache_entry *e, cache_entry **work)
 {
     if (e->rc == 0)
         return CAP_ERR(JAVM_ERR_INTERNAL);
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc--;
     if (!(e->flags & CE_WORKING))
         cache_dirty_add(c, e);
@@ -682,12 +746,9 @@ int cache_rc_dec(javm_cache *c, cache_entry *e)
 int cache_drop(javm_cache *c, cache_entry *e)
 {
     release_ctx r = { c, NULL };
-    if (cache_logging(c)) {
-        cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-        int rc = cache_log_push(c, &u);
-        if (rc)
-            return rc;
-    }
+    int lrc = cache_log_rc(c, e);
+    if (lrc)
+        return lrc;
     e->rc = 0;
     e->wnext = NULL;
     r.work = e;
@@ -854,7 +915,11 @@ void javm_cache_close(javm_cache *c)
     if (!c)
         return;
     if (c->journal) {
+        /* Both halves go back, as javm_journal_abort does: a kernel assist left with the
+         * journal's saves would persist file records naming blobs that were never stored. */
         cache_undo_to(c, 0);
+        if (c->journal_ka)
+            c->journal_ka->vtbl->rollback(c->journal_ka);
         if (c->txn_open)
             c->store->vtbl->abort(c->store);
         c->journal = false;
@@ -870,6 +935,25 @@ void javm_cache_close(javm_cache *c)
     free(c->log);
     free(c->names);
     free(c);
+}
+
+int cache_get_hash(javm_cache *c, const javm_hash *h, const javm_cap **out)
+{
+    javm_key k = javm_key_of_hash(h);
+    return cache_get_key(c, &k, out);
+}
+
+int cache_get_key(javm_cache *c, const javm_key *key, const javm_cap **out)
+{
+    cache_entry *e;
+    *out = NULL;
+    int rc = cache_resolve(c, key, &e);
+    if (rc)
+        return rc;
+    if (!e)
+        return JAVM_ERR_NOT_FOUND;
+    *out = e->cap;
+    return JAVM_OK;
 }
 
 const javm_cap *javm_cache_get(javm_cache *c, const javm_key *key)
@@ -1149,8 +1233,7 @@ int javm_cache_get_mut(javm_cache *c, const javm_key *key, javm_ref *out)
         if (rc == JAVM_OK && !(w = calloc(1, sizeof *w)))
             rc = CAP_ERR(JAVM_ERR_ALLOC);
         if (rc == JAVM_OK && cache_logging(c)) {
-            cache_undo u = { .kind = U_RC, .u32 = e->rc, .e = e };
-            rc = cache_log_push(c, &u);
+            rc = cache_log_rc(c, e);
             cache_undo m = { .kind = U_MOVE, .e = e, .e2 = w, .flag = unlinked };
             if (rc == JAVM_OK)
                 rc = cache_log_push(c, &m);

@@ -27,6 +27,15 @@ enum {
     CE_DIRTY = 8    /* on the dirty list */
 };
 
+/* Entries and their caps are separate heap objects and the tables hold pointers to entries,
+ * so growing a table (any insert, any load from the store) never moves an entry or a cap. A
+ * cap pointer obtained inside the library therefore stays valid across later cache calls for
+ * as long as its blob stays live (held by someone) and its cap is not replaced (U_CAP:
+ * javm_cache_working's backup, settle's canonicalisation, both on working entries only). The
+ * VM relies on this (issue 13 item 22): op_set_image reads the new Image's pinned list after
+ * taking holds on it, settle_post_instance reads the Image's mappings while putting snapshot
+ * blobs; both Images are held by the entry. The public API promises less ("lent until the next
+ * mutating call") so that this layout may change; whoever changes it must copy first there. */
 typedef struct cache_entry {
     javm_cap *cap;
     uint32_t rc;
@@ -38,6 +47,9 @@ typedef struct cache_entry {
     uint64_t touched; /* journal epoch in which a working() backup was taken */
     uint32_t visit;   /* settle's DFS colour: 0 white, 1 grey, 2 done, 3 done Instance */
     javm_hash settled; /* settle: the snapshot hash of a working Instance (visit 3) */
+    /* Log positions of U_RC records of this entry (hints, checked against the log before
+     * use): the one that restores its count before the journal, the newest one. */
+    size_t rc_first, rc_last;
 } cache_entry;
 
 /* Open addressing, linear probing, backward-shift deletion, load <= 1/2. The tag is the first
@@ -114,7 +126,9 @@ struct javm_cache {
     cache_undo *log;
     size_t log_len, log_cap;
     int guard;         /* depth of running multi-step operations */
+    size_t op_mark;    /* >= the mark of the innermost running operation */
     bool journal;      /* a per-invocation journal is open */
+    javm_ka *journal_ka; /* the kernel assist given to javm_journal_begin (rolled back by close) */
     bool txn_open;     /* the journal's store transaction is open (not suspended) */
     uint64_t epoch;    /* journal epoch, for working() backups */
     uint64_t generation;
@@ -133,6 +147,12 @@ int cache_op_end(javm_cache *c, size_t mark, int rc);
 void cache_undo_to(javm_cache *c, size_t mark);
 void cache_discard_log(javm_cache *c);
 bool cache_logging(const javm_cache *c);
+
+/* The cap of a live blob (resident or loaded from the store) with a status that tells an
+ * absent blob (JAVM_ERR_NOT_FOUND) from a store or decode failure (that status): what
+ * javm_cache_get_hash reports as NULL either way. The VM uses these (issue 13 item 8). */
+int cache_get_hash(javm_cache *c, const javm_hash *h, const javm_cap **out);
+int cache_get_key(javm_cache *c, const javm_key *key, const javm_cap **out);
 
 /* Live blob by hash (resident or loaded from the store); *out NULL and JAVM_OK when absent. */
 int cache_blob(javm_cache *c, const javm_hash *h, cache_entry **out);
@@ -154,6 +174,9 @@ int cache_blob_insert(javm_cache *c, const javm_hash *h, javm_cap *cap, uint32_t
                       cache_entry **out);
 int cache_working_insert(javm_cache *c, javm_cap *cap, uint32_t rc, cache_entry **out);
 int cache_log_push(javm_cache *c, const cache_undo *u);
+/* Logs e's refcount before a change, unless a record already restores what an undo to the
+ * running operation's mark (or, between operations, to the journal's start) needs. */
+int cache_log_rc(javm_cache *c, cache_entry *e);
 void cache_dirty_add(javm_cache *c, cache_entry *e);
 void cache_dirty_del(cache_entry *e);
 int cache_tab_insert(cache_tab *t, cache_entry *e);

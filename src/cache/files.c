@@ -181,114 +181,131 @@ static void set_err(javm_decode_err *err, int reason, uint64_t offset)
     }
 }
 
-int javm_image_load(javm_cache *c, const uint8_t *file, size_t len, javm_hash *out,
-                    javm_decode_err *err)
-{
-    javm_cap **caps = NULL;
-    javm_hash *hashes = NULL;
-    javm_cap *image = NULL;
-    uint32_t n = 0, decoded = 0, put = 0;
-    size_t off = 12;
-    int rc = JAVM_OK;
-    javm_decode_err sub;
-    if (!c || !file || !out)
-        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+/* A JIMG file decoded: its records' caps and its Image, all owned. */
+typedef struct jimg {
+    javm_cap **caps;
+    uint32_t n;
+    javm_cap *image;
+} jimg;
 
-    /* Decode everything first, bounded before anything is allocated (javm/limits.h). */
+static void jimg_free(jimg *j)
+{
+    for (uint32_t i = 0; j->caps && i < j->n; i++)
+        javm_cap_free(j->caps[i]);
+    free(j->caps);
+    javm_cap_free(j->image);
+}
+
+/* Decodes every record and the Image body, bounded before anything is allocated
+ * (javm/limits.h); nothing touches the cache. */
+static int jimg_decode(const uint8_t *file, size_t len, jimg *j, javm_decode_err *err)
+{
+    javm_decode_err sub;
+    size_t off = 12;
+    int rc;
     if (len > JAVM_MAX_IMAGE_SIZE) {
         rc = CAP_ERR(JAVM_ERR_LIMIT);
         set_err(err, rc, 0);
-        goto done;
+        return rc;
     }
     if (len < 4 || memcmp(file, "JIMG", 4) != 0) {
         rc = CAP_ERR(len < 4 ? JAVM_ERR_TRUNCATED : JAVM_ERR_BAD_MAGIC);
         set_err(err, rc, len < 4 ? len : 0);
-        goto done;
+        return rc;
     }
     if (len < 8 || cap_get_u32(file + 4) != 1) {
         rc = CAP_ERR(len < 8 ? JAVM_ERR_TRUNCATED : JAVM_ERR_BAD_VERSION);
         set_err(err, rc, len < 8 ? len : 4);
-        goto done;
+        return rc;
     }
     if (len < 12) {
         rc = CAP_ERR(JAVM_ERR_TRUNCATED);
         set_err(err, rc, len);
-        goto done;
+        return rc;
     }
-    n = cap_get_u32(file + 8);
+    uint32_t n = cap_get_u32(file + 8);
     if (n > (len - 12) / 5) { /* a record is at least kind + length */
         rc = CAP_ERR(JAVM_ERR_OVERSIZED);
         set_err(err, rc, 8);
-        goto done;
+        return rc;
     }
-    caps = calloc(n ? n : 1, sizeof *caps);
-    hashes = calloc(n ? n : 1, sizeof *hashes);
-    if (!caps || !hashes) {
+    if (!(j->caps = calloc(n ? n : 1, sizeof *j->caps))) {
         rc = CAP_ERR(JAVM_ERR_ALLOC);
         set_err(err, rc, 8);
-        goto done;
+        return rc;
     }
-    for (; decoded < n; decoded++) {
+    j->n = n;
+    for (uint32_t i = 0; i < n; i++) {
         if (len - off < 5) {
             rc = CAP_ERR(JAVM_ERR_TRUNCATED);
             set_err(err, rc, len);
-            goto done;
+            return rc;
         }
         uint8_t kind = file[off];
         uint32_t blen = cap_get_u32(file + off + 1);
         if (blen > len - off - 5) {
             rc = CAP_ERR(JAVM_ERR_OVERSIZED);
             set_err(err, rc, off + 1);
-            goto done;
+            return rc;
         }
-        rc = javm_cap_decode(kind, file + off + 5, blen, &caps[decoded], &sub);
-        if (rc) {
+        if ((rc = javm_cap_decode(kind, file + off + 5, blen, &j->caps[i], &sub))) {
             set_err(err, rc, off + (rc == JAVM_ERR_BAD_KIND ? 0 : 5 + sub.offset));
-            goto done;
+            return rc;
         }
         off += 5 + (size_t)blen;
     }
-    rc = javm_cap_decode(JAVM_KIND_IMAGE, file + off, len - off, &image, &sub);
-    if (rc) {
+    if ((rc = javm_cap_decode(JAVM_KIND_IMAGE, file + off, len - off, &j->image, &sub)))
         set_err(err, rc, off + sub.offset);
-        goto done;
-    }
+    return rc;
+}
 
-    /* Then put, as one operation. */
+/* Puts the records and the Image as one operation, then releases the records' own holds (the
+ * Image and each other's edges keep what they need); the cache takes the caps it puts. */
+static int jimg_put(javm_cache *c, jimg *j, javm_hash *image_hash)
+{
+    int rc = JAVM_OK;
+    javm_hash *hashes = calloc(j->n ? j->n : 1, sizeof *hashes);
+    if (!hashes)
+        return CAP_ERR(JAVM_ERR_ALLOC);
     size_t mark = cache_op_begin(c);
-    for (; put < n && rc == JAVM_OK; put++) {
-        rc = cache_put_internal(c, caps[put], caps[put], &hashes[put]);
+    for (uint32_t i = 0; i < j->n && rc == JAVM_OK; i++) {
+        rc = cache_put_internal(c, j->caps[i], j->caps[i], &hashes[i]);
         if (rc == JAVM_OK)
-            caps[put] = NULL; /* owned by the cache now */
+            j->caps[i] = NULL; /* owned by the cache now */
     }
-    javm_hash ih;
     if (rc == JAVM_OK) {
-        rc = cache_put_internal(c, image, image, &ih);
+        rc = cache_put_internal(c, j->image, j->image, image_hash);
         if (rc == JAVM_OK)
-            image = NULL;
+            j->image = NULL;
     }
-    for (uint32_t i = 0; i < n && rc == JAVM_OK; i++) {
+    for (uint32_t i = 0; i < j->n && rc == JAVM_OK; i++) {
         cache_entry *e;
         rc = cache_blob(c, &hashes[i], &e);
         if (rc == JAVM_OK && e)
             rc = cache_rc_dec(c, e);
     }
-    rc = cache_op_end(c, mark, rc);
-    if (rc) {
+    free(hashes);
+    return cache_op_end(c, mark, rc);
+}
+
+int javm_image_load(javm_cache *c, const uint8_t *file, size_t len, javm_hash *out,
+                    javm_decode_err *err)
+{
+    if (!c || !file || !out)
+        return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    jimg j = { NULL, 0, NULL };
+    javm_hash ih;
+    int rc = jimg_decode(file, len, &j, err);
+    if (rc == JAVM_OK && (rc = jimg_put(c, &j, &ih))) {
         set_err(err, rc, len);
         if (rc == JAVM_ERR_TARGET_MISSING && err) {
             err->has_missing = true;
             err->missing = c->missing;
         }
-        goto done;
     }
-    *out = ih;
-done:
-    for (uint32_t i = 0; caps && i < n; i++)
-        javm_cap_free(caps[i]);
-    free(caps);
-    free(hashes);
-    javm_cap_free(image);
+    if (rc == JAVM_OK)
+        *out = ih;
+    jimg_free(&j);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "store/store.h"
 
 /* hash -> holder count, open addressing on the (uniform) first 8 hash bytes. */
 typedef struct mark_slot {
@@ -98,6 +99,23 @@ static int file_root(void *arg, uint64_t id, const javm_hash *h)
     return hold(g, h);
 }
 
+/* Without a kernel assist the file records are read from the store's files table, so that
+ * gc(ka = NULL) cannot delete a blob that a stored file record names (issue 13 item 4). */
+static int stored_file_root(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                            size_t vlen)
+{
+    gc_ctx *g = arg;
+    if (klen != 8 || vlen != 32) {
+        char where[120];
+        store_describe_key(where, sizeof where, JAVM_TABLE_FILES, key, klen);
+        store_set_errmsg(g->c->store, "%s: a file record of %zu bytes", where, vlen);
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    }
+    javm_hash h;
+    memcpy(h.b, val, 32);
+    return file_root(g, 0, &h);
+}
+
 static int edge_hold(void *arg, const javm_key *k)
 {
     return k->tag == JAVM_KEY_HASH ? hold(arg, &k->hash) : CAP_ERR(JAVM_ERR_INTERNAL);
@@ -123,12 +141,114 @@ static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t
     return cache_vec_push(s->stored_dead, &h, sizeof h);
 }
 
+/* Mark, counting holders: root occurrences, names, file records (through the kernel assist,
+ * or the store's files table without one), then one per edge of each marked blob. */
+static int gc_mark(gc_ctx *g, javm_ka *ka, const javm_hash *roots, size_t n_roots)
+{
+    javm_cache *c = g->c;
+    /* The mark table exists even when nothing is marked: the sweep looks every blob up. */
+    int rc = mark_grow(g);
+    for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++) {
+        cache_entry *e;
+        rc = cache_blob(c, &roots[i], &e);
+        if (rc == JAVM_OK && !e)
+            rc = JAVM_ERR_NOT_FOUND;
+        if (rc == JAVM_OK)
+            rc = hold(g, &roots[i]);
+    }
+    for (size_t i = 0; i < c->n_names && rc == JAVM_OK; i++)
+        if (c->names[i].present)
+            rc = hold(g, &c->names[i].hash);
+    if (rc == JAVM_OK && ka)
+        rc = ka->vtbl->file_iter(ka, file_root, g);
+    else if (rc == JAVM_OK)
+        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_FILES, stored_file_root, g);
+    while (rc == JAVM_OK && g->sn) {
+        javm_hash h = g->stack[--g->sn];
+        cache_entry *e;
+        rc = cache_blob(c, &h, &e);
+        if (rc == JAVM_OK && e)
+            rc = cap_for_each_edge(e->cap, edge_hold, g);
+    }
+    return rc;
+}
+
+/* What the sweep needs, allocated before it starts: the resident entries, and a dead
+ * placeholder entry for each stored, non-resident, unmarked blob (room in the table too). */
+typedef struct gc_sweep_plan {
+    cache_vec resident, stored_dead, placeholders;
+} gc_sweep_plan;
+
+static int gc_prepare(gc_ctx *g, gc_sweep_plan *p)
+{
+    javm_cache *c = g->c;
+    int rc = JAVM_OK;
+    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++)
+        if (c->blobs.slots[i].e)
+            rc = cache_vec_push(&p->resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
+    if (rc == JAVM_OK) {
+        sweep_ctx s = { g, &p->stored_dead };
+        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, stored_blob, &s);
+    }
+    if (rc == JAVM_OK)
+        rc = cache_tab_reserve(&c->blobs, p->stored_dead.n);
+    for (size_t i = 0; rc == JAVM_OK && i < p->stored_dead.n; i++) {
+        cache_entry *e = calloc(1, sizeof *e);
+        if (!e)
+            rc = CAP_ERR(JAVM_ERR_ALLOC);
+        else if ((rc = cache_vec_push(&p->placeholders, &e, sizeof e)))
+            free(e);
+        else
+            e->hash = ((javm_hash *)p->stored_dead.p)[i];
+    }
+    return rc;
+}
+
+/* Sweep: survivors get their counted refcount, the rest die (queued deletion when stored);
+ * nothing here can fail. */
+static void gc_sweep(gc_ctx *g, gc_sweep_plan *p)
+{
+    javm_cache *c = g->c;
+    cache_entry **res = p->resident.p;
+    for (size_t i = 0; i < p->resident.n; i++) {
+        cache_entry *e = res[i];
+        mark_slot *m = mark_find(g, &e->hash);
+        if (m->used) {
+            e->rc = m->count;
+            cache_dirty_add(c, e);
+            continue;
+        }
+        if (e->flags & CE_DEAD)
+            continue;
+        javm_cap_free(e->cap);
+        e->cap = NULL;
+        e->rc = 0;
+        c->live_blobs--;
+        if (e->flags & CE_STORED) {
+            e->flags |= CE_DEAD;
+            cache_dirty_add(c, e);
+        } else {
+            cache_tab_remove(&c->blobs, e);
+            cache_dirty_del(e);
+            free(e);
+        }
+    }
+    cache_entry **ph = p->placeholders.p;
+    for (size_t i = 0; i < p->placeholders.n; i++) {
+        ph[i]->flags = CE_STORED | CE_DEAD;
+        cache_tab_insert(&c->blobs, ph[i]);
+        cache_dirty_add(c, ph[i]);
+    }
+    p->placeholders.n = 0;
+    cache_fwd_clear(c);
+}
+
 int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roots,
             size_t n_roots)
 {
     (void)vm;
     gc_ctx g = { .c = c };
-    cache_vec resident = { 0 }, stored_dead = { 0 }, placeholders = { 0 };
+    gc_sweep_plan plan = { { 0 }, { 0 }, { 0 } };
     int rc = JAVM_OK;
     if (!c || (n_roots && !roots))
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
@@ -139,100 +259,21 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     if ((rc = c->store->vtbl->begin(c->store)))
         return rc;
     bool txn = true;
-    if ((rc = cache_sync_generation(c)))
-        goto done;
-
-    /* The mark table exists even when nothing is marked: the sweep looks every blob up. */
-    rc = mark_grow(&g);
-    /* Mark, counting holders. */
-    for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++) {
-        cache_entry *e;
-        rc = cache_blob(c, &roots[i], &e);
-        if (rc == JAVM_OK && !e)
-            rc = JAVM_ERR_NOT_FOUND;
-        if (rc == JAVM_OK)
-            rc = hold(&g, &roots[i]);
-    }
-    for (size_t i = 0; i < c->n_names && rc == JAVM_OK; i++)
-        if (c->names[i].present)
-            rc = hold(&g, &c->names[i].hash);
-    if (rc == JAVM_OK && ka)
-        rc = ka->vtbl->file_iter(ka, file_root, &g);
-    while (rc == JAVM_OK && g.sn) {
-        javm_hash h = g.stack[--g.sn];
-        cache_entry *e;
-        rc = cache_blob(c, &h, &e);
-        if (rc == JAVM_OK && e)
-            rc = cap_for_each_edge(e->cap, edge_hold, &g);
-    }
-
-    /* Prepare the sweep: everything that allocates. */
-    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++)
-        if (c->blobs.slots[i].e)
-            rc = cache_vec_push(&resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
-    if (rc == JAVM_OK) {
-        sweep_ctx s = { &g, &stored_dead };
-        rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, stored_blob, &s);
-    }
-    if (rc == JAVM_OK)
-        rc = cache_tab_reserve(&c->blobs, stored_dead.n);
-    for (size_t i = 0; rc == JAVM_OK && i < stored_dead.n; i++) {
-        cache_entry *e = calloc(1, sizeof *e);
-        if (!e)
-            rc = CAP_ERR(JAVM_ERR_ALLOC);
-        else if ((rc = cache_vec_push(&placeholders, &e, sizeof e)))
-            free(e);
-        else
-            e->hash = ((javm_hash *)stored_dead.p)[i];
-    }
-
-    /* Sweep: no step below can fail. */
-    if (rc == JAVM_OK) {
-        cache_entry **res = resident.p;
-        for (size_t i = 0; i < resident.n; i++) {
-            cache_entry *e = res[i];
-            mark_slot *m = mark_find(&g, &e->hash);
-            if (m->used) {
-                e->rc = m->count;
-                cache_dirty_add(c, e);
-                continue;
-            }
-            if (e->flags & CE_DEAD)
-                continue;
-            javm_cap_free(e->cap);
-            e->cap = NULL;
-            e->rc = 0;
-            c->live_blobs--;
-            if (e->flags & CE_STORED) {
-                e->flags |= CE_DEAD;
-                cache_dirty_add(c, e);
-            } else {
-                cache_tab_remove(&c->blobs, e);
-                cache_dirty_del(e);
-                free(e);
-            }
-        }
-        cache_entry **ph = placeholders.p;
-        for (size_t i = 0; i < placeholders.n; i++) {
-            ph[i]->flags = CE_STORED | CE_DEAD;
-            cache_tab_insert(&c->blobs, ph[i]);
-            cache_dirty_add(c, ph[i]);
-        }
-        placeholders.n = 0;
-        cache_fwd_clear(c);
+    if ((rc = cache_sync_generation(c)) == JAVM_OK && (rc = gc_mark(&g, ka, roots, n_roots)) == JAVM_OK &&
+        (rc = gc_prepare(&g, &plan)) == JAVM_OK) {
+        gc_sweep(&g, &plan);
         rc = cache_store_commit(c, ka); /* closes the transaction, committed or not */
         txn = false;
         if (rc == JAVM_OK)
             cache_mark_clean(c);
     }
-done:
     if (txn)
         c->store->vtbl->abort(c->store);
-    for (size_t i = 0; i < placeholders.n; i++)
-        free(((cache_entry **)placeholders.p)[i]);
-    free(placeholders.p);
-    free(stored_dead.p);
-    free(resident.p);
+    for (size_t i = 0; i < plan.placeholders.n; i++)
+        free(((cache_entry **)plan.placeholders.p)[i]);
+    free(plan.placeholders.p);
+    free(plan.stored_dead.p);
+    free(plan.resident.p);
     free(g.slots);
     free(g.stack);
     return rc;

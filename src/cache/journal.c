@@ -177,6 +177,7 @@ int javm_journal_begin(javm_cache *c, javm_ka *ka)
     }
     /* Earlier records belong to no journal (the log is empty between operations). */
     c->journal = true;
+    c->journal_ka = ka;
     c->txn_open = true;
     c->epoch++;
     c->generation_at_begin = c->generation;
@@ -194,6 +195,7 @@ void javm_journal_abort(javm_cache *c, javm_ka *ka)
         c->store->vtbl->abort(c->store);
     c->txn_open = false;
     c->journal = false;
+    c->journal_ka = NULL;
 }
 
 int javm_journal_commit(javm_cache *c, javm_ka *ka)
@@ -212,6 +214,7 @@ int javm_journal_commit(javm_cache *c, javm_ka *ka)
         return rc;
     }
     c->journal = false;
+    c->journal_ka = NULL;
     cache_discard_log(c);
     cache_mark_clean(c);
     return JAVM_OK;

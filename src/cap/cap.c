@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cap/cap.h"
+#include "util/search.h"
 
 int cap_error(int status, const char *file, int line)
 {
@@ -280,15 +281,7 @@ int javm_cnode_new(unsigned size_log, javm_cap **out)
 /* Index of the first populated slot >= slot (binary search). */
 static uint32_t cnode_lower_bound(const javm_cnode *cn, uint32_t slot)
 {
-    uint32_t lo = 0, hi = cn->n_slots;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (cn->slots[mid].slot < slot)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (uint32_t)UTIL_LOWER_BOUND(cn->slots, cn->n_slots, slot, slot);
 }
 
 int javm_cnode_set_slot(javm_cap *cap, uint32_t slot, const javm_key *target)

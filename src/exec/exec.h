@@ -149,9 +149,13 @@ void exec_block_costs(const exec_code *cd, uint64_t b, uint32_t M, uint64_t *pip
  * The interpreter's fast paths test `state & EXEC_P_R` for loads and `state == EXEC_P_STORE`
  * for stores: a store to a writable page already written and dirty costs one load and one
  * compare; the slow path sets the bookkeeping bits. */
+/* A lazily mapped page (exec_memory_map_lazy) has bit 5 set, bits 0-1 clear (so every guest
+ * access takes the slow path, which copies its contents in on first use) and its permission
+ * in bits 6 (readable) and 7 (writable). */
 enum {
     EXEC_P_R = 1, EXEC_P_W = 2, EXEC_P_D = 4, EXEC_P_T = 8, EXEC_P_WR = 16,
-    EXEC_P_STORE = EXEC_P_R | EXEC_P_W | EXEC_P_D | EXEC_P_T | EXEC_P_WR
+    EXEC_P_STORE = EXEC_P_R | EXEC_P_W | EXEC_P_D | EXEC_P_T | EXEC_P_WR,
+    EXEC_P_L = 32, EXEC_P_LR = 64, EXEC_P_LW = 128
 };
 
 struct javm_memory {
@@ -163,6 +167,7 @@ struct javm_memory {
     uint32_t *touched; /* pages whose state or contents changed since the last reset, so a
                         * reset costs O(touched) instead of O(address space) */
     size_t ntouched;
+    const uint8_t **src; /* lazily mapped pages: the 4096 bytes copied in on first access */
 };
 
 /* The state byte of page pg, addressed from the contents base (one register for both). */
@@ -177,5 +182,14 @@ javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model 
  * *fault set, or PANIC (access passes 2^32). */
 javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool write,
                                uint32_t *fault);
+
+/* Maps page pg lazily: its contents are the 4096 bytes at src (borrowed: they must stay valid
+ * and unchanged until the page is first accessed or the memory is reset) and its permission
+ * stays what set_perm gave it. Reading it through any accessor sees those bytes; the first
+ * guest access, write or poke copies them in. The page must already be mapped (not NONE):
+ * JAVM_ERR_MEM_RANGE otherwise. */
+int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src);
+/* Copies every lazily mapped page in, so that nothing borrowed remains. */
+void exec_memory_materialize(javm_memory *m);
 
 #endif

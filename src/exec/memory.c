@@ -3,6 +3,7 @@
  * virtual reservation for contents (pages are committed by the host only when touched) and
  * one state byte per page, so an access costs one flat lookup. See exec/exec.h. */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "exec/exec.h"
@@ -30,12 +31,13 @@ int javm_memory_new(javm_memory **out)
     /* Up to every page can be dirty; calloc'd memory is committed only where written. */
     m->dirty = calloc(JAVM_NUM_PAGES, sizeof *m->dirty);
     m->touched = calloc(JAVM_NUM_PAGES, sizeof *m->touched);
+    m->src = calloc(JAVM_NUM_PAGES, sizeof *m->src);
     uint8_t *space = reserve_space();
     if (space) {
         m->page = space;
         m->base = space + STATES;
     }
-    if (!m->dirty || !m->touched || !m->base)
+    if (!m->dirty || !m->touched || !m->src || !m->base)
         goto done;
     *out = m;
     m = NULL;
@@ -53,6 +55,7 @@ void javm_memory_free(javm_memory *m)
         munmap(m->page, STATES + SPACE);
     free(m->dirty);
     free(m->touched);
+    free(m->src);
     free(m);
 }
 
@@ -72,6 +75,7 @@ void javm_memory_reset(javm_memory *m)
         if (written <= RESET_MEMSET_MAX && (m->page[pg] & EXEC_P_WR))
             memset(m->base + ((uint64_t)pg << 12), 0, JAVM_PAGE_SIZE);
         m->page[pg] = 0;
+        m->src[pg] = NULL;
     }
     m->ntouched = 0;
     m->ndirty = 0;
@@ -82,6 +86,65 @@ static void touch(javm_memory *m, uint32_t pg)
     if (!(m->page[pg] & EXEC_P_T)) {
         m->page[pg] |= EXEC_P_T;
         m->touched[m->ntouched++] = pg;
+    }
+}
+
+/* The permission bits (EXEC_P_R, EXEC_P_W) a page has, lazy or not. */
+static inline uint8_t perm_bits(uint8_t s)
+{
+    return (s & EXEC_P_L) ? (uint8_t)((s >> 6) & 3) : (uint8_t)(s & 3);
+}
+
+/* Copies a lazily mapped page's contents in; it becomes an ordinary page, written (so that
+ * reset zeroes it) but not dirty (its contents are the overlay's). */
+static void materialize(javm_memory *m, uint32_t pg)
+{
+    uint8_t s = m->page[pg];
+    if (!(s & EXEC_P_L))
+        return;
+    memcpy(m->base + ((uint64_t)pg << 12), m->src[pg], JAVM_PAGE_SIZE);
+    m->src[pg] = NULL;
+    m->page[pg] = (uint8_t)((s & (EXEC_P_D | EXEC_P_T)) | perm_bits(s) | EXEC_P_WR);
+}
+
+static void materialize_range(javm_memory *m, uint32_t addr, uint64_t len)
+{
+    uint64_t end = len > SPACE - addr ? SPACE : (uint64_t)addr + len;
+    for (uint64_t pg = addr >> 12; (pg << 12) < end; pg++)
+        materialize(m, (uint32_t)pg);
+}
+
+int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src)
+{
+    if (pg >= JAVM_NUM_PAGES || !perm_bits(m->page[pg]))
+        return JAVM_ERR_MEM_RANGE;
+    uint8_t s = m->page[pg];
+    uint8_t perm = perm_bits(s);
+    touch(m, pg);
+    if (s & EXEC_P_WR) /* old contents: zero them, the page reads as src until first use */
+        memset(m->base + ((uint64_t)pg << 12), 0, JAVM_PAGE_SIZE);
+    m->page[pg] = (uint8_t)((m->page[pg] & (EXEC_P_D | EXEC_P_T)) | EXEC_P_L | (perm << 6));
+    m->src[pg] = src;
+    return JAVM_OK;
+}
+
+void exec_memory_materialize(javm_memory *m)
+{
+    for (size_t i = 0; i < m->ntouched; i++)
+        materialize(m, m->touched[i]);
+}
+
+/* Copies [addr, addr + len) out, lazily mapped pages from their source. */
+static void copy_out(const javm_memory *m, uint32_t addr, uint64_t len, uint8_t *buf)
+{
+    uint64_t a = addr, end = (uint64_t)addr + len;
+    while (a < end) {
+        uint64_t pg = a >> 12, next = (pg + 1) << 12;
+        uint64_t n = (next < end ? next : end) - a;
+        const uint8_t *from = (m->page[pg] & EXEC_P_L) ? m->src[pg] + (a & 0xFFF) : m->base + a;
+        memcpy(buf, from, n);
+        buf += n;
+        a += n;
     }
 }
 
@@ -102,7 +165,7 @@ static bool first_bad_page(const javm_memory *m, uint32_t addr, uint64_t len, ui
     /* len may be any u64: clip at 2^32 without computing addr + len, which could wrap */
     uint64_t end = len > SPACE - addr ? SPACE : (uint64_t)addr + len;
     for (uint64_t pg = addr >> 12; (pg << 12) < end; pg++) {
-        if ((m->page[pg] & need) != need) {
+        if ((perm_bits(m->page[pg]) & need) != need) {
             *bad = (uint32_t)(pg << 12);
             return true;
         }
@@ -121,6 +184,8 @@ javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool w
     }
     if ((uint64_t)addr + n > SPACE)
         return JAVM_EXIT_PANIC; /* rule 2 */
+    materialize(m, addr >> 12);
+    materialize(m, (uint32_t)(((uint64_t)addr + n - 1) >> 12));
     if (write) {
         mark_dirty(m, addr >> 12);
         mark_dirty(m, (uint32_t)(((uint64_t)addr + n - 1) >> 12));
@@ -147,7 +212,7 @@ int javm_memory_read(const javm_memory *m, uint32_t addr, uint64_t len, void *bu
 {
     int rc = javm_memory_probe(m, addr, len, JAVM_ACCESS_READ, NULL);
     if (rc == JAVM_OK && len)
-        memcpy(buf, m->base + addr, len);
+        copy_out(m, addr, len, buf);
     return rc;
 }
 
@@ -164,7 +229,7 @@ int javm_memory_peek(const javm_memory *m, uint32_t addr, uint64_t len, void *bu
     if (len > SPACE - addr)
         return JAVM_ERR_MEM_RANGE;
     if (len)
-        memcpy(buf, m->base + addr, len);
+        copy_out(m, addr, len, buf);
     return JAVM_OK;
 }
 
@@ -174,6 +239,7 @@ int javm_memory_poke(javm_memory *m, uint32_t addr, uint64_t len, const void *bu
         return JAVM_ERR_MEM_RANGE;
     if (len == 0)
         return JAVM_OK;
+    materialize_range(m, addr, len);
     memcpy(m->base + addr, buf, len);
     for (uint64_t pg = addr >> 12; (pg << 12) < (uint64_t)addr + len; pg++)
         mark_dirty(m, (uint32_t)pg);
@@ -187,7 +253,12 @@ int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_per
     uint8_t bits = perm == JAVM_PERM_RW ? EXEC_P_R | EXEC_P_W : perm == JAVM_PERM_RO ? EXEC_P_R : 0;
     for (uint64_t pg = start >> 12; pg < (start + size) >> 12; pg++) {
         touch(m, (uint32_t)pg);
-        m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_R | EXEC_P_W)) | bits);
+        if ((m->page[pg] & EXEC_P_L) && bits)
+            m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_LR | EXEC_P_LW)) | (bits << 6));
+        else if (m->page[pg] & EXEC_P_L) /* unmapped: the borrowed contents are dropped */
+            m->page[pg] = (uint8_t)(m->page[pg] & (EXEC_P_D | EXEC_P_T)), m->src[pg] = NULL;
+        else
+            m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_R | EXEC_P_W)) | bits);
     }
     return JAVM_OK;
 }
@@ -196,7 +267,7 @@ javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page)
 {
     if (page >= JAVM_NUM_PAGES)
         return JAVM_PERM_NONE;
-    uint8_t s = m->page[page];
+    uint8_t s = perm_bits(m->page[page]);
     return (s & EXEC_P_W) ? JAVM_PERM_RW : (s & EXEC_P_R) ? JAVM_PERM_RO : JAVM_PERM_NONE;
 }
 
@@ -213,7 +284,7 @@ bool javm_memory_is_dirty(const javm_memory *m, uint32_t page)
 
 bool javm_memory_page_written(const javm_memory *m, uint32_t page)
 {
-    return page < JAVM_NUM_PAGES && (m->page[page] & EXEC_P_WR);
+    return page < JAVM_NUM_PAGES && (m->page[page] & (EXEC_P_WR | EXEC_P_L));
 }
 
 void javm_memory_clear_dirty(javm_memory *m)

@@ -3,8 +3,12 @@
  * directory, the six tables as named databases, the vtbl's write transaction as LMDB's (so
  * writers in different processes serialise on its lock), reads outside it copied out of short
  * read transactions. Persistence layer; decisions in docs/store.md. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +40,7 @@ typedef struct store_lmdb {
     arena_chunk *copies;
     size_t copied;
     bool read_only;
+    int lock_fd;     /* javm.lock: this process's open-file-description lock, or -1 */
 } store_lmdb;
 
 /* ==== errors =============================================================================== */
@@ -312,6 +317,8 @@ static void lmdb_close(javm_store *base)
         mdb_txn_abort(s->rtxn);
     if (s->env)
         mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock */
     arena_reset(s);
     free(s);
 }
@@ -349,6 +356,90 @@ static int open_tables(store_lmdb *s)
     return mrc ? lmdb_fail(s, mrc, "open tables", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
 }
 
+/* LMDB forbids opening one environment twice in a process (closing the second handle drops
+ * the first one's POSIX locks), and nothing in LMDB stops it. Each handle takes an
+ * open-file-description lock on byte `pid` of <path>/javm.lock: a second handle of the same
+ * process conflicts with it (another open file description), other processes lock their own
+ * byte, and the lock goes with the handle or the process. No process-wide registry is needed.
+ * Writers lock for writing; a read-only handle locks for reading when the file exists (so two
+ * read-only handles of one process are not told apart). JAVM_ERR_BUSY when already open. */
+static int claim_path(store_lmdb *s, const char *path)
+{
+    char lp[4096];
+    if ((size_t)snprintf(lp, sizeof lp, "%s/javm.lock", path) >= sizeof lp)
+        return JAVM_ERR_INVALID_ARG;
+    s->lock_fd = open(lp, s->read_only ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0)
+        return s->read_only || errno == EACCES || errno == EROFS ? JAVM_OK : JAVM_ERR_STORE;
+    struct flock fl = { .l_type = s->read_only ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET,
+                        .l_start = (off_t)getpid(), .l_len = 1 };
+    if (fcntl(s->lock_fd, F_OFD_SETLK, &fl) == 0)
+        return JAVM_OK;
+    if (errno == EAGAIN || errno == EACCES)
+        return JAVM_ERR_BUSY;
+    return JAVM_OK; /* no OFD locks here (EINVAL): go on undetected, as before */
+}
+
+static uint64_t le_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A data.mdb shorter than its newest meta page says (mm_last_pg) makes LMDB fault with SIGBUS
+ * on the first read of a missing page, and an empty one is silently re-initialised as an empty
+ * store. Both are a damaged store: JAVM_ERR_STORE_CORRUPT with the sizes in errmsg (issue 13
+ * item 11). The two meta pages (LMDB 0.9, 64-bit) sit at offsets 0 and psize: page header 16
+ * bytes, then mm_magic u32 (0xBEEFC0DE), mm_version, mm_address, mm_mapsize, mm_dbs[2] (48
+ * bytes each; mm_dbs[0].md_pad holds psize), mm_last_pg u64 at 136, mm_txnid u64 at 144. A file
+ * that does not look like LMDB at all is left to mdb_env_open (STORE_FORMAT). An absent file
+ * is a store to create. */
+static int check_data_file(store_lmdb *s, const char *path)
+{
+    char fp[4096];
+    if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", path) >= sizeof fp)
+        return JAVM_ERR_INVALID_ARG;
+    int fd = open(fp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return JAVM_OK; /* absent (created below) or unreadable (mdb_env_open reports it) */
+    struct stat st;
+    int rc = JAVM_OK;
+    uint8_t m[2][152];
+    if (fstat(fd, &st) != 0) {
+        rc = JAVM_ERR_STORE;
+    } else if (st.st_size == 0) {
+        store_set_errmsg(&s->base, "%s is empty: the store was truncated; not recreating it", fp);
+        rc = JAVM_ERR_STORE_CORRUPT;
+    } else if (pread(fd, m[0], sizeof m[0], 0) == (ssize_t)sizeof m[0] &&
+               le_u64(m[0] + 16) << 32 >> 32 == 0xBEEFC0DEu) {
+        uint32_t psize = (uint32_t)le_u64(m[0] + 40);
+        bool sane = psize >= 512 && psize <= 65536 && (psize & (psize - 1)) == 0;
+        uint64_t last = le_u64(m[0] + 136), txn = le_u64(m[0] + 144);
+        if (sane && pread(fd, m[1], sizeof m[1], psize) == (ssize_t)sizeof m[1] &&
+            (le_u64(m[1] + 16) << 32 >> 32) == 0xBEEFC0DEu && le_u64(m[1] + 144) > txn)
+            last = le_u64(m[1] + 136);
+        uint64_t need = 2 * (uint64_t)psize;
+        if (sane && last < (UINT64_C(1) << 40) && (last + 1) * psize > need)
+            need = (last + 1) * psize;
+        if (sane && (uint64_t)st.st_size < need) {
+            store_set_errmsg(&s->base,
+                             "%s is truncated: %llu bytes, its meta page needs %llu (%llu pages "
+                             "of %u)",
+                             fp, (unsigned long long)st.st_size, (unsigned long long)need,
+                             (unsigned long long)(need / psize), psize);
+            rc = JAVM_ERR_STORE_CORRUPT;
+        }
+    } else if (st.st_size < 16 + 152) {
+        store_set_errmsg(&s->base, "%s is truncated: %llu bytes", fp,
+                         (unsigned long long)st.st_size);
+        rc = JAVM_ERR_STORE_CORRUPT;
+    }
+    close(fd);
+    return rc;
+}
+
 int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out)
 {
     javm_lmdb_opts o = { 0, false, false };
@@ -364,7 +455,17 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
         return JAVM_ERR_ALLOC;
     s->base.vtbl = &store_lmdb_vtbl;
     s->read_only = o.read_only;
-    int rc = JAVM_OK, mrc = mdb_env_create(&s->env);
+    s->lock_fd = -1;
+    int rc = claim_path(s, path), mrc = 0;
+    if (rc == JAVM_OK)
+        rc = check_data_file(s, path);
+    if (rc) {
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
+        free(s);
+        return rc;
+    }
+    mrc = mdb_env_create(&s->env);
     if (mrc) {
         s->env = NULL;
         rc = map_lmdb_rc(mrc);

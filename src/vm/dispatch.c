@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vm/vm.h"
+#include "cache/cache.h"
 
 /* Everything an op needs, built once per dispatch. */
 typedef struct op {
@@ -82,9 +83,10 @@ static javm_answer out_of_gas(void) { return exit_with(JAVM_EXIT_OUT_OF_GAS, 0);
 /* is(h, kind): present (NOT_FOUND) and of that kind (WRONG_KIND). */
 static javm_trap is_kind(op *o, const javm_hash *h, javm_kind kind, const javm_cap **out)
 {
-    const javm_cap *c = javm_cache_get_hash(o->cache, h);
-    if (!c)
-        return JAVM_TRAP_NOT_FOUND;
+    const javm_cap *c;
+    int rc = cache_get_hash(o->cache, h, &c);
+    if (rc) /* a failed load is not an absent cap: CACHE (or ALLOC) */
+        return vm_trap_of_status(rc);
     if (c->kind != kind)
         return JAVM_TRAP_WRONG_KIND;
     if (out)
@@ -278,6 +280,8 @@ static javm_answer op_set_image(op *o)
     javm_hash nh = vm_slot_find(o->E, s)->h;
     const javm_cap *ic;
     IS(&nh, JAVM_KIND_IMAGE, &ic);
+    /* img stays valid across the holds and releases below: the Image is held (slot s, then
+     * the binding) and cache entries are heap nodes that never move (cache/cache.h) */
     const javm_image *img = &ic->image;
     int prc = JAVM_OK;
     javm_program *prog = vm_get_or_decode(o->vm, &nh, img, o->E->M, &prc);
@@ -469,6 +473,15 @@ static uint64_t guest_strip_len(javm_memory *mem, uint64_t src, uint64_t len)
     return 0;
 }
 
+/* quota(q) with a status: a failed read traps CACHE instead of looking like quota 0. */
+static int quota_of(op *o, uint64_t q, uint64_t *out)
+{
+    if (o->ka->vtbl->storage_quota_read)
+        return o->ka->vtbl->storage_quota_read(o->ka, q, out);
+    *out = o->ka->vtbl->storage_quota_get(o->ka, q);
+    return JAVM_OK;
+}
+
 static javm_answer op_mint_data(op *o)
 {
     uint64_t src = o->regs[7] & 0xFFFFFFFFu, len = o->regs[8], q = o->regs[9];
@@ -477,7 +490,9 @@ static javm_answer op_mint_data(op *o)
     RANGE(d); FREE(d);
     CHECK(mem_ok(o, src, len, JAVM_ACCESS_READ), JAVM_TRAP_MEMORY);
     uint64_t c = guest_strip_len(o->mem, src, len);
-    uint64_t quota = o->ka->vtbl->storage_quota_get(o->ka, q);
+    uint64_t quota;
+    int qrc = quota_of(o, q, &quota);
+    CHECK(qrc == JAVM_OK, vm_trap_of_status(qrc));
     CHECK(quota >= c, JAVM_TRAP_QUOTA);
     RESERVE(1);
     G(len);
@@ -488,14 +503,24 @@ static javm_answer op_mint_data(op *o)
     javm_hash h;
     int rc = javm_data_new(bytes, c, &data);
     free(bytes);
-    if (rc == JAVM_OK) {
-        rc = javm_cache_put_owned(o->cache, data, &h);
-        if (rc)
-            javm_cap_free(data);
-    }
     if (rc)
         return trap(o, vm_trap_of_status(rc));
+    /* The debit first, read back: a kernel assist's set cannot report failure (caps.md §9)
+     * but may drop an insertion when out of memory, and a minted Data must not go unpaid
+     * (issue 13 item 10). Undoing it sets an existing entry, which cannot be dropped. */
     o->ka->vtbl->storage_quota_set(o->ka, q, quota - c);
+    uint64_t now;
+    if (quota_of(o, q, &now) != JAVM_OK || now != quota - c) {
+        o->ka->vtbl->storage_quota_set(o->ka, q, quota);
+        javm_cap_free(data);
+        return trap(o, JAVM_TRAP_ALLOC);
+    }
+    rc = javm_cache_put_owned(o->cache, data, &h);
+    if (rc) {
+        javm_cap_free(data);
+        o->ka->vtbl->storage_quota_set(o->ka, q, quota);
+        return trap(o, vm_trap_of_status(rc));
+    }
     slot_write(o, d, &h, true);
     return applied(o);
 }
@@ -507,7 +532,8 @@ static javm_answer op_open(op *o)
     NEED_C(); NEED_K(); NEED_E();
     RANGE(d); FREE(d);
     javm_hash h;
-    CHECK(o->ka->vtbl->host_open(o->ka, file_id, &h) == JAVM_OK, JAVM_TRAP_UNKNOWN_FILE);
+    int orc = o->ka->vtbl->host_open(o->ka, file_id, &h);
+    CHECK(orc == JAVM_OK, orc == JAVM_ERR_NOT_FOUND ? JAVM_TRAP_UNKNOWN_FILE : vm_trap_of_status(orc));
     IS(&h, JAVM_KIND_DATA, NULL);
     RESERVE(1);
     G(0);
@@ -527,16 +553,19 @@ static javm_answer op_save(op *o)
     const javm_cap *dc;
     IS(&h, JAVM_KIND_DATA, &dc);
     uint64_t size = dc->data.size;
-    CHECK(o->ka->vtbl->storage_quota_get(o->ka, q) >= size, JAVM_TRAP_QUOTA);
+    uint64_t quota;
+    int qrc = quota_of(o, q, &quota);
+    CHECK(qrc == JAVM_OK, vm_trap_of_status(qrc));
+    CHECK(quota >= size, JAVM_TRAP_QUOTA);
     G(0);
     /* the file record's hold first (fallible), then the kernel assist's atomic save */
     int rc = javm_cache_hold(o->cache, &h);
     if (rc)
         return trap(o, vm_trap_of_status(rc));
     uint64_t id;
-    if (o->ka->vtbl->host_save(o->ka, &h, q, size, &id) != JAVM_OK) {
+    if ((rc = o->ka->vtbl->host_save(o->ka, &h, q, size, &id)) != JAVM_OK) {
         release(o->cache, &h);
-        return trap(o, JAVM_TRAP_QUOTA);
+        return trap(o, rc == JAVM_ERR_QUOTA ? JAVM_TRAP_QUOTA : vm_trap_of_status(rc));
     }
     o->regs[7] = id;
     return applied(o);
@@ -582,11 +611,13 @@ static javm_answer op_host_call(op *o)
         release(o->cache, &c0->h);
     vm_slot_clear(&child, 0);
     if (has_v) {
-        if (!E->accounted && javm_cache_hold(o->cache, &v) != JAVM_OK) {
-            /* an unowned value needs a fresh hold in the accounted child */
+        int hrc = E->accounted ? JAVM_OK : javm_cache_hold(o->cache, &v);
+        if (hrc != JAVM_OK) {
+            /* an unowned value needs a fresh hold in the accounted child; its failure traps
+             * with its own reason (ALLOC, NOT_FOUND, CACHE for the store), not always CACHE */
             vm_entry_release_holds(o->cache, &child);
             vm_entry_dispose(vm, &child);
-            return trap(o, JAVM_TRAP_CACHE);
+            return trap(o, vm_trap_of_status(hrc));
         }
         vm_slot_clear(E, 0);
         vm_slot_put(&child, 0, &v);

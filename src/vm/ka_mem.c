@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cap/cap.h"
+#include "util/search.h"
 
 typedef struct kv {
     uint64_t k, v;
@@ -77,6 +78,10 @@ static uint64_t kv_set(kvec *v, uint64_t k, uint64_t val)
         e->v = val;
         return old;
     }
+    /* The spare may be missing (its best-effort growth failed): try again before dropping
+     * the set; a caller that must know reads the value back (HOST_MINT_DATA_CAP does). */
+    if (v->n == v->cap)
+        grow((void **)&v->p, &v->cap, v->n + 1, sizeof(kv));
     if (v->n < v->cap) {
         v->p[v->n].k = k;
         v->p[v->n].v = val;
@@ -175,14 +180,7 @@ static bool ka_catcher_contains(void *ka, const javm_hash *c, const javm_hash *m
 
 static file_rec *file_find(ka_mem *m, uint64_t id, size_t *pos)
 {
-    size_t lo = 0, hi = m->n_files;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->files[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = UTIL_LOWER_BOUND(m->files, m->n_files, id, id);
     if (pos)
         *pos = lo;
     return lo < m->n_files && m->files[lo].id == id ? &m->files[lo] : NULL;

@@ -9,6 +9,7 @@
 
 #include "cap/cap.h"
 #include "store/store.h"
+#include "util/search.h"
 
 typedef struct qrec {
     uint64_t id, v;
@@ -114,14 +115,7 @@ static int committed_next(ka_store *k, uint64_t *out)
 
 static qrec *q_find(kbuf *b, uint64_t id, size_t *pos)
 {
-    size_t lo = 0, hi = b->nq;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->q[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = UTIL_LOWER_BOUND(b->q, b->nq, id, id);
     if (pos)
         *pos = lo;
     return lo < b->nq && b->q[lo].id == id ? &b->q[lo] : NULL;
@@ -140,7 +134,10 @@ static void q_set(ka_store *k, uint64_t id, uint64_t v)
         r->v = v;
         return;
     }
-    if (b->nq == b->capq) {
+    /* The spare kept by the last insertion may be missing (its best-effort growth failed, or
+     * a rollback restored a full array): try again before giving up. A caller that must know
+     * reads the quota back (HOST_MINT_DATA_CAP does). */
+    if (b->nq == b->capq && grow((void **)&b->q, &b->capq, b->nq + 1, sizeof(qrec)) != JAVM_OK) {
         store_set_errmsg(k->store, "kernel assist: out of memory, quota %llu not set",
                          (unsigned long long)id);
         return;
@@ -154,14 +151,7 @@ static void q_set(ka_store *k, uint64_t id, uint64_t v)
 
 static frec *f_find(kbuf *b, uint64_t id)
 {
-    size_t lo = 0, hi = b->nf;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->f[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = UTIL_LOWER_BOUND(b->f, b->nf, id, id);
     return lo < b->nf && b->f[lo].id == id ? &b->f[lo] : NULL;
 }
 
@@ -182,16 +172,24 @@ static void journal_close(ka_store *k)
 
 /* ==== quotas, files ======================================================================== */
 
-static uint64_t ka_quota_get(void *ka, uint64_t id)
+static int ka_quota_read(void *ka, uint64_t id, uint64_t *out)
 {
     ka_store *k = ka;
     qrec *r = q_find(&k->buf, id, NULL);
-    if (r)
-        return r->v;
+    if (r) {
+        *out = r->v;
+        return JAVM_OK;
+    }
     uint8_t key[8];
-    uint64_t v;
     be64(key, id);
-    read_u64(k, JAVM_TABLE_QUOTAS, key, 8, 0, &v); /* on failure v is 0: get cannot fail */
+    return read_u64(k, JAVM_TABLE_QUOTAS, key, 8, 0, out);
+}
+
+static uint64_t ka_quota_get(void *ka, uint64_t id)
+{
+    uint64_t v;
+    if (ka_quota_read(ka, id, &v))
+        v = 0; /* the vtbl's get cannot fail: the VM reads through ka_quota_read */
     return v;
 }
 
@@ -232,7 +230,10 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
 {
     ka_store *k = ka;
     kbuf *b = &k->buf;
-    uint64_t q = ka_quota_get(ka, quota_id);
+    uint64_t q;
+    int qrc = ka_quota_read(ka, quota_id, &q);
+    if (qrc)
+        return qrc;
     if (q < size)
         return JAVM_ERR_QUOTA;
     /* Read and reserve everything first: once the record is in, nothing can fail. */
@@ -240,6 +241,19 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
     int rc = JAVM_OK;
     if (!b->has_next)
         rc = committed_next(k, &next);
+    /* An id already holding a record (one written at or above next_file_id by other means) is
+     * skipped, never replaced: the in-memory kernel assist does the same (docs/vm.md). */
+    uint64_t id = next;
+    while (rc == JAVM_OK) {
+        javm_hash h;
+        int orc = ka_host_open(ka, id, &h);
+        if (orc == JAVM_ERR_NOT_FOUND)
+            break;
+        if (orc && orc != JAVM_ERR_STORE_CORRUPT)
+            rc = orc;
+        else
+            id++; /* present (or a malformed record: not ours to replace either) */
+    }
     if (rc == JAVM_OK)
         rc = grow((void **)&b->f, &b->capf, b->nf + 1, sizeof(frec));
     if (rc == JAVM_OK)
@@ -250,12 +264,12 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
         b->has_next = true;
         b->next_base = next;
     }
-    b->f[b->nf].id = next;
+    b->f[b->nf].id = id;
     b->f[b->nf].h = *data;
     b->nf++;
     q_set(k, quota_id, q - size);
-    b->next = next + 1;
-    *file_id = next;
+    b->next = id + 1;
+    *file_id = id;
     return JAVM_OK;
 }
 
@@ -451,6 +465,7 @@ static const javm_ka_vtbl ka_store_vtbl = {
     .gas_meter_get = ka_gas_get,
     .gas_meter_set = ka_gas_set,
     .storage_quota_get = ka_quota_get,
+    .storage_quota_read = ka_quota_read,
     .storage_quota_set = ka_quota_set,
     .yield_catcher_nonce = ka_nonce,
     .yield_catcher_register = ka_catcher_register,

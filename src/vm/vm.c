@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "vm/vm.h"
+#include "cache/cache.h"
+#include "exec/exec.h"
+#include "util/search.h"
 
 /* At most this many reset memories are kept for reuse (each reserves 4 GiB of address
  * space and ~9 MiB of lazily committed bookkeeping). */
@@ -165,15 +168,7 @@ static void pool_give(javm_vm *vm, javm_memory *m)
 
 static uint32_t slot_lower_bound(const vm_entry *e, uint32_t slot)
 {
-    uint32_t lo = 0, hi = e->nslots;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->slots[mid].slot < slot)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (uint32_t)UTIL_LOWER_BOUND(e->slots, e->nslots, slot, slot);
 }
 
 const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot)
@@ -184,17 +179,8 @@ const vm_slot *vm_slot_find(const vm_entry *e, uint32_t slot)
 
 bool vm_is_pinned(const vm_entry *e, uint32_t slot)
 {
-    uint32_t lo = 0, hi = e->npinned;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->pinned[mid] == slot)
-            return true;
-        if (e->pinned[mid] < slot)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    size_t i = util_lower_bound_u32(e->pinned, e->npinned, sizeof *e->pinned, 0, slot);
+    return i < e->npinned && e->pinned[i] == slot;
 }
 
 int vm_slot_reserve(vm_entry *e, uint32_t extra)
@@ -322,10 +308,42 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         if (pg->state != JAVM_PAGE_LOADED)
             continue; /* Empty: fresh pages are zero; Missing was refused before */
         uint64_t addr = (uint64_t)start + i * JAVM_PAGE_SIZE;
-        if (javm_memory_poke(e->st.mem, (uint32_t)addr, JAVM_PAGE_SIZE, pg->bytes))
+        /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
+        if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
             return JAVM_ERR_MAP_FAILED;
         (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash };
     }
+    return JAVM_OK;
+}
+
+/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
+ * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves,
+ * read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC; *leaves is the caller's
+ * to free either way. */
+static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
+                      const javm_image *img, uint64_t S, vm_entry *e, vm_leaf **leaves,
+                      uint32_t *nleaves)
+{
+    uint32_t capleaves = 0;
+    int rc;
+    if (pool_take(vm, &e->st.mem) != JAVM_OK)
+        return JAVM_ERR_MAP_FAILED;
+    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
+        return JAVM_ERR_MAP_FAILED;
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        uint32_t start = inst->overlays[i].start;
+        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
+            return JAVM_ERR_MAP_FAILED;
+        if ((rc = lay_overlay(e, start, d, leaves, nleaves, &capleaves)) != JAVM_OK)
+            return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
+    }
+    for (uint32_t i = 0; i < img->n_mappings; i++) {
+        const javm_mapping *m = &img->mappings[i];
+        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
+            return JAVM_ERR_MAP_FAILED;
+    }
+    javm_memory_clear_dirty(e->st.mem);
     return JAVM_OK;
 }
 
@@ -343,21 +361,33 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     int rc;
     memset(e, 0, sizeof *e);
     vm_leaf *leaves = NULL;
-    uint32_t nleaves = 0, capleaves = 0;
+    uint32_t nleaves = 0;
     /* 1-3: the Instance, its Image and its root CNode */
-    const javm_cap *ic = javm_cache_get_hash(cache, instance_hash);
+    /* A lookup that failed (store, decode, allocation) is reported as itself, never as an
+     * absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
+    const javm_cap *ic, *imc, *rc_cap;
+    if ((rc = cache_get_hash(cache, instance_hash, &ic)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!ic || ic->kind != JAVM_KIND_INSTANCE) {
         *trap = ic ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_INSTANCE_NOT_FOUND;
     }
     const javm_instance *inst = &ic->instance;
-    const javm_cap *imc = javm_cache_get_hash(cache, &inst->image_hash);
+    if ((rc = cache_get_hash(cache, &inst->image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!imc || imc->kind != JAVM_KIND_IMAGE) {
         *trap = imc ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_IMAGE_NOT_FOUND;
     }
     const javm_image *img = &imc->image;
-    const javm_cap *rc_cap = javm_cache_get(cache, &inst->root_cnode);
+    if ((rc = cache_get_key(cache, &inst->root_cnode, &rc_cap)) && rc != JAVM_ERR_NOT_FOUND) {
+        *trap = vm_trap_of_status(rc);
+        return rc;
+    }
     if (!rc_cap || rc_cap->kind != JAVM_KIND_CNODE) {
         *trap = rc_cap ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_ROOT_CNODE_NOT_FOUND;
@@ -380,10 +410,12 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     }
     /* 6: every overlay's Data is present in full */
     for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_cap *dc = javm_cache_get_hash(cache, &inst->overlays[i].data);
-        if (!dc || dc->kind != JAVM_KIND_DATA) {
-            *trap = JAVM_TRAP_CACHE;
-            return JAVM_ERR_NOT_FOUND;
+        const javm_cap *dc;
+        if ((rc = cache_get_hash(cache, &inst->overlays[i].data, &dc)) || dc->kind != JAVM_KIND_DATA) {
+            *trap = rc ? vm_trap_of_status(rc) : JAVM_TRAP_CACHE;
+            if (rc == JAVM_ERR_NOT_FOUND)
+                *trap = JAVM_TRAP_CACHE; /* impossible through put: docs/vm.md */
+            return rc ? rc : JAVM_ERR_NOT_FOUND;
         }
         if (data_has_missing(&dc->data)) {
             *trap = JAVM_TRAP_DATA_MISSING;
@@ -392,31 +424,8 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     }
     /* 7: memory, on the embedder path */
     *trap = JAVM_TRAP_ALLOC;
-    if ((rc = pool_take(vm, &e->st.mem)) != JAVM_OK) {
-        rc = JAVM_ERR_MAP_FAILED;
+    if ((rc = lay_memory(vm, cache, inst, img, S, e, &leaves, &nleaves)) != JAVM_OK)
         goto fail;
-    }
-    rc = JAVM_ERR_MAP_FAILED;
-    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
-        goto fail;
-    for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
-        uint32_t start = inst->overlays[i].start;
-        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
-            goto fail;
-        if ((rc = lay_overlay(e, start, d, &leaves, &nleaves, &capleaves)) != JAVM_OK) {
-            if (rc != JAVM_ERR_ALLOC)
-                rc = JAVM_ERR_MAP_FAILED;
-            goto fail;
-        }
-        rc = JAVM_ERR_MAP_FAILED;
-    }
-    for (uint32_t i = 0; i < img->n_mappings; i++) {
-        const javm_mapping *m = &img->mappings[i];
-        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
-            goto fail;
-    }
-    javm_memory_clear_dirty(e->st.mem);
     /* 8: registers */
     e->st.pc = (uint32_t)ep->entry_pc;
     for (int i = 0; i < JAVM_NUM_REGS; i++)
@@ -448,19 +457,26 @@ fail:
 
 /* ---- spawn (caps.md §6.8) --------------------------------------------------------------- */
 
-/* Resolves a mapping's source path from root: the Data it names, or NULL (no overlay). */
-static const javm_cap *resolve_path(javm_cache *cache, const javm_cap *root, const javm_mapping *m)
+/* Resolves a mapping's source path from root: *out is the Data it names, or NULL (no
+ * overlay). A lookup that fails other than by absence returns its status. */
+static int resolve_path(javm_cache *cache, const javm_cap *root, const javm_mapping *m,
+                        const javm_cap **out)
 {
     const javm_cap *node = root;
+    *out = NULL;
     for (uint32_t step = 0; step < m->path_len; step++) {
         if (!node || node->kind != JAVM_KIND_CNODE)
-            return NULL;
+            return JAVM_OK;
         const javm_key *t = javm_cnode_get_slot(node, m->path[step]);
         if (!t || t->tag != JAVM_KEY_HASH)
-            return NULL;
-        node = javm_cache_get_hash(cache, &t->hash);
+            return JAVM_OK;
+        int rc = cache_get_hash(cache, &t->hash, &node);
+        if (rc && rc != JAVM_ERR_NOT_FOUND)
+            return rc;
     }
-    return node && node->kind == JAVM_KIND_DATA ? node : NULL;
+    if (node && node->kind == JAVM_KIND_DATA)
+        *out = node;
+    return JAVM_OK;
 }
 
 int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
@@ -493,7 +509,10 @@ int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bo
             mem_size = end;
         if (m->path_len == 0)
             continue;
-        const javm_cap *dc = resolve_path(cache, root, m);
+        const javm_cap *dc;
+        int prc = resolve_path(cache, root, m, &dc);
+        if (prc)
+            return prc;
         if (!dc)
             continue;
         if (data_has_missing(&dc->data))
@@ -518,7 +537,11 @@ int javm_spawn(javm_cache *cache, const javm_hash *image_hash, unsigned root_siz
 {
     int rc;
     javm_cap *root = NULL, *inst = NULL, *img = NULL;
-    const javm_cap *imc = cache ? javm_cache_get_hash(cache, image_hash) : NULL;
+    const javm_cap *imc = NULL;
+    if (!cache || !image_hash)
+        return JAVM_ERR_IMAGE_NOT_FOUND;
+    if ((rc = cache_get_hash(cache, image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND)
+        return rc;
     if (!imc || imc->kind != JAVM_KIND_IMAGE)
         return JAVM_ERR_IMAGE_NOT_FOUND;
     if (root_size_log > JAVM_CNODE_MAX_SIZE_LOG)
@@ -548,17 +571,8 @@ done:
 
 static const vm_leaf *find_leaf(const vm_entry *e, uint32_t page)
 {
-    uint32_t lo = 0, hi = e->nleaves;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (e->leaves[mid].page == page)
-            return &e->leaves[mid];
-        if (e->leaves[mid].page < page)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    size_t i = UTIL_LOWER_BOUND(e->leaves, e->nleaves, page, page);
+    return i < e->nleaves && e->leaves[i].page == page ? &e->leaves[i] : NULL;
 }
 
 /* Builds the canonical Data of memory [start, start + size) with 4 KiB pages: unmapped pages
@@ -661,10 +675,14 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         res->slot0 = s0->h;
         vm_slot_clear(e, 0);
     }
-    const javm_cap *imc = javm_cache_get_hash(cache, &e->image_hash);
+    const javm_cap *imc;
+    if ((rc = cache_get_hash(cache, &e->image_hash, &imc)) && rc != JAVM_ERR_NOT_FOUND)
+        goto done;
     rc = JAVM_ERR_IMAGE_NOT_FOUND;
     if (!imc || imc->kind != JAVM_KIND_IMAGE)
         goto done;
+    /* img stays valid across the puts below: the entry holds the Image and cache entries are
+     * heap nodes that never move (cache/cache.h) */
     const javm_image *img = &imc->image;
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
@@ -758,6 +776,10 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             (ex.arg == JAVM_OP_SET_IMAGE || ex.arg == JAVM_OP_HOST_CALL))
             continue; /* new program, or a child pushed: run the top again */
         if (ex.reason == JAVM_EXIT_HOST_CALL && ex.arg == JAVM_OP_HOST_YIELD) {
+            /* The embedder may release the Instances while paused: copy borrowed pages in */
+            for (uint32_t i = 0; i < vm->depth; i++)
+                if (vm->stack[i].st.mem)
+                    exec_memory_materialize(vm->stack[i].st.mem);
             res->kind = JAVM_RES_PAUSED;
             res->marker = e->marker;
             res->catcher_position = e->target_position;
@@ -802,11 +824,11 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             if (rc != JAVM_OK) {
                 discard_stack(vm, cache);
                 javm_journal_abort(cache, ka);
-                return rc;
+                return rc; /* the result is made a fault by error_result */
             }
             res->kind = JAVM_RES_HALT;
             res->return_value = ret;
-            return javm_journal_commit(cache, ka);
+            return javm_journal_commit(cache, ka); /* on failure: aborted, made a fault */
         }
         res->kind = JAVM_RES_FAULT;
         res->fault_reason = (int)ex.reason;
@@ -818,9 +840,26 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
     }
 }
 
-int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
-                uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
-                const javm_invoke_opts *opts, javm_call_result *res)
+/* Every non-OK return of invoke and resume leaves a result that cannot be mistaken for a
+ * HALT (JAVM_RES_HALT is 0): a FAULT(TRAP) with the reason (the one build_entry or an op
+ * gave, else the status's), gas_used kept, nothing else filled (issue 13 item 9). */
+static int error_result(javm_call_result *res, int rc)
+{
+    if (rc == JAVM_OK || !res)
+        return rc;
+    javm_trap t = res->kind == JAVM_RES_FAULT && res->trap ? res->trap : vm_trap_of_status(rc);
+    uint64_t gas_used = res->gas_used;
+    memset(res, 0, sizeof *res);
+    res->kind = JAVM_RES_FAULT;
+    res->fault_reason = JAVM_EXIT_TRAP;
+    res->trap = t;
+    res->gas_used = gas_used;
+    return rc;
+}
+
+static int invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+                  uint32_t endpoint, const uint64_t args[4], uint64_t gas,
+                  const javm_hash *slot0_in, const javm_invoke_opts *opts, javm_call_result *res)
 {
     if (!vm || !res || !instance_hash)
         return JAVM_ERR_INVALID_ARG;
@@ -841,6 +880,8 @@ int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *in
     int rc = javm_journal_begin(cache, ka);
     if (rc)
         return rc;
+    vm->cache = cache;
+    vm->cache_epoch = cache->epoch;
     if (vm->has_name) {
         javm_hash cur;
         if (javm_name_get(cache, vm->name, vm->name_len, &cur) != JAVM_OK ||
@@ -851,16 +892,19 @@ int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *in
     }
     vm_entry *e = &vm->stack[0];
     javm_trap trap;
-    if ((rc = vm_build_entry(vm, cache, instance_hash, endpoint, args, e, &trap)))
+    if ((rc = vm_build_entry(vm, cache, instance_hash, endpoint, args, e, &trap))) {
+        res->kind = JAVM_RES_FAULT;
+        res->trap = trap;
         goto abort;
+    }
     if ((rc = vm_entry_take_holds(cache, e))) {
         vm_entry_dispose(vm, e);
         goto abort;
     }
     vm->depth = 1;
     if (slot0_in) {
-        rc = JAVM_ERR_NOT_FOUND;
-        if (!javm_cache_get_hash(cache, slot0_in))
+        const javm_cap *s0c;
+        if ((rc = cache_get_hash(cache, slot0_in, &s0c)))
             goto discard;
         rc = JAVM_ERR_SLOT_PINNED;
         if (vm_is_pinned(e, 0))
@@ -882,17 +926,37 @@ abort:
     return rc;
 }
 
-int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
-                javm_call_result *res)
+int javm_invoke(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *instance_hash,
+                uint32_t endpoint, const uint64_t args[4], uint64_t gas, const javm_hash *slot0_in,
+                const javm_invoke_opts *opts, javm_call_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    return error_result(res, invoke(vm, cache, ka, instance_hash, endpoint, args, gas, slot0_in,
+                                    opts, res));
+}
+
+/* The paused invocation's journal is the one open on this cache (same cache, same epoch). */
+static bool vm_owns_journal(const javm_vm *vm, const javm_cache *cache)
+{
+    return cache && cache == vm->cache && cache->journal && cache->epoch == vm->cache_epoch;
+}
+
+static int resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+                  javm_call_result *res)
 {
     if (!vm || !cache || !res)
         return JAVM_ERR_INVALID_ARG;
     if (vm->depth < 2 || !vm->stack[vm->depth - 1].is_ref)
         return JAVM_ERR_NOT_PAUSED;
+    if (!vm_owns_journal(vm, cache))
+        return JAVM_ERR_INVALID_ARG;
     vm_entry *y = &vm->stack[vm->depth - 2];
     if (scratch) {
-        if (!javm_cache_get_hash(cache, scratch))
-            return JAVM_ERR_NOT_FOUND;
+        const javm_cap *sc;
+        int grc = cache_get_hash(cache, scratch, &sc);
+        if (grc)
+            return grc;
         if (vm_is_pinned(y, 0))
             return JAVM_ERR_SLOT_PINNED;
     }
@@ -916,8 +980,22 @@ int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *sc
     return drive(vm, cache, ka, res);
 }
 
+int javm_resume(javm_vm *vm, javm_cache *cache, javm_ka *ka, const javm_hash *scratch,
+                javm_call_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    return error_result(res, resume(vm, cache, ka, scratch, res));
+}
+
 void javm_abort(javm_vm *vm, javm_cache *cache, javm_ka *ka)
 {
+    if (vm && vm->depth && vm->cache && cache != vm->cache)
+        return; /* another cache: releasing holds there would corrupt it (issue 13 item 5) */
+    if (vm && vm->depth && vm->cache && !vm_owns_journal(vm, cache)) {
+        discard_stack(vm, NULL); /* its journal is gone and took the entries' holds with it */
+        return;
+    }
     discard_stack(vm, cache);
     if (cache)
         javm_journal_abort(cache, ka);

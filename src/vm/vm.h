@@ -69,6 +69,8 @@ struct javm_vm {
     size_t npool, cappool;
     int64_t gas;                /* the invocation's one gas counter */
     int64_t gas_start;
+    javm_cache *cache;          /* the running or paused invocation's cache and its */
+    uint64_t cache_epoch;       /* journal epoch: resume and abort check them */
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;
@@ -110,5 +112,28 @@ int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bo
 /* ---- dispatch (dispatch.c) ---- */
 
 javm_trap vm_trap_of_status(int status);
+
+/* ---- the test harness (not exported: tests, benchmarks and fuzzers link the static
+ * library). These mutate entries without holds, so on an accounted entry they would break
+ * the slot-hold invariant: test use only (issue 13 item 6). ---- */
+
+/* An unaccounted entry built from explicit fields (caps.md §10.1): it holds nothing. */
+typedef struct javm_test_entry {
+    uint8_t size_log;
+    const uint32_t *slot_ids;       /* n_slots populated slots, any order */
+    const javm_hash *slot_vals;
+    size_t n_slots;
+    javm_hash chain, image_hash;
+    uint32_t M;
+    javm_program *program;          /* a reference is taken */
+    const uint32_t *pinned;
+    size_t n_pinned;
+    bool has_yield_marker;
+    uint32_t yield_marker_slot;
+} javm_test_entry;
+int javm_vm_push_test_entry(javm_vm *vm, const javm_test_entry *e);
+/* Sets (h) or empties (NULL) a slot of the top entry without holds. */
+int javm_vm_top_slot_set(javm_vm *vm, uint32_t slot, const javm_hash *h);
+int javm_vm_top_set_pinned(javm_vm *vm, const uint32_t *pinned, size_t n);
 
 #endif

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT
+ * tests/test_vm_lazy.c — issue 13 item 2: an invocation costs what it touches, not the mapped
+ * size. build_entry maps the Loaded pages of Paged overlays lazily (exec_memory_map_lazy): no
+ * page contents are copied until the guest or an accessor touches them; every accessor sees
+ * the overlay's bytes; a paused invocation copies them in (the embedder may release the
+ * Instance while paused). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cap_fixtures.h"
+#include "exec/exec.h"
+#include "vm/vm.h"
+
+/* ---- the memory on its own -------------------------------------------------------------- */
+
+static void test_memory_lazy_page(void **state)
+{
+    (void)state;
+    javm_memory *m;
+    assert_int_equal(javm_memory_new(&m), JAVM_OK);
+    uint8_t src[4096], buf[4096];
+    for (int i = 0; i < 4096; i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(exec_memory_map_lazy(m, 1, src), JAVM_ERR_MEM_RANGE); /* not mapped */
+    assert_int_equal(javm_memory_set_perm(m, 0, 3 * 4096, JAVM_PERM_RW), JAVM_OK);
+    assert_int_equal(exec_memory_map_lazy(m, 1, src), JAVM_OK);
+    assert_int_equal(javm_memory_get_perm(m, 1), JAVM_PERM_RW);
+    assert_true(javm_memory_page_written(m, 1));
+    assert_false(javm_memory_is_dirty(m, 1));
+    /* Accessors read the borrowed bytes, also across a page boundary. */
+    assert_int_equal(javm_memory_peek(m, 4096 - 8, 16, buf), JAVM_OK);
+    assert_memory_equal(buf + 8, src, 8);
+    assert_int_equal(javm_memory_read(m, 4096 + 100, 50, buf), JAVM_OK);
+    assert_memory_equal(buf, src + 100, 50);
+    assert_int_equal(javm_memory_probe(m, 4096, 4096, JAVM_ACCESS_WRITE, NULL), JAVM_OK);
+    /* Read-only keeps it lazy with the new permission. */
+    assert_int_equal(javm_memory_set_perm(m, 4096, 4096, JAVM_PERM_RO), JAVM_OK);
+    assert_int_equal(javm_memory_get_perm(m, 1), JAVM_PERM_RO);
+    assert_int_equal(javm_memory_probe(m, 4096, 1, JAVM_ACCESS_WRITE, NULL), JAVM_ERR_MEM_ACCESS);
+    assert_int_equal(javm_memory_set_perm(m, 4096, 4096, JAVM_PERM_RW), JAVM_OK);
+    /* A write copies the page in first: the rest of the page keeps the borrowed bytes. */
+    uint8_t v = 0xEE;
+    assert_int_equal(javm_memory_write(m, 4096 + 3, 1, &v), JAVM_OK);
+    assert_true(javm_memory_is_dirty(m, 1));
+    memset(src, 0, sizeof src); /* no longer borrowed */
+    assert_int_equal(javm_memory_peek(m, 4096, 8, buf), JAVM_OK);
+    assert_int_equal(buf[0], 1);
+    assert_int_equal(buf[3], 0xEE);
+    assert_int_equal(buf[4], (uint8_t)(4 * 7 + 1));
+    /* Reset forgets everything; a page mapped lazily again reads its new source. */
+    javm_memory_reset(m);
+    assert_int_equal(javm_memory_get_perm(m, 1), JAVM_PERM_NONE);
+    assert_int_equal(javm_memory_set_perm(m, 0, 2 * 4096, JAVM_PERM_RW), JAVM_OK);
+    assert_int_equal(javm_memory_peek(m, 4096, 4096, buf), JAVM_OK);
+    for (int i = 0; i < 4096; i++)
+        assert_int_equal(buf[i], 0);
+    memset(src, 0x5A, sizeof src);
+    assert_int_equal(exec_memory_map_lazy(m, 0, src), JAVM_OK);
+    exec_memory_materialize(m);
+    memset(src, 0, sizeof src);
+    assert_int_equal(javm_memory_peek(m, 0, 4096, buf), JAVM_OK);
+    assert_int_equal(buf[0], 0x5A);
+    assert_int_equal(buf[4095], 0x5A);
+    javm_memory_free(m);
+}
+
+/* ---- invocations ------------------------------------------------------------------------ */
+
+typedef struct env {
+    javm_vm *vm;
+    javm_store *store;
+    javm_cache *cache;
+    javm_ka *ka;
+} env;
+
+static int env_setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
+    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
+    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
+    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
+    *state = e;
+    return 0;
+}
+
+static int env_teardown(void **state)
+{
+    env *e = *state;
+    javm_vm_free(e->vm);
+    javm_ka_free(e->ka);
+    javm_cache_close(e->cache);
+    javm_store_close(e->store);
+    free(e);
+    return 0;
+}
+
+#define NPAGES 256 /* 1 MiB */
+#define BASE 0x10000u
+
+static uint8_t page_byte(uint64_t page) { return (uint8_t)(page % 251 + 1); }
+
+static javm_cap *big_data(void)
+{
+    javm_cap *d;
+    assert_int_equal(javm_data_new_paged((uint64_t)NPAGES * 4096, &d), JAVM_OK);
+    uint8_t page[4096];
+    for (uint64_t i = 0; i < NPAGES; i++) {
+        memset(page, page_byte(i), sizeof page);
+        assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
+    }
+    return d;
+}
+
+/* store_u8 [BASE + 5], φ7; load_u8 φ7, [BASE + 0x3007]; then `tail` (2 bytes). */
+static javm_hash spawn_big(javm_cache *c, const uint8_t tail[2], javm_hash *data_out)
+{
+    uint8_t code[12] = { 0x3b, 0x07, 0x05, 0x00, 0x01, 0x34, 0x07, 0x07, 0x30, 0x01, tail[0], tail[1] };
+    static const uint8_t mask[2] = { 0x21, 0x04 };
+    javm_hash dh;
+    assert_int_equal(javm_cache_put_owned(c, big_data(), &dh), JAVM_OK);
+    javm_cap *img;
+    assert_int_equal(javm_image_new(code, sizeof code, mask, sizeof mask, &img), JAVM_OK);
+    javm_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
+    javm_mapping m = { .start = BASE, .size = (uint64_t)NPAGES * 4096, .flags = 1, .path_len = 1,
+                       .path = { 1 } };
+    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
+    javm_hash ih, inst;
+    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
+    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
+    javm_cap_free(img);
+    *data_out = dh;
+    return inst;
+}
+
+/* build_entry copies no page of a Paged overlay: each stays lazily mapped until touched. */
+static void test_build_entry_copies_nothing(void **state)
+{
+    env *E = *state;
+    static const uint8_t halt[2] = { 10, 0 };
+    javm_hash dh, inst = spawn_big(E->cache, halt, &dh);
+    vm_entry e;
+    javm_trap trap;
+    assert_int_equal(vm_build_entry(E->vm, E->cache, &inst, 0, NULL, &e, &trap), JAVM_OK);
+    const javm_memory *m = e.st.mem;
+    size_t copied = 0, lazy = 0;
+    for (uint32_t pg = BASE >> 12; pg < (BASE >> 12) + NPAGES; pg++) {
+        copied += (m->page[pg] & EXEC_P_WR) != 0;
+        lazy += (m->page[pg] & EXEC_P_L) != 0;
+        assert_int_equal(javm_memory_get_perm(m, pg), JAVM_PERM_RW);
+    }
+    assert_int_equal(copied, 0);
+    assert_int_equal(lazy, NPAGES);
+    uint8_t b;
+    assert_int_equal(javm_memory_peek(m, BASE + 77 * 4096 + 9, 1, &b), JAVM_OK);
+    assert_int_equal(b, page_byte(77));
+    vm_entry_dispose(E->vm, &e);
+}
+
+/* The guest writes one byte and reads another page: the post-instance's Data is the old one
+ * with that byte changed (hash computed here from bytes). */
+static void test_invoke_one_byte(void **state)
+{
+    env *E = *state;
+    static const uint8_t halt[2] = { 10, 0 };
+    javm_hash dh, inst = spawn_big(E->cache, halt, &dh);
+    javm_call_result r;
+    uint64_t args[4] = { 0x99, 0, 0, 0 };
+    for (int round = 0; round < 2; round++) { /* the second reuses the pooled memory */
+        assert_int_equal(javm_invoke(E->vm, E->cache, E->ka, &inst, 0, args, 1000, NULL, NULL, &r),
+                         JAVM_OK);
+        assert_int_equal(r.kind, JAVM_RES_HALT);
+        assert_int_equal(r.return_value, page_byte(3));
+        const javm_cap *post = javm_cache_get_hash(E->cache, &r.post_instance);
+        assert_non_null(post);
+        assert_int_equal(post->instance.n_overlays, 1);
+        javm_cap *want = big_data();
+        uint8_t page[4096];
+        memset(page, page_byte(0), sizeof page);
+        page[5] = 0x99;
+        assert_int_equal(javm_data_page_load(want, 0, page), JAVM_OK);
+        javm_hash wh;
+        assert_int_equal(javm_cap_hash(want, &wh), JAVM_OK);
+        javm_cap_free(want);
+        assert_hash_equal(post->instance.overlays[0].data, wh);
+        javm_key k = javm_key_of_hash(&r.post_instance);
+        assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK);
+    }
+}
+
+/* exec_memory_materialize (run when an invocation pauses) copies borrowed pages in: the
+ * embedder may then drop the Instance and its overlay Data and the memory keeps the bytes. */
+static void test_materialize_owns_pages(void **state)
+{
+    env *E = *state;
+    static const uint8_t halt[2] = { 10, 0 };
+    javm_hash dh, inst = spawn_big(E->cache, halt, &dh);
+    vm_entry e;
+    javm_trap trap;
+    assert_int_equal(vm_build_entry(E->vm, E->cache, &inst, 0, NULL, &e, &trap), JAVM_OK);
+    exec_memory_materialize(e.st.mem);
+    javm_key k = javm_key_of_hash(&inst);
+    assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK);
+    k = javm_key_of_hash(&dh);
+    assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK); /* the put's hold */
+    uint8_t b;
+    for (uint32_t pg = 0; pg < NPAGES; pg += 17) {
+        assert_int_equal(javm_memory_peek(e.st.mem, BASE + pg * 4096 + 4095, 1, &b), JAVM_OK);
+        assert_int_equal(b, page_byte(pg));
+        assert_false(e.st.mem->page[(BASE >> 12) + pg] & EXEC_P_L);
+    }
+    vm_entry_dispose(E->vm, &e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_lazy_page),
+        cmocka_unit_test_setup_teardown(test_build_entry_copies_nothing, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_invoke_one_byte, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_materialize_owns_pages, env_setup, env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
