@@ -24,7 +24,7 @@ asan: deps
 tsan: deps
 	@cmake -S . -B $(TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_TSAN=ON \
 	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
-	@cmake --build $(TSAN) -j $(JOBS) --target test_threads
+	@cmake --build $(TSAN) -j $(JOBS) --target test_threads test_jit_threads
 
 demo: build
 	@scripts/deps.sh guest
@@ -38,7 +38,7 @@ test-asan: asan
 	  ctest --output-on-failure -j $(JOBS)
 
 test-tsan: tsan
-	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_threads$$'
+	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_(jit_)?threads(_jit)?$$'
 
 # Every test, on the optimised build and on the sanitizer builds.
 test: test-release test-asan test-tsan
