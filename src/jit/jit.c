@@ -1023,10 +1023,17 @@ static unsigned group_checks(jcomp *j, const mgroup g[JAVM_NUM_REGS], uint8_t **
         if (!g[k].n)
             continue;
         addr_to_eax(j, (int)k, (uint64_t)g[k].lo);
-        x86_mov_rr(b, 0, RCX, RAX);
-        x86_alu_ri(b, 0, ALU_AND, RCX, 0xFFF);
-        x86_alu_ri(b, 0, ALU_CMP, RCX, (int32_t)(4096 - (g[k].hi - g[k].lo)));
-        rel[n++] = x86_jcc32(b, CC_A);
+        int64_t span = g[k].hi - g[k].lo;
+        if (span <= 8 && !(span & (span - 1))) {
+            /* one word: aligned to its size, it cannot cross a page (misaligned: checked) */
+            x86_test_al(b, (uint8_t)(span - 1));
+            rel[n++] = x86_jcc32(b, CC_NE);
+        } else {
+            x86_mov_rr(b, 0, RCX, RAX);
+            x86_alu_ri(b, 0, ALU_AND, RCX, 0xFFF);
+            x86_alu_ri(b, 0, ALU_CMP, RCX, (int32_t)(4096 - span));
+            rel[n++] = x86_jcc32(b, CC_A);
+        }
         x86_shift_ri(b, 0, SH_SHR, RAX, 12);
         x86_mem st = x86_mi(BASE, RAX, 0, -NP);
         if (g[k].store) {
