@@ -2,7 +2,7 @@
 # fuzz/gen_corpus.sh — writes the seed corpora fuzz/corpus/<target>/ (git-ignored): inputs from
 # our own generators (fuzz/gen_corpus.c over tests/ref/diff.c), and every shared v0.4 vector's
 # `program` field: as a blob for fuzz_deblob, and with the vector's registers, pc, gas and page
-# map in the fuzz_exec_diff format (tests/ref/diff.c) for fuzz_exec_diff; and the seeds of
+# map in the fuzz_exec_diff format (tests/ref/diff.c) for fuzz_exec_diff and fuzz_jit_diff; and the seeds of
 # fuzz_caps and fuzz_dispatch from caps the library builds (fuzz/gen_corpus_caps.c).
 # Usage: fuzz/gen_corpus.sh [COUNT]   (default 500 generated inputs per target)
 set -euo pipefail
@@ -59,7 +59,11 @@ PY
 else
   echo "gen_corpus: $vectors absent; generated inputs only" >&2
 fi
-for d in "$exec_dir" "$blob_dir" "$caps_dir" "$dispatch_dir"; do
+# fuzz_jit_diff reads fuzz_exec_diff's format: the same seeds.
+jit_dir="$root/fuzz/corpus/fuzz_jit_diff"
+mkdir -p "$jit_dir"
+cp -n "$exec_dir"/* "$jit_dir"/ 2>/dev/null || true
+for d in "$exec_dir" "$jit_dir" "$blob_dir" "$caps_dir" "$dispatch_dir"; do
   echo "gen_corpus: $(ls "$d" | wc -l) inputs in $d"
 done
 

@@ -15,7 +15,7 @@ mkdir -p "$root/fuzz/corpus/$target"
 arts="$root/fuzz/out/artifacts"
 mkdir -p "$arts"
 case "$target" in
-  fuzz_exec_diff) maxlen=9000 ;;
+  fuzz_exec_diff|fuzz_jit_diff) maxlen=9000 ;;
   fuzz_caps) maxlen=16384 ;;     # room for a few Paged Data pages
   fuzz_dispatch) maxlen=1024 ;;  # at most 64 ops are read
   *) maxlen=4096 ;;

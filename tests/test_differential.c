@@ -2,7 +2,12 @@
  * tests/test_differential.c — runs seeded random programs on the fast interpreter and on the
  * reference (tests/ref) under both profiles and both gas models and compares everything
  * observable (tests/ref/diff.h). Deterministic: a fixed splitmix64 seed, no clocks.
- * With a FILE argument it replays one fuzz_exec_diff input instead (exit 0 = agree). */
+ * With a FILE argument it replays one fuzz_exec_diff input instead (exit 0 = agree).
+ *
+ * `test_differential --jit` (ctest: test_differential_jit_vs_interp) compares the JIT against the
+ * interpreter instead (tests/ref/diff.h, DIFF_MODE_JIT) on the same programs, half of them
+ * compiled with JAVM_JIT_CPU=baseline; `test_differential --jit FILE` replays a
+ * fuzz_jit_diff input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +112,16 @@ static void free_seeds(seed_store *s)
     free(s->seeds);
 }
 
+/* What the run compares: the interpreter picked by JAVM_ENGINE against the reference, or
+ * (--jit) the JIT against the interpreter. */
+static diff_mode g_mode = DIFF_MODE_REF;
+
+static void set_mode(diff_ctx *ctx)
+{
+    ctx->mode = g_mode;
+    ctx->cpu = g_mode == DIFF_MODE_JIT ? DIFF_CPU_CASE : DIFF_CPU_ENV;
+}
+
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
     const char *v = getenv(name);
@@ -124,6 +139,7 @@ static void test_differential(void **state)
     load_seeds(&seeds);
     diff_ctx ctx;
     assert_int_equal(diff_ctx_init(&ctx), JAVM_OK);
+    set_mode(&ctx);
     diff_case *c = malloc(sizeof *c), *c2 = malloc(sizeof *c2);
     diff_prog *p = malloc(sizeof *p), *p2 = malloc(sizeof *p2);
     uint8_t *in = malloc(DIFF_MAX_BLOB + 1024);
@@ -159,8 +175,9 @@ static void test_differential(void **state)
             }
         }
     }
-    printf("differential: %llu programs compared (%llu structured, %llu random, %llu vector "
+    printf("differential (%s): %llu programs compared (%llu structured, %llu random, %llu vector "
            "mutations; %llu as blobs), %llu runs, %llu mismatching\n",
+           g_mode == DIFF_MODE_JIT ? "JIT vs interpreter" : "javm_run vs reference",
            (unsigned long long)count, (unsigned long long)kinds[0], (unsigned long long)kinds[1],
            (unsigned long long)kinds[2], (unsigned long long)blobs, (unsigned long long)ctx.runs,
            (unsigned long long)mismatches);
@@ -171,6 +188,9 @@ static void test_differential(void **state)
            (unsigned long long)ctx.exits[4], (unsigned long long)ctx.exits[6],
            (unsigned long long)ctx.exits[7], (unsigned long long)ctx.steps,
            (unsigned long long)ctx.rejected);
+    if (g_mode == DIFF_MODE_JIT)
+        printf("  %llu programs compiled with JAVM_JIT_CPU=baseline, the others with every CPU "
+               "feature\n", (unsigned long long)ctx.baseline_runs);
     free(report);
     free(in);
     free(c);
@@ -232,6 +252,7 @@ static int replay(const char *path)
     diff_ctx ctx;
     int rc = 2;
     if (in && c && p && report && diff_ctx_init(&ctx) == JAVM_OK) {
+        set_mode(&ctx);
         size_t n = fread(in, 1, 1 << 20, f);
         diff_decode(in, n, c, p);
         rc = diff_run(&ctx, c, p, report, 16384) ? 1 : 0;
@@ -250,8 +271,23 @@ static int replay(const char *path)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--jit") == 0) {
+        if (!javm_jit_available()) {
+            printf("test_differential --jit: this build has no JIT; skipped\n");
+            return 77;
+        }
+        g_mode = DIFF_MODE_JIT;
+        argc--;
+        argv++;
+    }
     if (argc > 1)
         return replay(argv[1]);
+    if (g_mode == DIFF_MODE_JIT) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_differential),
+        };
+        return cmocka_run_group_tests_name("differential_jit", tests, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_at_capped_skip_landing),
         cmocka_unit_test(test_differential),

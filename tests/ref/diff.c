@@ -279,15 +279,27 @@ static int run_pair(diff_ctx *ctx, const diff_case *c, const javm_program *fp,
     uint64_t resume_rng = c->handler_seed ^ UINT64_C(0x5EED);
     javm_handler h = c->handler ? script : NULL;
     int bad = 0;
+    bool jit = ctx->mode == DIFF_MODE_JIT;
+    if (jit) {
+        sf.engine = JAVM_ENGINE_JIT;
+        sr.engine = JAVM_ENGINE_INTERP;
+    }
     for (unsigned seg = 0; seg <= c->resumes && !bad; seg++) {
         javm_exit ef = javm_run(fp, &sf, model, h, &hf);
-        javm_exit er = ref_run(rp, &sr, model, h, &hr);
+        javm_exit er = jit ? javm_run(fp, &sr, model, h, &hr) : ref_run(rp, &sr, model, h, &hr);
         ctx->runs++;
         ctx->exits[er.reason & 7]++;
         bad = compare_after(ctx, &ps, &sf, &sr, ef, er, &hf, &hr, report, cap);
+        if (jit && (sf.ran != JAVM_ENGINE_JIT || sr.ran != JAVM_ENGINE_INTERP)) {
+            /* every program here is far below JAVM_MAX_JIT_CODE_SIZE: the JIT must run it */
+            say(report, cap, "  engines: fast ran %s, ref ran %s\n", javm_engine_name(sf.ran),
+                javm_engine_name(sr.ran));
+            bad++;
+        }
         if (bad) {
-            say(report, cap, "  (profile %s, gas model %s, run segment %u)\n",
-                profile_name(rp->profile), model_name(model), seg);
+            say(report, cap, "  (profile %s, gas model %s, run segment %u%s)\n",
+                profile_name(rp->profile), model_name(model), seg,
+                jit ? "; fast = JIT, ref = interpreter" : "");
             break;
         }
         /* Resume: pay for the block, map the faulting page, or start somewhere else. */
@@ -340,10 +352,25 @@ static int compare_costs(const javm_program *fp, const ref_program *rp, char *re
     return 0;
 }
 
+/* JIT mode: sets $JAVM_JIT_CPU for the programs diff_run is about to compile. */
+static void choose_cpu(diff_ctx *ctx, const diff_case *c)
+{
+    if (ctx->mode != DIFF_MODE_JIT || ctx->cpu == DIFF_CPU_ENV)
+        return;
+    bool baseline = ctx->cpu == DIFF_CPU_BASELINE || (ctx->cpu == DIFF_CPU_CASE && (c->handler_seed >> 63));
+    if (baseline) {
+        setenv("JAVM_JIT_CPU", "baseline", 1);
+        ctx->baseline_runs++;
+    } else {
+        unsetenv("JAVM_JIT_CPU");
+    }
+}
+
 int diff_run(diff_ctx *ctx, const diff_case *c, const diff_prog *p, char *report, size_t cap)
 {
     report[0] = 0;
     int bad = 0;
+    choose_cpu(ctx, c);
     for (int prof = 0; prof < 2 && !bad; prof++) {
         javm_prepare_opts opts = { (javm_profile)prof, c->M };
         javm_program *fp = NULL;
@@ -363,9 +390,11 @@ int diff_run(diff_ctx *ctx, const diff_case *c, const diff_prog *p, char *report
         } else if (sf != JAVM_OK) {
             ctx->rejected++;
         } else {
-            bad += compare_parts(fp, &rp, report, cap);
-            if (!bad)
-                bad += compare_costs(fp, &rp, report, cap);
+            if (ctx->mode == DIFF_MODE_REF) {
+                bad += compare_parts(fp, &rp, report, cap);
+                if (!bad)
+                    bad += compare_costs(fp, &rp, report, cap);
+            }
             for (int m = 0; m < 2 && !bad; m++)
                 bad += run_pair(ctx, c, fp, &rp, (javm_gas_model)m, report, cap);
         }

@@ -64,8 +64,22 @@ typedef struct diff_prog {
     size_t blob_len;
 } diff_prog;
 
+/* What diff_run compares. REF (the default): javm_run on the engine javm_state.engine = AUTO
+ * picks (so $JAVM_ENGINE decides) against the reference (tests/ref). JIT: javm_run with
+ * engine JIT ("jit" in reports) against javm_run with engine INTERP ("interp"), both on the
+ * same prepared program; the reference only checks the preparation. */
+typedef enum diff_mode { DIFF_MODE_REF = 0, DIFF_MODE_JIT = 1 } diff_mode;
+/* JIT mode: the CPU features the JIT may use, through $JAVM_JIT_CPU (read when a program is
+ * compiled, i.e. at its first JIT run: every program of diff_run is prepared afresh). ENV
+ * leaves the environment alone, NATIVE unsets it, BASELINE sets it to "baseline", CASE picks
+ * one of the two from the top bit of the case's handler seed. */
+typedef enum diff_cpu { DIFF_CPU_ENV = 0, DIFF_CPU_NATIVE, DIFF_CPU_BASELINE, DIFF_CPU_CASE } diff_cpu;
+
 /* Two memories reused across cases (created once: javm_memory_new is not cheap). */
 typedef struct diff_ctx {
+    diff_mode mode;          /* set after diff_ctx_init (which zeroes it: REF) */
+    diff_cpu cpu;
+    uint64_t baseline_runs;  /* JIT mode: programs compiled with JAVM_JIT_CPU=baseline */
     javm_memory *mf, *mr;
     uint64_t runs;           /* runs compared (each profile x model x segment) */
     uint64_t exits[8];       /* how those runs ended, by javm_exit_reason */
@@ -76,7 +90,7 @@ typedef struct diff_ctx {
 int diff_ctx_init(diff_ctx *ctx);
 void diff_ctx_free(diff_ctx *ctx);
 
-/* Runs the case on both interpreters under both profiles and both gas models, comparing
+/* Runs the case on both sides (ctx->mode) under both profiles and both gas models, comparing
  * preparation status and parts, every block cost, and after every run segment the exit,
  * pc, registers, gas, steps, handler calls, every mapped page's bytes and permission, and the
  * dirty-page set. Returns the number of mismatches; report receives their description. */
