@@ -63,6 +63,14 @@ fi
 jit_dir="$root/fuzz/corpus/fuzz_jit_diff"
 mkdir -p "$jit_dir"
 cp -n "$exec_dir"/* "$jit_dir"/ 2>/dev/null || true
+# and generator seeds (inputs under 22 bytes: fuzz/fuzz_jit_diff.c)
+python3 - "$jit_dir" "$count" <<'PY'
+import os, struct, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(min(n, 200)):
+    with open(os.path.join(d, "gen_%04d" % i), "wb") as f:
+        f.write(struct.pack("<Q", 0x9E3779B97F4A7C15 * (i + 1) % (1 << 64)))
+PY
 for d in "$exec_dir" "$jit_dir" "$blob_dir" "$caps_dir" "$dispatch_dir"; do
   echo "gen_corpus: $(ls "$d" | wc -l) inputs in $d"
 done
