@@ -27,9 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* The two guest memories are kept between inputs (diff_run leaves them all-NONE and
      * zero, as test_differential relies on): on this project's VMs javm_memory_new + free
-     * costs about 0.6 ms, ten times a typical input. Everything else is per input. */
+     * costs about 0.6 ms, ten times a typical input. Everything else is per input. The
+     * counters of ctx start again with each pair of memories (they are not reported). */
     static diff_ctx ctx;
     static bool ready;
+    static unsigned uses;
+    if (ready && ++uses % 4096 == 0) {
+        /* fresh memories now and then: every page an input touched stays resident (zeroed) in
+         * the reused ones, and the fuzzer's RSS limit would be reached in about 10^6 inputs */
+        diff_ctx_free(&ctx);
+        ready = false;
+    }
     if (!ready) {
         if (!javm_jit_available()) {
             fprintf(stderr, "fuzz_jit_diff: this build has no JIT\n");
