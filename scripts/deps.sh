@@ -2,7 +2,8 @@
 # Installs the Debian packages javm-c needs, and only those that are absent.
 # Usage: scripts/deps.sh [base|guest|fuzz|all]   (default: base)
 set -euo pipefail
-want=(cmake ninja-build pkg-config gcc libsodium-dev liblmdb-dev libjson-c-dev libcmocka-dev)
+# libcapstone-dev: test-only (tests/test_jit_x86.c, --dump-native)
+want=(cmake ninja-build pkg-config gcc libsodium-dev liblmdb-dev libjson-c-dev libcmocka-dev libcapstone-dev)
 case "${1:-base}" in
   base) ;;
   guest|fuzz|all) want+=(clang-19 lld-19 llvm-19 libclang-rt-19-dev) ;;
