@@ -418,6 +418,15 @@ static void test_jump_tables(void **state)
         runs += all_ways(buf, BOTH, &init, &o, &r);
         halts += r.ex[0].reason == JAVM_EXIT_HALT;
     }
+    /* load_imm_jump_ind with rA = rB: the jump uses the old value */
+    for (size_t t = 0; t < 6; t++) {
+        javm_state init = state_with(100);
+        init.regs[7] = targets[t];
+        jc_opts o = { .model = JAVM_GAS_PIPELINE };
+        jc_result r;
+        runs += all_ways("a:\nload_imm_jump_ind r7, r7, 4, 0\nb:\nload_imm_jump_ind r7, r7, 2, 0\ntrap\n.jumptable a, b\n",
+                         BOTH, &init, &o, &r);
+    }
     /* no jump table at all */
     javm_state init = state_with(100);
     init.regs[7] = 2;
@@ -567,6 +576,20 @@ static void test_out_of_gas_sweep(void **state)
         jc_result r;
         runs += all_ways(src, BOTH, &init, &o, &r);
         oog += r.ex[0].reason == JAVM_EXIT_OUT_OF_GAS;
+    }
+    /* the extremes of the signed gas counter (a block cost subtracted from INT64_MIN + 1
+     * must not wrap into "enough gas") */
+    static const int64_t extremes[] = { INT64_MIN, INT64_MIN + 1, INT64_MIN + 40, INT64_MAX, INT64_MAX - 1 };
+    for (size_t k = 0; k < NELEM(extremes); k++) {
+        javm_state init = state_with(0);
+        init.gas = extremes[k];
+        jc_opts o = opts_pages(&pm, 1);
+        jc_result r;
+        runs += all_ways(src, BOTH, &init, &o, &r);
+        if (extremes[k] < 0)
+            assert_int_equal(r.ex[0].reason, JAVM_EXIT_OUT_OF_GAS);
+        else /* the last run is GP's, where trap exits PANIC */
+            assert_int_equal(r.ex[0].reason, JAVM_EXIT_PANIC);
     }
     printf("out-of-gas sweep: %u runs compared, %u ran out of gas first\n", runs, oog);
     assert_true(oog > 10);
