@@ -614,6 +614,63 @@ static void test_every_start_pc(void **state)
     printf("start pcs: %u runs compared\n", runs);
 }
 
+/* ---- a div and a rem of the same operands (the JIT shares one division) ----------------------- */
+
+/* Every div/rem pair of one width (and mismatched pairs, which must not be fused), with the
+ * destination and operand registers drawn from a set that includes the spilled register and
+ * every overlap (the div writing an operand of the rem, both writing one register), at the
+ * division edge cases; from the segment start (through the fast version: two grouped loads
+ * lead the segment) and from the rem itself (its own code, which the fused div jumps over). */
+static void test_div_rem_pairs(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {
+        { "div_u_64", "rem_u_64" }, { "div_s_64", "rem_s_64" }, { "div_u_32", "rem_u_32" },
+        { "div_s_32", "rem_s_32" }, { "div_u_64", "rem_s_64" }, { "div_s_32", "rem_u_32" },
+        { "div_u_64", "rem_u_32" }, { "rem_u_64", "div_u_64" },
+    };
+    static const uint64_t vals[][2] = {
+        { 7, 2 }, { (uint64_t)-7, 2 }, { UINT64_C(0x8000000000000000), MAXU }, { 5, 0 },
+        { 0x80000000, 0xFFFFFFFF }, { UINT64_C(0xFFFFFFFF80000000), UINT64_C(0x1FFFFFFFF) },
+        { MAXU, 3 }, { UINT64_C(0x123456789ABCDEF), UINT64_C(0x100000000) },
+    };
+    static const unsigned regs[] = { 1, 2, 3, 12 };
+    pagemap pm = { 1, { { 0x20, JAVM_PERM_RW } } };
+    char src[256];
+    unsigned runs = 0;
+    for (size_t k = 0; k < NELEM(pairs); k++) {
+        for (unsigned m = 0; m < 256; m++) {
+            unsigned d1 = regs[m & 3], a = regs[(m >> 2) & 3], b = regs[(m >> 4) & 3], d2 = regs[m >> 6];
+            snprintf(src, sizeof src,
+                     "load_ind_u64 r5, r6, 16\nload_ind_u64 r7, r6, 8\n%s r%u, r%u, r%u\n%s r%u, r%u, r%u\n"
+                     "add_64 r8, r%u, r%u\ntrap\n", pairs[k][0], d1, a, b, pairs[k][1], d2, a, b, d1, d2);
+            for (int baseline = 0; baseline < 2; baseline++) {
+                jc_set_baseline(baseline);
+                javm_program *p = prep_text(src, JAVM_PROFILE_JAVM);
+                for (size_t v = 0; v < NELEM(vals); v++) {
+                    for (int at_rem = 0; at_rem < 2; at_rem++) {
+                        javm_state init = state_with(1000);
+                        init.regs[6] = 0x20000;
+                        init.regs[a] = vals[v][0];
+                        if (b != a)
+                            init.regs[b] = vals[v][1];
+                        init.regs[d1 == a || d1 == b ? 9 : d1] = 0x5555;
+                        init.pc = at_rem ? 9 : 0; /* 3 + 3 + 3 bytes: the second ThreeReg */
+                        jc_opts o = opts_pages(&pm, 0);
+                        jc_result r;
+                        jc_run(p, &init, &o, &r);
+                        assert_int_equal(r.ex[0].reason, JAVM_EXIT_TRAP);
+                        runs++;
+                    }
+                }
+                javm_program_free(p);
+            }
+        }
+    }
+    jc_set_baseline(false);
+    printf("div/rem pairs: %u runs compared\n", runs);
+}
+
 /* ---- the largest programs ------------------------------------------------------------------------ */
 
 /* n one-byte traps after a load_imm_64 (10 bytes) and an add: the JIT reserves REC_ROOM (256)
@@ -696,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_host_calls_mid_block),
         cmocka_unit_test(test_out_of_gas_sweep),
         cmocka_unit_test(test_every_start_pc),
+        cmocka_unit_test(test_div_rem_pairs),
         cmocka_unit_test(test_largest_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
