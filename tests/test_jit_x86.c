@@ -10,6 +10,7 @@
  *
  * Capstone is a test-only dependency (Debian libcapstone-dev, scripts/deps.sh); without it
  * this test is skipped (77). */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,6 +386,8 @@ static void test_alu(void **state)
             EMIT_CHECK("setcc", x86_setcc(b, cc, d), mn, R(d, 1));
         }
     }
+    for (unsigned v = 0; v < 256; v += 17)
+        EMIT_CHECK("test_al", x86_test_al(b, (uint8_t)v), "test", R(RAX, 1), I(v, 1));
     EMIT_CHECK0("cqo", x86_cqo(b), "cqo");
     finish("arithmetic");
 }
@@ -456,6 +459,68 @@ static void test_control(void **state)
     finish("control flow");
 }
 
+/* Every emitter x86.h declares is exercised here: a new one fails this test until it is. The
+ * sources are found from __FILE__ (CMake compiles with absolute paths); skipped otherwise. */
+static void test_every_emitter_covered(void **state)
+{
+    (void)state;
+    static const char *const internal[] = { /* helpers, exercised through every form above */
+        "x86_m", "x86_mi", "x86_b", "x86_d", "x86_q", "x86_is8", "x86_is32", "x86_prefix_op", "x86_rr",
+        "x86_modrm_mem", "x86_rm", "x86_vex_rr", "x86_jmp32", "x86_jcc32", "x86_call32", "x86_patch",
+    };
+    char path[4096];
+    const char *slash = strrchr(__FILE__, '/');
+    if (__FILE__[0] != '/' || !slash) {
+        printf("emitter coverage: no absolute source path; not checked\n");
+        return;
+    }
+    char *text[2] = { NULL, NULL };
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - __FILE__), __FILE__,
+                 k == 0 ? "../src/jit/x86.h" : "test_jit_x86.c");
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            printf("emitter coverage: %s not found; not checked\n", path);
+            free(text[0]);
+            return;
+        }
+        text[k] = calloc(1, 1 << 20);
+        assert_non_null(text[k]);
+        assert_true(fread(text[k], 1, (1 << 20) - 1, f) > 0);
+        fclose(f);
+    }
+    unsigned found = 0, missing = 0;
+    for (const char *at = text[0]; (at = strstr(at, "static inline ")) != NULL; at++) {
+        const char *paren = strchr(at, '(');
+        const char *eol = strchr(at, '\n');
+        if (!paren || (eol && paren > eol))
+            continue;
+        const char *name = paren; /* the identifier just before the parenthesis */
+        while (name > at && (isalnum((unsigned char)name[-1]) || name[-1] == '_'))
+            name--;
+        if (strncmp(name, "x86_", 4) != 0)
+            continue;
+        char fn[64], call[72];
+        snprintf(fn, sizeof fn, "%.*s", (int)(paren - name), name);
+        bool skip = false;
+        for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++)
+            skip |= strcmp(fn, internal[i]) == 0;
+        if (skip)
+            continue;
+        found++;
+        snprintf(call, sizeof call, "%s(", fn);
+        if (!strstr(text[1], call)) {
+            missing++;
+            printf("emitter %s is not checked by this test\n", fn);
+        }
+    }
+    printf("emitter coverage: %u emitters in x86.h, %u not checked\n", found, missing);
+    free(text[0]);
+    free(text[1]);
+    assert_true(found > 40);
+    assert_int_equal(missing, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -480,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_alu),
         cmocka_unit_test(test_bmi),
         cmocka_unit_test(test_control),
+        cmocka_unit_test(test_every_emitter_covered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
