@@ -671,6 +671,68 @@ static void test_div_rem_pairs(void **state)
     printf("div/rem pairs: %u runs compared\n", runs);
 }
 
+/* ---- accesses the JIT checks once per segment ---------------------------------------------------- */
+
+/* Segments with two to four loads and stores through one base register (which the JIT checks
+ * once at the segment start: by alignment for a one-word group, else by page offset), the
+ * base moved by add_imm_64 between them, at base addresses around page edges and misaligned,
+ * over a written (dirty), a writable clean, a read-only and an unmapped page; sometimes a
+ * first segment writes the page so that the group's store check can pass. */
+static void test_grouped_accesses(void **state)
+{
+    (void)state;
+    static const char *const lds[] = { "load_ind_u8", "load_ind_i16", "load_ind_u32", "load_ind_u64" };
+    static const char *const sts[] = { "store_ind_u8", "store_ind_u16", "store_ind_u32", "store_ind_u64" };
+    static const uint32_t bases[] = { 0x20000, 0x20001, 0x20004, 0x20007, 0x20008, 0x20FF8, 0x20FFC, 0x20FFF,
+                                      0x21000, 0x21FF8, 0x21FFE, 0x22000, 0x1FFFC, 0x1FFF8 };
+    pagemap pm = { 3, { { 0x1F, JAVM_PERM_RW }, { 0x20, JAVM_PERM_RW }, { 0x21, JAVM_PERM_RO } } };
+    uint64_t rng = 777;
+    char src[512];
+    unsigned runs = 0, faults = 0;
+    for (int n = 0; n < 600; n++) {
+        size_t len = 0;
+        bool dirty_first = diff_like(&rng) & 1;
+        if (dirty_first)
+            len += (size_t)snprintf(src + len, sizeof src - len, "store_imm_ind_u8 r6, 1, 9\nfallthrough\n");
+        int nacc = 2 + (int)(diff_like(&rng) % 3);
+        for (int k = 0; k < nacc; k++) {
+            uint64_t r = diff_like(&rng);
+            unsigned sz = (unsigned)(r % 4), reg = 1 + (unsigned)((r >> 8) % 5);
+            int off = (int)((r >> 16) % 24) - 8;
+            if ((r >> 24) % 5 == 0)
+                len += (size_t)snprintf(src + len, sizeof src - len, "add_imm_64 r6, r6, %d\n", (int)((r >> 32) % 17) - 8);
+            len += (size_t)snprintf(src + len, sizeof src - len, "%s r%u, r6, %d\n",
+                                    (r >> 40) & 1 ? sts[sz] : lds[sz], reg, off);
+        }
+        snprintf(src + len, sizeof src - len, "trap\n");
+        uint32_t base = bases[diff_like(&rng) % NELEM(bases)];
+        javm_state init = state_with(1000);
+        init.regs[6] = UINT64_C(0x7700000000000000) | base; /* high bits: the address is u32 */
+        for (int g = 1; g <= 5; g++)
+            init.regs[g] = UINT64_C(0x0123456789ABCDEF) * (uint64_t)g;
+        jc_opts o = opts_pages(&pm, 3);
+        jc_result r;
+        for (int baseline = 0; baseline < 2; baseline++) {
+            jc_set_baseline(baseline);
+            javm_program *p = prep_text(src, JAVM_PROFILE_JAVM);
+            jc_run(p, &init, &o, &r);
+            /* and entered at the first access (mid-segment: the fully checked version) */
+            if (dirty_first) {
+                javm_state mid = init;
+                mid.pc = 4; /* store_imm_ind_u8 r6, 1, 9 (3 bytes) + fallthrough */
+                jc_run(p, &mid, &o, &r);
+                runs++;
+            }
+            javm_program_free(p);
+            runs++;
+            faults += r.ex[0].reason == JAVM_EXIT_PAGE_FAULT;
+        }
+    }
+    jc_set_baseline(false);
+    printf("grouped accesses: %u runs compared, %u first exits page faults\n", runs, faults);
+    assert_true(faults > 0 && faults < runs);
+}
+
 /* ---- the largest programs ------------------------------------------------------------------------ */
 
 /* n one-byte traps after a load_imm_64 (10 bytes) and an add: the JIT reserves REC_ROOM (256)
@@ -754,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_out_of_gas_sweep),
         cmocka_unit_test(test_every_start_pc),
         cmocka_unit_test(test_div_rem_pairs),
+        cmocka_unit_test(test_grouped_accesses),
         cmocka_unit_test(test_largest_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
