@@ -132,12 +132,6 @@ static const draft_row rows[256] = {
 #undef OVP
 #undef OVS
 
-/* gas.md §1 valid(p): p < L, k[p] = 1 and c[p] a GP-compat opcode or 3. */
-static inline bool draft_valid(const exec_code *cd, uint64_t p)
-{
-    return p < cd->L && exec_bit(cd, p) && exec_op_defined(cd->c[p], JAVM_PROFILE_JAM_DRAFT);
-}
-
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
@@ -166,45 +160,42 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
     return q + exec_skip(cd, p);
 }
 
-/* Decodes position p of the block under model load latency m (gas.md §4). */
-static void draft_decode(const exec_code *cd, uint64_t p, uint32_t m, draft_ins *in)
+/* Register selectors per role: index into {none, lo, hi, d3} for src0, src1 and dst. */
+static const uint8_t role_sel[][3] = {
+    [ROLE_NONE] = { 0, 0, 0 }, [ROLE_D_LO] = { 0, 0, 1 }, [ROLE_S_LO] = { 1, 0, 0 },
+    [ROLE_HI_LO] = { 2, 0, 1 }, [ROLE_S_LOHI] = { 1, 2, 0 }, [ROLE_3REG] = { 1, 2, 3 },
+};
+
+/* Decodes position p of the block under model load latency m (gas.md §4). Table-driven
+ * without switches: with random opcodes two indirect jumps per instruction were most of
+ * its cost (23 ns per instruction before, bench/bench_gas.c). */
+static inline void draft_decode(const exec_code *cd, uint64_t p, uint32_t m, draft_ins *in)
 {
-    uint8_t op = draft_valid(cd, p) ? cd->c[p] : 0;
+    bool inside = p < cd->L;
+    uint8_t op = inside && ((cd->k[p >> 3] >> (p & 7)) & 1) ? cd->c[p] : 0;
+    if (!rows[op].lat)
+        op = 0; /* not a model opcode: trap */
     const draft_row *r = &rows[op];
     const uint8_t *c = cd->c; /* padded: reads at p + 1, p + 2 stay inside (ζ) */
-    uint8_t b1 = p < cd->L ? c[p + 1] : 0, b2 = p < cd->L ? c[p + 2] : 0;
-    int8_t lo = (int8_t)((b1 & 15) < 12 ? (b1 & 15) : 12);
-    int8_t hi = (int8_t)((b1 >> 4) < 12 ? (b1 >> 4) : 12);
-    int8_t d3 = (int8_t)(b2 < 12 ? b2 : 12);
-    in->src0 = in->src1 = in->dst = -1;
-    switch (r->role) {
-    case ROLE_D_LO: in->dst = lo; break;
-    case ROLE_S_LO: in->src0 = lo; break;
-    case ROLE_HI_LO: in->src0 = hi; in->dst = lo; break;
-    case ROLE_S_LOHI: in->src0 = lo; in->src1 = hi; break;
-    case ROLE_3REG: in->src0 = lo; in->src1 = hi; in->dst = d3; break;
-    default: break;
-    }
-    switch (r->rule) {
-    case SL_P:
-        in->slots = (in->dst >= 0 && (in->dst == in->src0 || in->dst == in->src1)) ? r->sa : r->sb;
-        break;
-    case SL_PS:
-        in->slots = lo == d3 ? r->sa : r->sb;
-        break;
-    default:
-        in->slots = r->sa;
-        break;
-    }
-    in->lat = r->lat;
-    if (r->lat == LAT_MEM) {
-        in->lat = m;
-    } else if (r->lat == LAT_BR) {
+    uint8_t b1 = inside ? c[p + 1] : 0, b2 = inside ? c[p + 2] : 0;
+    uint8_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+    uint8_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+    uint8_t d3 = b2 < 12 ? b2 : 12;
+    const int8_t f[4] = { -1, (int8_t)lo, (int8_t)hi, (int8_t)d3 };
+    const uint8_t *sel = role_sel[r->role];
+    in->src0 = f[sel[0]];
+    in->src1 = f[sel[1]];
+    in->dst = f[sel[2]];
+    bool ov = r->rule == SL_P ? (in->dst >= 0 && (in->dst == in->src0 || in->dst == in->src1))
+                              : lo == d3; /* PS; fixed rows have sa == sb */
+    in->slots = ov ? r->sa : r->sb;
+    in->lat = r->lat == LAT_MEM ? m : r->lat;
+    if (EXEC_UNLIKELY(r->lat == LAT_BR)) {
         /* gas.md §4.4: 1 when either successor's raw byte is trap or unlikely */
         uint32_t t = 0;
         exec_branch_target(cd, p, &t);
-        uint8_t f = zeta(cd, draft_next(cd, p)), g = zeta(cd, t);
-        in->lat = (f == 0 || f == 3 || g == 0 || g == 3) ? 1 : 20;
+        uint8_t fb = zeta(cd, draft_next(cd, p)), g = zeta(cd, t);
+        in->lat = (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
     }
     in->units = unit_vec[r->units];
     in->move = (r->flags & F_MOVE) != 0;
@@ -214,59 +205,82 @@ static void draft_decode(const exec_code *cd, uint64_t p, uint32_t m, draft_ins 
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
 
-enum { ST_DECODED = 0, ST_WAITING, ST_EXECUTING, ST_DONE };
-
 #define ROB 32
 #define NOSEQ UINT32_MAX
+#define UNSTARTED UINT32_MAX
 
 static inline bool fits(uint64_t units, uint64_t free)
 {
     return (((free | U_GUARD) - units) & U_GUARD) == U_GUARD;
 }
 
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m)
+/* A dependency on entry d is met in cycle c when d retired or left <= 0 (fin <= c). */
+static inline bool dep_met(uint32_t d, uint32_t head, const uint32_t *start, const uint32_t *fin,
+                           uint32_t c)
 {
-    /* Entries are numbered by decode order (seq); entry seq lives in slot seq % ROB. The
-     * live entries are seq head .. tail - 1. A dependency is a producer's seq: it is met
-     * once the producer retired (seq < head) or its left is <= 0. writer[r] is the newest
-     * pending writer of r (gas.md §6's inverted `regs`). */
-    int32_t left[ROB];
-    uint8_t state[ROB];
+    return d == NOSEQ || d < head || (start[d % ROB] != UNSTARTED && fin[d % ROB] <= c);
+}
+
+static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >> k) | (x << (32 - k)) : x; }
+
+/* gas.md §5.3 with absolute cycle numbers instead of countdowns. An entry started in cycle s
+ * with latency l has left = l - (c - s) in cycle c, so "left <= 0" is fin = s + l <= c; its
+ * units come back for cycle fin (left == 1 at the end of cycle fin - 1); it is DONE after
+ * cycle fin and retires at the end of the first cycle c > fin in which it is the oldest. A
+ * producer's register roles end when left reaches 0, which is also when a dependency on it
+ * is met, so `writer` is never cleared: a dependency on a finished (or retired) writer is
+ * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
+ * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
+ * first unit return / dependency release (some fin) or the oldest entry's retirement. */
+static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
+{
+    /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
+     * tail - 1. Masks are over slots. */
+    uint32_t start[ROB], fin[ROB], dcyc[ROB];
     uint64_t units[ROB];
-    uint32_t dep0[ROB], dep1[ROB];
+    uint32_t lat[ROB], dep0[ROB], dep1[ROB];
     uint32_t writer[13];
     for (int i = 0; i < 13; i++)
         writer[i] = NOSEQ;
+    uint32_t unstarted = 0, holding = 0;
     uint32_t head = 0, tail = 0;
     uint64_t free = U_POOL;
-    uint64_t cycle = 0;
+    uint32_t c = 0; /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     uint64_t pc = b;
     bool more = true, first = true;
-    unsigned ndecoded = 0; /* live entries in state DECODED */
     draft_ins in;
     draft_decode(cd, pc, m, &in);
     for (;;) {
+        /* units whose last execution cycle has passed come back (left == 1 steps) */
+        for (uint32_t h = holding; h; h &= h - 1) {
+            unsigned s = (unsigned)__builtin_ctz(h);
+            if (fin[s] <= c) {
+                free += units[s];
+                holding &= ~(1u << s);
+            }
+        }
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4;
-        bool progress = false;
+        bool decoded = false; /* an entry was decoded in this cycle */
         while (more && tail - head < ROB && (first || in.slots <= dec)) {
             first = false;
             dec -= in.slots < dec ? in.slots : dec;
-            progress = true;
             if (in.move) {
                 writer[in.dst] = writer[in.src0];
             } else {
-                uint32_t s = tail % ROB;
-                left[s] = (int32_t)in.lat;
-                state[s] = ST_DECODED;
+                unsigned s = tail % ROB;
+                lat[s] = in.lat;
+                start[s] = UNSTARTED;
+                dcyc[s] = c;
                 units[s] = in.units;
                 dep0[s] = in.src0 >= 0 ? writer[in.src0] : NOSEQ;
                 dep1[s] = in.src1 >= 0 ? writer[in.src1] : NOSEQ;
                 if (in.dst >= 0)
                     writer[in.dst] = tail;
+                unstarted |= 1u << s;
                 tail++;
-                ndecoded++;
+                decoded = true;
             }
             if (in.last) {
                 more = false;
@@ -275,65 +289,156 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m)
                 draft_decode(cd, pc, m, &in);
             }
         }
-        /* (b) start the oldest ready entries, up to 5; an entry that cannot start now
-         * cannot start later in this cycle (free only shrinks, deps change at (d)) */
-        unsigned iss = 5;
-        for (uint32_t q = head; q != tail && iss; q++) {
-            uint32_t s = q % ROB;
-            if (state[s] != ST_WAITING || !fits(units[s], free))
+        /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
+         * slot i places after the oldest); an entry that cannot start now cannot start later
+         * in this cycle (free only shrinks, dependencies change between cycles) */
+        unsigned iss = 5, h0 = head % ROB;
+        bool busy = false; /* a ready entry was left for lack of start slots */
+        for (uint32_t age = rotr32(unstarted, h0); age; age &= age - 1) {
+            unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
+            if (dcyc[s] == c || !fits(units[s], free))
+                continue; /* still DECODED, or units busy */
+            if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
                 continue;
-            uint32_t d0 = dep0[s], d1 = dep1[s];
-            if (d0 != NOSEQ && d0 >= head && left[d0 % ROB] > 0)
-                continue;
-            if (d1 != NOSEQ && d1 >= head && left[d1 % ROB] > 0)
-                continue;
-            state[s] = ST_EXECUTING;
+            if (!iss) {
+                busy = true;
+                break;
+            }
+            start[s] = c;
+            fin[s] = c + lat[s];
             free -= units[s];
+            unstarted &= ~(1u << s);
+            holding |= 1u << s;
             iss--;
-            progress = true;
         }
         /* (c) stop */
         if (!more && head == tail)
             break;
-        /* Idle cycle: nothing decoded or started, nothing DECODED, the oldest not DONE.
-         * Until an executing entry reaches left 1, the following cycles are idle too:
-         * nothing can start (no dep reaches left 0, no unit comes back), nothing retires,
-         * no decode (the ROB is full or nothing is left). Skip them at once. */
-        if (!progress && ndecoded == 0 && head != tail && state[head % ROB] != ST_DONE &&
-            (!more || tail - head == ROB)) {
-            int32_t mn = INT32_MAX;
+        /* Everything decoded and started: only retirement is left. Entries retire in order,
+         * each at the end of the first cycle after its fin, so the last at the end of cycle
+         * R = max(c, max fin + 1); the loop would stop in cycle R + 1. */
+        if (!more && !unstarted) {
+            uint32_t r = c;
             for (uint32_t q = head; q != tail; q++)
-                if (state[q % ROB] == ST_EXECUTING && left[q % ROB] < mn)
-                    mn = left[q % ROB];
-            if (mn != INT32_MAX && mn >= 2) {
-                int32_t k = mn - 1; /* then this cycle's (d) below sees left 1 */
-                for (uint32_t q = head; q != tail; q++)
-                    if (state[q % ROB] == ST_EXECUTING)
-                        left[q % ROB] -= k;
-                cycle += (uint64_t)k;
-            }
+                if (fin[q % ROB] + 1 > r)
+                    r = fin[q % ROB] + 1;
+            c = r + 1;
+            break;
         }
-        /* (d) end of cycle: retire the leading DONE entries, then advance the others */
-        while (head != tail && state[head % ROB] == ST_DONE)
+        /* (d) end of cycle: retire the oldest entries that were DONE before it */
+        while (head != tail && start[head % ROB] != UNSTARTED && fin[head % ROB] < c)
             head++;
-        for (uint32_t q = head; q != tail; q++) {
-            uint32_t s = q % ROB;
-            if (state[s] == ST_DECODED) {
-                state[s] = ST_WAITING;
-            } else if (state[s] == ST_EXECUTING) {
-                if (left[s] == 1) {
-                    for (int r = 0; r < 13; r++)
-                        if (writer[r] == q)
-                            writer[r] = NOSEQ;
-                    free += units[s];
-                } else if (left[s] == 0) {
-                    state[s] = ST_DONE;
-                }
-                left[s]--;
-            }
+        /* The next cycle in which anything can happen: the next one if it can decode, if an
+         * entry becomes WAITING, or if starts were short; otherwise the first unit return or
+         * dependency release (a fin of an executing entry) or the oldest entry's retirement.
+         * Every cycle before that would decode, start and retire nothing. */
+        if (busy || decoded || (more && tail - head < ROB) || head == tail) {
+            c++;
+            continue;
         }
-        ndecoded = 0;
-        cycle++;
+        uint32_t nx = UINT32_MAX;
+        for (uint32_t h = holding; h; h &= h - 1) {
+            unsigned s = (unsigned)__builtin_ctz(h);
+            if (fin[s] < nx)
+                nx = fin[s];
+        }
+        if (start[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
+            nx = fin[head % ROB] + 1;
+        c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
-    return cycle > 4 ? (uint32_t)(cycle - 3) : 1;
+    return c > 4 ? c - 3 : 1;
+}
+
+/* ---- the contention-free fast path ------------------------------------------------------ */
+
+#define FAST_N 64   /* instructions of a block the fast path takes */
+#define FAST_W 256  /* cycles it can check */
+
+/* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
+ * in decode order: decoded in cycle d (4 slots a cycle, the ROB holding 32: entry e waits
+ * for entry e - 32 to retire), started at s = max(d + 1, fin of its producers), fin = s + lat,
+ * retired at r = max(fin + 1, r of the entry before); the loop stops in cycle r_last + 1.
+ * The schedule is then checked cycle by cycle (units held over [s, fin), at most 5 starts
+ * a cycle); if it never exceeds the pool it is the one the simulation makes, because every
+ * entry the formula starts in a cycle fits. Otherwise (or for a long block) *cost is left
+ * and false comes back: sim_block decides. Most blocks pass; see bench/bench_gas.c. */
+static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost)
+{
+    uint32_t fin[FAST_N], start[FAST_N], ret[FAST_N];
+    uint64_t units[FAST_N];
+    int32_t writer[13];
+    for (int i = 0; i < 13; i++)
+        writer[i] = -1;
+    uint32_t cur = 0, dec = 4, e = 0, maxfin = 0;
+    bool first = true;
+    uint64_t pc = b;
+    for (unsigned n = 0;; n++) {
+        if (n == FAST_N)
+            return false;
+        draft_ins in;
+        draft_decode(cd, pc, m, &in);
+        if (e >= ROB && ret[e - ROB] + 1 > cur) {
+            cur = ret[e - ROB] + 1; /* the ROB was full: decoding resumes after a retirement */
+            dec = 4;
+        }
+        if (!first && in.slots > dec) {
+            cur++;
+            dec = 4;
+            if (e >= ROB && ret[e - ROB] + 1 > cur)
+                cur = ret[e - ROB] + 1;
+        }
+        first = false;
+        dec -= in.slots < dec ? in.slots : dec;
+        if (in.move) {
+            writer[in.dst] = writer[in.src0];
+        } else {
+            uint32_t s = cur + 1;
+            if (in.src0 >= 0 && writer[in.src0] >= 0 && fin[writer[in.src0]] > s)
+                s = fin[writer[in.src0]];
+            if (in.src1 >= 0 && writer[in.src1] >= 0 && fin[writer[in.src1]] > s)
+                s = fin[writer[in.src1]];
+            start[e] = s;
+            fin[e] = s + in.lat;
+            units[e] = in.units;
+            ret[e] = fin[e] + 1 > (e ? ret[e - 1] : 0) ? fin[e] + 1 : ret[e - 1];
+            if (fin[e] > maxfin)
+                maxfin = fin[e];
+            if (in.dst >= 0)
+                writer[in.dst] = (int32_t)e;
+            e++;
+        }
+        if (in.last)
+            break;
+        pc = draft_next(cd, pc);
+    }
+    if (maxfin >= FAST_W)
+        return false;
+    /* the check: units held and starts, per cycle, over 0 .. maxfin */
+    uint64_t add[FAST_W], sub[FAST_W];
+    uint8_t starts[FAST_W];
+    memset(add, 0, (maxfin + 1) * sizeof add[0]);
+    memset(sub, 0, (maxfin + 1) * sizeof sub[0]);
+    memset(starts, 0, maxfin + 1);
+    for (uint32_t i = 0; i < e; i++) {
+        add[start[i]] += units[i];
+        sub[fin[i]] += units[i];
+        starts[start[i]]++;
+    }
+    uint64_t held = 0;
+    for (uint32_t c = 0; c <= maxfin; c++) {
+        held = held + add[c] - sub[c];
+        if (starts[c] > 5 || !fits(held, U_POOL))
+            return false;
+    }
+    uint32_t c = ret[e - 1] + 1;
+    *cost = c > 4 ? c - 3 : 1;
+    return true;
+}
+
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m)
+{
+    uint32_t cost;
+    if (fast_block(cd, b, m, &cost))
+        return cost;
+    return sim_block(cd, b, m);
 }
