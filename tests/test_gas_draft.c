@@ -528,6 +528,243 @@ static void test_models_and_profiles(void **state)
     javm_program_free(prog);
 }
 
+/* ---- the jam-draft profile (docs/exec.md) ---------------------------------------------- */
+
+typedef struct run_result {
+    javm_exit ex;
+    javm_state st;
+} run_result;
+
+static run_result run_prog(const tprog *p, javm_profile prof, javm_gas_model model, int64_t gas,
+                           javm_memory *mem, const uint64_t *regs)
+{
+    run_result r;
+    memset(&r, 0, sizeof r);
+    javm_program *prog = tprog_prepare(p, prof, 25);
+    if (regs)
+        memcpy(r.st.regs, regs, sizeof r.st.regs);
+    r.st.gas = gas;
+    r.st.mem = mem;
+    r.ex = javm_run(prog, &r.st, model, NULL, NULL);
+    javm_program_free(prog);
+    return r;
+}
+
+static void test_profile_low_addresses(void **state)
+{
+    (void)state;
+    javm_memory *mem;
+    assert_int_equal(javm_memory_new(&mem), JAVM_OK);
+    assert_int_equal(javm_memory_set_perm(mem, 0, 0x11000, JAVM_PERM_RW), JAVM_OK);
+    assert_int_equal(javm_memory_poke(mem, 0x10000, 1, (const uint8_t[]){ 0x5A }), JAVM_OK);
+    tprog p;
+    uint64_t regs[13] = { 0 };
+    /* load_ind_u8 φ8 = [φ7] (124 0x78 0), trap: φ7 = 0x1000 is mapped RW, yet panics under
+     * jam-draft (pc 0, φ8 untouched) and loads under JAVM */
+    tprog_init(&p);
+    TI(&p, 124, 0x78, 0);
+    TI(&p, 0);
+    regs[7] = 0x1000;
+    regs[8] = 77;
+    run_result r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    assert_int_equal(r.st.regs[8], 77);
+    r = run_prog(&p, JAVM_PROFILE_JAVM, JAVM_GAS_PIPELINE, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_TRAP);
+    assert_int_equal(r.st.regs[8], 0);
+    /* 0x10000 itself is fine: loads 0x5A, then the trap panics at pc 3 (GP semantics) */
+    regs[7] = 0x10000;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 3);
+    assert_int_equal(r.st.regs[8], 0x5A);
+    /* an access starting below 2^16 that reaches above it still panics: load_ind_u16 at
+     * 0xFFFF */
+    tprog_init(&p);
+    TI(&p, 126, 0x78, 0);
+    TI(&p, 0);
+    regs[7] = 0xFFFF;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    /* stores too, with or without a mapping: store_ind_u8 [φ7] = φ8 (120 0x78 0) at 0x20
+     * (mapped) and the absolute store_imm_u8 [0x0] (30 0x01 0 0: X = 0, Y = 0) */
+    tprog_init(&p);
+    TI(&p, 120, 0x78, 0);
+    TI(&p, 0);
+    regs[7] = 0x20;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    uint8_t b = 0xEE;
+    assert_int_equal(javm_memory_peek(mem, 0x20, 1, &b), JAVM_OK);
+    assert_int_equal(b, 0); /* nothing written */
+    javm_memory_reset(mem);
+    tprog_init(&p);
+    TI(&p, 30, 0x01, 0, 0);
+    TI(&p, 0);
+    r = run_prog(&p, DRAFT, GD, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    /* the JAVM profile reports a page fault there (page 0 is NONE after the reset) */
+    r = run_prog(&p, JAVM_PROFILE_JAVM, JAVM_GAS_PIPELINE, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PAGE_FAULT);
+    assert_int_equal(r.ex.arg, 0);
+    javm_memory_free(mem);
+}
+
+static void test_profile_readonly_store(void **state)
+{
+    (void)state;
+    javm_memory *mem;
+    assert_int_equal(javm_memory_new(&mem), JAVM_OK);
+    assert_int_equal(javm_memory_set_perm(mem, 0x20000, 0x1000, JAVM_PERM_RO), JAVM_OK);
+    assert_int_equal(javm_memory_set_perm(mem, 0x21000, 0x1000, JAVM_PERM_RW), JAVM_OK);
+    tprog p;
+    uint64_t regs[13] = { 0 };
+    /* store_ind_u32 [φ7] = φ8 (122 0x78 0: value rA = φ8, base rB = φ7), trap */
+    tprog_init(&p);
+    TI(&p, 122, 0x78, 0);
+    TI(&p, 0);
+    regs[8] = 0x11223344;
+    /* read-only page: panic under jam-draft, page fault under JAVM */
+    regs[7] = 0x20010;
+    run_result r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    r = run_prog(&p, JAVM_PROFILE_JAVM, JAVM_GAS_PIPELINE, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PAGE_FAULT);
+    assert_int_equal(r.ex.arg, 0x20000);
+    /* a page with no access still faults under jam-draft: 0x30000 */
+    regs[7] = 0x30000;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PAGE_FAULT);
+    assert_int_equal(r.ex.arg, 0x30000);
+    /* a store from the writable page into the next, read-only... the lowest unwritable byte
+     * decides: RW 0x21000 then NONE 0x22000 -> fault at 0x22000 */
+    regs[7] = 0x21FFE;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PAGE_FAULT);
+    assert_int_equal(r.ex.arg, 0x22000);
+    /* ...RO 0x20000 then RW 0x21000 -> panic, nothing written */
+    regs[7] = 0x20FFE;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    uint8_t got[4];
+    assert_int_equal(javm_memory_peek(mem, 0x20FFE, 4, got), JAVM_OK);
+    assert_memory_equal(got, ((const uint8_t[]){ 0, 0, 0, 0 }), 4);
+    /* a load from the read-only page is fine */
+    tprog_init(&p);
+    TI(&p, 128, 0x78, 0);
+    TI(&p, 0);
+    regs[7] = 0x20010;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC); /* the trap at 3 */
+    assert_int_equal(r.st.pc, 3);
+    /* a store to the writable page works and is recorded dirty */
+    tprog_init(&p);
+    TI(&p, 122, 0x78, 0);
+    TI(&p, 0);
+    regs[7] = 0x21010;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.st.pc, 3);
+    assert_true(javm_memory_is_dirty(mem, 0x21));
+    javm_memory_free(mem);
+}
+
+static void test_profile_unlikely_and_gas(void **state)
+{
+    (void)state;
+    javm_memory *mem;
+    assert_int_equal(javm_memory_new(&mem), JAVM_OK);
+    tprog p;
+    /* 0: load_imm φ7, 1 | 3: unlikely | 4: load_imm φ8, 2 | 7: trap. One block: 1 + 1 + 1 + 1
+     * slots in cycle 0; all start at 1; unlikely runs 1..40 (fin 41), the rest end by 3; the
+     * last retires at the end of 42, the loop stops in 43: cost 40 */
+    tprog_init(&p);
+    TI(&p, 51, 7, 1);
+    TI(&p, 3);
+    TI(&p, 51, 8, 2);
+    TI(&p, 0);
+    assert_int_equal(cost_at(&p, 0, 25), 40);
+    assert_int_equal(cost_at(&p, 4, 25), 0); /* unlikely ends no block */
+    run_result r = run_prog(&p, DRAFT, GD, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC); /* GP trap */
+    assert_int_equal(r.st.pc, 7);
+    assert_int_equal(r.st.regs[7], 1);
+    assert_int_equal(r.st.regs[8], 2); /* ran past unlikely */
+    assert_int_equal(r.st.gas, 960);   /* one charge of 40 */
+    assert_int_equal(r.st.steps, 4);
+    /* instr model under the same profile: 4 positions */
+    r = run_prog(&p, DRAFT, JAVM_GAS_INSTR, 1000, mem, NULL);
+    assert_int_equal(r.st.gas, 996);
+    /* pipeline is not held by a jam-draft program: Panic at the start, nothing dispatched */
+    r = run_prog(&p, DRAFT, JAVM_GAS_PIPELINE, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 0);
+    assert_int_equal(r.st.gas, 1000);
+    assert_int_equal(r.st.steps, 0);
+    /* the same jam-draft model is not held by a JAVM program */
+    r = run_prog(&p, JAVM_PROFILE_JAVM, GD, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.steps, 0);
+    /* out of gas at the block start: 39 < 40, gas and registers unchanged, pc 0 */
+    r = run_prog(&p, DRAFT, GD, 39, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_OUT_OF_GAS);
+    assert_int_equal(r.st.pc, 0);
+    assert_int_equal(r.st.gas, 39);
+    assert_int_equal(r.st.regs[7], 0);
+    assert_int_equal(r.st.steps, 0);
+    /* exactly enough: gas reaches 0 */
+    r = run_prog(&p, DRAFT, GD, 40, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.gas, 0);
+    /* opcode 2 is undefined under jam-draft: 0: load_imm φ7,1 | 3: byte 2 | 4: trap. The
+     * block at 0 is load_imm + (2 read as trap): cost 2; running it panics at 3 */
+    tprog_init(&p);
+    TI(&p, 51, 7, 1);
+    TI(&p, 2);
+    TI(&p, 0);
+    r = run_prog(&p, DRAFT, GD, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 3);
+    assert_int_equal(r.st.regs[7], 1);
+    assert_int_equal(r.st.gas, 998);
+    /* out of gas at the second block's start: 0: load_imm φ7,1 | 3: fallthrough (block 0:
+     * cost 2) | 4: div_u_64 φ9 = φ7/φ8 (203 0x87 9) | 7: trap (block 4: div X 1..60, trap
+     * D 1 X 2..3, ret 62: cost 60). Gas 30: pays 2, then 28 < 60 at pc 4, φ7 written */
+    tprog_init(&p);
+    TI(&p, 51, 7, 1);
+    TI(&p, 1);
+    TI(&p, 203, 0x87, 9);
+    TI(&p, 0);
+    assert_int_equal(cost_at(&p, 4, 25), 60);
+    r = run_prog(&p, DRAFT, GD, 30, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_OUT_OF_GAS);
+    assert_int_equal(r.st.pc, 4);
+    assert_int_equal(r.st.gas, 28);
+    assert_int_equal(r.st.regs[7], 1);
+    assert_int_equal(r.st.regs[9], 0);
+    /* ecalli is not a terminator and exits HOST_CALL with pc past it; jump_ind to the GP
+     * halt address halts: 0: ecalli 5 (10 5) | 2: ... */
+    tprog_init(&p);
+    TI(&p, 10, 5);
+    TI(&p, 0);
+    r = run_prog(&p, DRAFT, GD, 1000, mem, NULL);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_HOST_CALL);
+    assert_int_equal(r.ex.arg, 5);
+    assert_int_equal(r.st.pc, 2);
+    tprog_init(&p);
+    TI(&p, 50, 0x07, 0);       /* jump_ind φ7 + 0 */
+    uint64_t regs[13] = { 0 };
+    regs[7] = 0xFFFF0000u;
+    r = run_prog(&p, DRAFT, GD, 1000, mem, regs);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_HALT);
+    assert_int_equal(r.st.pc, 0);
+    javm_memory_free(mem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,6 +784,9 @@ int main(void)
         cmocka_unit_test(test_rob_and_width),
         cmocka_unit_test(test_branch_hint),
         cmocka_unit_test(test_models_and_profiles),
+        cmocka_unit_test(test_profile_low_addresses),
+        cmocka_unit_test(test_profile_readonly_store),
+        cmocka_unit_test(test_profile_unlikely_and_gas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
