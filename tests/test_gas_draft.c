@@ -765,6 +765,94 @@ static void test_profile_unlikely_and_gas(void **state)
     javm_memory_free(mem);
 }
 
+/* ---- both engines ------------------------------------------------------------------------ */
+
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* Random jam-draft programs (instructions of every class, `unlikely`, memory accesses near
+ * 2^16 and into read-only pages, branches) run on the interpreter and on the JIT under the
+ * jam-draft and instr models: exit, pc, registers, gas, steps and memory must agree. */
+static void test_engines_agree(void **state)
+{
+    (void)state;
+    if (!javm_jit_available())
+        skip();
+    static const uint8_t ops[] = { 0, 1, 3, 3, 2, 10, 20, 30, 33, 40, 50, 51, 51, 52, 58, 59, 62,
+                                   70, 73, 80, 81, 82, 85, 100, 106, 120, 123, 124, 128, 130,
+                                   131, 149, 149, 150, 170, 171, 180, 190, 192, 193, 200, 202,
+                                   203, 207, 218 };
+    javm_memory *m1, *m2;
+    assert_int_equal(javm_memory_new(&m1), JAVM_OK);
+    assert_int_equal(javm_memory_new(&m2), JAVM_OK);
+    uint64_t s = 0x6a616d2d64726166u;
+    unsigned runs = 0;
+    for (unsigned i = 0; i < 3000; i++) {
+        tprog p;
+        tprog_init(&p);
+        size_t n = 2 + rnd(&s) % 40;
+        for (size_t k = 0; k < n; k++) {
+            uint8_t b[6] = { ops[rnd(&s) % sizeof ops], (uint8_t)rnd(&s), (uint8_t)(rnd(&s) % 16),
+                             (uint8_t)rnd(&s), (uint8_t)(rnd(&s) % 3), 0 };
+            if (rnd(&s) % 4 == 0)
+                b[1] = (uint8_t)(0x70 | (b[1] & 7)); /* base φ7: the address register below */
+            tprog_ins(&p, b, 1 + rnd(&s) % 6);
+        }
+        p.jt[0] = 0;
+        p.njt = 1;
+        for (int model = 0; model < 2; model++) {
+            javm_gas_model gm = model ? JAVM_GAS_INSTR : GD;
+            javm_program *prog = tprog_prepare(&p, DRAFT, rnd(&s) % 2 ? 37 : 25);
+            javm_state a, b;
+            memset(&a, 0, sizeof a);
+            for (int r = 0; r < 13; r++)
+                a.regs[r] = rnd(&s) % 3 == 0 ? rnd(&s) : rnd(&s) % 0x30000;
+            a.regs[7] = 0xFFF8 + rnd(&s) % 0x20010;
+            a.gas = (int64_t)(rnd(&s) % 400);
+            b = a;
+            a.mem = m1;
+            b.mem = m2;
+            a.engine = JAVM_ENGINE_INTERP;
+            b.engine = JAVM_ENGINE_JIT;
+            javm_memory *mems[2] = { m1, m2 };
+            for (int k = 0; k < 2; k++) {
+                javm_memory_reset(mems[k]);
+                javm_memory_set_perm(mems[k], 0, 0x20000, JAVM_PERM_RW);
+                javm_memory_set_perm(mems[k], 0x20000, 0x10000, JAVM_PERM_RO);
+                javm_memory_poke(mems[k], 0xFFF0, 32, (const uint8_t[32]){ 1, 2, 3, 4, 5, 6, 7, 8 });
+            }
+            javm_exit ea = javm_run(prog, &a, gm, NULL, NULL);
+            javm_exit eb = javm_run(prog, &b, gm, NULL, NULL);
+            assert_int_equal(b.ran, JAVM_ENGINE_JIT);
+            if (ea.reason != eb.reason || ea.arg != eb.arg || a.pc != b.pc || a.gas != b.gas ||
+                a.steps != b.steps || memcmp(a.regs, b.regs, sizeof a.regs) != 0)
+                fail_msg("program %u model %d: interp %s/%u pc %u gas %lld steps %llu, jit %s/%u "
+                         "pc %u gas %lld steps %llu", i, model, javm_exit_name(ea.reason), ea.arg,
+                         a.pc, (long long)a.gas, (unsigned long long)a.steps,
+                         javm_exit_name(eb.reason), eb.arg, b.pc, (long long)b.gas,
+                         (unsigned long long)b.steps);
+            uint8_t x[64], y[64];
+            javm_memory_peek(m1, 0xFFE0, 64, x);
+            javm_memory_peek(m2, 0xFFE0, 64, y);
+            assert_memory_equal(x, y, 64);
+            size_t na, nb;
+            javm_memory_dirty(m1, &na);
+            javm_memory_dirty(m2, &nb);
+            assert_int_equal(na, nb);
+            runs++;
+            javm_program_free(prog);
+        }
+    }
+    javm_memory_free(m1);
+    javm_memory_free(m2);
+    assert_int_equal(runs, 6000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_profile_low_addresses),
         cmocka_unit_test(test_profile_readonly_store),
         cmocka_unit_test(test_profile_unlikely_and_gas),
+        cmocka_unit_test(test_engines_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
