@@ -230,44 +230,63 @@ const char *javm_exit_name(javm_exit_reason r)
 #define X rec->x
 #define Y rec->y
 
-/* The loop is compiled twice, by including this file into itself (the #else part at the
- * bottom): run_std for the JAVM and GP profiles and run_draft for jam-draft, whose memory
- * fast paths add one test, LOW_OK(ad_) = (ad_ >= 2^16). A run-time `ad_ >= low` in a single
- * loop cost 6-7% on the `mem` and `sieve` benchmarks; this way the JAVM loop is unchanged. */
+/* The loop is compiled four times, by including this file into itself (the #else part at
+ * the bottom): for the JAVM and GP profiles (std) and for jam-draft (draft), whose memory
+ * fast paths add one test, LOW_OK(ad_) = (ad_ >= 2^16); and for each record cost slot, so
+ * the slot is a constant. A run-time `ad_ >= low` in a single loop cost 6-7% on the `mem`
+ * and `sieve` benchmarks, and a run-time slot that the compiler spilled one load per block
+ * arrival (+1-2% executed instructions); this way the JAVM loop is what it was. */
 #define EXEC_INTERP_INSTANCE 1
-#define RUN_FN run_std
 #define RUN_PROF JAVM_PROFILE_JAVM /* exec_mem_slow treats GP as JAVM */
 #define LOW_OK(a) 1
+#define RUN_FN run_std0
+#define RUN_SLOT 0
 #include "exec/interp.c"
 #undef RUN_FN
+#undef RUN_SLOT
+#define RUN_FN run_std1
+#define RUN_SLOT 1
+#include "exec/interp.c"
+#undef RUN_FN
+#undef RUN_SLOT
 #undef RUN_PROF
 #undef LOW_OK
-#define RUN_FN run_draft
 #define RUN_PROF JAVM_PROFILE_JAM_DRAFT
 #define LOW_OK(a) ((a) >= EXEC_DRAFT_LOW)
+#define RUN_FN run_draft0
+#define RUN_SLOT 0
 #include "exec/interp.c"
 #undef RUN_FN
+#undef RUN_SLOT
+#define RUN_FN run_draft1
+#define RUN_SLOT 1
+#include "exec/interp.c"
+#undef RUN_FN
+#undef RUN_SLOT
 #undef RUN_PROF
 #undef LOW_OK
 
 javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model model,
                           javm_handler handler, void *user)
 {
+    /* The record slot of the model (exec_rec_cost); an unknown value means pipeline. A model
+     * the program does not hold: Panic at the start pc, nothing dispatched, state unchanged. */
+    unsigned m = p->cost_slot[(unsigned)model < EXEC_NUM_MODELS ? model : JAVM_GAS_PIPELINE];
+    if (m == EXEC_NO_SLOT)
+        return (javm_exit){ JAVM_EXIT_PANIC, 0 };
     if (p->profile == JAVM_PROFILE_JAM_DRAFT)
-        return run_draft(p, st, model, handler, user);
-    return run_std(p, st, model, handler, user);
+        return m ? run_draft1(p, st, handler, user) : run_draft0(p, st, handler, user);
+    return m ? run_std1(p, st, handler, user) : run_std0(p, st, handler, user);
 }
 
 #else /* EXEC_INTERP_INSTANCE: one instance of the loop, named RUN_FN */
 
-static javm_exit RUN_FN(const javm_program *p, javm_state *st, javm_gas_model model,
-                        javm_handler handler, void *user)
+static javm_exit RUN_FN(const javm_program *p, javm_state *st, javm_handler handler, void *user)
 {
     const exec_rec *const recs = p->recs;
     const uint32_t *const jt_rec = p->jt_rec;
     const uint64_t njt = p->njt;
-    /* The record slot of the model (exec_rec_cost); an unknown value means pipeline. */
-    const unsigned m = p->cost_slot[(unsigned)model < EXEC_NUM_MODELS ? model : JAVM_GAS_PIPELINE];
+    const unsigned m = RUN_SLOT; /* the record cost slot of the run's gas model */
     uint64_t *const r = st->regs;
     javm_memory *const mem = st->mem;
     uint8_t *const mb = mem->base;
@@ -295,10 +314,10 @@ static javm_exit RUN_FN(const javm_program *p, javm_state *st, javm_gas_model mo
     /* Arrival at the start position (pvm.md §2.5). */
     /* A start at k = 0 panics before anything is dispatched, also at a position that has a
      * record only because a capped skip lands there. */
-    if (m == EXEC_NO_SLOT || st->pc > p->L || p->pc2rec[st->pc] == EXEC_NO_TARGET ||
+    if (st->pc > p->L || p->pc2rec[st->pc] == EXEC_NO_TARGET ||
         (st->pc < p->L && !((p->bitmask[st->pc >> 3] >> (st->pc & 7)) & 1))) {
         st->gas = gas;
-        return ex; /* Panic at the start pc; nothing dispatched (also: a model not held) */
+        return ex; /* Panic at the start pc; nothing dispatched */
     }
     rec = seg = recs + p->pc2rec[st->pc];
     {
