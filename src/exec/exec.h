@@ -70,6 +70,7 @@ typedef struct exec_rec {
     uint64_t y;
     uint32_t cost[2];
 } exec_rec;
+_Static_assert(sizeof(exec_rec) == 32, "two records per cache line; models share the two cost slots");
 
 /* A JIT slot of a program (jit/jit.c): compiled code for one gas model, or the JIT's
  * failure marker. The exec layer knows only how to free it, so it depends on nothing above

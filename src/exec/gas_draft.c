@@ -4,14 +4,14 @@
  * reorder buffer, a unit pool) simulated over the block's instructions. Computed once per
  * block start in javm_prepare (exec/prepare.c) or on demand (exec_block_cost_slow).
  *
- * The simulation is gas.md §5.3's micro-step loop, organised per cycle (decode as far as
- * the slots allow, then start in age order, then the end-of-cycle step) with one shortcut:
- * an idle cycle (nothing to decode, nothing startable, nothing to retire) is followed by
- * idle cycles until an executing instruction reaches its last cycle, so they are skipped in
- * one step. Loads (25 cycles) and divisions (60) made the plain loop spend ~80% of its time
- * counting down; the skip is what lets the model run at hundreds of MB of code per second
- * (bench/bench_gas.c). tests/ref/gas_ref.c is the literal transcription it is checked
- * against. */
+ * Two ways to the same number. fast_block: when no cycle runs out of units or start slots
+ * the schedule is a closed formula per instruction, checked afterwards (about 80% of the
+ * blocks of compiled code). sim_block: gas.md §5.3's micro-step loop organised per cycle
+ * (decode as far as the slots allow, start in age order, retire), on absolute cycle numbers,
+ * jumping over cycles in which nothing can happen; loads (25 cycles) and divisions (60) made
+ * a plain countdown loop spend most of its time idle. Speed: bench/bench_gas.c and
+ * docs/exec.md. tests/ref/gas_ref.c is the literal transcription both are checked against
+ * (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
@@ -169,7 +169,8 @@ static const uint8_t role_sel[][3] = {
 /* Decodes position p of the block under model load latency m (gas.md §4). Table-driven
  * without switches: with random opcodes two indirect jumps per instruction were most of
  * its cost (23 ns per instruction before, bench/bench_gas.c). */
-static inline void draft_decode(const exec_code *cd, uint64_t p, uint32_t m, draft_ins *in)
+static inline __attribute__((always_inline)) void draft_decode(const exec_code *cd, uint64_t p,
+                                                                uint32_t m, draft_ins *in)
 {
     bool inside = p < cd->L;
     uint8_t op = inside && ((cd->k[p >> 3] >> (p & 7)) & 1) ? cd->c[p] : 0;
@@ -351,14 +352,13 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
 
 /* ---- the contention-free fast path ------------------------------------------------------ */
 
-#define FAST_N 64   /* instructions of a block the fast path takes */
-#define FAST_W 256  /* cycles it can check */
+#define FAST_N 32   /* instructions of a block the fast path takes */
 
 /* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
  * in decode order: decoded in cycle d (4 slots a cycle, the ROB holding 32: entry e waits
  * for entry e - 32 to retire), started at s = max(d + 1, fin of its producers), fin = s + lat,
  * retired at r = max(fin + 1, r of the entry before); the loop stops in cycle r_last + 1.
- * The schedule is then checked cycle by cycle (units held over [s, fin), at most 5 starts
+ * The schedule is then checked at every start (units held over [s, fin), at most 5 starts
  * a cycle); if it never exceeds the pool it is the one the simulation makes, because every
  * entry the formula starts in a cycle fits. Otherwise (or for a long block) *cost is left
  * and false comes back: sim_block decides. Most blocks pass; see bench/bench_gas.c. */
@@ -369,7 +369,7 @@ static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *co
     int32_t writer[13];
     for (int i = 0; i < 13; i++)
         writer[i] = -1;
-    uint32_t cur = 0, dec = 4, e = 0, maxfin = 0;
+    uint32_t cur = 0, dec = 4, e = 0;
     bool first = true;
     uint64_t pc = b;
     for (unsigned n = 0;; n++) {
@@ -401,8 +401,6 @@ static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *co
             fin[e] = s + in.lat;
             units[e] = in.units;
             ret[e] = fin[e] + 1 > (e ? ret[e - 1] : 0) ? fin[e] + 1 : ret[e - 1];
-            if (fin[e] > maxfin)
-                maxfin = fin[e];
             if (in.dst >= 0)
                 writer[in.dst] = (int32_t)e;
             e++;
@@ -411,23 +409,20 @@ static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *co
             break;
         pc = draft_next(cd, pc);
     }
-    if (maxfin >= FAST_W)
-        return false;
-    /* the check: units held and starts, per cycle, over 0 .. maxfin */
-    uint64_t add[FAST_W], sub[FAST_W];
-    uint8_t starts[FAST_W];
-    memset(add, 0, (maxfin + 1) * sizeof add[0]);
-    memset(sub, 0, (maxfin + 1) * sizeof sub[0]);
-    memset(starts, 0, maxfin + 1);
+    /* The check. Units held only grow at a start, so checking the cycle of every start is
+     * enough: there, the entries started at or before it and not yet finished must fit in
+     * the pool, and at most 5 may start in it. O(e^2) on a few entries beats a per-cycle
+     * sweep over the whole block. */
     for (uint32_t i = 0; i < e; i++) {
-        add[start[i]] += units[i];
-        sub[fin[i]] += units[i];
-        starts[start[i]]++;
-    }
-    uint64_t held = 0;
-    for (uint32_t c = 0; c <= maxfin; c++) {
-        held = held + add[c] - sub[c];
-        if (starts[c] > 5 || !fits(held, U_POOL))
+        uint32_t c = start[i];
+        uint64_t held = 0;
+        unsigned nstart = 0;
+        for (uint32_t k = 0; k < e; k++) {
+            if (start[k] <= c && fin[k] > c)
+                held += units[k];
+            nstart += start[k] == c;
+        }
+        if (nstart > 5 || !fits(held, U_POOL))
             return false;
     }
     uint32_t c = ret[e - 1] + 1;
