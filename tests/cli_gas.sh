@@ -30,6 +30,11 @@ printf '\x00\x00\x07\xcb\x87\x09\xcb\x87\x0a\x00\x49' > "$tmp/ex2.bin"
 check "gas ex2 top" 0 "$javm" gas "$tmp/ex2.bin" --profile jam-draft --top 1
 grep -q '^ *0  *3  *120$' "$tmp/out" && [ "$(grep -c 'div_u_64' "$tmp/out")" = 2 ] && grep -q '^total 120$' "$tmp/out" \
   || { fail=$((fail + 1)); echo "FAIL gas ex2 top"; cat "$tmp/out"; }
+# the same program as a JIMG image (disassembled and assembled back)
+check "disasm ex2" 0 "$javm" disasm "$tmp/ex2.bin" -o "$tmp/ex2.s"
+check "asm ex2" 0 "$javm" asm "$tmp/ex2.s" -o "$tmp/ex2.jimg"
+check "gas ex2 jimg" 0 "$javm" gas "$tmp/ex2.jimg" --profile jam-draft --json
+expect "gas ex2 jimg json" '{"blocks": [{"pc": 0, "instructions": 3, "cost": 120}], "total": 120}'
 # gas.md ex. 6: load_ind_u32, store_ind_u32, trap: 50 with an L2 hit, 62 with an L3 hit
 printf '\x00\x00\x06\x80\x78\x7a\x78\x04\x00\x25' > "$tmp/ex6.bin"
 check "gas ex6 L2" 0 "$javm" gas "$tmp/ex6.bin" --profile jam-draft
