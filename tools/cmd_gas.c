@@ -183,13 +183,15 @@ int cmd_gas(int argc, char **argv)
         goto done;
     }
     ret = CLI_INTERNAL;
-    size_t n = 0;
-    if (!(blocks = malloc(((size_t)p->code_len + 1) * sizeof *blocks)))
+    size_t n = 0, nb = 0;
+    for (uint64_t pc = 0; pc <= p->code_len; pc++)
+        nb += javm_program_block_cost(prog, (uint32_t)pc, JAVM_GAS_INSTR) != 0; /* held: cheap */
+    if (!(blocks = malloc((nb ? nb : 1) * sizeof *blocks)))
         goto done;
     uint64_t total = 0;
     for (uint64_t pc = 0; pc <= p->code_len; pc++) {
         uint64_t c = javm_program_block_cost(prog, (uint32_t)pc, model);
-        if (!c)
+        if (!c || n == nb)
             continue;
         blocks[n].pc = (uint32_t)pc;
         blocks[n].cost = c;
