@@ -746,6 +746,23 @@ static void test_profile_unlikely_and_gas(void **state)
     assert_int_equal(r.st.gas, 28);
     assert_int_equal(r.st.regs[7], 1);
     assert_int_equal(r.st.regs[9], 0);
+    /* gas.md example 8: move_reg φ1 = φ2; fallthrough; L = 3 is a block start of its own.
+     * A run from 0 pays 2 + 2 and ends at the implicit trap (a panic here), pc 3 */
+    tprog_init(&p);
+    TI(&p, 100, 0x21);
+    TI(&p, 1);
+    uint64_t r8[13] = { 0 };
+    r8[2] = 5;
+    r = run_prog(&p, DRAFT, GD, 10, mem, r8);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_PANIC);
+    assert_int_equal(r.st.pc, 3);
+    assert_int_equal(r.st.regs[1], 5);
+    assert_int_equal(r.st.gas, 6);
+    /* with 3 gas the second block is not paid: out of gas at pc 3 with 1 left */
+    r = run_prog(&p, DRAFT, GD, 3, mem, r8);
+    assert_int_equal(r.ex.reason, JAVM_EXIT_OUT_OF_GAS);
+    assert_int_equal(r.st.pc, 3);
+    assert_int_equal(r.st.gas, 1);
     /* ecalli is not a terminator and exits HOST_CALL with pc past it; jump_ind to the GP
      * halt address halts: 0: ecalli 5 (10 5) | 2: ... */
     tprog_init(&p);
