@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz/build.sh — builds the libFuzzer targets (fuzz/fuzz_*.c) with clang-19, ASan and UBSan,
-# straight from the library sources (no CMake): src/*/*.c, tests/ref/{ref,diff}.c, and the
+# straight from the library sources (no CMake): src/*/*.c, tests/ref/{ref,diff,gas_ref}.c, and the
 # target. Output: fuzz/out/TARGET. Usage: fuzz/build.sh [TARGET...] (default: every target).
 # Needs clang-19 and libclang-rt-19-dev (scripts/deps.sh fuzz).
 set -euo pipefail
@@ -22,6 +22,6 @@ for t in "${targets[@]}"; do
   src="$root/fuzz/$t.c"
   [ -f "$src" ] || { echo "fuzz/build.sh: no $src" >&2; exit 2; }
   echo "build $t" >&2
-  "$cc" "${flags[@]}" "$root"/src/*/*.c "$root/tests/ref/ref.c" "$root/tests/ref/diff.c" "$src" \
+  "$cc" "${flags[@]}" "$root"/src/*/*.c "$root/tests/ref/ref.c" "$root/tests/ref/diff.c" "$root/tests/ref/gas_ref.c" "$src" \
     "${libs[@]}" -o "$root/fuzz/out/$t"
 done

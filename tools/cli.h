@@ -37,6 +37,7 @@ int cmd_files(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_gas(int argc, char **argv);
 
 /* Parses a u64 (decimal or 0x hex); false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
@@ -47,5 +48,15 @@ bool cli_is_help(const char *a);
 int cli_read_file(const char *path, uint8_t **buf, size_t *len);
 /* Monotonic nanoseconds. */
 uint64_t cli_now_ns(void);
+/* Profile names: javm, gp, jam-draft. Gas model names: pipeline, instr, jam-draft. */
+bool cli_parse_profile(const char *s, javm_profile *out);
+bool cli_parse_gas_model(const char *s, javm_gas_model *out);
+const char *cli_profile_name(javm_profile p);
+const char *cli_gas_model_name(javm_gas_model m);
+/* The model a profile runs with by default (jam-draft for jam-draft, else pipeline), and
+ * whether a program of the profile holds a model so javm_run can charge it
+ * (include/javm/exec.h: pipeline and instr, or jam-draft and instr). */
+javm_gas_model cli_default_model(javm_profile p);
+bool cli_model_runs(javm_profile p, javm_gas_model m);
 
 #endif

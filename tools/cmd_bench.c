@@ -9,12 +9,14 @@
 #include "session.h"
 
 static const char usage[] =
-    "usage: javm bench [--programs DIR] [--runs N] [--invocations N] [--engine E]\n"
+    "usage: javm bench [--programs DIR] [--runs N] [--invocations N] [--engine E] [--profile P]\n"
     "Prints ns per executed instruction on the shared benchmark programs (DIR, default\n"
     "../shared/bench-programs or $JAVM_BENCH_PROGRAMS) and committed invocations per second\n"
     "of a trivial endpoint on a temporary LMDB store, durable and with --no-sync.\n"
     "--engine auto (default) times the programs on both engines side by side; interp or jit\n"
     "times one. The invocations run on the chosen engine (auto: $JAVM_ENGINE, else the JIT).\n"
+    "--profile P runs the programs under javm (default), gp or jam-draft, charging the\n"
+    "profile's default gas model (gas is then not checked against the programs' JSON).\n"
     "Exit: 0 every figure was measured, 2 usage, 3 a program in DIR could not be read or\n"
     "prepared (the other figures are still printed), 4 the store benchmark failed.\n";
 
@@ -62,6 +64,7 @@ int cmd_bench(int argc, char **argv)
     const char *dir = getenv("JAVM_BENCH_PROGRAMS");
     javm_engine engine = JAVM_ENGINE_AUTO;
     uint64_t runs = 5, n = 2000;
+    javm_profile profile = JAVM_PROFILE_JAVM;
     if (!dir)
         dir = "../shared/bench-programs";
     for (int i = 1; i < argc; i++) {
@@ -78,6 +81,8 @@ int cmd_bench(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--engine") == 0 && javm_engine_parse(v, &engine) == JAVM_OK) {
             i++;
+        } else if (strcmp(argv[i], "--profile") == 0 && cli_parse_profile(v, &profile)) {
+            i++;
         } else {
             fputs(usage, stderr);
             return CLI_USAGE;
@@ -86,7 +91,7 @@ int cmd_bench(int argc, char **argv)
     printf("== exec layer (%s)\n", dir);
     unsigned engines = engine == JAVM_ENGINE_AUTO ? TB_INTERP | TB_JIT
                        : javm_engine_resolve(engine) == JAVM_ENGINE_JIT ? TB_JIT : TB_INTERP;
-    int ret = tb_exec_programs(dir, (int)runs, engines, stdout) ? CLI_INPUT : CLI_OK;
+    int ret = tb_exec_programs_profile(dir, (int)runs, engines, profile, stdout) ? CLI_INPUT : CLI_OK;
     char tmpl[] = "/tmp/javm-bench-XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "javm bench: cannot create a temporary directory\n");

@@ -13,9 +13,12 @@
 static const char usage[] =
     "usage: javm run PROGRAM.bin|VECTOR.json [options]\n"
     "  --gas N                 initial gas (default: the vector's, or 2^50 for a .bin)\n"
-    "  --gas-model M           pipeline (default) or instr (one gas per instruction)\n"
-    "  --profile P             javm (default) or gp (GP-compatibility)\n"
-    "  --mem-latency M         memory latency of the pipeline model (default 25)\n"
+    "  --gas-model M           pipeline (the default, javm and gp profiles), instr (one gas\n"
+    "                          per instruction) or jam-draft (the default of jam-draft)\n"
+    "  --profile P             javm (default), gp (GP-compatibility) or jam-draft (the JAM\n"
+    "                          draft: shared/spec/gas.md)\n"
+    "  --mem-latency M         memory latency of the gas model (default 25; jam-draft: 25 for\n"
+    "                          an L2 hit, 37 for an L3 hit)\n"
     "  --page ADDR:LEN[:ro]    make [ADDR, ADDR+LEN) accessible (read-write unless :ro);\n"
     "                          repeatable; ADDR and LEN are rounded out to whole pages\n"
     "  --repeat N              run N times from the same start state (default 1); the\n"
@@ -33,7 +36,7 @@ static const char usage[] =
 
 typedef struct run_opts {
     const char *path;
-    bool has_gas, json, check;
+    bool has_gas, json, check, has_model;
     uint64_t gas, repeat;
     javm_gas_model model;
     javm_engine engine;
@@ -98,13 +101,10 @@ static int parse(int argc, char **argv, run_opts *o)
                    u <= JAVM_MAX_MEM_LATENCY) {
             o->prep.mem_latency = (uint32_t)u;
             i++;
-        } else if (strcmp(a, "--gas-model") == 0 && val &&
-                   (strcmp(val, "pipeline") == 0 || strcmp(val, "instr") == 0)) {
-            o->model = strcmp(val, "instr") == 0 ? JAVM_GAS_INSTR : JAVM_GAS_PIPELINE;
+        } else if (strcmp(a, "--gas-model") == 0 && cli_parse_gas_model(val, &o->model)) {
+            o->has_model = true;
             i++;
-        } else if (strcmp(a, "--profile") == 0 && val &&
-                   (strcmp(val, "javm") == 0 || strcmp(val, "gp") == 0)) {
-            o->prep.profile = strcmp(val, "gp") == 0 ? JAVM_PROFILE_GP : JAVM_PROFILE_JAVM;
+        } else if (strcmp(a, "--profile") == 0 && cli_parse_profile(val, &o->prep.profile)) {
             i++;
         } else if (strcmp(a, "--page") == 0 && val && o->npages < MAX_PAGES &&
                    parse_page(val, &o->pages[o->npages])) {
@@ -119,6 +119,19 @@ static int parse(int argc, char **argv, run_opts *o)
     }
     if (!o->path) {
         fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    if (!o->has_model)
+        o->model = cli_default_model(o->prep.profile);
+    if (o->prep.profile == JAVM_PROFILE_JAM_DRAFT && o->prep.mem_latency != 25 &&
+        o->prep.mem_latency != 37) {
+        fputs("javm run: the jam-draft profile takes --mem-latency 25 (L2 hit) or 37 (L3 hit)\n",
+              stderr);
+        return CLI_USAGE;
+    }
+    if (!cli_model_runs(o->prep.profile, o->model)) {
+        fprintf(stderr, "javm run: the %s profile cannot run the %s gas model\n",
+                cli_profile_name(o->prep.profile), cli_gas_model_name(o->model));
         return CLI_USAGE;
     }
     return CLI_OK;

@@ -10,9 +10,11 @@
 #include "vector.h"
 
 static const char usage[] =
-    "usage: javm vectors DIR [--json] [--engine auto|interp|jit]\n"
+    "usage: javm vectors DIR [--json] [--engine auto|interp|jit] [--profile P] [--gas-model M]\n"
     "Runs every JAM PVM vector (*.json) in DIR with the GP-compatibility profile and\n"
-    "one gas per instruction, compares status, pc, registers, memory, gas and fault address,\n"
+    "one gas per instruction (or --profile jam-draft: the JAM draft's profile and, unless\n"
+    "--gas-model says instr, its block gas), compares status, pc, registers, memory, gas and\n"
+    "fault address,\n"
     "prints each failing vector with its mismatching fields and ends with 'N passed, M failed'.\n"
     "--engine picks the engine (default auto: $JAVM_ENGINE, else the JIT where built).\n"
     "--json prints one JSON object per vector instead. Exit: 0 all passed, 1 some failed,\n"
@@ -26,12 +28,21 @@ static int by_name(const void *a, const void *b)
 int cmd_vectors(int argc, char **argv)
 {
     const char *dir = NULL;
-    bool json = false;
+    bool json = false, has_model = false;
     javm_engine engine = JAVM_ENGINE_AUTO;
+    javm_profile profile = JAVM_PROFILE_GP;
+    javm_gas_model model = JAVM_GAS_INSTR;
     for (int i = 1; i < argc; i++) {
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return CLI_OK;
+        } else if (strcmp(argv[i], "--profile") == 0 && cli_parse_profile(val, &profile) &&
+                   profile != JAVM_PROFILE_JAVM) {
+            i++;
+        } else if (strcmp(argv[i], "--gas-model") == 0 && cli_parse_gas_model(val, &model)) {
+            has_model = true;
+            i++;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc &&
@@ -44,7 +55,12 @@ int cmd_vectors(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    if (!dir) {
+    if (!has_model)
+        model = profile == JAVM_PROFILE_JAM_DRAFT ? JAVM_GAS_JAM_DRAFT : JAVM_GAS_INSTR;
+    if (!dir || !cli_model_runs(profile, model)) {
+        if (dir)
+            fprintf(stderr, "javm vectors: the %s profile cannot run the %s gas model\n",
+                    cli_profile_name(profile), cli_gas_model_name(model));
         fputs(usage, stderr);
         return CLI_USAGE;
     }
@@ -89,7 +105,7 @@ int cmd_vectors(int argc, char **argv)
             snprintf(report, sizeof report, "  load: %s\n", lrc == JAVM_ERR_DECODE ? err : javm_strerror(lrc));
             bad = 1;
         } else {
-            bad = tv_conform(&v, engine, report, sizeof report);
+            bad = tv_conform_with(&v, engine, profile, model, report, sizeof report);
             if (bad < 0)
                 snprintf(report, sizeof report, "  run: %s\n", javm_strerror(bad));
             tv_free(&v);

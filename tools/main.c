@@ -29,6 +29,7 @@ static const struct command {
     { "demo", cmd_demo, "run the demo" },
     { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
     { "disasm", cmd_disasm, "disassemble a JIMG image, deblob or vector .json into assembly" },
+    { "gas", cmd_gas, "every basic block of a program with its gas cost (--top N: the dearest)" },
     { "ld", cmd_ld, "link a static RV64EM ELF into a JIMG image" },
 };
 
@@ -58,6 +59,42 @@ int main(int argc, char **argv)
 }
 
 bool cli_is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+static const char *const profile_names[] = { "javm", "gp", "jam-draft" };
+static const char *const model_names[] = { "pipeline", "instr", "jam-draft" };
+
+bool cli_parse_profile(const char *s, javm_profile *out)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, profile_names[i]) == 0) {
+            *out = (javm_profile)i;
+            return true;
+        }
+    return false;
+}
+
+bool cli_parse_gas_model(const char *s, javm_gas_model *out)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, model_names[i]) == 0) {
+            *out = (javm_gas_model)i;
+            return true;
+        }
+    return false;
+}
+
+const char *cli_profile_name(javm_profile p) { return (unsigned)p < 3 ? profile_names[p] : "?"; }
+const char *cli_gas_model_name(javm_gas_model m) { return (unsigned)m < 3 ? model_names[m] : "?"; }
+
+javm_gas_model cli_default_model(javm_profile p)
+{
+    return p == JAVM_PROFILE_JAM_DRAFT ? JAVM_GAS_JAM_DRAFT : JAVM_GAS_PIPELINE;
+}
+
+bool cli_model_runs(javm_profile p, javm_gas_model m)
+{
+    return m == JAVM_GAS_INSTR || m == cli_default_model(p);
+}
 
 bool cli_parse_u64(const char *s, uint64_t *out)
 {

@@ -32,17 +32,28 @@ JAVM_API const char *javm_exit_name(javm_exit_reason r);
 
 typedef enum javm_profile {
     JAVM_PROFILE_JAVM = 0,    /* the default: trap exits Trap, opcodes 2/3 defined */
-    JAVM_PROFILE_GP = 1       /* GP-compatibility, for the public JAM PVM vectors only */
+    JAVM_PROFILE_GP = 1,      /* GP-compatibility, for the public JAM PVM vectors only */
+    JAVM_PROFILE_JAM_DRAFT = 2 /* GP-compat with the JAM draft's differences: opcode 3 is
+                               * `unlikely` (a no-op inside a block), 2 is undefined, a load
+                               * or store below 2^16 panics, a store to a read-only page
+                               * panics; blocks and gas of shared/spec/gas.md */
 } javm_profile;
 
 typedef enum javm_gas_model {
     JAVM_GAS_PIPELINE = 0,    /* per-block pipeline cycle estimate (pvm.md §7.2), the default */
-    JAVM_GAS_INSTR = 1        /* one gas per instruction of the block (pvm.md §7.3) */
+    JAVM_GAS_INSTR = 1,       /* one gas per instruction of the block (pvm.md §7.3) */
+    JAVM_GAS_JAM_DRAFT = 2    /* the JAM draft's block simulation (gas.md), jam-draft's default */
 } javm_gas_model;
+
+/* Gas models a prepared program holds, chosen by its profile: JAVM and GP hold pipeline and
+ * instr; jam-draft holds jam-draft and instr. javm_run charges only those; the block costs
+ * of every model remain readable through javm_program_block_cost. */
 
 typedef struct javm_prepare_opts {
     javm_profile profile;
-    uint32_t mem_latency;     /* M of pvm.md §7.4; 0 means the default 25 */
+    uint32_t mem_latency;     /* M of pvm.md §7.4; 0 means the default 25. Under the jam-draft
+                               * profile it is gas.md's load latency m and must be 25 (L2 hit,
+                               * the default) or 37 (L3 hit) */
 } javm_prepare_opts;
 
 /* An immutable prepared program. Never written after javm_prepare returns, so it may be shared
@@ -73,7 +84,8 @@ JAVM_API const uint8_t *javm_program_bitmask(const javm_program *p, uint64_t *le
 JAVM_API const uint32_t *javm_program_jump_table(const javm_program *p, uint64_t *n);
 JAVM_API javm_profile javm_program_profile(const javm_program *p);
 JAVM_API uint32_t javm_program_mem_latency(const javm_program *p);
-/* Cost of the block starting at pc under a model, or 0 when pc is not a block start. */
+/* Cost of the block starting at pc under a model, or 0 when pc is not a block start (or the
+ * model is unknown). A model the program does not hold is computed on each call (slow). */
 JAVM_API uint64_t javm_program_block_cost(const javm_program *p, uint32_t pc, javm_gas_model model);
 
 /* ---- memory (pvm.md §2.3, §2.4) ---------------------------------------------------------- */
@@ -175,9 +187,11 @@ typedef struct javm_state {
 
 /* Runs from state until an exit; updates regs, pc, gas, memory and steps in place, on the
  * engine state->engine selects. handler may be NULL (ecalli then exits HOST_CALL, ecall
- * ECALL). Never fails otherwise. A thread may run any number of states one at a time; runs
- * of one program on many threads at once are safe as long as each has its own state and
- * memory. */
+ * ECALL). model must be one the program holds (see javm_prepare_opts): any other exits Panic
+ * at the start pc with nothing dispatched and the state unchanged (an unknown value means
+ * JAVM_GAS_PIPELINE). Never fails otherwise. A thread may run any number of states one at a
+ * time; runs of one program on many threads at once are safe as long as each has its own
+ * state and memory. */
 JAVM_API javm_exit javm_run(const javm_program *p, javm_state *state, javm_gas_model model,
                    javm_handler handler, void *user);
 

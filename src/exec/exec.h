@@ -31,8 +31,18 @@ enum {
     EXEC_OP_PANIC = 255,       /* not an instruction start, undefined opcode, sbrk, GP trap */
     EXEC_OP_ECALLI_GP = 254,   /* ecalli in GP-compat: not a terminator */
     EXEC_OP_JUMP_IND_GP = 253, /* jump_ind with GP's halt address */
-    EXEC_OP_LIJI_GP = 252      /* load_imm_jump_ind with GP's halt address */
+    EXEC_OP_LIJI_GP = 252,     /* load_imm_jump_ind with GP's halt address */
+    EXEC_OP_NOP = 251          /* jam-draft `unlikely` (byte 3): a no-op, not a terminator */
 };
+
+/* Gas models known to the exec layer (javm_gas_model values), and the marker of a model whose
+ * costs a program does not hold in its records. */
+#define EXEC_NUM_MODELS 3
+#define EXEC_NO_SLOT 0xFF
+
+/* The jam-draft profile's low-address rule: a load or store whose address is below this
+ * panics (docs/exec.md, "jam-draft profile"). */
+#define EXEC_DRAFT_LOW 0x10000u
 
 #define EXEC_NO_TARGET UINT32_MAX
 
@@ -40,15 +50,17 @@ enum {
  *
  *   byte  0      1  2  3  4..7   8..15   16..23              24..27        28..31
  *        +------+--+--+--+------+-------+-------------------+-------------+------------+
- *        |  op  | a| b| d|  pc  |   x   | y or target index | cost[PIPE]  | cost[INSTR]|
+ *        |  op  | a| b| d|  pc  |   x   | y or target index |   cost[0]   |   cost[1]  |
  *        +------+--+--+--+------+-------+-------------------+-------------+------------+
  *
  * op: PVM opcode byte or EXEC_OP_*. a, b, d: register indices already clamped to 0..12, in
  * the roles of pvm.md §4.4 (TwoReg: d = rD destination, a = rA source; ThreeReg: d = rD).
  * x: first immediate. y: second immediate, or for static branches and jumps the record index
  * of the target (EXEC_NO_TARGET when the target is not a valid branch target: taking it
- * panics). cost: the block cost under each gas model when this record is a block start, 0
- * otherwise (every block costs >= 1, so 0 marks "not a block start").
+ * panics). cost: the block cost under the two gas models the program holds (its profile
+ * chooses them: javm_program.cost_slot maps a model to its slot, see exec_rec_cost) when
+ * this record is a block start, 0 otherwise (every block costs >= 1, so 0 marks "not a block
+ * start"; both slots are zero or non-zero together).
  * Records are laid out in pc order and record i + 1 is always at next(pc of record i), so
  * sequential flow is rec++. */
 typedef struct exec_rec {
@@ -58,6 +70,7 @@ typedef struct exec_rec {
     uint64_t y;
     uint32_t cost[2];
 } exec_rec;
+_Static_assert(sizeof(exec_rec) == 32, "two records per cache line; models share the two cost slots");
 
 /* A JIT slot of a program (jit/jit.c): compiled code for one gas model, or the JIT's
  * failure marker. The exec layer knows only how to free it, so it depends on nothing above
@@ -82,6 +95,9 @@ struct javm_program {
     uint32_t nrecs;
     uint32_t *pc2rec;    /* L + 1 entries: record index of each position, or EXEC_NO_TARGET */
     uint32_t *jt_rec;    /* record index of each jump-table target in V, or EXEC_NO_TARGET */
+    /* Which record cost slot holds each gas model's block costs, or EXEC_NO_SLOT. JAVM and
+     * GP profiles: pipeline 0, instr 1; jam-draft profile: jam-draft 0, instr 1. */
+    uint8_t cost_slot[EXEC_NUM_MODELS];
 };
 
 /* A read-only view of code and bitmask used while preparing (and by the gas model). */
@@ -89,7 +105,7 @@ typedef struct exec_code {
     const uint8_t *c;    /* padded code */
     const uint8_t *k;    /* packed bitmask */
     uint64_t L;
-    int profile;         /* 0 JAVM, 1 GP */
+    int profile;         /* a javm_profile: 0 JAVM, 1 GP, 2 jam-draft */
 } exec_code;
 
 /* bit(i) of pvm.md §4.1: the bitmask, with every position >= L counting as 1. */
@@ -141,6 +157,41 @@ bool exec_branch_target(const exec_code *cd, uint64_t pc, uint32_t *target);
 void exec_block_costs(const exec_code *cd, uint64_t b, uint32_t M, uint64_t *pipe,
                       uint64_t *instr);
 
+/* Whether position p is the last of its block under cd's profile: for JAVM and GP the first
+ * valid start whose opcode is a terminator, or L (pvm.md §6.1); for jam-draft the first
+ * position whose model opcode is a terminator, invalid positions and L counting as trap
+ * (gas.md §2.2). */
+static inline bool exec_block_last(const exec_code *cd, uint64_t p)
+{
+    if (p >= cd->L)
+        return true;
+    bool valid = exec_valid_start(cd, p);
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT && !valid)
+        return true;
+    return valid && exec_is_terminator(cd->c[p], cd->profile);
+}
+
+/* Cost of the block starting at b under the jam-draft model (gas.md §5) with load latency m:
+ * the block is the one of cd's profile (exec_block_last), every position costed by gas.md §4
+ * whatever the profile. exec/gas_draft.c. */
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m);
+
+/* The cost of the block at block start pc under any model, computed now from the program's
+ * code (for models the records do not hold; exec/prepare.c). */
+uint32_t exec_block_cost_slow(const javm_program *p, uint32_t pc, javm_gas_model model);
+
+/* The cost of record r under model m: what the interpreter charges on arrival at r, and what
+ * a compiler charges at block entry; 0 when r is not a block start. A model the program
+ * holds (cost_slot) is one load; any other is computed from the code (slow, but exact:
+ * javm_run refuses such a model, so a compiler should too). */
+static inline uint32_t exec_rec_cost(const javm_program *p, const exec_rec *r, javm_gas_model m)
+{
+    unsigned s = (unsigned)m < EXEC_NUM_MODELS ? p->cost_slot[m] : EXEC_NO_SLOT;
+    if (s < 2)
+        return r->cost[s];
+    return r->cost[0] ? exec_block_cost_slow(p, r->pc, m) : 0;
+}
+
 /* ---- memory --------------------------------------------------------------------------- */
 
 /* Page state byte: bit 0 readable, bit 1 writable, bit 2 dirty (written since the dirty
@@ -179,9 +230,11 @@ javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model 
 
 /* Slow path of a guest access of n bytes at addr: checks every page (pvm.md §2.4); for
  * writes, marks the pages dirty. Returns JAVM_EXIT_HALT (used as "ok"), PAGE_FAULT with
- * *fault set, or PANIC (access passes 2^32). */
+ * *fault set, or PANIC (access passes 2^32). Every profile-dependent memory rule lives here:
+ * under JAVM_PROFILE_JAM_DRAFT an access at addr < EXEC_DRAFT_LOW panics, and a store whose
+ * lowest unwritable byte lies in a read-only page panics instead of faulting. */
 javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool write,
-                               uint32_t *fault);
+                               javm_profile profile, uint32_t *fault);
 
 /* Maps page pg lazily: its contents are the 4096 bytes at src (borrowed: they must stay valid
  * and unchanged until the page is first accessed or the memory is reset) and its permission

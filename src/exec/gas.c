@@ -169,7 +169,7 @@ void exec_block_costs(const exec_code *cd, uint64_t b, uint32_t M, uint64_t *pip
             if (done > max_done)
                 max_done = done;
         }
-        if (p >= cd->L || (exec_valid_start(cd, p) && exec_is_terminator(c[p], cd->profile)))
+        if (exec_block_last(cd, p))
             break;
         p = p + 1 + exec_skip(cd, p);
     }

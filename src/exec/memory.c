@@ -174,11 +174,16 @@ static bool first_bad_page(const javm_memory *m, uint32_t addr, uint64_t len, ui
 }
 
 javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool write,
-                               uint32_t *fault)
+                               javm_profile profile, uint32_t *fault)
 {
+    bool draft = profile == JAVM_PROFILE_JAM_DRAFT;
+    if (draft && addr < EXEC_DRAFT_LOW)
+        return JAVM_EXIT_PANIC; /* jam-draft: the low 64 KiB are never accessible */
     uint8_t need = write ? EXEC_P_W : EXEC_P_R;
     uint32_t bad;
     if (first_bad_page(m, addr, n, need, &bad)) {
+        if (draft && write && (m->page[bad >> 12] & EXEC_P_R))
+            return JAVM_EXIT_PANIC; /* jam-draft: a store to a read-only page */
         *fault = bad; /* pvm.md §2.4 rule 1: the page of the lowest inaccessible byte */
         return JAVM_EXIT_PAGE_FAULT;
     }

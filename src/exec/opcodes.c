@@ -32,7 +32,9 @@ bool exec_op_defined(uint8_t op, int profile)
 {
     if (op_class[op] == EXEC_CLS_NONE)
         return false;
-    return profile == 0 || (op != 2 && op != 3);
+    if (profile == 0)
+        return true;
+    return op != 2 && (op != 3 || profile == 2); /* jam-draft: 3 is `unlikely` */
 }
 
 bool exec_is_terminator(uint8_t op, int profile)

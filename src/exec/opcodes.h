@@ -100,9 +100,11 @@ exec_class exec_op_class(uint8_t op);
 const char *exec_op_name(uint8_t op);
 /* Opcode with this mnemonic, or -1. */
 int exec_op_by_name(const char *name);
-/* Whether byte op is defined in the profile (0 = JAVM, 1 = GP): GP lacks 2 and 3. */
+/* Whether byte op is defined in the profile (0 = JAVM, 1 = GP, 2 = jam-draft): GP lacks 2
+ * and 3; jam-draft lacks 2 and has 3 as `unlikely` (a NoArgs no-op, like byte 3's class). */
 bool exec_op_defined(uint8_t op, int profile);
-/* Whether byte op is in the profile's terminator set T (pvm.md §6.1, §8). */
+/* Whether byte op is in the profile's terminator set T (pvm.md §6.1, §8; jam-draft: GP's T,
+ * gas.md §1). */
 bool exec_is_terminator(uint8_t op, int profile);
 
 #endif

@@ -97,14 +97,16 @@ done:
 static unsigned clamp_len(int64_t v) { return v < 0 ? 0 : v > 4 ? 4 : (unsigned)v; }
 static uint8_t reg(uint8_t nibble) { return nibble < 12 ? nibble : 12; }
 
-/* Internal op for a byte at a valid instruction start, by profile (pvm.md §8). */
-static uint8_t internal_op(uint8_t op, int gp)
+/* Internal op for a byte at a valid instruction start, by profile (pvm.md §8; jam-draft is
+ * GP plus `unlikely` at byte 3). */
+static uint8_t internal_op(uint8_t op, int profile)
 {
     if (op == 101)
-        return EXEC_OP_PANIC; /* sbrk: no heap pointer, both profiles */
-    if (!gp)
+        return EXEC_OP_PANIC; /* sbrk: no heap pointer, every profile */
+    if (profile == JAVM_PROFILE_JAVM)
         return op;
     switch (op) {
+    case 3: return EXEC_OP_NOP; /* defined only in jam-draft */
     case 0: return EXEC_OP_PANIC;
     case 10: return EXEC_OP_ECALLI_GP;
     case 50: return EXEC_OP_JUMP_IND_GP;
@@ -190,18 +192,62 @@ static uint32_t target_rec(const javm_program *p, uint64_t t)
     return t < p->L && is_block_start(p, t) ? p->pc2rec[t] : EXEC_NO_TARGET;
 }
 
-static void set_block_cost(javm_program *p, const exec_code *cd, uint64_t b)
+/* Positions the block walk visits from b (pvm.md §7.3, over the profile's block). */
+static uint32_t block_instrs(const exec_code *cd, uint64_t b)
+{
+    uint32_t n = 1;
+    for (uint64_t q = b; !exec_block_last(cd, q); q = q + 1 + exec_skip(cd, q))
+        n++;
+    return n;
+}
+
+/* The cost of block b under one model, from the code. */
+static uint32_t model_cost(const exec_code *cd, uint64_t b, uint32_t M, javm_gas_model model)
 {
     uint64_t pipe, instr;
-    exec_block_costs(cd, b, p->mem_latency, &pipe, &instr);
+    switch (model) {
+    case JAVM_GAS_JAM_DRAFT:
+        return exec_draft_block_cost(cd, b, M);
+    case JAVM_GAS_INSTR:
+        return block_instrs(cd, b);
+    default:
+        exec_block_costs(cd, b, M, &pipe, &instr);
+        return (uint32_t)pipe;
+    }
+}
+
+static void set_block_cost(javm_program *p, const exec_code *cd, uint64_t b)
+{
     exec_rec *r = &p->recs[p->pc2rec[b]];
-    r->cost[JAVM_GAS_PIPELINE] = (uint32_t)pipe;
-    r->cost[JAVM_GAS_INSTR] = (uint32_t)instr;
+    if (p->profile == JAVM_PROFILE_JAM_DRAFT) {
+        r->cost[p->cost_slot[JAVM_GAS_JAM_DRAFT]] = exec_draft_block_cost(cd, b, p->mem_latency);
+        r->cost[p->cost_slot[JAVM_GAS_INSTR]] = block_instrs(cd, b);
+        return;
+    }
+    uint64_t pipe, instr;
+    exec_block_costs(cd, b, p->mem_latency, &pipe, &instr);
+    r->cost[p->cost_slot[JAVM_GAS_PIPELINE]] = (uint32_t)pipe;
+    r->cost[p->cost_slot[JAVM_GAS_INSTR]] = (uint32_t)instr;
+}
+
+uint32_t exec_block_cost_slow(const javm_program *p, uint32_t pc, javm_gas_model model)
+{
+    exec_code cd = { p->code, p->bitmask, p->L, (int)p->profile };
+    return model_cost(&cd, pc, p->mem_latency, model);
+}
+
+/* Whether the terminator at n makes L a block start when next(n) = L: every terminator in
+ * JAVM and GP (pvm.md §6.1); in jam-draft only fallthrough and the conditional branches,
+ * after which execution can flow into L (gas.md §2.1 item 3). */
+static bool ends_into_L(int profile, uint8_t op)
+{
+    return profile != JAVM_PROFILE_JAM_DRAFT || op == 1 || (op >= 81 && op <= 90) ||
+           (op >= 170 && op <= 175);
 }
 
 static int predecode(javm_program *p)
 {
-    exec_code cd = { p->code, p->bitmask, p->L, p->profile == JAVM_PROFILE_GP };
+    exec_code cd = { p->code, p->bitmask, p->L, (int)p->profile };
     uint64_t L = p->L;
     int rc = JAVM_ERR_ALLOC;
     uint8_t *isrec = calloc(L + 1, 1);
@@ -239,14 +285,17 @@ static int predecode(javm_program *p)
             decode_operands(&cd, i, r);
         }
     }
-    /* Block starts B (pvm.md §6.1) and their costs. Blocks are disjoint, so this is O(L). */
-    if (L == 0 || exec_valid_start(&cd, 0))
+    /* Block starts B (pvm.md §6.1, gas.md §2.1) and their costs. Blocks are disjoint, so
+     * this is O(L). jam-draft: L = 0 has no block start; L is one only after fallthrough or
+     * a conditional branch. */
+    bool draft = cd.profile == JAVM_PROFILE_JAM_DRAFT;
+    if ((L == 0 && !draft) || exec_valid_start(&cd, 0))
         set_block_cost(p, &cd, 0);
     for (uint64_t i = 0; i < L; i++) {
         if (!exec_valid_start(&cd, i) || !exec_is_terminator(p->code[i], cd.profile))
             continue;
         uint64_t b = i + 1 + exec_skip(&cd, i);
-        if (!(b == L || exec_valid_start(&cd, b)))
+        if (!(b == L ? ends_into_L(cd.profile, p->code[i]) : exec_valid_start(&cd, b)))
             continue;
         set_block_cost(p, &cd, b);
     }
@@ -278,7 +327,9 @@ int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const 
     }
     rc = JAVM_ERR_INVALID_ARG;
     if (!out || (L && (!code || !bitmask)) || (n && !entries) ||
-        (o.profile != JAVM_PROFILE_JAVM && o.profile != JAVM_PROFILE_GP) || o.mem_latency > JAVM_MAX_MEM_LATENCY)
+        (o.profile != JAVM_PROFILE_JAVM && o.profile != JAVM_PROFILE_GP &&
+         o.profile != JAVM_PROFILE_JAM_DRAFT) || o.mem_latency > JAVM_MAX_MEM_LATENCY ||
+        (o.profile == JAVM_PROFILE_JAM_DRAFT && o.mem_latency != 25 && o.mem_latency != 37))
         goto done;
     rc = JAVM_ERR_CODE_TOO_LARGE;
     if (L > JAVM_MAX_CODE_SIZE)
@@ -304,6 +355,10 @@ int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const 
     }
     p->profile = o.profile;
     p->mem_latency = o.mem_latency;
+    /* The two record cost slots: the profile's default model and instr (exec/exec.h). */
+    memset(p->cost_slot, EXEC_NO_SLOT, sizeof p->cost_slot);
+    p->cost_slot[o.profile == JAVM_PROFILE_JAM_DRAFT ? JAVM_GAS_JAM_DRAFT : JAVM_GAS_PIPELINE] = 0;
+    p->cost_slot[JAVM_GAS_INSTR] = 1;
     p->L = L;
     p->njt = n;
     p->code = calloc(L + EXEC_CODE_PAD, 1);
@@ -373,7 +428,7 @@ uint32_t javm_program_mem_latency(const javm_program *p) { return p->mem_latency
 
 uint64_t javm_program_block_cost(const javm_program *p, uint32_t pc, javm_gas_model model)
 {
-    if (pc > p->L || p->pc2rec[pc] == EXEC_NO_TARGET || (model != 0 && model != 1))
+    if (pc > p->L || p->pc2rec[pc] == EXEC_NO_TARGET || (unsigned)model >= EXEC_NUM_MODELS)
         return 0;
-    return p->recs[p->pc2rec[pc]].cost[model];
+    return exec_rec_cost(p, &p->recs[p->pc2rec[pc]], model);
 }

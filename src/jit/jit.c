@@ -162,6 +162,7 @@ typedef struct stub {
     uint32_t rec;
     uint32_t cost;        /* STUB_OOG */
     uint8_t *rel[2];      /* rel32 fields jumping here */
+    uint8_t *low;         /* STUB_MEM, jam-draft: the address < 2^16 test, to the slow call */
     uint8_t *back;        /* STUB_MEM: where to continue */
 } stub;
 
@@ -388,6 +389,12 @@ static void mem_check(jcomp *j, uint32_t i, unsigned n, bool write)
     if (j->nocheck[i])
         return;
     stub *s = add_stub(j, STUB_MEM, i);
+    uint8_t *rlow = NULL;
+    if (j->p->profile == JAVM_PROFILE_JAM_DRAFT) {
+        /* jam-draft: an address below 2^16 goes to exec_mem_slow, which panics (docs/exec.md) */
+        x86_alu_ri(&j->b, 0, ALU_CMP, RAX, (int32_t)EXEC_DRAFT_LOW);
+        rlow = x86_jcc32(&j->b, CC_B);
+    }
     x86_mov_rr(&j->b, 0, RCX, RAX);
     x86_shift_ri(&j->b, 0, SH_SHR, RCX, 12);
     x86_mem st = x86_mi(BASE, RCX, 0, -NP);
@@ -407,6 +414,7 @@ static void mem_check(jcomp *j, uint32_t i, unsigned n, bool write)
     if (!s)
         return;
     s->nw = (uint16_t)(n | (write ? 0x100 : 0));
+    s->low = rlow;
     s->rel[s->nrel++] = r0;
     if (r1)
         s->rel[s->nrel++] = r1;
@@ -655,7 +663,7 @@ static void emit_rec(jcomp *j, uint32_t i)
     switch (r->op) {
     /* NoArgs, OneImm */
     case 0: x86_mov_ri(b, RCX, i); x86_jmp_to(b, j->exit_trap); break;
-    case 1: case 2: break;
+    case 1: case 2: case EXEC_OP_NOP: break; /* EXEC_OP_NOP: jam-draft `unlikely` */
     case 3: case 10: case EXEC_OP_ECALLI_GP:
         x86_mov_ri(b, RCX, i);
         x86_call_to(b, j->host_tramp);
@@ -1014,7 +1022,8 @@ static bool falls_through(uint8_t op)
 }
 
 /* The group checks of a planned segment; each failure jumps to the checked version, whose
- * address is patched into rel[] by the caller. Returns the number of rel32 fields. */
+ * address is patched into rel[] by the caller (3 a group at most: jam-draft's low-address
+ * test, the page range, the page state). Returns the number of rel32 fields. */
 static unsigned group_checks(jcomp *j, const mgroup g[JAVM_NUM_REGS], uint8_t **rel)
 {
     x86_buf *b = &j->b;
@@ -1023,6 +1032,11 @@ static unsigned group_checks(jcomp *j, const mgroup g[JAVM_NUM_REGS], uint8_t **
         if (!g[k].n)
             continue;
         addr_to_eax(j, (int)k, (uint64_t)g[k].lo);
+        if (j->p->profile == JAVM_PROFILE_JAM_DRAFT) {
+            /* the group lies in one page, so it is above 2^16 exactly when its start is */
+            x86_alu_ri(b, 0, ALU_CMP, RAX, (int32_t)EXEC_DRAFT_LOW);
+            rel[n++] = x86_jcc32(b, CC_B);
+        }
         int64_t span = g[k].hi - g[k].lo;
         if (span <= 8 && !(span & (span - 1))) {
             /* one word: aligned to its size, it cannot cross a page (misaligned: checked) */
@@ -1235,6 +1249,8 @@ static void emit_stubs(jcomp *j)
                 x86_jcc_to(b, CC_BE, s->back);
                 x86_patch(s->rel[0], b->p);
             }
+            if (s->low)
+                x86_patch(s->low, b->p);
             x86_mov_ri(b, RCX, s->nw);
             x86_call_to(b, j->mem_tramp);
             x86_jcc_to(b, CC_E, s->back);
@@ -1362,7 +1378,7 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
         if (j.b.p + REC_ROOM > j.limit)
             goto too_large;
         c->addr[sg] = (uint32_t)(j.b.p - j.b.start);
-        uint32_t cost = p->recs[sg].cost[model];
+        uint32_t cost = exec_rec_cost(p, &p->recs[sg], model);
         if (cost) {
             if (cost <= INT32_MAX)
                 x86_alu_mi(&j.b, 1, ALU_SUB, x86_m(RSP, F_GAS), (int32_t)cost);
@@ -1380,8 +1396,8 @@ static int compile_in(const javm_program *p, javm_gas_model model, uint64_t per_
         x86_alu_mi(&j.b, 1, ALU_ADD, x86_m(RSP, F_STEPS), (int32_t)(t - sg + 1));
         mgroup g[JAVM_NUM_REGS];
         if (j.version && plan_segment(&j, sg, t, g)) {
-            uint8_t *rel[2 * JAVM_NUM_REGS];
-            if (j.b.p + 64 * JAVM_NUM_REGS > j.limit)
+            uint8_t *rel[3 * JAVM_NUM_REGS]; /* group_checks: up to 3 a group */
+            if (j.b.p + 80 * JAVM_NUM_REGS > j.limit)
                 goto too_large;
             unsigned nrel = group_checks(&j, g, rel);
             for (uint32_t i = sg; i <= t; i++) {
@@ -1501,6 +1517,12 @@ const jit_code *jit_get(const javm_program *p, javm_gas_model model, int *status
         *status = JAVM_ERR_INVALID_ARG;
         return NULL;
     }
+    /* only the models whose costs the records hold (exec/exec.h cost_slot); javm_run then
+     * leaves the run to the interpreter, which refuses it the same way */
+    if ((unsigned)model >= EXEC_NUM_MODELS || p->cost_slot[model] == EXEC_NO_SLOT) {
+        *status = JAVM_ERR_INVALID_ARG;
+        return NULL;
+    }
     exec_jit_hdr *cur = atomic_load_explicit(&mp->jit[model], memory_order_acquire);
     if (!cur) {
         jit_code *c = NULL;
@@ -1564,7 +1586,8 @@ static int jit_host_c(jit_frame *f, uint32_t i)
 static int jit_mem_c(jit_frame *f, uint32_t addr, uint32_t nw)
 {
     uint32_t fault = 0;
-    javm_exit_reason e = exec_mem_slow(f->run->st->mem, addr, nw & 0xFF, (nw >> 8) != 0, &fault);
+    javm_exit_reason e = exec_mem_slow(f->run->st->mem, addr, nw & 0xFF, (nw >> 8) != 0,
+                                       f->run->p->profile, &fault);
     if (e == JAVM_EXIT_HALT)
         return 0;
     f->reason = e;

@@ -189,6 +189,9 @@ int asm_write_jimg(asm_unit *u, uint8_t **out, size_t *len, asm_err *err);
 /* Writes the deblob (pvm.md §9.2) of a laid-out program (free()). */
 int asm_write_blob(const asm_prog *p, uint8_t **out, size_t *len, asm_err *err);
 
+/* Prints one item as a line of that text (labels as the unit names them). */
+void asm_print_insn(FILE *f, const asm_prog *p, const asm_item *it);
+
 /* Prints a unit as text that asm_parse turns back into the same unit (see docs/guest.md). */
 int asm_print(const asm_unit *u, FILE *f);
 

@@ -813,6 +813,8 @@ static void print_item(FILE *f, const asm_prog *p, const asm_item *it)
     fputc('\n', f);
 }
 
+void asm_print_insn(FILE *f, const asm_prog *p, const asm_item *it) { print_item(f, p, it); }
+
 int asm_print(const asm_unit *u, FILE *f)
 {
     const asm_prog *p = &u->prog;

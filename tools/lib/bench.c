@@ -20,6 +20,9 @@ static uint64_t now_ns(void)
 static int time_engine(const tv_vector *v, javm_program *prog, javm_memory *mem, javm_engine e,
                        int runs, uint64_t *best, uint64_t *steps)
 {
+    javm_profile profile = javm_program_profile(prog);
+    javm_gas_model model = profile == JAVM_PROFILE_JAM_DRAFT ? JAVM_GAS_JAM_DRAFT : JAVM_GAS_PIPELINE;
+    tv_vector vv = *v; /* another profile's gas is not the programs' expected gas */
     bool ok = true;
     *best = UINT64_MAX;
     for (int r = 0; r < runs; r++) {
@@ -28,10 +31,12 @@ static int time_engine(const tv_vector *v, javm_program *prog, javm_memory *mem,
         tv_setup(v, mem, &st);
         st.engine = e;
         uint64_t t0 = now_ns();
-        javm_exit ex = javm_run(prog, &st, JAVM_GAS_PIPELINE, NULL, NULL);
+        javm_exit ex = javm_run(prog, &st, model, NULL, NULL);
         uint64_t dt = now_ns() - t0;
         char report[1024];
-        ok = ok && tv_compare(v, &st, ex, JAVM_PROFILE_JAVM, false, report, sizeof report) == 0 &&
+        if (profile != JAVM_PROFILE_JAVM)
+            vv.exp_gas = st.gas;
+        ok = ok && tv_compare(&vv, &st, ex, profile, false, report, sizeof report) == 0 &&
              st.ran == e;
         *steps = st.steps;
         if (dt < *best)
@@ -42,6 +47,14 @@ static int time_engine(const tv_vector *v, javm_program *prog, javm_memory *mem,
 
 int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out)
 {
+    return tb_exec_programs_profile(dir, runs, engines, JAVM_PROFILE_JAVM, out);
+}
+
+int tb_exec_programs_profile(const char *dir, int runs, unsigned engines, javm_profile profile,
+                             FILE *out)
+{
+    javm_prepare_opts opts = { profile, 25 };
+    javm_gas_model model = profile == JAVM_PROFILE_JAM_DRAFT ? JAVM_GAS_JAM_DRAFT : JAVM_GAS_PIPELINE;
     /* upstream JAVM's interpreter and recompiler on this machine class (issue figures) */
     static const struct { const char *name; double up_interp, up_jit; } progs[] = {
         { "fib", 1.32, 0.11 }, { "mem", 1.32, 0.13 }, { "muldiv", 1.39, 0.55 }, { "sieve", 1.47, 0.21 },
@@ -50,8 +63,9 @@ int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out)
     bool jit = javm_jit_available() && (engines & TB_JIT), interp = engines & TB_INTERP;
     if (runs < 1)
         runs = 1;
-    fprintf(out, "ns per executed PVM instruction, best of %d runs (JAVM profile, pipeline gas)%s\n", runs,
-            jit ? "" : "; this build has no JIT");
+    fprintf(out, "ns per executed PVM instruction, best of %d runs (%s profile, %s gas)%s\n", runs,
+            profile == JAVM_PROFILE_JAM_DRAFT ? "jam-draft" : profile == JAVM_PROFILE_GP ? "GP" : "JAVM",
+            model == JAVM_GAS_JAM_DRAFT ? "jam-draft" : "pipeline", jit ? "" : "; this build has no JIT");
     fprintf(out, "%-8s %12s %9s %9s %11s %10s %9s %9s\n", "program", "instructions", "interp", "jit",
             "compile us", "jit/interp", "up.interp", "up.jit");
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
@@ -65,7 +79,7 @@ int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out)
         }
         javm_program *prog = NULL;
         javm_memory *mem = NULL;
-        if (javm_prepare_blob(v.program, v.program_len, NULL, &prog) || javm_memory_new(&mem)) {
+        if (javm_prepare_blob(v.program, v.program_len, &opts, &prog) || javm_memory_new(&mem)) {
             fprintf(out, "%-8s cannot prepare\n", progs[i].name);
             javm_program_free(prog);
             tv_free(&v);
@@ -77,9 +91,9 @@ int tb_exec_programs(const char *dir, int runs, unsigned engines, FILE *out)
         if (jit) {
             /* compile time on a fresh program, then runs on the compiled code */
             javm_program *fresh = NULL;
-            if (javm_prepare_blob(v.program, v.program_len, NULL, &fresh) == JAVM_OK &&
-                javm_program_compile(fresh, JAVM_GAS_PIPELINE) == JAVM_OK)
-                javm_program_jit_info(fresh, JAVM_GAS_PIPELINE, NULL, &cns);
+            if (javm_prepare_blob(v.program, v.program_len, &opts, &fresh) == JAVM_OK &&
+                javm_program_compile(fresh, model) == JAVM_OK)
+                javm_program_jit_info(fresh, model, NULL, &cns);
             javm_program_free(fresh);
             bad |= time_engine(&v, prog, mem, JAVM_ENGINE_JIT, runs, &bj, &steps);
         }

@@ -302,7 +302,7 @@ const char *tv_status_word(javm_exit_reason r, javm_profile profile)
     switch (r) {
     case JAVM_EXIT_HALT: return "halt";
     case JAVM_EXIT_PANIC: return "panic";
-    case JAVM_EXIT_TRAP: return profile == JAVM_PROFILE_GP ? "panic" : "trap";
+    case JAVM_EXIT_TRAP: return profile != JAVM_PROFILE_JAVM ? "panic" : "trap";
     case JAVM_EXIT_PAGE_FAULT: return "page-fault";
     case JAVM_EXIT_OUT_OF_GAS: return "out-of-gas";
     case JAVM_EXIT_HOST_CALL: return "host";
@@ -423,6 +423,12 @@ int tv_compare(const tv_vector *v, const javm_state *st, javm_exit ex, javm_prof
 
 int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap)
 {
+    return tv_conform_with(v, engine, JAVM_PROFILE_GP, JAVM_GAS_INSTR, report, cap);
+}
+
+int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile,
+                    javm_gas_model model, char *report, size_t cap)
+{
     javm_memory *mem;
     javm_state st;
     int rc = javm_memory_new(&mem);
@@ -430,15 +436,15 @@ int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap)
         return rc;
     report[0] = 0;
     javm_program *prog = NULL;
-    javm_prepare_opts opts = { JAVM_PROFILE_GP, 25 };
+    javm_prepare_opts opts = { profile, 25 };
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };
     rc = tv_setup(v, mem, &st);
     st.engine = engine;
     if (rc == JAVM_OK) {
         /* pvm.md §9.4 step 1: an undecodable blob is an immediate panic, state unchanged. */
         if (javm_prepare_blob(v->program, v->program_len, &opts, &prog) == JAVM_OK)
-            ex = javm_run(prog, &st, JAVM_GAS_INSTR, NULL, NULL);
-        rc = tv_compare(v, &st, ex, JAVM_PROFILE_GP, false, report, cap);
+            ex = javm_run(prog, &st, model, NULL, NULL);
+        rc = tv_compare(v, &st, ex, profile, false, report, cap);
     } else {
         snprintf(report, cap, "  setup: %s\n", javm_strerror(rc));
         rc = 1;

@@ -75,5 +75,9 @@ uint64_t tv_fnv1a(const javm_memory *mem, uint32_t addr, uint32_t len);
  * Returns the number of mismatching fields, or a negative status if memory could not be
  * created. *report receives the mismatch lines. */
 int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap);
+/* The same under another profile and gas model (e.g. jam-draft vectors: JAVM_PROFILE_JAM_DRAFT
+ * with JAVM_GAS_JAM_DRAFT). */
+int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile,
+                    javm_gas_model model, char *report, size_t cap);
 
 #endif
