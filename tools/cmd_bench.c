@@ -10,9 +10,10 @@
 
 static const char usage[] =
     "usage: javm bench [--programs DIR] [--runs N] [--invocations N] [--engine E]\n"
-    "Prints ns per executed instruction on the shared benchmark programs (DIR, default\n"
-    "../shared/bench-programs or $JAVM_BENCH_PROGRAMS) and committed invocations per second\n"
-    "of a trivial endpoint on a temporary LMDB store, durable and with --no-sync.\n"
+    "Prints ns per executed instruction on the four benchmark programs (DIR; default\n"
+    "$JAVM_BENCH_PROGRAMS, else the source tree's bench/programs, else the installed\n"
+    "share/javm/bench-programs) and committed invocations per second of a trivial endpoint\n"
+    "on a temporary LMDB store, durable and with --no-sync.\n"
     "--engine auto (default) times the programs on both engines side by side; interp or jit\n"
     "times one. The invocations run on the chosen engine (auto: $JAVM_ENGINE, else the JIT).\n"
     "Exit: 0 every figure was measured, 2 usage, 3 a program in DIR could not be read or\n"
@@ -63,7 +64,8 @@ int cmd_bench(int argc, char **argv)
     javm_engine engine = JAVM_ENGINE_AUTO;
     uint64_t runs = 5, n = 2000;
     if (!dir)
-        dir = "../shared/bench-programs";
+        dir = access(JAVM_BENCH_PROGRAMS_DIR "/fib.bin", R_OK) == 0 ? JAVM_BENCH_PROGRAMS_DIR
+                                                                      : JAVM_INSTALLED_BENCH_DIR;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(argv[i])) {
