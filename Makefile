@@ -4,7 +4,7 @@ ASAN    ?= build-asan
 TSAN    ?= build-tsan
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build asan tsan demo test test-release test-asan test-tsan bench fuzz clean
+.PHONY: all deps build asan tsan demo test test-release test-asan test-tsan bench fuzz clean install
 
 all: build
 
@@ -42,6 +42,12 @@ test-tsan: tsan
 
 # Every test, on the optimised build and on the sanitizer builds.
 test: test-release test-asan test-tsan
+
+# Installs the command, libraries, headers, pkg-config file, CMake package, man pages, guest
+# SDK and Python binding under PREFIX (cmake/install.cmake lists what goes where).
+PREFIX  ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
