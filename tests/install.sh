@@ -20,7 +20,8 @@ for f in "$p/bin/javm" "$libdir/libjavm.a" "$libdir/libjavm.so.$ver" "$p/include
          "$p/include/javm/version.h" "$libdir/pkgconfig/javm.pc" "$libdir/pkgconfig/libjavm.pc" \
          "$libdir/cmake/javm/javmConfig.cmake" "$libdir/cmake/javm/javmConfigVersion.cmake" \
          "$p/share/javm/guest/include/javm_guest.h" "$p/share/javm/guest/javm.ld" \
-         "$p/share/javm/guest/build.sh" "$p/share/javm/bench-programs/fib.bin"; do
+         "$p/share/javm/guest/build.sh" "$p/share/javm/bench-programs/fib.bin" \
+         "$p/share/man/man1/javm.1" "$p/share/man/man1/javm-invoke.1"; do
   [ -f "$f" ] && ok || bad "not installed: ${f#$p/}"
 done
 [ "$(readlink "$libdir/libjavm.so")" = "libjavm.so.${ver%%.*}" ] && ok || bad "libjavm.so link"
