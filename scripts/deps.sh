@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages javm-c needs, and only those that are absent.
-# Usage: scripts/deps.sh [base|guest|fuzz|all]   (default: base)
+# Usage: scripts/deps.sh [base|guest|fuzz|bench|all]   (default: base)
+# base: build and every test (python3-pytest for the Python binding's tests);
+# guest/fuzz: the clang-19 guest toolchain; bench: gnuplot for `make bench-report`.
 set -euo pipefail
-want=(cmake ninja-build pkg-config gcc libsodium-dev liblmdb-dev libjson-c-dev libcmocka-dev)
+want=(cmake ninja-build pkg-config gcc libsodium-dev liblmdb-dev libjson-c-dev libcmocka-dev
+      python3 python3-pytest python3-setuptools python3-pip python3-wheel)
 case "${1:-base}" in
   base) ;;
-  guest|fuzz|all) want+=(clang-19 lld-19 llvm-19 libclang-rt-19-dev) ;;
-  *) echo "usage: $0 [base|guest|fuzz|all]" >&2; exit 2 ;;
+  guest|fuzz) want+=(clang-19 lld-19 llvm-19 libclang-rt-19-dev) ;;
+  bench) want+=(gnuplot-nox) ;;
+  all) want+=(clang-19 lld-19 llvm-19 libclang-rt-19-dev gnuplot-nox) ;;
+  *) echo "usage: $0 [base|guest|fuzz|bench|all]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -50,5 +50,14 @@ for a in app_shared app_static; do
   if "$tmp/cb/$a" > "$tmp/out" 2>&1 && grep -q "fib(90) = 2880067194370816120" "$tmp/out"; then
     ok; else bad "find_package consumer $a"; cat "$tmp/out"; fi
 done
+# the Python package, installed beside the library, finds it without JAVM_LIBRARY
+site=$(dirname "$(find "$p" -path '*/site-packages/javm/__init__.py' | head -1)")
+py=/usr/bin/python3; [ -x $py ] || py=python3
+if [ -z "$san" ]; then
+  [ -f "$site/_paths.py" ] && ok || bad "javm Python package not installed"
+  (cd "$tmp" && unset JAVM_LIBRARY && PYTHONPATH=$(dirname "$site") $py -c \
+     "import javm, sys; sys.exit(0 if javm.version() == '$ver' and '$p' in javm.__file__ else 1)") \
+    && ok || bad "installed Python package"
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
