@@ -5,11 +5,13 @@ docs/bench/README.md with SVG charts (gnuplot) and the raw outputs it was built 
 
 Usage: scripts/bench-report.py BUILD_DIR [OUT_DIR] [--runs N]      (make bench-report)
 
-Engines. bench_exec and bench_prepare print tables whose header starts with "program"; a
-column named "engine" (or a line "== engine NAME" before a table) says which execution engine
-a row measured, and a table without either is the interpreter ("interp"). Every engine found
-becomes a series of the charts and a column of the tables, and with two or more engines the
-exec table adds their ratio, measured side by side in the same run.
+Engines. bench_exec prints one column per engine ("interp", "jit"; "-" where an engine was not
+measured, e.g. a build without the JIT); a table with one "ns/instr" column and an "engine"
+column (or a line "== engine NAME" before it) is read too, and without either it is the
+interpreter. Every engine found becomes a series of the charts and a column of the tables, and
+with two engines the exec table adds their ratio, measured side by side in the same run.
+bench_prepare (the interpreter's predecoding) and bench_jit (the JIT's compilation) give the
+compile throughput of each engine.
 """
 import datetime
 import os
@@ -64,30 +66,74 @@ def machine():
 
 # ---- parsing -------------------------------------------------------------------------------
 NUM = re.compile(r"^-?[\d.]+x?$")
-NUMERIC = ("instructions", "best ms", "best us", "ns/instr", "MB/s", "code bytes", "upstream")
+# Column names of more than one word in the benchmark programs' headers.
+MULTIWORD = ("ratio (upstream/ours)", "compile us", "code bytes", "best ms", "best us", "native B")
+
+
+def split_header(line):
+    cols, rest = [], line.strip()
+    while rest:
+        name = next((m for m in MULTIWORD if rest.startswith(m)), None)
+        if name is None:
+            name = rest.split()[0]
+        cols.append(name)
+        rest = rest[len(name):].lstrip()
+    return cols
 
 
 def parse_tables(text):
-    """Rows of every "program ..." table as dicts keyed by the header's names (columns are
-    separated by two or more spaces in the header, by whitespace in the rows)."""
-    rows, header, engine = [], None, "interp"
+    """Rows of every table whose header starts with "program", as dicts keyed by the header's
+    column names. A program name may have several words: the last cells are the values. A
+    value "-" (an engine not measured) becomes None; a row that is a note ("fib skipped: ...")
+    is left out; "(RESULT MISMATCH)" sets "mismatch"."""
+    rows, header, engine = [], None, None
     for line in text.splitlines():
         m = re.match(r"^==\s*engine\s+(\S+)", line)
         if m:
             engine, header = m.group(1), None
             continue
         if line.startswith("program"):
-            header = re.split(r"\s{2,}", line.strip())
+            header = split_header(line)
             continue
         if header is None or not line.strip():
             continue
-        cells = line.split()
-        row = dict(zip(header, cells))
-        if len(cells) < len(header) or not all(NUM.match(row[k]) for k in NUMERIC if k in row):
-            continue  # a note such as "fib skipped: ..."
-        row.setdefault("engine", engine)
+        mismatch = "(RESULT MISMATCH)" in line
+        cells = line.replace("(RESULT MISMATCH)", "").split()
+        n = len(header) - 1
+        if len(cells) < n + 1:
+            continue
+        vals = cells[len(cells) - n:]
+        if not all(NUM.match(v) or v == "-" or k == "engine" for k, v in zip(header[1:], vals)) or \
+                NUM.match(cells[0]):
+            continue
+        row = {"program": " ".join(cells[:len(cells) - n]), "mismatch": mismatch}
+        row.update({k: (None if v == "-" else v) for k, v in zip(header[1:], vals)})
+        if engine and "engine" not in row:
+            row["engine"] = engine
         rows.append(row)
     return rows
+
+
+ENGINES = ("interp", "jit")
+
+
+def exec_rows(text):
+    """bench_exec's rows as (program, engine, ns/instr, instructions, quoted upstream figure,
+    JIT compile µs) for each engine measured. Two layouts: one column per engine ("interp",
+    "jit", with "up.interp", "up.jit", "compile us"), or one "ns/instr" column with an optional
+    "engine" column (the interpreter when absent)."""
+    out = []
+    for r in parse_tables(text):
+        if "ns/instr" in r:
+            if r["ns/instr"] is not None:
+                out.append((r["program"], r.get("engine") or "interp", float(r["ns/instr"]),
+                            r.get("instructions"), r.get("upstream"), None))
+            continue
+        for e in ENGINES:
+            if r.get(e) is not None:
+                out.append((r["program"], e, float(r[e]), r.get("instructions"), r.get(f"up.{e}"),
+                            r.get("compile us") if e == "jit" else None))
+    return out
 
 
 def parse_pairs(text):
@@ -143,6 +189,7 @@ set boxwidth 0.9
 set grid ytics
 set key autotitle columnhead
 set key {key}
+set datafile missing "?"
 set ylabel "{ylabel}"
 set yrange [0:*]
 set xtics nomirror font ",10"
@@ -215,7 +262,7 @@ def main():
     build_type = sh(f"sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' '{build}/CMakeCache.txt'") or "?"
 
     raw = {}
-    plan = [("bench_exec", [runs]), ("bench_prepare", [runs]), ("bench_vm", []), ("bench_cap", []),
+    plan = [("bench_exec", [runs]), ("bench_prepare", [runs]), ("bench_jit", [runs]), ("bench_vm", []), ("bench_cap", []),
             ("bench_store", []), ("bench_guest", [])]
     for name, a in plan:
         sys.stderr.write(f"bench-report: running {name}\n")
@@ -243,14 +290,15 @@ def main():
 
     # exec: ns/instr per program and engine (the headline chart)
     rc, text = raw["bench_exec"]
-    rows = parse_tables(text or "")
-    engines = list(dict.fromkeys(r["engine"] for r in rows))
-    progs = list(dict.fromkeys(r["program"] for r in rows))
-    md += ["## Interpreter speed: ns per executed instruction", ""]
+    rows = exec_rows(text or "")
+    engines = list(dict.fromkeys(r[1] for r in rows))
+    progs = list(dict.fromkeys(r[0] for r in rows))
+    md += ["## Execution speed: ns per executed instruction", ""]
     if rows:
-        val = {(r["program"], r["engine"]): float(r["ns/instr"]) for r in rows}
-        instr = {r["program"]: r.get("instructions", "") for r in rows}
-        upstream = {r["program"]: r.get("upstream") for r in rows}
+        val = {(p, e): v for p, e, v, _, _, _ in rows}
+        instr = {p: i for p, _, _, i, _, _ in rows}
+        upstream = {(p, e): u for p, e, _, _, u, _ in rows}
+        compile_us = {p: c for p, e, _, _, _, c in rows if c is not None}
         svg = chart(out_dir, "exec", "ns per executed instruction (lower is better)", "ns / instruction",
                     progs, [(e, [val.get((p, e)) for p in progs]) for e in engines], fmt="%.2f")
         if svg:
@@ -258,46 +306,61 @@ def main():
         head = ["program", "instructions"] + [f"{e} ns/instr" for e in engines]
         if len(engines) > 1:
             head += [f"{engines[0]} / {e}" for e in engines[1:]]
-        head += ["upstream interpreter (quoted)"]
+        if compile_us:
+            head += ["JIT compile µs"]
+        head += [f"upstream {e} (quoted)" for e in engines]
         trows = []
         for p in progs:
-            r = [p, instr[p]] + [f"{val[(p, e)]:.3f}" if (p, e) in val else "" for e in engines]
+            r = [p, instr[p] or ""] + [f"{val[(p, e)]:.3f}" if (p, e) in val else "" for e in engines]
             if len(engines) > 1:
                 r += [f"{val[(p, engines[0])] / val[(p, e)]:.2f}x" if (p, e) in val and (p, engines[0]) in val
                       else "" for e in engines[1:]]
-            r += [upstream[p] or ""]
+            if compile_us:
+                r += [compile_us.get(p, "")]
+            r += [upstream.get((p, e)) or "" for e in engines]
             trows.append(r)
         md += [md_table(head, trows), "",
                f"`bench_exec {runs}`: each program of `bench/programs/` prepared once, then run {runs} times",
-               "from its initial state under the JAVM profile with pipeline gas; the best run's time is",
-               "divided by the exact number of instructions executed (every result is checked against",
-               "the program's expected registers, memory and gas). The last column is the upstream Rust",
-               "interpreter's figure as supplied with the benchmark programs, measured on another",
-               "machine at another time: quoted for orientation, not measured here.", ""]
+               "per engine from its initial state under the JAVM profile with pipeline gas; the best run's",
+               "time is divided by the exact number of instructions executed (every result is checked",
+               "against the program's expected registers, memory and gas). Engines: `interp` is the",
+               "interpreter, `jit` the x86-64 JIT ([../jit.md](../jit.md)), timed side by side in this run;",
+               "the ratio column is how many times faster the second engine ran. The upstream columns are",
+               "the upstream Rust implementation's figures as supplied with the benchmark programs,",
+               "measured on another machine at another time: quoted for orientation, not measured here.", ""]
     else:
         md += [f"Not measured: {text.strip()[:200] if text else 'bench_exec failed'}", ""]
 
-    # compile throughput
-    rc, text = raw["bench_prepare"]
-    rows = parse_tables(text or "")
+    # compile throughput: the interpreter's predecoding (bench_prepare), the JIT (bench_jit)
+    crow = [dict(r, engine=r.get("engine") or "interp") for r in parse_tables(raw["bench_prepare"][1] or "")]
+    jtext = raw["bench_jit"][1] or ""
+    for r in parse_tables(jtext):
+        crow.append({"program": r["program"], "engine": "jit", "code bytes": r.get("code bytes"),
+                     "instructions": r.get("instrs"), "best us": r.get("us"), "MB/s": r.get("MB/s"),
+                     "ns/instr": r.get("ns/instr")})
     md += ["## Compile throughput", ""]
-    if rows:
-        engines_c = list(dict.fromkeys(r["engine"] for r in rows))
-        progs_c = list(dict.fromkeys(r["program"] for r in rows))
-        val = {(r["program"], r["engine"]): r for r in rows}
-        svg = chart(out_dir, "prepare", "code prepared per second (higher is better)", "MB of code / s",
-                    progs_c, [(e, [float(val[(p, e)]["MB/s"]) if (p, e) in val else None for p in progs_c])
-                              for e in engines_c], fmt="%.0f")
+    if crow:
+        engines_c = list(dict.fromkeys(r["engine"] for r in crow))
+        progs_c = list(dict.fromkeys(r["program"] for r in crow))
+        val = {(r["program"], r["engine"]): r for r in crow}
+        svg = chart(out_dir, "prepare", "code compiled per second (higher is better)", "MB of PVM code / s",
+                    progs_c, [(e, [float(val[(p, e)]["MB/s"]) if (p, e) in val and val[(p, e)]["MB/s"] else None
+                                   for p in progs_c]) for e in engines_c], w=980, fmt="%.1f")
         if svg:
             md += [f"![compile throughput]({svg})", ""]
         md += [md_table(["program", "engine", "code bytes", "instructions", "best µs", "MB/s", "ns/instr"],
-                        [[r["program"], r["engine"], r["code bytes"], r["instructions"], r["best us"], r["MB/s"],
-                          r["ns/instr"]] for r in rows]), "",
-               "`bench_prepare`: `javm_prepare` (validation and predecoding, the interpreter's compile",
-               "step) on each benchmark program (best of many calls) and on a synthetic 1 MiB",
-               "straight-line program (`straight`).", ""]
+                        [[r["program"], r["engine"], r.get("code bytes") or "", r.get("instructions") or "",
+                          r.get("best us") or "", r.get("MB/s") or "", r.get("ns/instr") or ""] for r in crow]), "",
+               "`bench_prepare`: `javm_prepare` (validation and predecoding, all the interpreter needs",
+               "before it runs) on each benchmark program and on a synthetic 1 MiB straight-line program",
+               "(`straight`). `bench_jit`: the JIT's compilation of a prepared program (preparation not",
+               "included) on the benchmark programs and on generated programs of 10^4 and 10^5",
+               "instructions. Best of several runs each.", ""]
+        oneshot = [ln.strip() for ln in jtext.splitlines() if ln.startswith("one-shot")]
+        if oneshot:
+            md += ["One-shot cost (`bench_jit`): " + oneshot[0], ""]
     else:
-        md += ["Not measured: bench_prepare failed.", ""]
+        md += ["Not measured: bench_prepare and bench_jit failed.", ""]
 
     # guest vs native
     rc, text = raw["bench_guest"]
@@ -354,7 +417,7 @@ def main():
     if cap:
         md += ["## Capability layer", "", md_table(["operation", "figure"], [[k, f"{v:g} {u}"] for k, (v, u) in cap.items()]),
                "", "`bench_cap`: cache operations and hashing on the in-memory store.", ""]
-    failed = [n for n, (rc, _) in raw.items() if rc not in (0, 77)]
+    failed = [n for n, (rc, _) in raw.items() if rc not in (0, 77, None)]
     if failed:
         md += ["## Programs that failed", "", ", ".join(f"`{n}` (exit {raw[n][0]})" for n in failed), ""]
     with open(os.path.join(out_dir, "README.md"), "w") as f:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench-report.py end to end on canned benchmark outputs (fake bench_* programs in a
-# temporary build folder), once with the interpreter alone and once with a second engine in
-# an "engine" column: the page, its tables, the engine ratio and the SVG charts.
+# temporary build folder), once from a build without the JIT and once with both engines side
+# by side: the page, its tables, the engine ratio, compile throughput and the SVG charts.
 set -uo pipefail
 javm=$1 root=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -23,27 +23,37 @@ raw get     100000 records, inside a write transaction      500000 /s"
 blake2b-256, 1 MiB                 2.00      80.00    40.0x  same digest (gas 1)"
 }
 common "$tmp/one"
-fake "$tmp/one" bench_exec "program    instructions      best ms     ns/instr   upstream  ratio (upstream/ours)
-fib            50000005       90.000        1.800       1.32  0.73x
-mem            41943366       84.000        2.003       1.32  0.66x
+fake "$tmp/one" bench_exec "ns per executed PVM instruction, best of 1 runs (JAVM profile, pipeline gas); this build has no JIT
+program  instructions    interp       jit  compile us jit/interp up.interp    up.jit
+fib          50000005     1.800         -           -          -      1.32      0.11
+mem          41943366     2.003         -           -          -      1.32      0.13
 sieve    skipped: missing"
 common "$tmp/two"
-fake "$tmp/two" bench_exec "program  engine    instructions      best ms     ns/instr   upstream
-fib      interp        50000005       90.000        1.800       1.32
-fib      jit           50000005        9.000        0.180       1.32
-mem      interp        41943366       84.000        2.000       1.32
-mem      jit           41943366       21.000        0.500       1.32"
+fake "$tmp/two" bench_exec "ns per executed PVM instruction, best of 1 runs (JAVM profile, pipeline gas)
+program  instructions    interp       jit  compile us jit/interp up.interp    up.jit
+fib          50000005     1.800     0.180       165.2     10.00x      1.32      0.11
+mem          41943366     2.000     0.500       141.3      4.00x      1.32      0.13"
+fake "$tmp/two" bench_jit "JIT compile (pipeline gas model), best of 1
+program                    instrs   code bytes         us       MB/s  ns/instr   native B
+fib                            10           44        9.9        4.4     990.8        844
+generated 10000              9993        36222     6505.4        5.6     651.0     280876
+one-shot 1,000-instruction program (prepare + run once): interp 31.6 us, jit 172.9 us"
 for v in one two; do
   python3 "$root/scripts/bench-report.py" "$tmp/$v" "$tmp/out-$v" --runs 1 2> "$tmp/log-$v" \
     && ok || { bad "bench-report ($v) failed"; cat "$tmp/log-$v"; }
 done
 r1=$tmp/out-one/README.md r2=$tmp/out-two/README.md
 grep -q '^| fib | 50000005 | 1.800 | 1.32 |$' "$r1" && ok || bad "one engine: fib row"
+grep -q '^| mem | 41943366 | 2.003 | 1.32 |$' "$r1" && ok || bad "one engine: mem row"
 grep -q '^| sieve' "$r1" && bad "one engine: a skipped program became a row" || ok
 grep -q 'interp / jit' "$r1" && bad "one engine: ratio column without a second engine" || ok
-grep -q '^| program | instructions | interp ns/instr | jit ns/instr | interp / jit |' "$r2" && ok || bad "two engines: header"
-grep -q '^| fib | 50000005 | 1.800 | 0.180 | 10.00x | 1.32 |$' "$r2" && ok || bad "two engines: fib row and ratio"
-grep -q '^| mem | 41943366 | 2.000 | 0.500 | 4.00x | 1.32 |$' "$r2" && ok || bad "two engines: mem row"
+grep -q '^| program | instructions | interp ns/instr | jit ns/instr | interp / jit | JIT compile µs | upstream interp (quoted) | upstream jit (quoted) |$' "$r2" \
+  && ok || bad "two engines: header"
+grep -q '^| fib | 50000005 | 1.800 | 0.180 | 10.00x | 165.2 | 1.32 | 0.11 |$' "$r2" && ok || bad "two engines: fib row and ratio"
+grep -q '^| mem | 41943366 | 2.000 | 0.500 | 4.00x | 141.3 | 1.32 | 0.13 |$' "$r2" && ok || bad "two engines: mem row"
+grep -q '^| generated 10000 | jit | 36222 | 9993 | 6505.4 | 5.6 | 651.0 |$' "$r2" && ok || bad "two engines: JIT compile row"
+grep -q '^| fib | interp | 44 | 10 | 0.4 | 100.0 | 44.00 |$' "$r2" && ok || bad "two engines: predecode row"
+grep -q '^One-shot cost' "$r2" && ok || bad "two engines: one-shot line"
 for f in "$r1" "$r2"; do
   grep -q '^| commit |' "$f" && grep -q '^| CPU |' "$f" && grep -q '^## How it was measured' "$f" && ok || bad "$f: run table"
   grep -q '^| raw get (2) | records, inside a write transaction | 500000 |$' "$f" && ok || bad "$f: store rows"

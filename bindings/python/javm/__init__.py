@@ -20,7 +20,7 @@ from . import _native as N
 from ._status import STATUS_NAMES
 
 __version__ = "0.1.0"
-__all__ = ["version", "Hash", "JavmError", "ClosedError", "Store", "Cap", "InvokeResult",
+__all__ = ["version", "jit_available", "Hash", "JavmError", "ClosedError", "Store", "Cap", "InvokeResult",
            "Program", "RunResult", "VectorResult", "run", "run_vector", "STATUS_NAMES"]
 
 _lib = N.lib
@@ -29,6 +29,20 @@ _lib = N.lib
 def version():
     """The version of the loaded libjavm, "MAJOR.MINOR.PATCH"."""
     return _lib.javm_version().decode()
+
+
+def jit_available():
+    """Whether this libjavm and CPU have the x86-64 JIT (engine="jit")."""
+    return bool(_lib.javm_jit_available())
+
+
+def _engine(v):
+    """An engine name ("auto", "interp", "jit") as libjavm's javm_engine."""
+    if not isinstance(v, str):
+        raise TypeError(f"engine must be a str, not {type(v).__name__}")
+    if v not in N.ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(N.ENGINES)}, not '{v}'")
+    return N.ENGINES[v]
 
 
 # ---- errors --------------------------------------------------------------------------------
@@ -208,12 +222,14 @@ class Store:
     """A JAVM store with its cache, kernel assist and VM, like one `javm` command session.
 
     Store(path) opens (creating on first use) the LMDB store at path, as `javm --store PATH`
-    does; Store.memory() makes an in-memory store. Changes are committed as each method
+    does; Store.memory() makes an in-memory store. engine ("auto", "interp", "jit") chooses
+    what runs the guests; every engine gives the same results. Changes are committed as each method
     returns (invoke: only when the guest halts). Use as a context manager, or call close().
     One Store per store and process: other writers' changes are seen after reopening."""
 
-    def __init__(self, path, *, no_sync=False, map_size=0, read_only=False):
+    def __init__(self, path, *, no_sync=False, map_size=0, read_only=False, engine="auto"):
         self._store = self._cache = self._ka = self._vm = None
+        eng = _engine(engine)
         self.path = os.fspath(path) if path is not None else None
         store = ctypes.c_void_p()
         if path is None:
@@ -236,14 +252,15 @@ class Store:
             self._ka = ka.value
             _check(_lib.javm_vm_new(ctypes.byref(vm), 0))
             self._vm = vm.value
+            _check(_lib.javm_vm_set_engine(self._vm, eng))
         except BaseException:
             self.close()
             raise
 
     @classmethod
-    def memory(cls):
+    def memory(cls, *, engine="auto"):
         """A new in-memory store (gone when closed)."""
-        return cls(None)
+        return cls(None, engine=engine)
 
     # -- lifecycle --
     def close(self):
@@ -571,11 +588,13 @@ def _choice(v, table, what):
 class RunResult:
     """The end of one run: status (the vectors' word: "halt", "panic", "page-fault",
     "out-of-gas", "host", "ecall", "trap"), exit_arg (the host-call immediate or the fault
-    address), pc, regs (13 ints), gas (left), instructions (executed, the last included)."""
+    address), pc, regs (13 ints), gas (left), instructions (executed, the last included),
+    engine (the engine that ran: "interp" or "jit")."""
 
     def __init__(self, status, exit_arg, st):
         self.status, self.exit_arg = status, exit_arg
         self.pc, self.regs, self.gas, self.instructions = st.pc, list(st.regs), st.gas, st.steps
+        self.engine = _lib.javm_engine_name(st.ran).decode() if st.ran else None
 
     def __repr__(self):
         return f"<RunResult {self.status} pc={self.pc} gas={self.gas} instructions={self.instructions}>"
@@ -621,11 +640,11 @@ class Program:
             pass
 
     def run(self, *, gas=1 << 50, gas_model="pipeline", regs=None, pc=0, pages=(), memory=(),
-            _keep_memory=False):
+            engine="auto", _keep_memory=False):
         """Runs from pc with regs (13 ints, default zeros) and gas on a fresh memory where each
         of pages, (address, length[, writable=True]), is made accessible (whole pages) and each
-        of memory, (address, bytes), is written first. No host-call handler: ecalli ends the run
-        with status "host". Returns a RunResult."""
+        of memory, (address, bytes), is written first, on engine ("auto", "interp", "jit"). No
+        host-call handler: ecalli ends the run with status "host". Returns a RunResult."""
         if self._p is None:
             raise ClosedError("operation on a closed javm.Program")
         model = _choice(gas_model, _GAS_MODELS, "gas_model")
@@ -639,6 +658,7 @@ class Program:
             for i, r in enumerate(regs):
                 st.regs[i] = _u64(r, "register")
         st.pc, st.gas = _u64(pc, "pc"), gas
+        st.engine = _engine(engine)
         mem = ctypes.c_void_p()
         _check(_lib.javm_memory_new(ctypes.byref(mem)))
         try:
@@ -694,7 +714,7 @@ class VectorResult:
         return f"<VectorResult {self.name} {'passed' if self.passed else 'FAILED'}>"
 
 
-def run_vector(path, *, profile="gp", gas_model="instr"):
+def run_vector(path, *, profile="gp", gas_model="instr", engine="auto"):
     """Runs a JAM PVM test vector (JSON) and compares every expected-* field, as `javm vectors`
     does by default (GP profile, one gas per instruction); a blob that fails to prepare is an
     immediate panic. For the benchmark programs pass profile="javm", gas_model="pipeline"."""
@@ -704,7 +724,7 @@ def run_vector(path, *, profile="gp", gas_model="instr"):
     pages = [(p["address"], p["length"], p["is-writable"]) for p in v.get("initial-page-map", [])]
     memory = [(m["address"], bytes(m["contents"])) for m in v.get("initial-memory", [])]
     st_kw = dict(gas=v.get("initial-gas", 0), gas_model=gas_model, regs=v.get("initial-regs"),
-                 pc=v.get("initial-pc", 0), pages=pages, memory=memory)
+                 pc=v.get("initial-pc", 0), pages=pages, memory=memory, engine=engine)
     mism = []
     try:
         prog = Program(bytes(v["program"]), profile=profile)

@@ -70,7 +70,10 @@ class PrepareOpts(ctypes.Structure):
 
 class State(ctypes.Structure):
     _fields_ = [("regs", c_u64 * NUM_REGS), ("pc", c_u32), ("gas", c_i64), ("mem", c_void_p),
-                ("steps", c_u64)]
+                ("steps", c_u64), ("engine", c_int), ("ran", c_int)]
+
+
+ENGINES = {"auto": 0, "interp": 1, "jit": 2}
 
 
 class LmdbOpts(ctypes.Structure):
@@ -217,6 +220,9 @@ _sig("javm_memory_set_perm", c_int, c_void_p, c_u64, c_u64, c_int)
 _sig("javm_memory_poke", c_int, c_void_p, c_u32, c_u64, c_char_p)
 _sig("javm_memory_peek", c_int, c_void_p, c_u32, c_u64, c_void_p)
 _sig("javm_run", Exit, c_void_p, P(State), c_int, c_void_p, c_void_p)
+_sig("javm_jit_available", c_bool)
+_sig("javm_engine_name", c_char_p, c_int)
+_sig("javm_engine_resolve", c_int, c_int)
 # caps, cache, stores
 _sig("javm_store_mem_new", c_int, P(c_void_p))
 _sig("javm_store_lmdb_open", c_int, c_char_p, P(LmdbOpts), P(c_void_p))
@@ -227,6 +233,7 @@ _sig("javm_ka_store_new", c_int, c_void_p, P(c_void_p))
 _sig("javm_ka_free", None, c_void_p)
 _sig("javm_vm_new", c_int, P(c_void_p), c_u32)
 _sig("javm_vm_free", None, c_void_p)
+_sig("javm_vm_set_engine", c_int, c_void_p, c_int)
 _sig("javm_abort", None, c_void_p, c_void_p, c_void_p)
 _sig("javm_cache_open", c_int, c_void_p, P(c_void_p))
 _sig("javm_cache_close", None, c_void_p)

@@ -13,18 +13,25 @@ def test_version_matches_the_package():
     assert javm.version() == javm.__version__
 
 
-def test_every_conformance_vector_passes(root):
+ENGINES = ["interp", pytest.param("jit", marks=pytest.mark.skipif(not javm.jit_available(),
+                                                                 reason="no JIT in this build or CPU"))]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_conformance_vector_passes(root, engine):
     files = sorted((root / "tests" / "vectors" / "v0.4-w3f-pr3" / "programs").glob("*.json"))
     assert len(files) == 307
-    failed = [(f.name, r.mismatches) for f in files if not (r := javm.run_vector(f)).passed]
+    failed = [(f.name, r.mismatches) for f in files if not (r := javm.run_vector(f, engine=engine)).passed]
     assert failed == []
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", ["fib", "muldiv", "sieve"])
-def test_benchmark_programs_under_the_javm_profile(root, name):
-    r = javm.run_vector(root / "bench" / "programs" / f"{name}.json", profile="javm", gas_model="pipeline")
+def test_benchmark_programs_under_the_javm_profile(root, name, engine):
+    r = javm.run_vector(root / "bench" / "programs" / f"{name}.json", profile="javm", gas_model="pipeline",
+                        engine=engine)
     assert r.passed, r.mismatches
-    assert r.result.status == "host"
+    assert (r.result.status, r.result.engine) == ("host", engine)
 
 
 def test_a_vector_that_does_not_match_is_reported(root, tmp_path):
@@ -38,8 +45,10 @@ def test_a_vector_that_does_not_match_is_reported(root, tmp_path):
     assert [m.split(":")[0] for m in r.mismatches] == ["pc", "regs"]
 
 
-def test_run_a_raw_program():
-    r = javm.run(FIB90, gas=100000)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_run_a_raw_program(engine):
+    r = javm.run(FIB90, gas=100000, engine=engine)
+    assert r.engine == engine
     assert (r.status, r.exit_arg, r.regs[7]) == ("host", 0, 2880067194370816120)
     assert r.pc == 24 and r.instructions > 90 and 0 < r.gas < 100000
 
@@ -84,6 +93,10 @@ def test_wrong_types_and_values():
         javm.run(FIB90, gas_model="fast")
     with pytest.raises(ValueError):
         javm.run(FIB90, profile="other")
+    with pytest.raises(ValueError):
+        javm.run(FIB90, engine="fast")
+    with pytest.raises(TypeError):
+        javm.run(FIB90, engine=2)
     with pytest.raises(ValueError):
         javm.run(FIB90, regs=[1, 2, 3])
     with pytest.raises(ValueError):

@@ -13,7 +13,7 @@ STRUCTS = {  # C type -> (ctypes class, fields to check)
     "javm_key": (N.Key, ["tag", "hash", "ref"]),
     "javm_exit": (N.Exit, ["reason", "arg"]),
     "javm_prepare_opts": (N.PrepareOpts, ["profile", "mem_latency"]),
-    "javm_state": (N.State, ["regs", "pc", "gas", "mem", "steps"]),
+    "javm_state": (N.State, ["regs", "pc", "gas", "mem", "steps", "engine", "ran"]),
     "javm_lmdb_opts": (N.LmdbOpts, ["map_size", "no_sync", "read_only"]),
     "javm_decode_err": (N.DecodeErr, ["reason", "offset", "has_missing", "missing"]),
     "javm_invoke_opts": (N.InvokeOpts, ["name", "name_len"]),

@@ -113,10 +113,14 @@ def test_gc_deletes_unreachable_caps(store, guests):
     assert e.value.name == "JAVM_ERR_NOT_FOUND"
 
 
-def test_memory_store(guests):
-    with javm.Store.memory() as s:
+@pytest.mark.parametrize("engine", ["interp", pytest.param("jit", marks=pytest.mark.skipif(
+    not javm.jit_available(), reason="no JIT in this build or CPU"))])
+def test_memory_store_on_each_engine(guests, engine):
+    with javm.Store.memory(engine=engine) as s:
         s.spawn(s.put_image(guests["counter"]), name="c")
         assert s.invoke("c", 2).return_value == 1002
+        s.spawn(s.put_image(guests["fib"]), name="fib")
+        assert s.invoke("fib", 25).return_value == 75025
         assert repr(s) == "<javm.Store memory>"
 
 
@@ -145,6 +149,8 @@ def test_a_store_that_is_a_file(tmp_path):
 def test_wrong_types(store, guests):
     with pytest.raises(TypeError):
         javm.Store(42)
+    with pytest.raises(ValueError):
+        javm.Store.memory(engine="turbo")
     with pytest.raises(TypeError):
         store.put_image(3.5)
     with pytest.raises(TypeError):
