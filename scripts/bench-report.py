@@ -192,6 +192,7 @@ set key {key}
 set datafile missing "?"
 set ylabel "{ylabel}"
 set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
 set xtics nomirror font ",10"
 """
 COLORS = ["#3b6ea5", "#d9822b", "#5aa469", "#b8473d", "#7d5ba6"]
