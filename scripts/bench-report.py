@@ -173,7 +173,11 @@ def parse_guest(text):
     for line in text.splitlines():
         m = re.match(r"^(.*?)\s{2,}([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+(.*)$", line)
         if m:
-            rows.append({"benchmark": m.group(1).strip(), "native_ms": float(m.group(2)),
+            name, engine = m.group(1).strip(), "interp"
+            e = re.match(r"^(.*?)\s*\[(\w+)\]$", name)  # "blake2b-256, 1 MiB [jit]"
+            if e:
+                name, engine = e.group(1), e.group(2)
+            rows.append({"benchmark": name, "engine": engine, "native_ms": float(m.group(2)),
                          "guest_ms": float(m.group(3)), "ratio": float(m.group(4)), "check": m.group(5)})
     return rows
 
@@ -368,15 +372,23 @@ def main():
     rows = parse_guest(text or "")
     md += ["## Guest code against native code", ""]
     if rows:
+        gengines = list(dict.fromkeys(r["engine"] for r in rows))
+        gnames = list(dict.fromkeys(r["benchmark"] for r in rows))
+        ratio = {(r["benchmark"], r["engine"]): r["ratio"] for r in rows}
         svg = chart(out_dir, "guest", "guest time / native time (lower is better)", "times slower than native",
-                    [r["benchmark"] for r in rows], [("interp", [r["ratio"] for r in rows])], fmt="%.1fx")
+                    gnames, [(e, [ratio.get((g, e)) for g in gnames]) for e in gengines], fmt="%.1fx")
         if svg:
             md += [f"![guest vs native]({svg})", ""]
-        md += [md_table(["benchmark", "native ms", "guest ms", "guest / native", "check"],
-                        [[r["benchmark"], r["native_ms"], r["guest_ms"], f"{r['ratio']}x", r["check"]] for r in rows]),
-               "", "`bench_guest`: the same C source compiled twice, natively (-O2) and as a JAVM guest",
-               "(clang-19, `javm ld`), run side by side; the guest time is a whole `javm_invoke` on the",
-               "in-memory store (input copy, run, settle, commit). The check column compares the results.", ""]
+        md += [md_table(["benchmark", "engine", "native ms", "guest ms", "guest / native", "check"],
+                        [[r["benchmark"], r["engine"], r["native_ms"], r["guest_ms"], f"{r['ratio']}x", r["check"]]
+                         for r in rows]), ""]
+        notes = [ln.strip() for ln in (text or "").splitlines() if ln.startswith("JIT compile of")]
+        if notes:
+            md += ["".join(f"* {n}\n" for n in notes)]
+        md += ["`bench_guest`: the same C source compiled twice, natively (-O2) and as a JAVM guest",
+               "(clang-19, `javm ld`), run side by side on each engine; the guest time is a whole",
+               "`javm_invoke` on the in-memory store (input copy, run, settle, commit). The check column",
+               "compares the results.", ""]
     else:
         md += [f"Not measured: {(text or '').strip()[:200] or 'bench_guest failed'}", ""]
 
