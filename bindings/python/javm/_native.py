@@ -188,7 +188,8 @@ class KaVtbl(ctypes.Structure):
                 ("yield_catcher_add", _fn), ("yield_catcher_remove", _fn),
                 ("yield_catcher_contains", _fn), ("host_open", _fn), ("host_save", _fn),
                 ("file_iter", ctypes.CFUNCTYPE(c_int, c_void_p, FILE_CB, c_void_p)),
-                ("begin", _fn), ("persist", _fn), ("rollback", _fn), ("destroy", _fn)]
+                ("begin", _fn), ("persist", _fn), ("rollback", _fn), ("destroy", _fn),
+                ("storage_quota_read", _fn)]
 
 
 class KaHead(ctypes.Structure):

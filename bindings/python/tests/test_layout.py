@@ -37,7 +37,8 @@ STRUCTS = {  # C type -> (ctypes class, fields to check)
     "javm_cap": (N.Cap, ["kind", "instance", "image", "data", "cnode", "type"]),
     "javm_store_vtbl": (N.StoreVtbl, ["scan", "close"]),
     "struct javm_store": (N.StoreHead, ["vtbl", "errmsg", "txn_end", "txn_end_arg"]),
-    "javm_ka_vtbl": (N.KaVtbl, ["storage_quota_get", "storage_quota_set", "file_iter", "destroy"]),
+    "javm_ka_vtbl": (N.KaVtbl, ["storage_quota_get", "storage_quota_set", "file_iter", "destroy",
+                                "storage_quota_read"]),
 }
 
 
