@@ -4,7 +4,7 @@ ASAN    ?= build-asan
 TSAN    ?= build-tsan
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build asan tsan demo test test-release test-asan test-tsan bench fuzz clean
+.PHONY: all deps build asan tsan demo test test-release test-asan test-tsan bench bench-report fuzz clean install
 
 all: build
 
@@ -43,8 +43,20 @@ test-tsan: tsan
 # Every test, on the optimised build and on the sanitizer builds.
 test: test-release test-asan test-tsan
 
+# Installs the command, libraries, headers, pkg-config file, CMake package, man pages, guest
+# SDK and Python binding under PREFIX (cmake/install.cmake lists what goes where).
+PREFIX  ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
+
+# Runs every benchmark and writes docs/bench/ (README.md, SVG charts, raw outputs): the
+# machine, date, commit and method with each figure (scripts/bench-report.py).
+bench-report: build
+	@scripts/deps.sh bench
+	@python3 scripts/bench-report.py $(BUILD) docs/bench
 
 # Every libFuzzer target (fuzz/fuzz_*.c) for FUZZ_SECONDS each (clang-19); fails on any
 # finding (crash, sanitizer report, leak, timeout, out of memory).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * bench/bench_exec.c — exec-layer speed: ns per executed instruction on the four programs of
- * shared/bench-programs (JAVM profile, pipeline gas on), best of N runs (default 7), beside
+ * bench/programs (JAVM profile, pipeline gas on), best of N runs (default 7), beside
  * the upstream Rust interpreter's figures. Usage: bench_exec [RUNS] [DIR] */
 #include <stdlib.h>
 
@@ -9,6 +9,6 @@
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
-    const char *dir = argc > 2 ? argv[2] : JAVM_SHARED_DIR "/bench-programs";
+    const char *dir = argc > 2 ? argv[2] : JAVM_BENCH_PROGRAMS_DIR;
     return tb_exec_programs(dir, runs, TB_INTERP | TB_JIT, stdout) ? 1 : 0;
 }

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     static const char *const names[4] = { "fib", "mem", "muldiv", "sieve" };
     for (int k = 0; k < 4; k++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/bench-programs/%s.bin", JAVM_SHARED_DIR, names[k]);
+        snprintf(path, sizeof path, "%s/%s.bin", JAVM_BENCH_PROGRAMS_DIR, names[k]);
         bad |= blob_row(names[k], path, runs);
     }
     uint64_t sizes[2] = { 10000, 100000 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz/gen_corpus.sh — writes the seed corpora fuzz/corpus/<target>/ (git-ignored): inputs from
-# our own generators (fuzz/gen_corpus.c over tests/ref/diff.c), and every shared v0.4 vector's
+# our own generators (fuzz/gen_corpus.c over tests/ref/diff.c), and every v0.4 vector (tests/vectors)'s
 # `program` field: as a blob for fuzz_deblob, and with the vector's registers, pc, gas and page
 # map in the fuzz_exec_diff format (tests/ref/diff.c) for fuzz_exec_diff and fuzz_jit_diff; and the seeds of
 # fuzz_caps and fuzz_dispatch from caps the library builds (fuzz/gen_corpus_caps.c).
@@ -23,9 +23,9 @@ mkdir -p "$exec_dir" "$blob_dir" "$caps_dir" "$dispatch_dir" "$root/fuzz/out"
   $(pkg-config --libs libsodium 2>/dev/null || echo -lsodium) -llmdb -lpthread \
   -o "$root/fuzz/out/gen_corpus_caps"
 "$root/fuzz/out/gen_corpus_caps" "$caps_dir" "$dispatch_dir"
-vectors="$root/../shared/pvm-vectors/v0.4-w3f-pr3/programs"
-if [ -d "$vectors" ]; then
-  python3 - "$vectors" "$exec_dir" "$blob_dir" <<'PY'
+vectors="$root/tests/vectors/v0.4-w3f-pr3/programs"
+[ -d "$vectors" ] || { echo "gen_corpus: $vectors missing (part of the repository)" >&2; exit 1; }
+python3 - "$vectors" "$exec_dir" "$blob_dir" <<'PY'
 import json, os, struct, sys
 src, exec_dir, blob_dir = sys.argv[1:4]
 n = 0
@@ -56,9 +56,6 @@ for name in sorted(os.listdir(src)):
     n += 1
 print(f"gen_corpus: {n} vectors written to both corpora")
 PY
-else
-  echo "gen_corpus: $vectors absent; generated inputs only" >&2
-fi
 # fuzz_jit_diff reads fuzz_exec_diff's format: the same seeds.
 jit_dir="$root/fuzz/corpus/fuzz_jit_diff"
 mkdir -p "$jit_dir"

@@ -14,6 +14,7 @@
 #ifndef JAVM_H
 #define JAVM_H
 
+#include "javm/version.h"
 #include "javm/status.h"
 #include "javm/limits.h"
 #include "javm/exec.h"

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The four shared benchmark programs, run once each under the JAVM profile: registers, pc,
+# The four benchmark programs, run once each under the JAVM profile: registers, pc,
 # memory hash, instruction count, and remaining gas under both gas models (the pipeline
-# model's end-to-end check). Skips (exit 77) when ../shared/bench-programs is absent.
+# model's end-to-end check). The programs live in bench/programs/.
 set -uo pipefail
-javm=$1 shared=$2
-dir=$shared/bench-programs
-if [ ! -d "$dir" ]; then echo "skipped: $dir not found"; exit 77; fi
+javm=$1 root=$2
+dir=$root/bench/programs
 fail=0 pass=0
 for b in fib mem muldiv sieve; do
   for model in pipeline instr; do

@@ -3,20 +3,17 @@
 # assembler round trip on a vector through the CLI, linker errors, and the end-to-end guest
 # demo (scripts/guest-demo.sh) with its results checked. Exits 77 without clang-19.
 set -uo pipefail
-javm=$1 shared=$2
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+javm=$1 root=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL $*"; fail=1; }
 printf '  add_64 r1, r2\n' > "$tmp/e.s"
 "$javm" asm "$tmp/e.s" -o "$tmp/e.jimg" 2> "$tmp/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "e.s:1:16: error: expected ','" "$tmp/err" || bad "asm error position (rc $rc): $(cat "$tmp/err")"
-v="$shared/pvm-vectors/v0.4-w3f-pr3/programs/riscv_rv64ui_add.json"
-if [ -f "$v" ]; then
-  "$javm" disasm "$v" -o "$tmp/v.s" && "$javm" asm --blob "$tmp/v.s" -o "$tmp/v.bin" || bad "vector disasm/asm"
-  python3 -c "import json,sys; sys.stdout.buffer.write(bytes(json.load(open('$v'))['program']))" > "$tmp/orig.bin" 2>/dev/null \
-    && { cmp -s "$tmp/orig.bin" "$tmp/v.bin" || bad "vector blob differs after the CLI round trip"; }
-fi
+v="$root/tests/vectors/v0.4-w3f-pr3/programs/riscv_rv64ui_add.json"
+"$javm" disasm "$v" -o "$tmp/v.s" && "$javm" asm --blob "$tmp/v.s" -o "$tmp/v.bin" || bad "vector disasm/asm"
+python3 -c "import json,sys; sys.stdout.buffer.write(bytes(json.load(open('$v'))['program']))" > "$tmp/orig.bin" \
+  && { cmp -s "$tmp/orig.bin" "$tmp/v.bin" || bad "vector blob differs after the CLI round trip"; } || bad "python3 reading $v"
 printf 'hello' > "$tmp/x.elf"
 "$javm" ld "$tmp/x.elf" -o "$tmp/x.jimg" 2> "$tmp/err"; rc=$?
 [ $rc -eq 3 ] && grep -q "not an ELF" "$tmp/err" || bad "ld on junk (rc $rc)"

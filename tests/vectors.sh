@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # JAM PVM conformance through the CLI: all 307 v0.4 vectors must pass on every field
-# (pvm.md §9.4). Skips (exit 77) when ../shared/pvm-vectors is absent.
+# under the GP-compat profile. The vectors live in tests/vectors/; their checksums are
+# verified first.
 set -uo pipefail
-javm=$1 shared=$2
-dir=$shared/pvm-vectors/v0.4-w3f-pr3/programs
-if [ ! -d "$dir" ]; then echo "skipped: $dir not found"; exit 77; fi
+javm=$1 root=$2
+dir=$root/tests/vectors/v0.4-w3f-pr3/programs
+(cd "$root/tests/vectors" && sha256sum -c --quiet SHA256SUMS) || { echo "FAIL: tests/vectors/SHA256SUMS"; exit 1; }
+n=$(ls "$dir"/*.json | wc -l)
+[ "$n" = 307 ] || { echo "FAIL: $n vector files in $dir, expected 307"; exit 1; }
 out=$("$javm" vectors "$dir"); rc=$?
 echo "$out" | tail -20
 last=$(echo "$out" | tail -1)

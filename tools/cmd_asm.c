@@ -12,7 +12,7 @@ static void usage(FILE *f)
     fputs("usage: javm asm FILE.s -o OUT [--blob]\n\n"
           "Assembles PVM assembly (syntax: docs/guest.md) into a JIMG image file (the image and\n"
           "the Data caps its slots and mappings need), or with --blob into a GP deblob\n"
-          "(pvm.md §9.2; endpoints, mappings and caps are then not allowed).\n"
+          "(docs/isa.md; endpoints, mappings and caps are then not allowed).\n"
           "Exit codes: 0 ok, 2 usage, 3 the source has an error (reported as file:line:col).\n",
           f);
 }

@@ -10,9 +10,10 @@
 
 static const char usage[] =
     "usage: javm bench [--programs DIR] [--runs N] [--invocations N] [--engine E] [--profile P]\n"
-    "Prints ns per executed instruction on the shared benchmark programs (DIR, default\n"
-    "../shared/bench-programs or $JAVM_BENCH_PROGRAMS) and committed invocations per second\n"
-    "of a trivial endpoint on a temporary LMDB store, durable and with --no-sync.\n"
+    "Prints ns per executed instruction on the four benchmark programs (DIR; default\n"
+    "$JAVM_BENCH_PROGRAMS, else ../share/javm/bench-programs beside an installed javm, else\n"
+    "the source tree's bench/programs) and committed invocations per second of a trivial endpoint\n"
+    "on a temporary LMDB store, durable and with --no-sync.\n"
     "--engine auto (default) times the programs on both engines side by side; interp or jit\n"
     "times one. The invocations run on the chosen engine (auto: $JAVM_ENGINE, else the JIT).\n"
     "--profile P runs the programs under javm (default), gp or jam-draft, charging the\n"
@@ -59,14 +60,38 @@ done:
     return rc;
 }
 
+/* BINDIR/../share/javm/bench-programs beside an installed javm, wherever the tree was
+ * installed (cmake --install --prefix P); false when the command runs from a build tree. */
+static bool installed_programs(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0 || (size_t)n >= size - 1)
+        return false;
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return false;
+    *slash = 0;
+    static const char rel[] = "/../share/javm/bench-programs";
+    if (strlen(buf) + sizeof rel > size)
+        return false;
+    strcat(buf, rel);
+    char probe[4096 + 16];
+    snprintf(probe, sizeof probe, "%s/fib.bin", buf);
+    return access(probe, R_OK) == 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     const char *dir = getenv("JAVM_BENCH_PROGRAMS");
     javm_engine engine = JAVM_ENGINE_AUTO;
     uint64_t runs = 5, n = 2000;
     javm_profile profile = JAVM_PROFILE_JAVM;
+    char installed[4096];
+    if (!dir && installed_programs(installed, sizeof installed))
+        dir = installed;
     if (!dir)
-        dir = "../shared/bench-programs";
+        dir = JAVM_BENCH_PROGRAMS_DIR;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(argv[i])) {

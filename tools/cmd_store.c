@@ -208,7 +208,7 @@ int cmd_files(int argc, char **argv)
 
 static const char gc_usage[] =
     "usage: javm gc [--store PATH] [--json]\n"
-    "Deletes every blob that no name and no file reaches (caps.md §5.6), repairs refcounts,\n"
+    "Deletes every blob that no name and no file reaches (docs/store.md), repairs refcounts,\n"
     "and commits, in one transaction. Exit: 0 ok, 3 store error.\n";
 
 int cmd_gc(int argc, char **argv)

@@ -35,7 +35,7 @@ static const struct command {
 
 static void usage(FILE *f)
 {
-    fputs("usage: javm <command> [options]\n\ncommands:\n", f);
+    fputs("usage: javm <command> [options]\n       javm --version\n\ncommands:\n", f);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nEach command takes --help. Exit codes: 0 ok, 1 the command ran and what it checked\n"
@@ -49,6 +49,11 @@ int main(int argc, char **argv)
     if (argc < 2 || cli_is_help(argv[1])) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        /* the library's version: the command is built from the same tree */
+        printf("javm %s\n", javm_version());
+        return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)

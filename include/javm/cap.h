@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * javm/cap.h — capability layer: cap kinds, canonical encodings, cap hash, the cache, the
- * store interface and the kernel assist (normative: shared/spec/caps.md §2-5, §9, §11).
+ * store interface and the kernel assist (reference: docs/caps.md).
  * Part of the public API; include <javm.h>, not this file. Design notes: docs/caps-impl.md. */
 #ifndef JAVM_CAP_H
 #define JAVM_CAP_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * javm/exec.h — the exec layer: program preparation, guest memory, and the interpreter
- * (normative: shared/spec/pvm.md). Part of the public API; include <javm.h>. */
+ * (reference: docs/isa.md, docs/gas.md). Part of the public API; include <javm.h>. */
 #ifndef JAVM_EXEC_H
 #define JAVM_EXEC_H
 

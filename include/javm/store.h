@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * javm/store.h — the persistent store on LMDB and the persistent kernel assist (normative:
- * shared/spec/caps.md §5.7, §9). The store interface itself (javm_store_vtbl) and the
+ * javm/store.h — the persistent store on LMDB and the persistent kernel assist (reference:
+ * docs/store.md). The store interface itself (javm_store_vtbl) and the
  * in-memory store are in javm/cap.h. Part of the public API; include <javm.h>. */
 #ifndef JAVM_STORE_H
 #define JAVM_STORE_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * javm/vm.h — the VM: call stack, invoke/resume/abort, spawn, the image decode cache and the
- * ecall dispatcher with its per-invocation context (normative: shared/spec/caps.md §6, §7).
+ * ecall dispatcher with its per-invocation context (reference: docs/ecalls.md).
  * Part of the public API; include <javm.h>, not this file. Design notes: docs/vm.md. */
 #ifndef JAVM_VM_H
 #define JAVM_VM_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * exec/exec.h — internals of the exec layer: the prepared program, the predecoded record
  * layout, guest memory, and the decoding helpers shared by preparation and the gas model.
- * Normative behaviour: shared/spec/pvm.md. */
+ * Behaviour: docs/isa.md and docs/gas.md. */
 #ifndef EXEC_EXEC_H
 #define EXEC_EXEC_H
 

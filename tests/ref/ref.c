@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * tests/ref/ref.c — the reference interpreter of tests/ref/ref.h, written section by section
- * from shared/spec/pvm.md. Speed is not a goal: nothing is predecoded, every step decodes the
- * instruction at pc from the raw bytes, and every block start reached is costed by walking its
- * block. The only thing shared with the fast interpreter is the public memory object. */
+ * from the PVM specification (pvm.md). Speed is not a goal: nothing is predecoded, every step
+ * decodes the instruction at pc from the raw bytes, and every block start reached is costed by
+ * walking its block. The only thing shared with the fast interpreter is the public memory object. */
 #include "ref.h"
 
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * tests/ref/ref.h — a deliberately simple reference interpreter for the exec layer, written
- * straight from shared/spec/pvm.md and sharing no code with src/exec: it decodes every
+ * straight from the PVM specification (pvm.md) and sharing no code with src/exec: it decodes every
  * instruction from the raw code, bitmask and jump table at every step and computes a block's
  * cost by walking the block when execution arrives at its start. Used by the differential
  * tests and the fuzz targets to check the fast interpreter (javm_prepare / javm_run). */

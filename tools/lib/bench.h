@@ -8,7 +8,7 @@
 
 #include "javm.h"
 
-/* Runs the four programs of DIR (shared/bench-programs) under the JAVM profile with pipeline
+/* Runs the four programs of DIR (bench/programs) under the JAVM profile with pipeline
  * gas, best of `runs`, and prints ns per executed instruction beside the upstream Rust
  * interpreter's figures. Returns 0, or -1 when a program is missing or its result differs. */
 /* Engines to time (a mask). */

@@ -42,7 +42,7 @@ typedef struct tv_vector {
     int64_t exp_gas;
     bool has_fault;
     uint32_t exp_fault;
-    /* extra keys of shared/bench-programs */
+    /* extra keys of bench/programs */
     bool has_instructions, has_fnv, has_gas_1pi;
     uint64_t exp_instructions, exp_fnv;
     uint32_t fnv_addr, fnv_len;      /* region hashed by expected-memory-fnv1a64 */
