@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # javm gas, and javm run / vectors under the jam-draft profile, from the shell. Expected costs
-# are the worked examples of shared/spec/gas.md §7 and the table of pvm.md §7.5.
+# are the worked examples of the jam-draft gas model (docs/exec.md) and the pipeline table.
 set -uo pipefail
-javm=$1 shared=${2:-}
+javm=$1 root=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0 pass=0
 check() { # name, expected exit code, command...
@@ -66,8 +66,9 @@ grep -q '^exit: panic' "$tmp/out" && grep -q '^pc: 0' "$tmp/out" || { fail=$((fa
 check "run low javm" 0 "$javm" run "$tmp/low.bin" --page 0x1000:4096
 grep -q '^exit: trap' "$tmp/out" && grep -q '^pc: 5' "$tmp/out" || { fail=$((fail + 1)); echo "FAIL low javm"; cat "$tmp/out"; }
 # the v0.4 vectors keep passing under jam-draft's semantics with one gas per instruction
-vec="$shared/pvm-vectors/v0.4-w3f-pr3/programs"
-if [ -n "$shared" ] && [ -d "$vec" ]; then
+vec="$root/tests/vectors/v0.4-w3f-pr3/programs"
+[ -d "$vec" ] || { fail=$((fail + 1)); echo "FAIL: $vec missing"; }
+if [ -d "$vec" ]; then
   check "vectors jam-draft instr" 0 "$javm" vectors "$vec" --profile jam-draft --gas-model instr
   grep -q '^307 passed, 0 failed$' "$tmp/out" || { fail=$((fail + 1)); echo "FAIL vectors"; tail -3 "$tmp/out"; }
   check "gas vector" 0 "$javm" gas "$vec/inst_add_32.json" --profile jam-draft --json

@@ -19,8 +19,8 @@
 #include "ref/gas_ref.h"
 #include "vector.h"
 
-#define VECTOR_DIR JAVM_SHARED_DIR "/pvm-vectors/v0.4-w3f-pr3/programs"
-#define BENCH_DIR JAVM_SHARED_DIR "/bench-programs"
+#define VECTOR_DIR JAVM_VECTORS_DIR
+#define BENCH_DIR JAVM_BENCH_PROGRAMS_DIR
 #define SEED UINT64_C(0x6761732d64726166) /* "gas-draf" */
 #define MIN_BLOCKS 1000000u
 #define MAXL 4096

@@ -16,7 +16,7 @@ static const char usage[] =
     "  --gas-model M           pipeline (the default, javm and gp profiles), instr (one gas\n"
     "                          per instruction) or jam-draft (the default of jam-draft)\n"
     "  --profile P             javm (default), gp (GP-compatibility) or jam-draft (the JAM\n"
-    "                          draft: shared/spec/gas.md)\n"
+    "                          draft: docs/exec.md)\n"
     "  --mem-latency M         memory latency of the gas model (default 25; jam-draft: 25 for\n"
     "                          an L2 hit, 37 for an L3 hit)\n"
     "  --page ADDR:LEN[:ro]    make [ADDR, ADDR+LEN) accessible (read-write unless :ro);\n"
