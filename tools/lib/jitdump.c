@@ -123,7 +123,7 @@ int jit_dump_native(FILE *out, const javm_program *p, javm_gas_model m)
     uint32_t table = (uint32_t)(size - p->njt * 4); /* int32 offsets from the table, at the end */
     fprintf(out, "; %u PVM records (L = %" PRIu64 ", %s profile, %s gas), %u bytes of native code%s\n",
             p->nrecs, p->L, p->profile == JAVM_PROFILE_GP ? "GP" : "JAVM",
-            m == JAVM_GAS_INSTR ? "instruction" : "pipeline", size,
+            m == JAVM_GAS_INSTR ? "instruction" : m == JAVM_GAS_PIPELINE ? "pipeline" : "jam-draft", size,
             dec ? "" : " (no decoder in this build: hex)");
     uint32_t first = p->nrecs ? jit_code_rec_offset(jc, 0) : stubs;
     fprintf(out, "; constants, entry, exits and trampolines: [0, 0x%x)\n", first);
