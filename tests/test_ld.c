@@ -165,6 +165,25 @@ static void test_random_corruption(void **state)
     free(b);
 }
 
+/* A stack size near 2^64 wrapped data_end + stack around to below 4 GiB and was accepted. */
+static void test_stack_wraps(void **state)
+{
+    elf_fixture *f = *state;
+    static const uint64_t sizes[] = { UINT64_C(0xFFFFFFFFFFFFF000), UINT64_C(0xFFFFFFFF00000000),
+                                      UINT64_C(1) << 32 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        rvld_opts o = { sizes[i] };
+        asm_unit u;
+        char msg[512] = "";
+        asm_unit_init(&u);
+        int rc = rvld_link(f->elf, f->len, &o, &u, msg, sizeof msg);
+        asm_unit_free(&u);
+        if (rc == JAVM_OK)
+            fail_msg("stack of 0x%llx bytes linked", (unsigned long long)sizes[i]);
+        assert_non_null(strstr(msg, "the stack"));
+    }
+}
+
 int main(void)
 {
     if (!gb_have_clang()) {
@@ -175,7 +194,7 @@ int main(void)
         cmocka_unit_test(test_ok),           cmocka_unit_test(test_not_elf),
         cmocka_unit_test(test_other_machine), cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_instructions), cmocka_unit_test(test_missing_endpoint),
-        cmocka_unit_test(test_random_corruption),
+        cmocka_unit_test(test_random_corruption), cmocka_unit_test(test_stack_wraps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

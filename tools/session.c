@@ -10,6 +10,10 @@ bool cli_session_opt(cli_session *s, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     if (strcmp(a, "--store") == 0 && *i + 1 < argc) {
+        if (!*argv[*i + 1]) { /* not ./.javm: an empty path is a usage error */
+            fputs("javm: --store needs a path (it is empty)\n", stderr);
+            return false;
+        }
         s->path = argv[++*i];
         return true;
     }

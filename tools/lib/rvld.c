@@ -990,7 +990,9 @@ int rvld_link(const uint8_t *elf, size_t len, const rvld_opts *opts, asm_unit *u
     }
     if ((rc = build_data(&k, dr, ndr, &data_end)))
         goto done;
-    if (stack % JAVM_PAGE_SIZE || data_end + stack > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE) {
+    /* compared without adding: data_end + stack wrapped around for a stack near 2^64 */
+    if (stack % JAVM_PAGE_SIZE || data_end > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE ||
+        stack > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE - data_end) {
         rc = fail(&k, JAVM_ERR_INVALID_ARG, "the stack (%" PRIu64 " bytes) must be page-sized and fit below 4 GiB", stack);
         goto done;
     }
