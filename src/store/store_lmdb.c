@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "store/store.h"
@@ -74,6 +75,22 @@ static int lmdb_fail(store_lmdb *s, int mrc, const char *op, javm_table t, const
         store_describe_key(where, sizeof where, t, key, klen);
     store_set_errmsg(&s->base, "lmdb %s%s%s: %s", op, key ? " " : "", where, mdb_strerror(mrc));
     return map_lmdb_rc(mrc);
+}
+
+/* Whether the filesystem holding data.mdb is full. LMDB turns a short pwrite of its dirty
+ * pages (the disk filled part-way) into EIO ("short write, filesystem full?" in mdb.c), so a
+ * failed commit is checked here: less than DISK_FULL_SLACK bytes left (for root, counting the
+ * blocks reserved for root, which it may use) is a full disk, i.e. STORE_FULL. */
+#define DISK_FULL_SLACK (1u << 20)
+static bool disk_full(store_lmdb *s, uint64_t *free_bytes)
+{
+    int fd;
+    struct statvfs sv;
+    if (mdb_env_get_fd(s->env, &fd) || fstatvfs(fd, &sv))
+        return false;
+    uint64_t blocks = geteuid() == 0 ? sv.f_bfree : sv.f_bavail;
+    *free_bytes = blocks * (uint64_t)sv.f_frsize;
+    return *free_bytes < DISK_FULL_SLACK;
 }
 
 /* ==== copies for reads outside the write transaction ====================================== */
@@ -263,6 +280,15 @@ static int lmdb_commit(javm_store *base)
     int mrc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL;
     store_txn_ended(base, mrc == 0);
+    if (mrc == EIO || mrc == ENOSPC) {
+        uint64_t free_bytes;
+        if (disk_full(s, &free_bytes)) {
+            store_set_errmsg(base, "lmdb commit: no space left on device (%llu bytes free where "
+                             "data.mdb lives); the store keeps its last commit",
+                             (unsigned long long)free_bytes);
+            return JAVM_ERR_STORE_FULL;
+        }
+    }
     return mrc ? lmdb_fail(s, mrc, "commit", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
 }
 
