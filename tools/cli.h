@@ -36,6 +36,8 @@ int cmd_quota(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gas(int argc, char **argv);
 

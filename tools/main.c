@@ -28,6 +28,8 @@ static const struct command {
     { "files", cmd_files, "the file map" },
     { "gc", cmd_gc, "delete what no name or file reaches" },
     { "fsck", cmd_fsck, "check the store: blob hashes, refcounts, edges, names, files" },
+    { "backup", cmd_backup, "a consistent, compacted copy of a live store, checked" },
+    { "restore", cmd_restore, "replace the store by a backup that checks clean" },
     { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
     { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
