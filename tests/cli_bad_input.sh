@@ -11,7 +11,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 expect() { local want=$1; shift; "$@" >"$tmp/out" 2>&1; local rc=$?
   if [ $rc -eq "$want" ]; then ok; else bad "exit $rc (want $want): $*"; cat "$tmp/out"; fi; }
 mkdir "$tmp/empty"
-for c in asm disasm ld run vectors demo put spawn invoke cat ls quota files gc fsck bench; do
+for c in asm disasm ld run vectors demo put spawn invoke cat ls quota files gc fsck backup restore bench; do
   "$javm" $c --help >"$tmp/out" 2>&1 || bad "$c --help exited $?"
   grep -q 'Exit' "$tmp/out" && ok || bad "$c --help documents no exit codes"
 done
@@ -32,6 +32,8 @@ expect 2 "$javm" quota get not-a-number
 expect 3 "$javm" files --store /proc/self/javm-store
 expect 3 "$javm" gc --store /proc/self/javm-store
 expect 3 "$javm" fsck --store /proc/self/javm-store
+expect 3 "$javm" backup "$tmp/bk" --store /proc/self/javm-store
+expect 3 "$javm" restore "$tmp/none"
 expect 3 "$javm" bench --programs "$tmp/empty" --runs 1 --invocations 1
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -165,6 +165,75 @@ static void test_random_corruption(void **state)
     free(b);
 }
 
+/* A stack size near 2^64 wrapped data_end + stack around to below 4 GiB and was accepted. */
+static void test_stack_wraps(void **state)
+{
+    elf_fixture *f = *state;
+    static const uint64_t sizes[] = { UINT64_C(0xFFFFFFFFFFFFF000), UINT64_C(0xFFFFFFFF00000000),
+                                      UINT64_C(1) << 32 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        rvld_opts o = { sizes[i] };
+        asm_unit u;
+        char msg[512] = "";
+        asm_unit_init(&u);
+        int rc = rvld_link(f->elf, f->len, &o, &u, msg, sizeof msg);
+        asm_unit_free(&u);
+        if (rc == JAVM_OK)
+            fail_msg("stack of 0x%llx bytes linked", (unsigned long long)sizes[i]);
+        assert_non_null(strstr(msg, "the stack"));
+    }
+}
+
+/* A copy of the fixture whose NOBITS sections (.bss) are size bytes long. */
+static uint8_t *with_bss(const elf_fixture *f, uint64_t size)
+{
+    uint8_t *b = malloc(f->len);
+    assert_non_null(b);
+    memcpy(b, f->elf, f->len);
+    uint64_t shoff;
+    uint16_t shentsize, shnum;
+    memcpy(&shoff, b + 0x28, 8);
+    memcpy(&shentsize, b + 0x3A, 2);
+    memcpy(&shnum, b + 0x3C, 2);
+    int n = 0;
+    for (uint16_t i = 0; i < shnum; i++) {
+        uint8_t *sh = b + shoff + (size_t)i * shentsize;
+        uint32_t type;
+        memcpy(&type, sh + 4, 4);
+        if (type == 8) {
+            memcpy(sh + 32, &size, 8);
+            n++;
+        }
+    }
+    assert_int_equal(n, 1);
+    return b;
+}
+
+/* .bss is a mapping beyond the Data, never a zero-filled buffer (a 0x80001028-byte .bss was
+ * backed by a 2 GiB calloc); what one image may declare is capped with a clear error. */
+static void test_bss_not_allocated(void **state)
+{
+    elf_fixture *f = *state;
+    uint8_t *b = with_bss(f, 64u << 20);
+    asm_unit u;
+    char msg[512] = "";
+    asm_unit_init(&u);
+    assert_int_equal(rvld_link(b, f->len, NULL, &u, msg, sizeof msg), JAVM_OK);
+    size_t bytes = 0;
+    for (size_t i = 0; i < u.ncaps; i++)
+        bytes += u.caps[i].len;
+    uint64_t mapped = 0;
+    for (size_t i = 0; i < u.nmaps; i++)
+        mapped += u.maps[i].size;
+    assert_true(bytes < 4096);
+    assert_true(mapped >= (64u << 20));
+    asm_unit_free(&u);
+    free(b);
+    b = with_bss(f, 0x80001028u);
+    expect_fail(b, f->len, "at most 1073741824");
+    free(b);
+}
+
 int main(void)
 {
     if (!gb_have_clang()) {
@@ -175,7 +244,8 @@ int main(void)
         cmocka_unit_test(test_ok),           cmocka_unit_test(test_not_elf),
         cmocka_unit_test(test_other_machine), cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_instructions), cmocka_unit_test(test_missing_endpoint),
-        cmocka_unit_test(test_random_corruption),
+        cmocka_unit_test(test_random_corruption), cmocka_unit_test(test_stack_wraps),
+        cmocka_unit_test(test_bss_not_allocated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

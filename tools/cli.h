@@ -36,6 +36,8 @@ int cmd_quota(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_gas(int argc, char **argv);
 
@@ -43,9 +45,14 @@ int cmd_gas(int argc, char **argv);
 bool cli_parse_u64(const char *s, uint64_t *out);
 /* Whether a is --help or -h. */
 bool cli_is_help(const char *a);
-/* Reads a whole file (up to 1 GiB); caller frees *buf. Returns a javm status; on
- * JAVM_ERR_IO errno says why (ENOENT, EISDIR, EFBIG, ...). */
+/* The most cli_read_file reads: 1 GiB. */
+#define CLI_READ_MAX ((size_t)1 << 30)
+/* Reads a whole file, pipe or character device as a stream, up to CLI_READ_MAX bytes; caller
+ * frees *buf. Returns a javm status; on JAVM_ERR_IO errno says why (ENOENT, EISDIR, EFBIG
+ * when the input is longer than the limit, ...). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *len);
+/* Why cli_read_file failed, from errno (EFBIG: "larger than the 1 GiB input limit"). */
+const char *cli_read_error(void);
 /* Monotonic nanoseconds. */
 uint64_t cli_now_ns(void);
 /* Profile names: javm, gp, jam-draft. Gas model names: pipeline, instr, jam-draft. */

@@ -12,7 +12,8 @@ static void usage(FILE *f)
     fputs("usage: javm asm FILE.s -o OUT [--blob]\n\n"
           "Assembles PVM assembly (syntax: docs/guest.md) into a JIMG image file (the image and\n"
           "the Data caps its slots and mappings need), or with --blob into a GP deblob\n"
-          "(docs/isa.md; endpoints, mappings and caps are then not allowed).\n"
+          "(docs/isa.md; endpoints, mappings and caps are then not allowed). FILE.s may be a pipe;\n"
+          "at most 1 GiB is read.\n"
           "Exit codes: 0 ok, 2 usage, 3 the source has an error (reported as file:line:col).\n",
           f);
 }
@@ -48,7 +49,7 @@ int cmd_asm(int argc, char **argv)
     asm_unit_init(&u);
     memset(&err, 0, sizeof err);
     if (cli_read_file(in, &text, &len)) {
-        fprintf(stderr, "javm asm: cannot read %s\n", in);
+        fprintf(stderr, "javm asm: cannot read %s: %s\n", in, cli_read_error());
         goto done;
     }
     int rc = asm_parse(&u, (const char *)text, len, &err);

@@ -66,7 +66,7 @@ int cmd_disasm(int argc, char **argv)
         rc = disasm_blob(&u, v.program, v.program_len, &err);
     } else {
         if (cli_read_file(in, &bytes, &len)) {
-            fprintf(stderr, "javm disasm: cannot read %s\n", in);
+            fprintf(stderr, "javm disasm: cannot read %s: %s\n", in, cli_read_error());
             goto done;
         }
         if (!blob && len >= 4 && memcmp(bytes, "JIMG", 4) == 0)

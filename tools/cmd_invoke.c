@@ -16,7 +16,9 @@ static const char usage[] =
     "                   [--output FILE] [--store PATH] [--no-sync] [--json] [--no-retry]\n"
     "                   [--engine auto|interp|jit]\n"
     "Invokes endpoint E (default 0) of an instance with gas G (default 1000000000) and up to\n"
-    "four arguments (φ7..φ10). --input FILE puts the file's bytes as a Data cap into slot 0;\n"
+    "four arguments (φ7..φ10). --input FILE puts the file's bytes as a Data cap into slot 0\n"
+    "(at most 1 GiB; a pipe or a device such as /dev/stdin is read to its end, and refused\n"
+    "when longer);\n"
     "--output FILE writes the Data the guest leaves in slot 0 (checked writable first). When\n"
     "a NAME is given and the guest halts, NAME moves to the post-instance. When another writer\n"
     "moved NAME meanwhile (CONFLICT), the invocation, which left nothing behind, is retried\n"
@@ -147,7 +149,7 @@ int cmd_invoke(int argc, char **argv)
         size_t len;
         javm_cap *d;
         if (cli_read_file(input, &buf, &len)) {
-            fprintf(stderr, "javm invoke: cannot read %s\n", input);
+            fprintf(stderr, "javm invoke: cannot read %s: %s\n", input, cli_read_error());
             rc = CLI_INPUT;
             goto done;
         }

@@ -55,7 +55,7 @@ int cmd_ld(int argc, char **argv)
     asm_err err;
     asm_unit_init(&u);
     if (cli_read_file(in, &elf, &len)) {
-        fprintf(stderr, "javm ld: cannot read %s\n", in);
+        fprintf(stderr, "javm ld: cannot read %s: %s\n", in, cli_read_error());
         goto done;
     }
     if ((rc = rvld_link(elf, len, &o, &u, msg, sizeof msg))) {

@@ -35,7 +35,7 @@ int cmd_put(int argc, char **argv)
     uint8_t *buf;
     size_t len;
     if (cli_read_file(file, &buf, &len)) {
-        fprintf(stderr, "javm put: cannot read %s\n", file);
+        fprintf(stderr, "javm put: cannot read %s: %s\n", file, cli_read_error());
         return CLI_INPUT;
     }
     int rc = cli_session_open(&s, "put");

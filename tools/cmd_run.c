@@ -65,7 +65,9 @@ static bool parse_page(const char *s, tv_page *pg)
         pg->writable = false;
     }
     uint64_t a, l;
-    if (!cli_parse_u64(buf, &a) || !cli_parse_u64(c1, &l) || a + l > (UINT64_C(1) << 32))
+    /* a + l could wrap around 2^64 (18446744073709551615:1 passed): compare without adding */
+    if (!cli_parse_u64(buf, &a) || !cli_parse_u64(c1, &l) || a > (UINT64_C(1) << 32) ||
+        l > (UINT64_C(1) << 32) - a)
         return false;
     pg->addr = (uint32_t)a;
     pg->len = (uint32_t)l;
@@ -219,7 +221,7 @@ int cmd_run(int argc, char **argv)
         lrc = cli_read_file(o.path, &v.program, &v.program_len);
         v.init_gas = (int64_t)1 << 50;
         snprintf(err, sizeof err, "%s: %s", o.path,
-                 lrc == JAVM_ERR_IO ? strerror(errno) : javm_strerror(lrc));
+                 lrc == JAVM_ERR_IO ? cli_read_error() : javm_strerror(lrc));
     }
     if (lrc) {
         fprintf(stderr, "javm run: %s\n", lrc == JAVM_ERR_DECODE || !is_json ? err : javm_strerror(lrc));

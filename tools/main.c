@@ -2,9 +2,12 @@
  * tools/main.c — the javm command: dispatches to one file per subcommand (tools/cmd_*.c)
  * and holds the small helpers they share. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -25,6 +28,8 @@ static const struct command {
     { "files", cmd_files, "the file map" },
     { "gc", cmd_gc, "delete what no name or file reaches" },
     { "fsck", cmd_fsck, "check the store: blob hashes, refcounts, edges, names, files" },
+    { "backup", cmd_backup, "a consistent, compacted copy of a live store, checked" },
+    { "restore", cmd_restore, "replace the store by a backup that checks clean" },
     { "bench", cmd_bench, "exec speed and committed invocations per second" },
     { "demo", cmd_demo, "run the demo" },
     { "asm", cmd_asm, "assemble PVM assembly into a JIMG image (--blob: a deblob)" },
@@ -103,7 +108,8 @@ bool cli_model_runs(javm_profile p, javm_gas_model m)
 
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s || *s == '-')
+    /* digits first: strtoull would skip spaces and take a sign, so " -1" became 2^64 - 1 */
+    if (!s || *s < '0' || *s > '9')
         return false;
     char *end;
     errno = 0;
@@ -116,40 +122,80 @@ bool cli_parse_u64(const char *s, uint64_t *out)
 
 int cli_read_file(const char *path, uint8_t **buf, size_t *len)
 {
-    int rc = JAVM_ERR_IO;
+    /* One loop for every kind of file: a regular file's size is only a first guess (it may
+     * change while read), and pipes and character devices (/dev/zero, /dev/stdin) have none
+     * (fseek/ftell gave 0 for /dev/zero and failed on a pipe). At most CLI_READ_MAX bytes;
+     * reading one more means the input is too large (EFBIG). */
+    int rc = JAVM_ERR_IO, err = 0;
     uint8_t *b = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        goto done;
-    if (fseek(f, 0, SEEK_END) || ftell(f) < 0)
-        goto done;
-    if (ftell(f) > (1L << 30)) {
-        errno = EFBIG;
+    size_t n = 0, cap = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        err = errno;
         goto done;
     }
-    long n = ftell(f);
-    rewind(f);
-    rc = JAVM_ERR_ALLOC;
-    if (!(b = malloc(n ? (size_t)n : 1)))
+    if (S_ISDIR(st.st_mode)) {
+        err = EISDIR;
         goto done;
-    rc = JAVM_ERR_IO;
-    errno = 0;
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        if (!errno)
-            errno = EIO;
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > CLI_READ_MAX) {
+        err = EFBIG; /* known from its size: not read first */
+        goto done;
+    }
+    cap = S_ISREG(st.st_mode) && st.st_size >= 0 && (uint64_t)st.st_size < CLI_READ_MAX
+              ? (size_t)st.st_size + 1
+              : 65536;
+    for (;;) {
+        if (n == cap) {
+            if (cap > CLI_READ_MAX) {
+                err = EFBIG;
+                goto done;
+            }
+            size_t ncap = cap * 2 > CLI_READ_MAX + 1 ? CLI_READ_MAX + 1 : cap * 2;
+            uint8_t *nb = realloc(b, ncap);
+            if (!nb) {
+                rc = JAVM_ERR_ALLOC;
+                err = ENOMEM;
+                goto done;
+            }
+            b = nb;
+            cap = ncap;
+        } else if (!b && !(b = malloc(cap))) {
+            rc = JAVM_ERR_ALLOC;
+            err = ENOMEM;
+            goto done;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = errno;
+            goto done;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > CLI_READ_MAX) {
+        err = EFBIG;
         goto done;
     }
     *buf = b;
-    *len = (size_t)n;
+    *len = n;
     b = NULL;
     rc = JAVM_OK;
-done:;
-    int err = errno; /* what failed, kept for the caller's message */
-    if (f)
-        fclose(f);
+done:
+    if (fd >= 0)
+        close(fd);
     free(b);
-    errno = err;
+    errno = err; /* what failed, kept for the caller's message */
     return rc;
+}
+
+const char *cli_read_error(void)
+{
+    return errno == EFBIG ? "larger than the 1 GiB input limit" : strerror(errno);
 }
 
 uint64_t cli_now_ns(void)

@@ -10,6 +10,10 @@ bool cli_session_opt(cli_session *s, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     if (strcmp(a, "--store") == 0 && *i + 1 < argc) {
+        if (!*argv[*i + 1]) { /* not ./.javm: an empty path is a usage error */
+            fputs("javm: --store needs a path (it is empty)\n", stderr);
+            return false;
+        }
         s->path = argv[++*i];
         return true;
     }
@@ -49,7 +53,7 @@ int cli_session_open(cli_session *s, const char *cmd)
     if ((rc = javm_ka_store_new(s->store, &s->ka)) || (rc = javm_vm_new(&s->vm, 0))) {
         fprintf(stderr, "javm %s: %s\n", cmd, javm_strerror(rc));
         cli_session_close(s);
-        return CLI_INTERNAL;
+        return cli_status_exit(rc);
     }
     return CLI_OK;
 }
@@ -74,9 +78,22 @@ int cli_session_commit(cli_session *s, const char *cmd)
     if (rc) {
         fprintf(stderr, "javm %s: commit failed: %s%s%s\n", cmd, javm_strerror(rc),
                 *javm_store_errmsg(s->store) ? ": " : "", javm_store_errmsg(s->store));
-        return rc == JAVM_ERR_STORE_FULL || rc == JAVM_ERR_STORE_READONLY ? CLI_INPUT : CLI_INTERNAL;
+        return cli_status_exit(rc);
     }
     return CLI_OK;
+}
+
+int cli_status_exit(int rc)
+{
+    /* only running out of memory (or a bug) is internal: every store status, a conflict or
+     * a corrupt record is a store error, exit 3 (a damaged meta page made put, spawn and quota
+     * set exit 4) */
+    switch (rc) {
+    case JAVM_OK: return CLI_OK;
+    case JAVM_ERR_ALLOC:
+    case JAVM_ERR_INVALID_ARG: return CLI_INTERNAL;
+    default: return CLI_INPUT;
+    }
 }
 
 void cli_print_hash(const javm_hash *h)

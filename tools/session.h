@@ -30,6 +30,10 @@ void cli_session_close(cli_session *s);
 /* Commits changes made outside invocations; prints and returns a CLI exit code. */
 int cli_session_commit(cli_session *s, const char *cmd);
 
+/* The exit code for a failed library call on the store: 4 (internal) for out of memory or a
+ * misuse, else 3 (a store error: full, read-only, corrupt, conflict, ...). */
+int cli_status_exit(int rc);
+
 /* A blob hash from 64 hex digits or a unique prefix of 8..63 hex digits. Prints the reason
  * (unknown, ambiguous, malformed) and returns a CLI exit code on failure. */
 int cli_resolve_hash(cli_session *s, const char *cmd, const char *text, javm_hash *out);

@@ -28,6 +28,17 @@ typedef struct javm_lmdb_opts {
  * different processes serialise on LMDB's write lock (begin waits); readers never block. */
 JAVM_API int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
 
+/* Writes a consistent, compacted copy of an LMDB store (one read transaction: other processes
+ * keep committing meanwhile) to dest/data.mdb, creating the directory dest; an existing
+ * dest/data.mdb is never overwritten (JAVM_ERR_INVALID_ARG). The copy is fsynced; a failed
+ * copy is removed. JAVM_ERR_INVALID_ARG also for a store that is not LMDB. */
+JAVM_API int javm_store_lmdb_backup(javm_store *s, const char *dest);
+/* Replaces the LMDB store at dest (created if missing) by a compacted copy of the one at src:
+ * the copy is written beside it and renamed over dest/data.mdb. JAVM_ERR_BUSY when a process
+ * has dest open (javm.lock), and new opens of dest are BUSY until it is done. Checking src
+ * first (fsck) is the caller's job. On failure dest is unchanged and msg says why. */
+JAVM_API int javm_store_lmdb_restore(const char *src, const char *dest, char *msg, size_t msglen);
+
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
 JAVM_API const char *javm_store_errmsg(const javm_store *s);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "store/store.h"
@@ -74,6 +75,22 @@ static int lmdb_fail(store_lmdb *s, int mrc, const char *op, javm_table t, const
         store_describe_key(where, sizeof where, t, key, klen);
     store_set_errmsg(&s->base, "lmdb %s%s%s: %s", op, key ? " " : "", where, mdb_strerror(mrc));
     return map_lmdb_rc(mrc);
+}
+
+/* Whether the filesystem holding data.mdb is full. LMDB turns a short pwrite of its dirty
+ * pages (the disk filled part-way) into EIO ("short write, filesystem full?" in mdb.c), so a
+ * failed commit is checked here: less than DISK_FULL_SLACK bytes left (for root, counting the
+ * blocks reserved for root, which it may use) is a full disk, i.e. STORE_FULL. */
+#define DISK_FULL_SLACK (1u << 20)
+static bool disk_full(store_lmdb *s, uint64_t *free_bytes)
+{
+    int fd;
+    struct statvfs sv;
+    if (mdb_env_get_fd(s->env, &fd) || fstatvfs(fd, &sv))
+        return false;
+    uint64_t blocks = geteuid() == 0 ? sv.f_bfree : sv.f_bavail;
+    *free_bytes = blocks * (uint64_t)sv.f_frsize;
+    return *free_bytes < DISK_FULL_SLACK;
 }
 
 /* ==== copies for reads outside the write transaction ====================================== */
@@ -263,6 +280,15 @@ static int lmdb_commit(javm_store *base)
     int mrc = mdb_txn_commit(s->wtxn);
     s->wtxn = NULL;
     store_txn_ended(base, mrc == 0);
+    if (mrc == EIO || mrc == ENOSPC) {
+        uint64_t free_bytes;
+        if (disk_full(s, &free_bytes)) {
+            store_set_errmsg(base, "lmdb commit: no space left on device (%llu bytes free where "
+                             "data.mdb lives); the store keeps its last commit",
+                             (unsigned long long)free_bytes);
+            return JAVM_ERR_STORE_FULL;
+        }
+    }
     return mrc ? lmdb_fail(s, mrc, "commit", JAVM_TABLE_META, NULL, 0) : JAVM_OK;
 }
 
@@ -491,5 +517,121 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
     return JAVM_OK;
 fail:
     lmdb_close(&s->base);
+    return rc;
+}
+
+/* ==== backup and restore =================================================================== */
+
+/* fsyncs path (a file or a directory); errno on failure. */
+static int sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return r;
+}
+
+int javm_store_lmdb_backup(javm_store *base, const char *dest)
+{
+    if (!base || base->vtbl != &store_lmdb_vtbl || !dest || !*dest)
+        return JAVM_ERR_INVALID_ARG;
+    store_lmdb *s = (store_lmdb *)base;
+    char fp[4096];
+    if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", dest) >= sizeof fp)
+        return JAVM_ERR_INVALID_ARG;
+    if (mkdir(dest, 0755) && errno != EEXIST) {
+        int err = errno;
+        store_set_errmsg(base, "backup: cannot create %s: %s", dest, strerror(err));
+        return err == EACCES || err == EROFS || err == EPERM ? JAVM_ERR_STORE_READONLY : JAVM_ERR_STORE;
+    }
+    /* One read transaction for the whole copy: a consistent snapshot while other processes
+     * keep committing; MDB_CP_COMPACT leaves out free pages. LMDB creates data.mdb with
+     * O_EXCL, so an existing backup is never overwritten. */
+    int mrc = mdb_env_copy2(s->env, dest, MDB_CP_COMPACT);
+    if (mrc == EEXIST) {
+        store_set_errmsg(base, "backup: %s already exists (not overwritten)", fp);
+        return JAVM_ERR_INVALID_ARG;
+    }
+    if (mrc) {
+        unlink(fp); /* a partial copy must not look like a backup */
+        if (mrc == ENOSPC || mrc == EIO) {
+            store_set_errmsg(base, "backup to %s: %s", dest, mdb_strerror(mrc));
+            return JAVM_ERR_STORE_FULL;
+        }
+        return lmdb_fail(s, mrc, "backup", JAVM_TABLE_META, NULL, 0);
+    }
+    if (sync_path(fp) || sync_path(dest)) {
+        int err = errno;
+        unlink(fp);
+        store_set_errmsg(base, "backup: fsync %s: %s", fp, strerror(err));
+        return err == ENOSPC ? JAVM_ERR_STORE_FULL : JAVM_ERR_STORE;
+    }
+    return JAVM_OK;
+}
+
+int javm_store_lmdb_restore(const char *src, const char *dest, char *msg, size_t msglen)
+{
+    if (!src || !*src || !dest || !*dest || !msg || !msglen)
+        return JAVM_ERR_INVALID_ARG;
+    msg[0] = 0;
+    char lp[4096], tmp[4096], tf[4096], df[4096], lk[4096];
+    if ((size_t)snprintf(lp, sizeof lp, "%s/javm.lock", dest) >= sizeof lp ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/restore.tmp", dest) >= sizeof tmp ||
+        (size_t)snprintf(tf, sizeof tf, "%s/data.mdb", tmp) >= sizeof tf ||
+        (size_t)snprintf(df, sizeof df, "%s/data.mdb", dest) >= sizeof df ||
+        (size_t)snprintf(lk, sizeof lk, "%s/lock.mdb", dest) >= sizeof lk)
+        return JAVM_ERR_INVALID_ARG;
+    if (mkdir(dest, 0755) && errno != EEXIST) {
+        snprintf(msg, msglen, "cannot create %s: %s", dest, strerror(errno));
+        return JAVM_ERR_STORE_READONLY;
+    }
+    /* No process may have the store open: every handle locks one byte of javm.lock, so a
+     * lock on the whole file succeeds only when there is none, and keeps new handles out
+     * (their open is JAVM_ERR_BUSY) until the restore is done. */
+    int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0) {
+        snprintf(msg, msglen, "cannot open %s: %s", lp, strerror(errno));
+        return errno == EACCES || errno == EROFS ? JAVM_ERR_STORE_READONLY : JAVM_ERR_STORE;
+    }
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(lfd, F_OFD_SETLK, &fl)) {
+        close(lfd);
+        snprintf(msg, msglen, "the store %s is open in another process", dest);
+        return JAVM_ERR_BUSY;
+    }
+    javm_store *from = NULL;
+    javm_lmdb_opts o = { 0, false, true };
+    int rc = javm_store_lmdb_open(src, &o, &from);
+    if (rc) {
+        snprintf(msg, msglen, "cannot open the backup %s: %s", src, javm_strerror(rc));
+        goto done;
+    }
+    unlink(tf);
+    if (mkdir(tmp, 0755) && errno != EEXIST) {
+        snprintf(msg, msglen, "cannot create %s: %s", tmp, strerror(errno));
+        rc = JAVM_ERR_STORE;
+        goto done;
+    }
+    if ((rc = javm_store_lmdb_backup(from, tmp))) {
+        snprintf(msg, msglen, "%s", javm_store_errmsg(from));
+        goto done;
+    }
+    /* the copy is complete and synced: it replaces data.mdb in one rename; LMDB's lock.mdb
+     * (reader table of the old file) goes, it is rebuilt at the next open */
+    if (rename(tf, df) || sync_path(dest)) {
+        snprintf(msg, msglen, "cannot move the copy to %s: %s", df, strerror(errno));
+        rc = JAVM_ERR_STORE;
+        goto done;
+    }
+    unlink(lk);
+done:
+    unlink(tf);
+    rmdir(tmp);
+    javm_store_close(from);
+    close(lfd);
     return rc;
 }

@@ -852,9 +852,34 @@ static int build_data(linker *k, const dataref *dr, size_t ndr, uint64_t *data_e
         }
         rg[nr++] = (region){ page, s->addr + s->size, wr, -1 };
     }
+    /* What one image may declare: the mappings' sizes are checked before anything is
+     * allocated (a fuzzed .bss of 0x80001028 bytes was backed by a 2 GiB buffer) */
+    uint64_t declared = 0;
+    for (size_t r = 0; r < nr; r++)
+        declared += rg[r].end - rg[r].start; /* each < 2^32, at most nsec of them */
+    if (declared > RVLD_MAX_MEMORY) {
+        rc = fail(k, JAVM_ERR_INVALID_ARG,
+                  "the sections declare %" PRIu64 " bytes of data and bss; one image may declare at most %" PRIu64,
+                  declared, (uint64_t)RVLD_MAX_MEMORY);
+        goto done;
+    }
     *data_end = 0x10000;
     for (size_t r = 0; r < nr; r++) {
         uint64_t size = rg[r].end - rg[r].start;
+        /* The Data cap holds the bytes up to the end of the last section with contents (or
+         * data reference); the mapping covers the whole region, and what lies beyond the
+         * Data (.bss) reads as zero, so bss is never allocated. */
+        uint64_t init = 0;
+        for (size_t a = 0; a < no; a++) {
+            const section *s = &k->sec[order[a]];
+            if (s->addr >= rg[r].start && s->addr < rg[r].end && s->type != 8 &&
+                s->addr + s->size - rg[r].start > init)
+                init = s->addr + s->size - rg[r].start;
+        }
+        for (size_t d = 0; d < ndr; d++)
+            if (dr[d].addr >= rg[r].start && dr[d].addr + dr[d].width <= rg[r].end &&
+                dr[d].addr + dr[d].width - rg[r].start > init)
+                init = dr[d].addr + dr[d].width - rg[r].start;
         asm_capdef *g = realloc(u->caps, (u->ncaps + 1) * sizeof *g);
         if (!g) {
             rc = fail(k, JAVM_ERR_ALLOC, "out of memory");
@@ -867,8 +892,8 @@ static int build_data(linker *k, const dataref *dr, size_t ndr, uint64_t *data_e
         snprintf(nm, sizeof nm, "seg_%" PRIx64, rg[r].start);
         cd->name = strdup(nm);
         cd->kind = JAVM_KIND_DATA;
-        cd->buf = calloc(size, 1);
-        cd->len = cd->cap = size;
+        cd->buf = calloc(init ? init : 1, 1);
+        cd->len = cd->cap = init;
         u->ncaps++;
         if (!cd->name || !cd->buf) {
             rc = fail(k, JAVM_ERR_ALLOC, "out of memory");
@@ -990,7 +1015,9 @@ int rvld_link(const uint8_t *elf, size_t len, const rvld_opts *opts, asm_unit *u
     }
     if ((rc = build_data(&k, dr, ndr, &data_end)))
         goto done;
-    if (stack % JAVM_PAGE_SIZE || data_end + stack > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE) {
+    /* compared without adding: data_end + stack wrapped around for a stack near 2^64 */
+    if (stack % JAVM_PAGE_SIZE || data_end > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE ||
+        stack > (UINT64_C(1) << 32) - JAVM_PAGE_SIZE - data_end) {
         rc = fail(&k, JAVM_ERR_INVALID_ARG, "the stack (%" PRIu64 " bytes) must be page-sized and fit below 4 GiB", stack);
         goto done;
     }

@@ -11,6 +11,9 @@
 
 #include "asm.h"
 
+/* The most data and bss (the sum of the data mappings' sizes) one image may declare. */
+#define RVLD_MAX_MEMORY (UINT64_C(1) << 30)
+
 typedef struct rvld_opts {
     uint64_t stack_size;   /* bytes of stack (0 = 64 KiB), placed above the highest data page */
 } rvld_opts;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * tools/lib/vector.c — loader, runner mapping and comparison for JAM PVM vector files
  * (pvm.md §9.3, §9.4). Every key is type- and range-checked: vector files are input. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -14,7 +15,8 @@
 static bool cli_hex_u64(const char *s, uint64_t *out)
 {
     char *end;
-    if (strncmp(s, "0x", 2) != 0)
+    /* a digit first: strtoull would take "0x-1" as 2^64 - 1 */
+    if (strncmp(s, "0x", 2) != 0 || !isxdigit((unsigned char)s[2]))
         return false;
     errno = 0;
     unsigned long long v = strtoull(s + 2, &end, 16);
