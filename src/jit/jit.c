@@ -370,6 +370,19 @@ static void shift_var(jcomp *j, unsigned sh, int w, unsigned gd, int vr, unsigne
     finish(j, w, gd, RAX);
 }
 
+/* if (cc) PVM register g = host register r, flags already set: a cmov, or a branch around
+ * the store when g lives in the frame. */
+static void cmov_to(jcomp *j, unsigned cc, unsigned g, int r)
+{
+    if (j->host[g] >= 0) {
+        x86_cmov(&j->b, 1, cc, j->host[g], r);
+    } else {
+        uint8_t *skip = x86_jcc32(&j->b, cc ^ 1);
+        x86_store(&j->b, SPILL_M, r, 8);
+        x86_patch(skip, j->b.p);
+    }
+}
+
 /* D = (cond) for cmp a, b already emitted. */
 static void setcc_to(jcomp *j, unsigned cc, unsigned gd)
 {
@@ -763,14 +776,7 @@ static void emit_rec(jcomp *j, uint32_t i)
         int s = src(j, B, RCX);
         x86_mov_ri(b, RAX, (uint64_t)(int64_t)xi);
         x86_test_rr(b, 1, s, s);
-        unsigned cc = r->op == 147 ? CC_E : CC_NE;
-        if (j->host[A] >= 0) {
-            x86_cmov(b, 1, cc, j->host[A], RAX);
-        } else {
-            uint8_t *skip = x86_jcc32(b, cc ^ 1);
-            x86_store(b, SPILL_M, RAX, 8);
-            x86_patch(skip, b->p);
-        }
+        cmov_to(j, r->op == 147 ? CC_E : CC_NE, A, RAX);
         break;
     }
     case 149: {
@@ -868,15 +874,8 @@ static void emit_rec(jcomp *j, uint32_t i)
     }
     case 218: case 219: { /* if (B ==/!= 0) D = A */
         int bb = src(j, B, RCX), a = src(j, A, RAX);
-        unsigned cc = r->op == 218 ? CC_E : CC_NE;
         x86_test_rr(b, 1, bb, bb);
-        if (j->host[D] >= 0) {
-            x86_cmov(b, 1, cc, j->host[D], a);
-        } else {
-            uint8_t *skip = x86_jcc32(b, cc ^ 1);
-            x86_store(b, SPILL_M, a, 8);
-            x86_patch(skip, b->p);
-        }
+        cmov_to(j, r->op == 218 ? CC_E : CC_NE, D, a);
         break;
     }
     case 220: case 221: case 222: case 223: {
