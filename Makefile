@@ -20,11 +20,11 @@ asan: deps
 	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 
-# ThreadSanitizer build of the multi-threaded test only (the threading contract of javm.h).
+# ThreadSanitizer build of the multi-threaded tests only (the threading contract of javm.h).
 tsan: deps
 	@cmake -S . -B $(TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJAVM_TSAN=ON \
 	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
-	@cmake --build $(TSAN) -j $(JOBS) --target test_threads test_jit_threads
+	@cmake --build $(TSAN) -j $(JOBS) --target test_threads test_jit_threads test_stop
 
 demo: build
 	@scripts/deps.sh guest
@@ -38,7 +38,7 @@ test-asan: asan
 	  ctest --output-on-failure -j $(JOBS)
 
 test-tsan: tsan
-	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_(jit_)?threads(_jit)?$$'
+	@cd $(TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_((jit_)?threads|stop)(_jit)?$$'
 
 # Every test, on the optimised build and on the sanitizer builds.
 test: test-release test-asan test-tsan

@@ -81,22 +81,6 @@ static uint64_t diff_like(uint64_t *s)
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static javm_program *prep_text(const char *src, javm_profile prof)
-{
-    asm_unit u;
-    asm_err err;
-    asm_unit_init(&u);
-    if (asm_parse(&u, src, strlen(src), &err))
-        fail_msg("asm %u:%u: %s\n%s", err.line, err.col, err.msg, src);
-    javm_program *p = NULL;
-    javm_prepare_opts o = { prof, 25 };
-    int rc = javm_prepare(u.prog.code, u.prog.code_len, u.prog.bitmask, u.prog.jt_final, u.prog.jt_count, &o, &p);
-    asm_unit_free(&u);
-    if (rc)
-        fail_msg("javm_prepare: %s\n%s", javm_strerror(rc), src);
-    return p;
-}
-
 /* Runs src on both engines under each profile in profs (bit 0 JAVM, bit 1 GP), both gas
  * models and both CPU settings. r receives the last run (GP when asked, pipeline,
  * baseline). Returns the number of comparisons. */
@@ -109,7 +93,7 @@ static unsigned all_ways(const char *src, unsigned profs, const javm_state *init
         for (int m = 1; m >= 0; m--) {
             for (int baseline = 0; baseline < 2; baseline++) {
                 jc_set_baseline(baseline);
-                javm_program *p = prep_text(src, (javm_profile)prof);
+                javm_program *p = tprog_prepare_asm(src, (javm_profile)prof);
                 jc_opts oo = *o;
                 oo.model = (javm_gas_model)m;
                 jc_run(p, init, &oo, r);
@@ -226,7 +210,7 @@ static void test_edge_addresses(void **state)
                     javm_program *p;
                     for (int baseline = 0; baseline < 2; baseline++) {
                         jc_set_baseline(baseline);
-                        p = prep_text(src, JAVM_PROFILE_JAVM);
+                        p = tprog_prepare_asm(src, JAVM_PROFILE_JAVM);
                         jc_run(p, &init, &o, &r);
                         javm_program_free(p);
                         runs++;
@@ -278,7 +262,7 @@ static void test_largest_immediates(void **state)
                      imm_ops[k], imms[i], imm_ops[k], imms[i]);
             for (int baseline = 0; baseline < 2; baseline++) {
                 jc_set_baseline(baseline);
-                javm_program *p = prep_text(src, JAVM_PROFILE_JAVM);
+                javm_program *p = tprog_prepare_asm(src, JAVM_PROFILE_JAVM);
                 for (size_t v = 0; v < NELEM(reg_vals); v++) {
                     javm_state init = state_with(100);
                     for (int g = 0; g < JAVM_NUM_REGS; g++)
@@ -539,7 +523,7 @@ static void test_host_calls_mid_block(void **state)
                         hi = (hscript){ mode, 0, 0 };
                         hj = hi;
                         jc_set_baseline(baseline);
-                        javm_program *p = prep_text(src, (javm_profile)prof);
+                        javm_program *p = tprog_prepare_asm(src, (javm_profile)prof);
                         o.model = (javm_gas_model)m;
                         jc_result r;
                         jc_run(p, &init, &o, &r);
@@ -646,7 +630,7 @@ static void test_div_rem_pairs(void **state)
                      "add_64 r8, r%u, r%u\ntrap\n", pairs[k][0], d1, a, b, pairs[k][1], d2, a, b, d1, d2);
             for (int baseline = 0; baseline < 2; baseline++) {
                 jc_set_baseline(baseline);
-                javm_program *p = prep_text(src, JAVM_PROFILE_JAVM);
+                javm_program *p = tprog_prepare_asm(src, JAVM_PROFILE_JAVM);
                 for (size_t v = 0; v < NELEM(vals); v++) {
                     for (int at_rem = 0; at_rem < 2; at_rem++) {
                         javm_state init = state_with(1000);
@@ -714,7 +698,7 @@ static void test_grouped_accesses(void **state)
         jc_result r;
         for (int baseline = 0; baseline < 2; baseline++) {
             jc_set_baseline(baseline);
-            javm_program *p = prep_text(src, JAVM_PROFILE_JAVM);
+            javm_program *p = tprog_prepare_asm(src, JAVM_PROFILE_JAVM);
             jc_run(p, &init, &o, &r);
             /* and entered at the first access (mid-segment: the fully checked version) */
             if (dirty_first) {

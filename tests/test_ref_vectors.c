@@ -34,51 +34,6 @@
 #define SANITIZED 0
 #endif
 
-typedef struct name_list {
-    char **names;
-    size_t n, cap;
-} name_list;
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void names_free(name_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
-    memset(l, 0, sizeof *l);
-}
-
-/* Every *.json in dir, sorted; false when dir cannot be opened. */
-static bool list_json(const char *dir, name_list *l)
-{
-    memset(l, 0, sizeof *l);
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
-            continue;
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 512;
-            char **nn = realloc(l->names, l->cap * sizeof *nn);
-            assert_non_null(nn);
-            l->names = nn;
-        }
-        l->names[l->n] = strdup(e->d_name);
-        assert_non_null(l->names[l->n]);
-        l->n++;
-    }
-    closedir(d);
-    qsort(l->names, l->n, sizeof *l->names, by_name);
-    return true;
-}
-
 /* Runs one vector file on the reference; returns the number of mismatching fields. */
 static int run_ref(const char *path, javm_profile profile, javm_gas_model model, bool gas_1pi,
                    char *report, size_t cap)
@@ -110,8 +65,8 @@ static int run_ref(const char *path, javm_profile profile, javm_gas_model model,
 static void test_vectors(void **state)
 {
     (void)state;
-    name_list l;
-    assert_true(list_json(VECTOR_DIR, &l));
+    struct { char **names; size_t n; } l;
+    assert_int_equal(tv_list_json(VECTOR_DIR, &l.names, &l.n), JAVM_OK);
     assert_int_equal(l.n, VECTOR_COUNT);
     size_t failed = 0;
     char path[4096], report[8192];
@@ -124,7 +79,7 @@ static void test_vectors(void **state)
         }
     }
     printf("reference: %zu of %zu vectors passed\n", l.n - failed, l.n);
-    names_free(&l);
+    tv_names_free(l.names, l.n);
     assert_int_equal(failed, 0);
 }
 

@@ -17,8 +17,9 @@ enum {
     CLI_USAGE = 2,     /* bad command line */
     CLI_INPUT = 3,     /* an input file or the store was unreadable or invalid */
     CLI_INTERNAL = 4,  /* out of memory or another library failure */
-    CLI_COMMITTED = 5  /* invoke: committed, but what was asked after the commit (writing
+    CLI_COMMITTED = 5, /* invoke: committed, but what was asked after the commit (writing
                         * --output) failed */
+    CLI_STOPPED = 6    /* run, invoke: --timeout stopped the run (invoke: nothing committed) */
 };
 
 int cmd_asm(int argc, char **argv);
@@ -43,6 +44,8 @@ int cmd_gas(int argc, char **argv);
 
 /* Parses a u64 (decimal or 0x hex); false on junk or overflow. */
 bool cli_parse_u64(const char *s, uint64_t *out);
+/* Parses a positive duration in seconds, SECONDS[.FRACTION] (e.g. 2, 0.5), into ns. */
+bool cli_parse_seconds(const char *s, uint64_t *ns);
 /* Whether a is --help or -h. */
 bool cli_is_help(const char *a);
 /* The most cli_read_file reads: 1 GiB. */

@@ -14,7 +14,7 @@
 static const char usage[] =
     "usage: javm invoke NAME|HASH [--endpoint E] [--gas G] [--arg V]... [--input FILE]\n"
     "                   [--output FILE] [--store PATH] [--no-sync] [--json] [--no-retry]\n"
-    "                   [--engine auto|interp|jit]\n"
+    "                   [--engine auto|interp|jit] [--timeout SECONDS]\n"
     "Invokes endpoint E (default 0) of an instance with gas G (default 1000000000) and up to\n"
     "four arguments (φ7..φ10). --input FILE puts the file's bytes as a Data cap into slot 0\n"
     "(at most 1 GiB; a pipe or a device such as /dev/stdin is read to its end, and refused\n"
@@ -25,8 +25,12 @@ static const char usage[] =
     "with the name read again, up to 8 times; --no-retry reports the conflict instead.\n"
     "Exit: 0 halted and committed, 1 faulted or paused (the store is unchanged), 2 usage,\n"
     "3 unknown target, store error or conflict (unchanged), 4 internal error (unchanged),\n"
-    "5 halted and committed, but --output could not be written. --engine picks the engine\n"
-    "(default auto: $JAVM_ENGINE, else the JIT where built); results are the same.\n";
+    "5 halted and committed, but --output could not be written, 6 stopped by --timeout\n"
+    "(unchanged). --engine picks the engine (default auto: $JAVM_ENGINE, else the JIT where\n"
+    "built); results are the same. --timeout SECONDS (e.g. 2 or 0.5) stops the invocation\n"
+    "after that much wall time, leaving no trace. A gas unit is about 0.03-0.3 ns of guest\n"
+    "code (docs/cli.md): the default 10^9 runs for well under a second, but host calls\n"
+    "(saving or copying large Data) can take longer than their gas says.\n";
 
 static const char *fault_text(const javm_call_result *r, char *buf, size_t n)
 {
@@ -100,6 +104,8 @@ int cmd_invoke(int argc, char **argv)
     int nargs = 0;
     javm_engine engine = JAVM_ENGINE_AUTO;
     bool retry = true;
+    uint64_t timeout_ns = 0;
+    javm_stop *stop = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
@@ -121,6 +127,8 @@ int cmd_invoke(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--output") == 0 && v) {
             output = v;
+            i++;
+        } else if (strcmp(a, "--timeout") == 0 && cli_parse_seconds(v, &timeout_ns)) {
             i++;
         } else if (strcmp(a, "--no-retry") == 0) {
             retry = false;
@@ -165,6 +173,14 @@ int cmd_invoke(int argc, char **argv)
         has_in = true;
     }
     javm_vm_set_engine(s.vm, engine);
+    if (timeout_ns) {
+        if (javm_stop_new(&stop)) {
+            rc = CLI_INTERNAL;
+            goto done;
+        }
+        javm_stop_set_timeout(stop, timeout_ns); /* one deadline for every attempt */
+        javm_vm_set_stop(s.vm, stop);
+    }
     javm_invoke_opts opts = { (const uint8_t *)target, strlen(target) };
     javm_call_result r;
     int irc;
@@ -220,9 +236,14 @@ int cmd_invoke(int argc, char **argv)
                r.gas_used);
     }
     rc = r.kind == JAVM_RES_HALT ? CLI_OK : CLI_FAIL;
+    if (r.kind == JAVM_RES_FAULT && r.fault_reason == JAVM_EXIT_STOPPED) {
+        fprintf(stderr, "javm invoke: stopped by --timeout; nothing was committed\n");
+        rc = CLI_STOPPED;
+    }
     if (rc == CLI_OK && output)
         rc = write_slot0(&s, &r, output);
 done:
     cli_session_close(&s);
+    javm_stop_free(stop);
     return rc;
 }

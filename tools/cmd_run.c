@@ -27,10 +27,14 @@ static const char usage[] =
     "  --engine E              auto (default: $JAVM_ENGINE, else the JIT where built),\n"
     "                          interp or jit; with the JIT the compile time is printed\n"
     "  --dump-native           print each PVM instruction with its native code, then run\n"
+    "  --timeout SECONDS       stop the run after SECONDS of wall time (e.g. 2 or 0.5; with\n"
+    "                          --repeat, for all repetitions together); a gas unit is about\n"
+    "                          0.03-0.3 ns of guest code (docs/cli.md), so 2^50 is days\n"
     "  --json                  print one JSON object\n"
     "Prints the exit reason, pc, the 13 registers, gas left, instructions executed (every\n"
     "instruction dispatched, including the one that ended the run), the best wall time and\n"
-    "'<x> ns/instr'. Exit: 0 ran (any exit reason), 1 --check mismatch, 2 usage, 3 bad input.\n";
+    "'<x> ns/instr'. Exit: 0 ran (any exit reason), 1 --check mismatch, 2 usage, 3 bad input,\n"
+    "6 stopped by --timeout (the exit printed is 'stopped', with the state where it stopped).\n";
 
 #define MAX_PAGES 64
 
@@ -41,6 +45,7 @@ typedef struct run_opts {
     javm_gas_model model;
     javm_engine engine;
     bool dump;
+    uint64_t timeout_ns; /* 0: none */
     javm_prepare_opts prep;
     tv_page pages[MAX_PAGES];
     size_t npages;
@@ -96,6 +101,8 @@ static int parse(int argc, char **argv, run_opts *o)
             i++;
         } else if (strcmp(a, "--gas") == 0 && cli_parse_u64(val, &o->gas) && o->gas <= INT64_MAX) {
             o->has_gas = true;
+            i++;
+        } else if (strcmp(a, "--timeout") == 0 && cli_parse_seconds(val, &o->timeout_ns)) {
             i++;
         } else if (strcmp(a, "--repeat") == 0 && cli_parse_u64(val, &o->repeat) && o->repeat) {
             i++;
@@ -211,6 +218,7 @@ int cmd_run(int argc, char **argv)
     memset(&v, 0, sizeof v);
     javm_memory *mem = NULL;
     javm_program *prog = NULL;
+    javm_stop *stop = NULL;
     char err[512];
     size_t plen = strlen(o.path);
     bool is_json = plen > 5 && strcmp(o.path + plen - 5, ".json") == 0;
@@ -249,10 +257,13 @@ int cmd_run(int argc, char **argv)
         rc = CLI_USAGE;
         goto done;
     }
+    if (o.timeout_ns && javm_stop_new(&stop))
+        goto done;
+    javm_stop_set_timeout(stop, o.timeout_ns);
     javm_state st;
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };
     uint64_t best = UINT64_MAX;
-    for (uint64_t i = 0; i < o.repeat; i++) {
+    for (uint64_t i = 0; i < o.repeat && ex.reason != JAVM_EXIT_STOPPED; i++) {
         if (i)
             javm_memory_reset(mem);
         if (setup(&o, &v, mem, &st)) {
@@ -261,6 +272,7 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
         st.engine = o.engine;
+        st.stop = stop;
         uint64_t t0 = cli_now_ns();
         ex = javm_run(prog, &st, o.model, NULL, NULL);
         ei.ran = st.ran;
@@ -269,7 +281,7 @@ int cmd_run(int argc, char **argv)
             best = dt;
     }
     print_result(&o, &st, ex, best, &ei);
-    rc = CLI_OK;
+    rc = ex.reason == JAVM_EXIT_STOPPED ? CLI_STOPPED : CLI_OK;
     if (o.check) {
         char report[8192];
         bool use_1pi = o.model == JAVM_GAS_INSTR;
@@ -284,6 +296,7 @@ int cmd_run(int argc, char **argv)
         }
     }
 done:
+    javm_stop_free(stop);
     javm_program_free(prog);
     javm_memory_free(mem);
     tv_free(&v);

@@ -2,7 +2,6 @@
  * tools/cmd_vectors.c — `javm vectors DIR`: JAM PVM conformance (pvm.md §9.4) over every
  * *.json in DIR, in name order; one line per failing vector and field, then
  * "N passed, M failed". */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,11 +18,6 @@ static const char usage[] =
     "--engine picks the engine (default auto: $JAVM_ENGINE, else the JIT where built).\n"
     "--json prints one JSON object per vector instead. Exit: 0 all passed, 1 some failed,\n"
     "2 usage, 3 DIR unreadable or holding no .json vector, 4 internal error.\n";
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int cmd_vectors(int argc, char **argv)
 {
@@ -64,36 +58,22 @@ int cmd_vectors(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    DIR *d = opendir(dir);
-    if (!d) {
+    char **names = NULL;
+    size_t n = 0;
+    int rc = tv_list_json(dir, &names, &n);
+    if (rc == JAVM_ERR_ALLOC) {
+        fprintf(stderr, "javm vectors: out of memory\n");
+        return CLI_INTERNAL;
+    }
+    if (rc) {
         fprintf(stderr, "javm vectors: cannot open %s\n", dir);
         return CLI_INPUT;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    int rc = CLI_INTERNAL;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 512;
-            char **nn = realloc(names, cap * sizeof *names);
-            if (!nn)
-                goto done;
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name)))
-            goto done;
-        n++;
     }
     if (n == 0) {
         fprintf(stderr, "javm vectors: no .json vectors in %s\n", dir);
         rc = CLI_INPUT;
         goto done;
     }
-    qsort(names, n, sizeof *names, by_name);
     size_t passed = 0, failed = 0;
     char path[4096], err[512], report[8192];
     for (size_t i = 0; i < n; i++) {
@@ -105,7 +85,7 @@ int cmd_vectors(int argc, char **argv)
             snprintf(report, sizeof report, "  load: %s\n", lrc == JAVM_ERR_DECODE ? err : javm_strerror(lrc));
             bad = 1;
         } else {
-            bad = tv_conform_with(&v, engine, profile, model, report, sizeof report);
+            bad = tv_conform_with(&v, engine, profile, model, NULL, report, sizeof report);
             if (bad < 0)
                 snprintf(report, sizeof report, "  run: %s\n", javm_strerror(bad));
             tv_free(&v);
@@ -122,9 +102,6 @@ int cmd_vectors(int argc, char **argv)
     printf("%zu passed, %zu failed\n", passed, failed);
     rc = failed ? CLI_FAIL : CLI_OK;
 done:
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    closedir(d);
+    tv_names_free(names, n);
     return rc;
 }

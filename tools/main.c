@@ -120,6 +120,25 @@ bool cli_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+bool cli_parse_seconds(const char *s, uint64_t *ns)
+{
+    /* DIGITS[.DIGITS]: at most 10 integer digits (about 317 years) and 9 after the point */
+    uint64_t whole = 0, frac = 0, scale = 1000000000u;
+    int nw = 0, nf = 0;
+    if (!s)
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++, nw++)
+        whole = whole * 10 + (uint64_t)(*s - '0');
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++, nf++)
+            if (nf < 9)
+                frac = frac * 10 + (uint64_t)(*s - '0'), scale /= 10;
+    if (*s || nw == 0 || nw > 10 || (nf == 0 && s[-1] == '.'))
+        return false;
+    *ns = whole * 1000000000u + frac * scale;
+    return *ns > 0;
+}
+
 int cli_read_file(const char *path, uint8_t **buf, size_t *len)
 {
     /* One loop for every kind of file: a regular file's size is only a first guess (it may

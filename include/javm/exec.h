@@ -17,7 +17,10 @@ typedef enum javm_exit_reason {
     JAVM_EXIT_PAGE_FAULT = 3,  /* arg = page-aligned address of the lowest inaccessible byte */
     JAVM_EXIT_HOST_CALL = 4,   /* arg = the ecalli immediate */
     JAVM_EXIT_ECALL = 6,
-    JAVM_EXIT_TRAP = 7
+    JAVM_EXIT_TRAP = 7,
+    JAVM_EXIT_STOPPED = 8      /* the run's javm_stop fired (javm_state.stop): pc at a block
+                                * start, no instruction of that block ran; running the state
+                                * again continues exactly as if it had never stopped */
 } javm_exit_reason;
 
 typedef struct javm_exit {
@@ -25,7 +28,8 @@ typedef struct javm_exit {
     uint32_t arg; /* PAGE_FAULT: fault page address; HOST_CALL: immediate; else 0 */
 } javm_exit;
 
-/* "halt", "panic", "out-of-gas", "page-fault", "host-call", "ecall", "trap"; "?" otherwise. */
+/* "halt", "panic", "out-of-gas", "page-fault", "host-call", "ecall", "trap", "stopped"; "?"
+ * otherwise. */
 JAVM_API const char *javm_exit_name(javm_exit_reason r);
 
 /* ---- preparation (pvm.md §2.1, §9.2) ---------------------------------------------------- */
@@ -173,6 +177,31 @@ JAVM_API int javm_program_compile(const javm_program *p, javm_gas_model model);
 JAVM_API int javm_program_jit_info(const javm_program *p, javm_gas_model model, size_t *code_bytes,
                                    uint64_t *compile_ns);
 
+/* ---- stopping a run: a timeout, or a cancel from another thread -------------------------- */
+
+/* A stop signal for runs (docs/exec.md "Stopping a run"). A run whose state names one
+ * (javm_state.stop) is cut into gas slices of about a millisecond each and checks the stop
+ * between them, so it ends with JAVM_EXIT_STOPPED within about a millisecond of the request
+ * or the deadline (longer only while a handler runs). A run without one has no check at all.
+ * Slicing changes nothing observable: the same exit, pc, registers, gas, steps and memory.
+ * Thread-safety: request, set_timeout, reset and fired may be called from any thread while
+ * runs use the stop; javm_stop_request is also async-signal-safe. Any number of runs may
+ * share one stop. Free it only when no run uses it. */
+typedef struct javm_stop javm_stop;
+
+/* A stop with no request and no deadline. JAVM_ERR_INVALID_ARG, JAVM_ERR_ALLOC. */
+JAVM_API int javm_stop_new(javm_stop **out);
+JAVM_API void javm_stop_free(javm_stop *s); /* NULL is a no-op */
+/* Asks every run using s to stop (it stays asked until javm_stop_reset). */
+JAVM_API void javm_stop_request(javm_stop *s);
+/* Stops runs using s once ns nanoseconds (CLOCK_MONOTONIC) have passed from now; 0 removes
+ * the deadline. */
+JAVM_API void javm_stop_set_timeout(javm_stop *s, uint64_t ns);
+/* Clears the request and the deadline. */
+JAVM_API void javm_stop_reset(javm_stop *s);
+/* Whether s has been requested or its deadline has passed. */
+JAVM_API bool javm_stop_fired(javm_stop *s);
+
 /* The exec state of one VM (pvm.md §2.1). mem is borrowed: the caller owns it. */
 typedef struct javm_state {
     uint64_t regs[JAVM_NUM_REGS];
@@ -183,10 +212,12 @@ typedef struct javm_state {
     javm_engine engine; /* in: which engine runs (AUTO when zero-initialised) */
     javm_engine ran;    /* out: the engine that ran the last javm_run: INTERP when the JIT was
                          * asked for but the program cannot be compiled (too large) */
+    javm_stop *stop;    /* in: NULL (when zero-initialised), or a stop that ends the run with
+                         * JAVM_EXIT_STOPPED; borrowed */
 } javm_state;
 
 /* Runs from state until an exit; updates regs, pc, gas, memory and steps in place, on the
- * engine state->engine selects. handler may be NULL (ecalli then exits HOST_CALL, ecall
+ * engine state->engine selects; with state->stop set it may also end JAVM_EXIT_STOPPED. handler may be NULL (ecalli then exits HOST_CALL, ecall
  * ECALL). model must be one the program holds (see javm_prepare_opts): any other exits Panic
  * at the start pc with nothing dispatched and the state unchanged (an unknown value means
  * JAVM_GAS_PIPELINE). Never fails otherwise. A thread may run any number of states one at a

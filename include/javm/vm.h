@@ -63,6 +63,11 @@ JAVM_API void javm_vm_free(javm_vm *vm);
 /* The engine every run of this VM uses (javm/exec.h: AUTO, the default, INTERP or JIT).
  * Results are the same on every engine. JAVM_ERR_INVALID_ARG for any other value. */
 JAVM_API int javm_vm_set_engine(javm_vm *vm, javm_engine engine);
+/* A stop for every run of this VM (javm/exec.h; NULL, the default, for none; borrowed: it
+ * must outlive its use). When it fires during javm_invoke or javm_resume, the invocation
+ * ends as a FAULT with fault_reason JAVM_EXIT_STOPPED and, like every fault, leaves no trace:
+ * the journal is aborted. */
+JAVM_API void javm_vm_set_stop(javm_vm *vm, javm_stop *stop);
 /* Drops every prepared program of the decode cache (programs still used by entries live on). */
 JAVM_API void javm_vm_clear_image_cache(javm_vm *vm);
 /* Whether the decode cache holds a program for (image hash, M). */

@@ -224,6 +224,16 @@ struct javm_memory {
 /* The state byte of page pg, addressed from the contents base (one register for both). */
 #define EXEC_PAGE_STATE(base, pg) ((base)[(ptrdiff_t)(pg) - (ptrdiff_t)JAVM_NUM_PAGES])
 
+/* javm_stop (exec/stop.c). first_slice is for tests: the gas of a sliced run's first slice
+ * (0: EXEC_STOP_FIRST_SLICE); it is set before runs use the stop. */
+struct javm_stop {
+    _Atomic bool requested;
+    _Atomic uint64_t deadline; /* CLOCK_MONOTONIC ns; 0: none */
+    int64_t first_slice;
+};
+#define EXEC_STOP_FIRST_SLICE ((int64_t)1 << 14)
+uint64_t exec_monotonic_ns(void);
+
 /* The interpreter (exec/interp.c): javm_run's contract, on the interpreter only. */
 javm_exit exec_interp_run(const javm_program *p, javm_state *st, javm_gas_model model,
                           javm_handler handler, void *user);

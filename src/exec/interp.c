@@ -130,6 +130,7 @@ const char *javm_exit_name(javm_exit_reason r)
     case JAVM_EXIT_HOST_CALL: return "host-call";
     case JAVM_EXIT_ECALL: return "ecall";
     case JAVM_EXIT_TRAP: return "trap";
+    case JAVM_EXIT_STOPPED: return "stopped";
     }
     return "?";
 }

@@ -71,13 +71,10 @@ int javm_program_jit_info(const javm_program *p, javm_gas_model model, size_t *c
     return JAVM_OK;
 }
 
-javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
-                   javm_handler handler, void *user)
+/* One run on the engine st->engine selects. */
+static javm_exit run_engine(const javm_program *p, javm_state *st, javm_gas_model model,
+                            javm_handler handler, void *user)
 {
-    /* The run holds a reference: a handler may drop the caller's (the VM's set_image does)
-     * while this program's records or native code are still on the stack. */
-    javm_program *held = handler ? javm_program_ref((javm_program *)p) : NULL;
-    javm_exit ex;
     const jit_code *jc = NULL;
     if (javm_engine_resolve(st->engine) == JAVM_ENGINE_JIT) {
         int rc;
@@ -85,11 +82,81 @@ javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
     }
     if (jc) {
         st->ran = JAVM_ENGINE_JIT;
-        ex = jit_exec(p, jc, st, handler, user);
-    } else {
-        st->ran = JAVM_ENGINE_INTERP;
-        ex = exec_interp_run(p, st, model, handler, user);
+        return jit_exec(p, jc, st, handler, user);
     }
+    st->ran = JAVM_ENGINE_INTERP;
+    return exec_interp_run(p, st, model, handler, user);
+}
+
+/* ---- stopping: gas slices ---------------------------------------------------------------
+ * A run with a stop gets at most `slice` gas at a time and keeps the rest in reserve. An
+ * OutOfGas from a block charge leaves pc at the unpaid block and the gas unchanged, with no
+ * instruction of that block run (pvm.md §7.1), so giving the reserve back and running again
+ * continues exactly where an unsliced run would be. Only an OutOfGas that a handler answered
+ * is final: the wrapper below tells the two apart. Slices grow or shrink to last about a
+ * millisecond, so the clock is read about once per millisecond. */
+
+typedef struct stop_wrap {
+    javm_handler handler;
+    void *user;
+    bool exited; /* the handler answered EXIT */
+} stop_wrap;
+
+static javm_answer stop_wrap_call(void *u, javm_call_kind kind, uint32_t imm,
+                                  uint64_t regs[JAVM_NUM_REGS], javm_memory *mem, int64_t *gas)
+{
+    stop_wrap *w = u;
+    javm_answer a = w->handler(w->user, kind, imm, regs, mem, gas);
+    w->exited |= !a.cont;
+    return a;
+}
+
+static int64_t add_sat(int64_t a, int64_t b) /* b >= 0 */
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+#define SLICE_MIN ((int64_t)1 << 10)
+#define SLICE_MAX ((int64_t)1 << 40)
+#define SLICE_NS 1000000u
+
+static javm_exit run_sliced(const javm_program *p, javm_state *st, javm_gas_model model,
+                            javm_handler handler, void *user)
+{
+    stop_wrap w = { handler, user, false };
+    javm_handler h = handler ? stop_wrap_call : NULL;
+    int64_t slice = st->stop->first_slice > 0 ? st->stop->first_slice : EXEC_STOP_FIRST_SLICE;
+    for (;;) {
+        if (javm_stop_fired(st->stop))
+            return (javm_exit){ JAVM_EXIT_STOPPED, 0 };
+        int64_t total = st->gas, reserve = total > slice ? total - slice : 0;
+        st->gas = total - reserve;
+        int64_t given = st->gas;
+        uint64_t t0 = exec_monotonic_ns();
+        javm_exit ex = run_engine(p, st, model, h, &w);
+        uint64_t dt = exec_monotonic_ns() - t0;
+        bool unpaid = ex.reason == JAVM_EXIT_OUT_OF_GAS && !w.exited;
+        bool none_paid = st->gas == given; /* not one block: this one costs more than slice */
+        st->gas = add_sat(st->gas, reserve);
+        if (!unpaid || reserve == 0)
+            return ex;
+        if (none_paid)
+            slice = slice < SLICE_MAX / 2 ? slice * 2 : SLICE_MAX;
+        else if (dt < SLICE_NS / 2 && slice < SLICE_MAX)
+            slice *= 2;
+        else if (dt > SLICE_NS * 2 && slice > SLICE_MIN)
+            slice /= 2;
+    }
+}
+
+javm_exit javm_run(const javm_program *p, javm_state *st, javm_gas_model model,
+                   javm_handler handler, void *user)
+{
+    /* The run holds a reference: a handler may drop the caller's (the VM's set_image does)
+     * while this program's records or native code are still on the stack. */
+    javm_program *held = handler ? javm_program_ref((javm_program *)p) : NULL;
+    javm_exit ex = st->stop ? run_sliced(p, st, model, handler, user)
+                            : run_engine(p, st, model, handler, user);
     javm_program_free(held);
     return ex;
 }

@@ -54,6 +54,12 @@ int javm_vm_set_engine(javm_vm *vm, javm_engine engine)
     return JAVM_OK;
 }
 
+void javm_vm_set_stop(javm_vm *vm, javm_stop *stop)
+{
+    if (vm)
+        vm->stop = stop;
+}
+
 void javm_vm_free(javm_vm *vm)
 {
     if (!vm)
@@ -768,6 +774,7 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
         javm_ecall_ctx ctx = { vm, cache, ka };
         e->st.gas = vm->gas;
         e->st.engine = vm->engine;
+        e->st.stop = vm->stop;
         javm_exit ex = javm_run(e->program, &e->st, JAVM_GAS_PIPELINE, javm_dispatch, &ctx);
         vm->gas = e->st.gas; /* the entry that ran; entries never move */
         e = &vm->stack[vm->depth - 1]; /* the top may have changed (HOST_CALL, HOST_YIELD) */

@@ -65,6 +65,7 @@ struct javm_vm {
     size_t nfns;
     javm_trap last_trap;
     javm_engine engine;         /* javm_vm_set_engine; AUTO by default */
+    javm_stop *stop;            /* javm_vm_set_stop; NULL by default */
     javm_memory **pool;         /* reset memories ready for reuse */
     size_t npool, cappool;
     int64_t gas;                /* the invocation's one gas counter */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "asm.h"
 #include "tprog.h"
 
 void tprog_init(tprog *p) { memset(p, 0, sizeof *p); }
@@ -35,4 +36,21 @@ javm_program *tprog_prepare(const tprog *p, javm_profile profile, uint32_t M)
     if (rc)
         fail_msg("javm_prepare: %s", javm_strerror(rc));
     return prog;
+}
+
+javm_program *tprog_prepare_asm(const char *src, javm_profile profile)
+{
+    asm_unit u;
+    asm_err err;
+    asm_unit_init(&u);
+    if (asm_parse(&u, src, strlen(src), &err))
+        fail_msg("asm %u:%u: %s\n%s", err.line, err.col, err.msg, src);
+    javm_program *p = NULL;
+    javm_prepare_opts o = { profile, 25 };
+    int rc = javm_prepare(u.prog.code, u.prog.code_len, u.prog.bitmask, u.prog.jt_final,
+                          u.prog.jt_count, &o, &p);
+    asm_unit_free(&u);
+    if (rc)
+        fail_msg("javm_prepare: %s\n%s", javm_strerror(rc), src);
+    return p;
 }

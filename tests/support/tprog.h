@@ -29,4 +29,7 @@ void tprog_raw(tprog *p, const uint8_t *bytes, size_t n);
 /* Prepares p with a profile and M (0 = 25); fails the test on error. */
 javm_program *tprog_prepare(const tprog *p, javm_profile profile, uint32_t M);
 
+/* Assembles src (docs/guest.md syntax, code only) and prepares it; fails the test on error. */
+javm_program *tprog_prepare_asm(const char *src, javm_profile profile);
+
 #endif

@@ -2,6 +2,7 @@
  * tools/lib/vector.c — loader, runner mapping and comparison for JAM PVM vector files
  * (pvm.md §9.3, §9.4). Every key is type- and range-checked: vector files are input. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -309,6 +310,7 @@ const char *tv_status_word(javm_exit_reason r, javm_profile profile)
     case JAVM_EXIT_OUT_OF_GAS: return "out-of-gas";
     case JAVM_EXIT_HOST_CALL: return "host";
     case JAVM_EXIT_ECALL: return "ecall";
+    case JAVM_EXIT_STOPPED: return "stopped";
     }
     return "?";
 }
@@ -425,11 +427,11 @@ int tv_compare(const tv_vector *v, const javm_state *st, javm_exit ex, javm_prof
 
 int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap)
 {
-    return tv_conform_with(v, engine, JAVM_PROFILE_GP, JAVM_GAS_INSTR, report, cap);
+    return tv_conform_with(v, engine, JAVM_PROFILE_GP, JAVM_GAS_INSTR, NULL, report, cap);
 }
 
 int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile,
-                    javm_gas_model model, char *report, size_t cap)
+                    javm_gas_model model, javm_stop *stop, char *report, size_t cap)
 {
     javm_memory *mem;
     javm_state st;
@@ -442,6 +444,7 @@ int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile
     javm_exit ex = { JAVM_EXIT_PANIC, 0 };
     rc = tv_setup(v, mem, &st);
     st.engine = engine;
+    st.stop = stop;
     if (rc == JAVM_OK) {
         /* pvm.md §9.4 step 1: an undecodable blob is an immediate panic, state unchanged. */
         if (javm_prepare_blob(v->program, v->program_len, &opts, &prog) == JAVM_OK)
@@ -454,4 +457,51 @@ int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile
     javm_program_free(prog);
     javm_memory_free(mem);
     return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tv_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int tv_list_json(const char *dir, char ***names_out, size_t *n_out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return JAVM_ERR_IO;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 512;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn)
+                goto oom;
+            names = nn;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            goto oom;
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
+    *names_out = names;
+    *n_out = n;
+    return JAVM_OK;
+oom:
+    closedir(d);
+    tv_names_free(names, n);
+    return JAVM_ERR_ALLOC;
 }

@@ -76,8 +76,13 @@ uint64_t tv_fnv1a(const javm_memory *mem, uint32_t addr, uint32_t len);
  * created. *report receives the mismatch lines. */
 int tv_conform(const tv_vector *v, javm_engine engine, char *report, size_t cap);
 /* The same under another profile and gas model (e.g. jam-draft vectors: JAVM_PROFILE_JAM_DRAFT
- * with JAVM_GAS_JAM_DRAFT). */
+ * with JAVM_GAS_JAM_DRAFT), and with a stop (javm_state.stop; NULL for none). */
 int tv_conform_with(const tv_vector *v, javm_engine engine, javm_profile profile,
-                    javm_gas_model model, char *report, size_t cap);
+                    javm_gas_model model, javm_stop *stop, char *report, size_t cap);
+
+/* The names of the *.json files in dir, sorted (*names: n strdup'd strings; tv_names_free).
+ * JAVM_ERR_IO (errno set) when dir cannot be read, JAVM_ERR_ALLOC. */
+int tv_list_json(const char *dir, char ***names, size_t *n);
+void tv_names_free(char **names, size_t n);
 
 #endif

@@ -574,7 +574,7 @@ class Store:
 _PROFILES = {"javm": 0, "gp": 1}
 _GAS_MODELS = {"pipeline": 0, "instr": 1}
 _STATUS_WORDS = {0: "halt", 1: "panic", 2: "out-of-gas", 3: "page-fault", 4: "host", 5: "ecall", 6: "?",
-                 7: "trap"}
+                 7: "trap", 8: "stopped"}
 
 
 def _choice(v, table, what):

@@ -70,7 +70,7 @@ class PrepareOpts(ctypes.Structure):
 
 class State(ctypes.Structure):
     _fields_ = [("regs", c_u64 * NUM_REGS), ("pc", c_u32), ("gas", c_i64), ("mem", c_void_p),
-                ("steps", c_u64), ("engine", c_int), ("ran", c_int)]
+                ("steps", c_u64), ("engine", c_int), ("ran", c_int), ("stop", c_void_p)]
 
 
 ENGINES = {"auto": 0, "interp": 1, "jit": 2}
