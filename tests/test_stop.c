@@ -261,16 +261,22 @@ typedef struct counter {
 static javm_answer count_calls(void *user, javm_call_kind kind, uint32_t imm,
                                uint64_t regs[JAVM_NUM_REGS], javm_memory *mem, int64_t *gas)
 {
-    (void)kind, (void)imm, (void)mem, (void)gas;
+    (void)kind, (void)imm, (void)mem;
     counter *c = user;
     regs[8] += ++c->calls;
+    /* The handler sees the run's whole gas, not a slice of it: it reports the gas it was
+     * given and charges more than a first slice holds. */
+    regs[9] ^= (uint64_t)*gas;
+    if (*gas < 50000)
+        return (javm_answer){ false, { JAVM_EXIT_OUT_OF_GAS, 0 } };
+    *gas -= 50000;
     if (c->calls == c->exit_at)
         return (javm_answer){ false, { JAVM_EXIT_OUT_OF_GAS, 0 } };
     return (javm_answer){ true, { JAVM_EXIT_HALT, 0 } };
 }
 
-/* Handler calls inside a sliced run: the same calls and state as unsliced; an EXIT(OutOfGas)
- * answer ends the run even though gas is left in reserve (a slicer that took it for its own
+/* Handler calls inside a sliced run: the same calls, gas seen by the handler and state as
+ * unsliced; an EXIT(OutOfGas) answer ends the run even though gas is left in reserve (a slicer that took it for its own
  * slice running out would run on: the deadline then ends the test with STOPPED). */
 static void test_handler_under_slices(void **state)
 {

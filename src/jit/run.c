@@ -92,28 +92,35 @@ static javm_exit run_engine(const javm_program *p, javm_state *st, javm_gas_mode
  * A run with a stop gets at most `slice` gas at a time and keeps the rest in reserve. An
  * OutOfGas from a block charge leaves pc at the unpaid block and the gas unchanged, with no
  * instruction of that block run (pvm.md §7.1), so giving the reserve back and running again
- * continues exactly where an unsliced run would be. Only an OutOfGas that a handler answered
- * is final: the wrapper below tells the two apart. Slices grow or shrink to last about a
- * millisecond, so the clock is read about once per millisecond. */
+ * continues exactly where an unsliced run would be. A handler sees the run's whole gas (the
+ * wrapper below lends it the reserve for the call), and an OutOfGas it answers is final.
+ * Slices grow or shrink to last about a millisecond, so the clock is read about once per
+ * millisecond. */
 
 typedef struct stop_wrap {
     javm_handler handler;
     void *user;
-    bool exited; /* the handler answered EXIT */
+    int64_t reserve; /* gas held back from the engine */
+    bool exited;     /* the handler answered EXIT */
 } stop_wrap;
+
+static int64_t add_sat(int64_t a, int64_t b) /* b >= 0 */
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
 
 static javm_answer stop_wrap_call(void *u, javm_call_kind kind, uint32_t imm,
                                   uint64_t regs[JAVM_NUM_REGS], javm_memory *mem, int64_t *gas)
 {
     stop_wrap *w = u;
+    *gas = add_sat(*gas, w->reserve);
     javm_answer a = w->handler(w->user, kind, imm, regs, mem, gas);
+    /* Hold the reserve back again; a charge that reached into it shrinks it. */
+    if (*gas < w->reserve)
+        w->reserve = *gas > 0 ? *gas : 0;
+    *gas -= w->reserve;
     w->exited |= !a.cont;
     return a;
-}
-
-static int64_t add_sat(int64_t a, int64_t b) /* b >= 0 */
-{
-    return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
 #define SLICE_MIN ((int64_t)1 << 10)
@@ -123,22 +130,24 @@ static int64_t add_sat(int64_t a, int64_t b) /* b >= 0 */
 static javm_exit run_sliced(const javm_program *p, javm_state *st, javm_gas_model model,
                             javm_handler handler, void *user)
 {
-    stop_wrap w = { handler, user, false };
+    stop_wrap w = { handler, user, 0, false };
     javm_handler h = handler ? stop_wrap_call : NULL;
     int64_t slice = st->stop->first_slice > 0 ? st->stop->first_slice : EXEC_STOP_FIRST_SLICE;
     for (;;) {
         if (javm_stop_fired(st->stop))
             return (javm_exit){ JAVM_EXIT_STOPPED, 0 };
-        int64_t total = st->gas, reserve = total > slice ? total - slice : 0;
-        st->gas = total - reserve;
+        int64_t total = st->gas;
+        w.reserve = total > slice ? total - slice : 0;
+        st->gas = total - w.reserve;
         int64_t given = st->gas;
         uint64_t t0 = exec_monotonic_ns();
         javm_exit ex = run_engine(p, st, model, h, &w);
         uint64_t dt = exec_monotonic_ns() - t0;
         bool unpaid = ex.reason == JAVM_EXIT_OUT_OF_GAS && !w.exited;
         bool none_paid = st->gas == given; /* not one block: this one costs more than slice */
-        st->gas = add_sat(st->gas, reserve);
-        if (!unpaid || reserve == 0)
+        bool reserve_left = w.reserve > 0;
+        st->gas = add_sat(st->gas, w.reserve);
+        if (!unpaid || !reserve_left)
             return ex;
         if (none_paid)
             slice = slice < SLICE_MAX / 2 ? slice * 2 : SLICE_MAX;
