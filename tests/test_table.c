@@ -3,7 +3,7 @@
  * forwarding map and gc's marks: insert, lookup, backward-shift deletion (chains that collide
  * and wrap round the end of the array), growth, many keys against a reference model with the
  * probe-chain invariant checked after every change, walks that delete, and allocation failure
- * (the allocator is wrapped at link time, as in test_cache_alloc.c, so this runs under the
+ * (the allocator is wrapped at link time, tests/support/failalloc.h, so this runs under the
  * sanitizers too). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,41 +14,9 @@
 
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "javm/status.h"
 #include "util/table.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-static long countdown = -1; /* -1: never fail; 0: the next allocation fails */
-static long allocations;
-
-static bool fail_now(void)
-{
-    allocations++;
-    if (countdown < 0)
-        return false;
-    return countdown-- == 0;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return fail_now() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-    return fail_now() ? NULL : __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return fail_now() ? NULL : __real_realloc(p, n);
-}
 
 /* A u64 -> u64 map, the key kept in the slot. */
 typedef struct kv_slot {
@@ -267,10 +235,10 @@ static void test_growth(void **state)
     /* reserve ahead: no allocation for what was reserved */
     assert_int_equal(util_table_reserve(&t, 5000), JAVM_OK);
     size_t cap = util_table_cap(&t);
-    long before = allocations;
+    long before = failalloc_calls();
     for (uint64_t k = 5001; k <= 10000; k++)
         assert_non_null(put(&t, k * 7919, k));
-    assert_int_equal(allocations, before);
+    assert_int_equal(failalloc_calls(), before);
     assert_int_equal(util_table_cap(&t), cap);
     check(&t);
     util_table_free(&t);
@@ -373,24 +341,25 @@ static void test_alloc_failure(void **state)
 {
     (void)state;
     util_table t = UTIL_TABLE_INIT(kv_slot);
-    countdown = 0;
+    failalloc_arm(0);
     assert_null(put(&t, 1, 1)); /* the first array */
-    assert_int_equal(countdown, -1);
-    countdown = -1;
+    assert_int_equal(failalloc_injected(), 1);
+    failalloc_disarm();
     assert_int_equal(t.count, 0);
     assert_null(t.slots);
-    countdown = 0;
+    failalloc_arm(0);
     assert_int_equal(util_table_reserve(&t, 1), JAVM_ERR_ALLOC);
-    countdown = -1;
+    failalloc_disarm();
     /* fill to the load limit, then fail the growth */
     for (uint64_t k = 0; k < 8; k++)
         assert_non_null(put(&t, k, k));
     assert_int_equal(util_table_cap(&t), 16);
     unsigned char before[16 * sizeof(kv_slot)];
     memcpy(before, t.slots, sizeof before);
-    countdown = 0;
+    failalloc_arm(0);
     assert_null(put(&t, 8, 8));
-    countdown = -1;
+    assert_int_equal(failalloc_injected(), 1);
+    failalloc_disarm();
     assert_int_equal(t.count, 8);
     assert_int_equal(util_table_cap(&t), 16);
     assert_memory_equal(t.slots, before, sizeof before);
@@ -400,16 +369,18 @@ static void test_alloc_failure(void **state)
     assert_int_equal(util_table_cap(&t), 32);
     check(&t);
     /* overflowing requests: refused before any allocation */
-    long a = allocations;
+    long a = failalloc_calls(), live = failalloc_live();
     assert_int_equal(util_table_reserve(&t, SIZE_MAX), JAVM_ERR_ALLOC);
     assert_int_equal(util_table_reserve(&t, SIZE_MAX / 2), JAVM_ERR_ALLOC);
-    assert_int_equal(allocations, a);
+    assert_int_equal(failalloc_calls(), a);
     util_table big = { NULL, 0, 0, SIZE_MAX / 4 };
     assert_int_equal(util_table_reserve(&big, 1), JAVM_ERR_ALLOC);
-    assert_int_equal(allocations, a);
+    assert_int_equal(failalloc_calls(), a);
     assert_int_equal(t.count, 9);
     check(&t);
+    assert_int_equal(failalloc_live(), live);
     util_table_free(&t);
+    assert_int_equal(failalloc_live(), live - 1);
 }
 
 int main(void)
