@@ -335,6 +335,44 @@ static void test_walk_delete(void **state)
     collide = false;
 }
 
+/* A copy is independent of its source; a failed copy leaves the destination as it was. */
+static void test_copy(void **state)
+{
+    (void)state;
+    util_table a = UTIL_TABLE_INIT(kv_slot), b = UTIL_TABLE_INIT(kv_slot);
+    for (uint64_t k = 0; k < 100; k++)
+        assert_non_null(put(&a, k, k + 1));
+    assert_int_equal(util_table_copy(&b, &a), JAVM_OK);
+    assert_int_equal(b.count, 100);
+    assert_true(b.slots != a.slots);
+    for (uint64_t k = 0; k < 50; k++)
+        assert_true(del(&a, k));
+    put(&a, 70, 0);
+    for (uint64_t k = 0; k < 100; k++)
+        assert_int_equal(lookup(&b, k)->val, k + 1);
+    check(&a);
+    check(&b);
+    /* a failed copy over a table with contents */
+    util_table c = UTIL_TABLE_INIT(kv_slot);
+    put(&c, 5, 5);
+    unsigned char *slots = c.slots;
+    failalloc_arm(0);
+    assert_int_equal(util_table_copy(&c, &a), JAVM_ERR_ALLOC);
+    failalloc_disarm();
+    assert_ptr_equal(c.slots, slots);
+    assert_int_equal(c.count, 1);
+    assert_int_equal(lookup(&c, 5)->val, 5);
+    /* copying an empty table empties the destination */
+    util_table e = UTIL_TABLE_INIT(kv_slot);
+    assert_int_equal(util_table_copy(&c, &e), JAVM_OK);
+    assert_int_equal(c.count, 0);
+    assert_null(lookup(&c, 5));
+    check(&c);
+    util_table_free(&a);
+    util_table_free(&b);
+    util_table_free(&c);
+}
+
 /* Every allocation failure is JAVM_ERR_ALLOC (or NULL from add) and leaves the table as it
  * was; sizes that would overflow fail without allocating. */
 static void test_alloc_failure(void **state)
@@ -394,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_many_keys_colliding),
         cmocka_unit_test(test_walk_delete),
+        cmocka_unit_test(test_copy),
         cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

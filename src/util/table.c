@@ -84,6 +84,22 @@ void util_table_clear(util_table *t)
     t->count = 0;
 }
 
+int util_table_copy(util_table *dst, const util_table *src)
+{
+    size_t cap = util_table_cap(src);
+    unsigned char *s = NULL;
+    if (cap) {
+        s = malloc(cap * src->esize);
+        if (!s)
+            return JAVM_ERR_ALLOC;
+        memcpy(s, src->slots, cap * src->esize);
+    }
+    free(dst->slots);
+    *dst = *src;
+    dst->slots = s;
+    return JAVM_OK;
+}
+
 void util_table_free(util_table *t)
 {
     free(t->slots);

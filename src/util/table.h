@@ -49,8 +49,9 @@ static inline uint64_t util_table_tag_bytes(const void *b)
     return util_table_tag(t);
 }
 
-/* The tag of an integer key: a bijection of the 64-bit integers that maps 0 to 0, so two
- * nonzero keys never share a tag. */
+/* The tag of an integer key: a bijection of the 64-bit integers that maps 0 to 0, then 0 to
+ * 1, so two nonzero keys never share a tag (a table that never holds key 0 may look up by tag
+ * alone); key 0 shares its tag with one other key. */
 static inline uint64_t util_table_mix(uint64_t k)
 {
     uint64_t x = k * 0x9E3779B97F4A7C15ull;
@@ -111,6 +112,10 @@ void util_table_delete(util_table *t, void *slot);
 
 /* Every slot empty; the array is kept. */
 void util_table_clear(util_table *t);
+
+/* dst (empty or not) becomes a copy of src, slot for slot; on failure (JAVM_ERR_ALLOC) dst is
+ * unchanged. */
+int util_table_copy(util_table *dst, const util_table *src);
 
 /* Frees the array; the table is empty and reusable. */
 void util_table_free(util_table *t);
