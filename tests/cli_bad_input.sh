@@ -11,7 +11,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 expect() { local want=$1; shift; "$@" >"$tmp/out" 2>&1; local rc=$?
   if [ $rc -eq "$want" ]; then ok; else bad "exit $rc (want $want): $*"; cat "$tmp/out"; fi; }
 mkdir "$tmp/empty"
-for c in asm disasm ld run vectors demo put spawn invoke cat ls quota files gc fsck backup restore bench; do
+for c in asm disasm ld run vectors demo put spawn invoke cat ls quota files gc fsck backup restore bench gas; do
   "$javm" $c --help >"$tmp/out" 2>&1 || bad "$c --help exited $?"
   grep -q 'Exit' "$tmp/out" && ok || bad "$c --help documents no exit codes"
 done
@@ -20,6 +20,8 @@ expect 3 "$javm" disasm "$tmp/none.jimg"
 expect 3 "$javm" ld "$tmp/none.elf" -o "$tmp/x.jimg"
 expect 3 "$javm" run "$tmp/none.bin"
 grep -qi 'no such file' "$tmp/out" && ok || bad "run of a missing file: $(cat "$tmp/out")"
+expect 3 "$javm" vectors "$tmp/none"
+grep -qi 'no such file' "$tmp/out" && ok || bad "vectors on a missing dir: $(cat "$tmp/out")"
 expect 3 "$javm" vectors "$tmp/empty"
 grep -q 'no .json vectors' "$tmp/out" && ok || bad "vectors on an empty dir: $(cat "$tmp/out")"
 expect 2 "$javm" demo extra
@@ -28,12 +30,17 @@ expect 3 "$javm" spawn deadbeef00
 expect 3 "$javm" invoke no-such-name
 expect 3 "$javm" cat deadbeef00
 expect 3 "$javm" ls --store /proc/self/javm-store
+expect 3 "$javm" ls --store "$tmp/no-store"
+grep -q 'not found' "$tmp/out" && ok || bad "ls of a missing store: $(cat "$tmp/out")"
+[ ! -e "$tmp/no-store" ] && ok || bad "ls created a store"
 expect 2 "$javm" quota get not-a-number
 expect 3 "$javm" files --store /proc/self/javm-store
 expect 3 "$javm" gc --store /proc/self/javm-store
 expect 3 "$javm" fsck --store /proc/self/javm-store
 expect 3 "$javm" backup "$tmp/bk" --store /proc/self/javm-store
 expect 3 "$javm" restore "$tmp/none"
+expect 3 "$javm" gas "$tmp/none.bin"
+grep -qi 'no such file' "$tmp/out" && ok || bad "gas of a missing file: $(cat "$tmp/out")"
 expect 3 "$javm" bench --programs "$tmp/empty" --runs 1 --invocations 1
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A store that cannot be written (an immutable data.mdb: chattr +i, as on a read-only mount)
-# can still be inspected: ls, cat, files and quota get open it read-only (issue 13 item 14);
+# can still be inspected: ls, cat, files, quota get and fsck open it read-only (issue 13 item 14);
 # commands that write report the read-only store (exit 3) and change nothing.
 set -uo pipefail
 javm=$1
@@ -32,6 +32,7 @@ chattr +i "$tmp/store/data.mdb" 2>/dev/null || { echo "skipped: chattr +i not pe
 expect 0 "$javm" ls; grep -q '^counter ' "$tmp/out" && ok || bad "ls: $(cat "$tmp/out")"
 expect 0 "$javm" cat "$img"; grep -q '^kind: Image' "$tmp/out" && ok || bad "cat: $(cat "$tmp/out")"
 expect 0 "$javm" files
+expect 0 "$javm" fsck; grep -q " 0 problems" "$tmp/out" && ok || bad "fsck: $(cat "$tmp/out")"
 expect 0 "$javm" quota get 3; [ "$(cat "$tmp/out")" = 77 ] && ok || bad "quota get: $(cat "$tmp/out")"
 expect 3 "$javm" invoke counter
 expect 3 "$javm" quota set 3 1

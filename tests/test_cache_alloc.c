@@ -2,48 +2,11 @@
  * tests/test_cache_alloc.c — fail every allocation in turn (STYLE.md, "Tests"): each cache
  * operation is run with its 1st, 2nd, ... allocation failing until it succeeds, and every
  * failure must return an error and leave the cache exactly as it was (caps.md §5.4).
- * Allocation failures are injected by wrapping the allocator at link time (-Wl,--wrap, see
- * CMakeLists.txt): every call to malloc, calloc and realloc from the statically linked library
- * and this program goes through __wrap_*, which reach the real allocator (the sanitizers' own
- * under ASan and UBSan) through __real_*. So the failure paths also run under the sanitizers
- * (issue 13 item 18); the library keeps no allocator hook (no global state). */
+ * Allocation failures are injected by wrapping the allocator at link time
+ * (tests/support/failalloc.h), so the failure paths also run under the sanitizers (issue 13
+ * item 18); the library keeps no allocator hook (no global state). */
 #include "cap_fixtures.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-
-static long countdown = -1; /* -1: never fail; 0: the next allocation fails */
-static long failures;
-
-static bool fail_now(void)
-{
-    if (countdown < 0)
-        return false;
-    if (countdown-- == 0) {
-        failures++;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return fail_now() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-    return fail_now() ? NULL : __real_calloc(n, m);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return fail_now() ? NULL : __real_realloc(p, n);
-}
+#include "failalloc.h"
 
 typedef struct fx {
     javm_store *store;
@@ -183,9 +146,9 @@ static void each_failure(op_fn op, bool journal)
         if (journal)
             assert_int_equal(javm_journal_begin(f.cache, f.ka), JAVM_OK);
         look(&f, &before);
-        countdown = k;
+        failalloc_arm(k);
         int rc = op(&f);
-        countdown = -1;
+        failalloc_disarm();
         if (rc == JAVM_OK) {
             bb_free(&before);
             if (journal) {

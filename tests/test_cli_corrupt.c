@@ -89,6 +89,17 @@ static void test_corrupt_records(void **state)
     if (rc != 0)
         fail_msg("invoke on a store with corrupt records: exit %d: %s", rc, out);
     assert_non_null(strstr(out, "return: 42"));
+    /* fsck reports each bad record and exits 1, in text and JSON (issue 13 item 13) */
+    rc = run_cli(out, sizeof out, "fsck --store %s", dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, hex1));
+    assert_non_null(strstr(out, hex2));
+    rc = run_cli(out, sizeof out, "fsck --json --store %s", dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "{\"problem\":"));
+    assert_non_null(strstr(out, hex1));
+    assert_non_null(strstr(out, "\"problems\":"));
+    assert_null(strstr(out, "\"problems\":0"));
     /* ls and gc walk every blob: they must not crash; gc keeps what the name reaches */
     rc = run_cli(out, sizeof out, "ls --store %s", dir);
     assert_int_equal(rc, 3); /* lists what decodes, and names the first bad record */
@@ -104,6 +115,20 @@ static void test_corrupt_records(void **state)
     if (rc != 0)
         fail_msg("invoke after gc: exit %d: %s", rc, out);
     assert_non_null(strstr(out, "return: 42"));
+    rc = run_cli(out, sizeof out, "fsck --json --store %s", dir);
+    if (rc != 0)
+        fail_msg("fsck after gc: exit %d: %s", rc, out);
+    assert_non_null(strstr(out, "\"problems\":0"));
+    /* a truncated data.mdb: every command, fsck included, says so and exits 3 (item 11) */
+    char file[96];
+    snprintf(file, sizeof file, "%s/data.mdb", dir);
+    assert_int_equal(truncate(file, 8192), 0);
+    const char *cmds[] = { "fsck", "ls", "gc", "files", "invoke ok" };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        rc = run_cli(out, sizeof out, "%s --store %s", cmds[i], dir);
+        if (rc != 3 || !strstr(out, "corrupt"))
+            fail_msg("%s on a truncated store: exit %d: %s", cmds[i], rc, out);
+    }
     tmp_remove(dir);
 }
 

@@ -8,9 +8,8 @@
  * Every failure must return an error or a FAULT, leave blobs, refcounts, quotas and the
  * file map exactly as before, and leak nothing: the program counts live allocations, which
  * must return to their level before the world was built. Allocations are wrapped at link time
- * (-Wl,--wrap, CMakeLists.txt): calls from the statically linked library and this program go
- * through __wrap_*, which reach the real allocator (the sanitizers' own under ASan and UBSan)
- * through __real_*, so these failure paths also run under the sanitizers (issue 13 item 18). */
+ * (tests/support/failalloc.h), so these failure paths also run under the sanitizers (issue 13
+ * item 18). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,62 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "failalloc.h"
 #include "tprog.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-
-/* Test-program state (this file is the whole program, not the library). */
-static long fail_at = -1;  /* allocations left before the failing one; -1: never */
-static long injected;
-static long live;          /* allocations not yet freed */
-
-static bool fail_now(void)
-{
-    if (fail_at < 0)
-        return false;
-    if (fail_at-- == 0) {
-        injected++;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    void *p = fail_now() ? NULL : __real_malloc(n);
-    live += p != NULL;
-    return p;
-}
-
-void *__wrap_calloc(size_t n, size_t m)
-{
-    void *p = fail_now() ? NULL : __real_calloc(n, m);
-    live += p != NULL;
-    return p;
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    if (fail_now())
-        return NULL;
-    void *q = __real_realloc(p, n);
-    if (!p)
-        live += q != NULL;
-    return q;
-}
-
-void __wrap_free(void *p)
-{
-    live -= p != NULL;
-    __real_free(p);
-}
 
 typedef struct world {
     javm_store *store;
@@ -182,16 +127,15 @@ static void test_every_allocation(void **state)
     (void)state;
     long n, failures_checked = 0, absorbed = 0;
     for (n = 0;; n++) {
-        long base = live;
+        long base = failalloc_live();
         world w;
         build(&w);
         snap before = take(&w);
         javm_call_result r;
         uint64_t args[4] = { 0 };
-        injected = 0;
-        fail_at = n;
+        failalloc_arm(n);
         int rc = javm_invoke(w.vm, w.cache, w.ka, &w.inst, 0, args, 100000, NULL, NULL, &r);
-        fail_at = -1;
+        failalloc_disarm();
         if (rc == JAVM_OK && r.kind == JAVM_RES_HALT) {
             /* The path completed: either allocation n was never reached, or its failure was
              * absorbed (e.g. the VM's memory pool not growing): the result must be right. */
@@ -201,14 +145,14 @@ static void test_every_allocation(void **state)
             assert_int_equal(after.next_file, 2);
             javm_cache_decref(w.cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = r.post_instance });
             teardown_world(&w);
-            if (live != base)
-                fail_msg("allocation %ld: %ld allocations leaked", n, live - base);
-            if (!injected)
+            if (failalloc_live() != base)
+                fail_msg("allocation %ld: %ld allocations leaked", n, failalloc_live() - base);
+            if (!failalloc_injected())
                 break;
             absorbed++;
             continue;
         }
-        if (!injected)
+        if (!failalloc_injected())
             fail_msg("no allocation failed, yet invocation ended with status %d, kind %d, fault %d, trap %s",
                      rc, r.kind, r.fault_reason, javm_trap_name(r.trap));
         /* allocation n failed: an error or a FAULT, and nothing changed */
@@ -224,8 +168,8 @@ static void test_every_allocation(void **state)
                      (unsigned long long)before.blobs, (unsigned long long)after.blobs,
                      (unsigned long long)before.quota, (unsigned long long)after.quota);
         teardown_world(&w);
-        if (live != base)
-            fail_msg("allocation %ld: %ld allocations leaked", n, live - base);
+        if (failalloc_live() != base)
+            fail_msg("allocation %ld: %ld allocations leaked", n, failalloc_live() - base);
         failures_checked++;
     }
     printf("allocation failure points along the invocation path: %ld (%ld failing cleanly, %ld "
@@ -249,11 +193,10 @@ static void test_quota_debit_without_spare(void **state)
     assert_int_equal(javm_ka_store_new(w.store, &w.ka), JAVM_OK); /* empty buffer */
     /* Fill the buffer's capacity; the growth after the last insertion fails: no spare left. */
     for (uint64_t id = 11; ; id++) {
-        injected = 0;
-        fail_at = 0;
+        failalloc_arm(0);
         w.ka->vtbl->storage_quota_set(w.ka, id, 1);
-        fail_at = -1;
-        if (injected)
+        failalloc_disarm();
+        if (failalloc_injected())
             break;
         assert_true(id < 1000);
     }

@@ -166,6 +166,65 @@ static void test_ka_journal(void **state)
     assert_int_equal(javm_ka_mem_next_file_id(ka), 2);
 }
 
+/* Thousands of meters, quotas, catchers and markers (tables since issue 13 item 24): every
+ * value reads back, removals remove only what they name, and a rollback restores every quota
+ * set before begin while dropping those set after. */
+static void test_many_entries(void **state)
+{
+    fx *f = *state;
+    javm_ka *ka = f->ka;
+    const javm_ka_vtbl *v = ka->vtbl;
+    enum { N = 3000 };
+    for (uint64_t id = 0; id < N; id++) {
+        assert_int_equal(v->storage_quota_set(ka, id * 977, id + 1), 0);
+        assert_int_equal(v->gas_meter_set(ka, id << 40, id + 2), 0);
+    }
+    assert_int_equal(v->storage_quota_set(ka, 5 * 977, 42), 6);
+    for (uint64_t id = 0; id < N; id++) {
+        assert_int_equal(v->storage_quota_get(ka, id * 977), id == 5 ? 42 : id + 1);
+        assert_int_equal(v->gas_meter_get(ka, id << 40), id + 2);
+    }
+    assert_int_equal(v->storage_quota_get(ka, 1), 0);
+    assert_int_equal(v->gas_meter_get(ka, 1), 0);
+    assert_int_equal(v->begin(ka, f->store), JAVM_OK);
+    for (uint64_t id = 0; id < N; id++)
+        v->storage_quota_set(ka, id * 977 + 1, 7); /* new ids */
+    v->storage_quota_set(ka, 0, 99);
+    v->rollback(ka);
+    for (uint64_t id = 0; id < N; id++) {
+        assert_int_equal(v->storage_quota_get(ka, id * 977), id == 5 ? 42 : id + 1);
+        assert_int_equal(v->storage_quota_get(ka, id * 977 + 1), 0);
+    }
+    /* 40 catchers with 100 markers each; every other marker removed */
+    javm_hash cs[40];
+    for (int i = 0; i < 40; i++) {
+        cs[i] = fill((uint8_t)(100 + i));
+        assert_int_equal(v->yield_catcher_register(ka, &cs[i]), JAVM_OK);
+        for (int j = 0; j < 100; j++) {
+            javm_hash m = fill((uint8_t)j);
+            m.b[31] = (uint8_t)i; /* markers differ across catchers */
+            m.b[30] = 1;
+            assert_int_equal(v->yield_catcher_add(ka, &cs[i], &m), JAVM_OK);
+        }
+    }
+    for (int i = 0; i < 40; i++)
+        for (int j = 0; j < 100; j += 2) {
+            javm_hash m = fill((uint8_t)j);
+            m.b[31] = (uint8_t)i;
+            m.b[30] = 1;
+            assert_int_equal(v->yield_catcher_remove(ka, &cs[i], &m), JAVM_OK);
+        }
+    for (int i = 0; i < 40; i++)
+        for (int j = 0; j < 100; j++) {
+            javm_hash m = fill((uint8_t)j);
+            m.b[31] = (uint8_t)i;
+            m.b[30] = 1;
+            assert_int_equal(v->yield_catcher_contains(ka, &cs[i], &m), j % 2 == 1);
+            m.b[31] = (uint8_t)(i + 1); /* the next catcher's marker */
+            assert_false(v->yield_catcher_contains(ka, &cs[i], &m));
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_register_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yield_catchers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ka_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_entries, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,13 +347,18 @@ static void test_read_only(void **state)
     assert_int_equal(javm_commit(f.cache, f.ka), JAVM_ERR_STORE_READONLY);
     assert_non_null(strstr(javm_store_errmsg(f.store), "read-only"));
     sfx_close(&f);
-    /* Read-only open of a directory holding no store. */
-    char empty[64];
+    /* Read-only open of a directory holding no store, or of no directory: not found (it
+     * said "store failure"); nothing is created. */
+    char empty[64], none[80];
     tmp_make(empty);
+    snprintf(none, sizeof none, "%s/none", empty);
     javm_store *s = NULL;
-    int rc = javm_store_lmdb_open(empty, &ro, &s);
-    assert_true(rc == JAVM_ERR_STORE || rc == JAVM_ERR_STORE_READONLY);
+    assert_int_equal(javm_store_lmdb_open(empty, &ro, &s), JAVM_ERR_NOT_FOUND);
     assert_null(s);
+    assert_int_equal(javm_store_lmdb_open(none, &ro, &s), JAVM_ERR_NOT_FOUND);
+    assert_null(s);
+    struct stat nst;
+    assert_int_equal(stat(none, &nst), -1);
     tmp_remove(empty);
     tmp_remove(dir);
 }

@@ -848,6 +848,44 @@ static void test_pause_other_cache(void **state)
     drop_result(e, &r);
 }
 
+/* Issue 13 item 5, the epoch half: the embedder aborted the paused invocation's journal
+ * itself and began another on the same cache; resume is refused, and abort drops the paused
+ * stack without touching the new journal (the old one's undo already took the holds). */
+static void test_pause_journal_replaced(void **state)
+{
+    env *e = *state;
+    javm_hash marker, parent = spawn_yielder(e, &marker);
+    assert_int_equal(javm_commit(e->cache, e->ka), JAVM_OK);
+    vm_snap before, after;
+    snap(e, &before);
+    javm_call_result r = invoke(e, &parent, 100000, NULL, NULL);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    javm_journal_abort(e->cache, e->ka);
+    assert_int_equal(javm_journal_begin(e->cache, e->ka), JAVM_OK);
+    javm_hash mine = vm_put(e->cache, data_str("the new journal's"));
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_ERR_INVALID_ARG);
+    assert_int_equal(r.kind, JAVM_RES_FAULT);
+    assert_true(javm_journal_is_open(e->cache));
+    javm_abort(e->vm, e->cache, e->ka);
+    assert_int_equal(javm_vm_depth(e->vm), 0);
+    assert_true(javm_journal_is_open(e->cache)); /* not the paused invocation's to abort */
+    assert_non_null(javm_cache_get_hash(e->cache, &mine));
+    assert_int_equal(javm_journal_commit(e->cache, e->ka), JAVM_OK);
+    javm_key mk = javm_key_of_hash(&mine);
+    assert_int_equal(javm_cache_decref(e->cache, &mk), JAVM_OK);
+    assert_int_equal(javm_commit(e->cache, e->ka), JAVM_OK);
+    snap(e, &after);
+    vm_snap_assert_equal(&before, &after);
+    vm_snap_free(&before);
+    vm_snap_free(&after);
+    /* and the VM works on */
+    r = invoke(e, &parent, 100000, NULL, NULL);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    assert_int_equal(javm_resume(e->vm, e->cache, e->ka, NULL, &r), JAVM_OK);
+    assert_halt(&r, 42);
+    drop_result(e, &r);
+}
+
 static void test_pause_conflict(void **state)
 {
     env *e = *state;
@@ -1334,7 +1372,7 @@ int main(void)
         T(test_img4), T(test_mem_latency), T(test_set_image_accounted), T(test_sub_vm),
         T(test_e2e_host_call), T(test_e2e_files), T(test_e2e_oog_loop),
         T(test_e2e_state_persists), T(test_ka), T(test_journal_trap), T(test_journal_halt),
-        T(test_pause_resume), T(test_pause_abort), T(test_pause_other_cache), T(test_pause_conflict), T(test_names),
+        T(test_pause_resume), T(test_pause_abort), T(test_pause_other_cache), T(test_pause_journal_replaced), T(test_pause_conflict), T(test_names),
         T(test_image_file), T(test_host_fn_invoke), T(test_invoke_args),
         T(test_paged_overlay_settle), T(test_set_image_pinned_swap), T(test_resume_scratch),
         T(test_e2e_derive_and_call), T(test_regs_persist), T(test_slot0_rules),

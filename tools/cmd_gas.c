@@ -161,7 +161,7 @@ int cmd_gas(int argc, char **argv)
         rc = disasm_blob(&u, v.program, v.program_len, &err);
     } else {
         if (cli_read_file(in, &bytes, &len)) {
-            fprintf(stderr, "javm gas: cannot read %s\n", in);
+            fprintf(stderr, "javm gas: cannot read %s: %s\n", in, cli_read_error());
             goto done;
         }
         if (!blob && len >= 4 && memcmp(bytes, "JIMG", 4) == 0)

@@ -2,6 +2,7 @@
  * tools/cmd_vectors.c — `javm vectors DIR`: JAM PVM conformance (pvm.md §9.4) over every
  * *.json in DIR, in name order; one line per failing vector and field, then
  * "N passed, M failed". */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,13 +61,13 @@ int cmd_vectors(int argc, char **argv)
     }
     char **names = NULL;
     size_t n = 0;
-    int rc = tv_list_json(dir, &names, &n);
+    int rc = tv_list_json(dir, &names, &n), open_errno = errno; /* opendir's reason */
     if (rc == JAVM_ERR_ALLOC) {
         fprintf(stderr, "javm vectors: out of memory\n");
         return CLI_INTERNAL;
     }
     if (rc) {
-        fprintf(stderr, "javm vectors: cannot open %s\n", dir);
+        fprintf(stderr, "javm vectors: cannot open %s: %s\n", dir, strerror(open_errno));
         return CLI_INPUT;
     }
     if (n == 0) {

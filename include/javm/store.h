@@ -22,6 +22,8 @@ typedef struct javm_lmdb_opts {
  * tables of caps.md §5.7 as named databases in one environment. The meta table's format and
  * hash_profile records are written by javm_cache_open on a fresh store and checked on an old
  * one. Statuses: JAVM_ERR_STORE_READONLY (cannot create or write where asked),
+ * JAVM_ERR_NOT_FOUND (a read-only open where no store exists: no path/data.mdb),
+ * JAVM_ERR_STORE_CORRUPT (a data.mdb that is empty or shorter than its meta page says),
  * JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC, JAVM_ERR_BUSY (this process already
  * has the store open: LMDB forbids a second handle; a javm.lock file beside data.mdb detects
  * it). Close with javm_store_close. Writers in

@@ -10,218 +10,101 @@
 
 /* ==== tables ============================================================================= */
 
-static uint64_t hash_tag(const javm_hash *h)
-{
-    uint64_t t;
-    memcpy(&t, h->b, 8);
-    return t;
-}
-
-static size_t tab_ideal(const cache_tab *t, uint64_t tag)
-{
-    if (!t->by_ref)
-        return (size_t)tag & t->mask; /* hash bytes are uniform already */
-    uint64_t x = tag * 0x9E3779B97F4A7C15ull;
-    return (size_t)(x ^ (x >> 29)) & t->mask;
-}
-
 static uint64_t entry_tag(const cache_tab *t, const cache_entry *e)
 {
-    return t->by_ref ? e->ref : hash_tag(&e->hash);
+    return t->by_ref ? util_table_mix(e->ref) : util_table_tag_bytes(e->hash.b);
 }
 
+static bool slot_is_entry(const void *slot, const void *e)
+{
+    return ((const cache_slot *)slot)->e == e;
+}
+
+static bool slot_has_hash(const void *slot, const void *h)
+{
+    return memcmp(((const cache_slot *)slot)->e->hash.b, h, 32) == 0;
+}
+
+/* Links e where room is known to exist: reserved before, or left by the removal being undone
+ * (tables never shrink), so the add cannot fail. */
 static void tab_link(cache_tab *t, cache_entry *e)
 {
-    uint64_t tag = entry_tag(t, e);
-    size_t i = tab_ideal(t, tag);
-    while (t->slots[i].e)
-        i = (i + 1) & t->mask;
-    t->slots[i].tag = tag;
-    t->slots[i].e = e;
-    t->count++;
+    cache_slot *s = util_table_add(&t->t, entry_tag(t, e));
+    s->e = e;
 }
 
 int cache_tab_reserve(cache_tab *t, size_t more)
 {
-    size_t cap = t->slots ? t->mask + 1 : 0;
-    if ((t->count + more) * 2 <= cap)
-        return JAVM_OK;
-    size_t n = cap ? cap : 16;
-    while ((t->count + more) * 2 > n)
-        n *= 2;
-    cache_slot *s = calloc(n, sizeof *s);
-    if (!s)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    cache_slot *old = t->slots;
-    t->slots = s;
-    t->mask = n - 1;
-    t->count = 0;
-    for (size_t i = 0; i < cap; i++)
-        if (old[i].e)
-            tab_link(t, old[i].e);
-    free(old);
-    return JAVM_OK;
+    return util_table_reserve(&t->t, more) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
 }
 
 int cache_tab_insert(cache_tab *t, cache_entry *e)
 {
-    int rc = cache_tab_reserve(t, 1);
-    if (rc == JAVM_OK)
-        tab_link(t, e);
-    return rc;
+    cache_slot *s = util_table_add(&t->t, entry_tag(t, e));
+    if (!s)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    s->e = e;
+    return JAVM_OK;
 }
 
 void cache_tab_remove(cache_tab *t, cache_entry *e)
 {
-    if (!t->slots)
-        return;
-    size_t i = tab_ideal(t, entry_tag(t, e));
-    while (t->slots[i].e != e) {
-        if (!t->slots[i].e)
-            return;
-        i = (i + 1) & t->mask;
-    }
-    /* Backward-shift deletion keeps probe chains intact without tombstones. */
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & t->mask;
-        if (!t->slots[j].e)
-            break;
-        size_t k = tab_ideal(t, t->slots[j].tag);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            t->slots[i] = t->slots[j];
-            i = j;
-        }
-    }
-    t->slots[i].e = NULL;
-    t->count--;
+    void *s = util_table_find(&t->t, entry_tag(t, e), e, slot_is_entry);
+    if (s)
+        util_table_delete(&t->t, s);
 }
 
 cache_entry *cache_tab_find_hash(cache_tab *t, const javm_hash *h)
 {
-    if (!t->slots)
-        return NULL;
-    uint64_t tag = hash_tag(h);
-    for (size_t i = (size_t)tag & t->mask;; i = (i + 1) & t->mask) {
-        cache_slot *s = &t->slots[i];
-        if (!s->e)
-            return NULL;
-        if (s->tag == tag && memcmp(s->e->hash.b, h->b, 32) == 0)
-            return s->e;
-    }
+    cache_slot *s = util_table_find(&t->t, util_table_tag_bytes(h->b), h->b, slot_has_hash);
+    return s ? s->e : NULL;
 }
 
+/* A ref's tag identifies it (util_table_mix is a bijection): no equality to call. */
 static cache_entry *tab_find_ref(cache_tab *t, javm_ref ref)
 {
-    if (!t->slots)
-        return NULL;
-    for (size_t i = tab_ideal(t, ref);; i = (i + 1) & t->mask) {
-        cache_slot *s = &t->slots[i];
-        if (!s->e)
-            return NULL;
-        if (s->tag == ref)
-            return s->e;
-    }
+    cache_slot *s = util_table_find(&t->t, util_table_mix(ref), NULL, NULL);
+    return s ? s->e : NULL;
 }
 
 /* ---- forwarding map ---- */
 
-static size_t fwd_ideal(const cache_fwd *f, javm_ref r)
-{
-    uint64_t x = r * 0x9E3779B97F4A7C15ull;
-    return (size_t)(x ^ (x >> 29)) & f->mask;
-}
-
-static int fwd_reserve(cache_fwd *f)
-{
-    size_t cap = f->slots ? f->mask + 1 : 0;
-    if ((f->count + 1) * 2 <= cap)
-        return JAVM_OK;
-    size_t n = cap ? cap * 2 : 16;
-    cache_fwd_slot *s = calloc(n, sizeof *s);
-    if (!s)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    cache_fwd_slot *old = f->slots;
-    f->slots = s;
-    f->mask = n - 1;
-    for (size_t i = 0; i < cap; i++) {
-        if (!old[i].ref)
-            continue;
-        size_t j = fwd_ideal(f, old[i].ref);
-        while (s[j].ref)
-            j = (j + 1) & f->mask;
-        s[j] = old[i];
-    }
-    free(old);
-    return JAVM_OK;
-}
-
-static void fwd_delete(cache_fwd *f, javm_ref ref)
-{
-    if (!f->slots)
-        return;
-    size_t i = fwd_ideal(f, ref);
-    while (f->slots[i].ref != ref) {
-        if (!f->slots[i].ref)
-            return;
-        i = (i + 1) & f->mask;
-    }
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & f->mask;
-        if (!f->slots[j].ref)
-            break;
-        size_t k = fwd_ideal(f, f->slots[j].ref);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) {
-            f->slots[i] = f->slots[j];
-            i = j;
-        }
-    }
-    f->slots[i].ref = 0;
-    f->count--;
-}
-
 int cache_fwd_get(const javm_cache *c, javm_ref ref, javm_hash *out)
 {
-    const cache_fwd *f = &c->fwd;
-    if (!f->slots || ref == 0)
+    const cache_fwd_slot *s = ref ? util_table_find(&c->fwd, util_table_mix(ref), NULL, NULL) : NULL;
+    if (!s)
         return JAVM_ERR_NOT_FOUND;
-    for (size_t i = fwd_ideal(f, ref);; i = (i + 1) & f->mask) {
-        if (!f->slots[i].ref)
-            return JAVM_ERR_NOT_FOUND;
-        if (f->slots[i].ref == ref) {
-            *out = f->slots[i].hash;
-            return JAVM_OK;
-        }
-    }
+    *out = s->hash;
+    return JAVM_OK;
 }
 
 int cache_fwd_put(javm_cache *c, javm_ref ref, const javm_hash *h)
 {
-    int rc = fwd_reserve(&c->fwd);
+    int rc = util_table_reserve(&c->fwd, 1) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
     if (rc == JAVM_OK && cache_logging(c)) {
         cache_undo u = { .kind = U_FWD, .key = javm_key_of_ref(ref) };
         rc = cache_log_push(c, &u);
     }
     if (rc)
         return rc;
-    cache_fwd *f = &c->fwd;
-    size_t i = fwd_ideal(f, ref);
-    while (f->slots[i].ref && f->slots[i].ref != ref)
-        i = (i + 1) & f->mask;
-    if (!f->slots[i].ref)
-        f->count++;
-    f->slots[i].ref = ref;
-    f->slots[i].hash = *h;
+    uint64_t tag = util_table_mix(ref);
+    cache_fwd_slot *s = util_table_find(&c->fwd, tag, NULL, NULL);
+    if (!s)
+        s = util_table_add(&c->fwd, tag); /* reserved above: cannot fail */
+    s->hash = *h;
     return JAVM_OK;
+}
+
+static void fwd_delete(javm_cache *c, javm_ref ref)
+{
+    void *s = util_table_find(&c->fwd, util_table_mix(ref), NULL, NULL);
+    if (s)
+        util_table_delete(&c->fwd, s);
 }
 
 void cache_fwd_clear(javm_cache *c)
 {
-    free(c->fwd.slots);
-    memset(&c->fwd, 0, sizeof c->fwd);
+    util_table_free(&c->fwd);
 }
 
 int javm_cache_forward(javm_cache *c, javm_ref ref, javm_hash *out)
@@ -397,7 +280,7 @@ static void undo_one(javm_cache *c, cache_undo *u)
         raw_overlay_set(&e->cap->instance, u->u32, u->flag != 0, &u->key.hash);
         break;
     case U_FWD:
-        fwd_delete(&c->fwd, u->key.ref);
+        fwd_delete(c, u->key.ref);
         break;
     case U_NAME: {
         cache_name *n = &c->names[u->u32];
@@ -868,7 +751,10 @@ int javm_cache_open(javm_store *store, javm_cache **out)
     if (!c)
         return CAP_ERR(JAVM_ERR_ALLOC);
     c->store = store;
+    c->blobs.t = UTIL_TABLE_INIT(cache_slot);
+    c->work.t = UTIL_TABLE_INIT(cache_slot);
     c->work.by_ref = true;
+    c->fwd = UTIL_TABLE_INIT(cache_fwd_slot);
     c->next_ref = 1;
     c->dirty.dnext = c->dirty.dprev = &c->dirty;
 
@@ -927,11 +813,11 @@ void javm_cache_close(javm_cache *c)
     cache_discard_log(c);
     cache_tab *tabs[2] = { &c->blobs, &c->work };
     for (int t = 0; t < 2; t++) {
-        for (size_t i = 0; tabs[t]->slots && i <= tabs[t]->mask; i++)
-            cache_entry_free(tabs[t]->slots[i].e);
-        free(tabs[t]->slots);
+        for (size_t i = 0; i < cache_tab_cap(tabs[t]); i++)
+            cache_entry_free(cache_tab_at(tabs[t], i));
+        util_table_free(&tabs[t]->t);
     }
-    free(c->fwd.slots);
+    util_table_free(&c->fwd);
     free(c->log);
     free(c->names);
     free(c);
@@ -994,7 +880,7 @@ size_t javm_cache_blob_count(javm_cache *c)
 
 size_t javm_cache_working_count(javm_cache *c)
 {
-    return c->work.count;
+    return c->work.t.count;
 }
 
 /* ==== put, hold, refcounts ================================================================= */

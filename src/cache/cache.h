@@ -19,6 +19,7 @@
 #define JAVM_SRC_CACHE_H
 
 #include "cap/cap.h"
+#include "util/table.h"
 
 enum {
     CE_WORKING = 1, /* in the working tier (keyed by ref) */
@@ -52,33 +53,37 @@ typedef struct cache_entry {
     size_t rc_first, rc_last;
 } cache_entry;
 
-/* Open addressing, linear probing, backward-shift deletion, load <= 1/2. The tag is the first
- * 8 bytes of a hash (already uniform) or a ref, kept beside the pointer so that a probe
- * compares one word before touching the entry: a hit costs one cache line of slots plus the
- * entry. */
+/* The two tiers are util/table.h tables of these slots (linear probing, backward-shift
+ * deletion, load <= 1/2). The tag is the first 8 bytes of a hash (already uniform) or a mixed
+ * ref, kept beside the pointer so that a probe compares one word before touching the entry: a
+ * hit costs one cache line of slots plus the entry. */
 typedef struct cache_slot {
     uint64_t tag;
     cache_entry *e;
 } cache_slot;
 
 typedef struct cache_tab {
-    cache_slot *slots;
-    size_t mask; /* capacity - 1, capacity a power of two */
-    size_t count;
+    util_table t; /* of cache_slot */
     bool by_ref;
 } cache_tab;
 
-/* ref -> hash, filled by settle (graduation). */
+/* The entry in slot i of a walk over a tier (i < cache_tab_cap), NULL for an empty slot. */
+static inline size_t cache_tab_cap(const cache_tab *t)
+{
+    return util_table_cap(&t->t);
+}
+
+static inline cache_entry *cache_tab_at(const cache_tab *t, size_t i)
+{
+    return ((cache_slot *)util_table_at(&t->t, i))->e;
+}
+
+/* ref -> hash, filled by settle (graduation): a util/table.h table whose tag is the mixed
+ * ref (a bijection, so the tag alone identifies the ref). */
 typedef struct cache_fwd_slot {
-    javm_ref ref; /* 0 = empty */
+    uint64_t tag;
     javm_hash hash;
 } cache_fwd_slot;
-
-typedef struct cache_fwd {
-    cache_fwd_slot *slots;
-    size_t mask;
-    size_t count;
-} cache_fwd;
 
 typedef enum cache_undo_kind {
     U_RC,        /* e->rc was u32 */
@@ -118,7 +123,7 @@ struct javm_cache {
     javm_store *store;
     cache_tab blobs;
     cache_tab work;
-    cache_fwd fwd;
+    util_table fwd; /* of cache_fwd_slot */
     javm_ref next_ref;
     size_t live_blobs;
     cache_entry dirty; /* sentinel of the circular dirty list */

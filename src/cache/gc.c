@@ -9,69 +9,43 @@
 #include "cache/cache.h"
 #include "store/store.h"
 
-/* hash -> holder count, open addressing on the (uniform) first 8 hash bytes. */
+/* hash -> holder count: a util/table.h table tagged by the (uniform) first 8 hash bytes. */
 typedef struct mark_slot {
-    bool used;
+    uint64_t tag;
     uint32_t count;
     javm_hash h;
 } mark_slot;
 
 typedef struct gc_ctx {
     javm_cache *c;
-    mark_slot *slots;
-    size_t mask, n;
+    util_table marks; /* of mark_slot */
     javm_hash *stack;
     size_t sn, scap;
     int rc;
 } gc_ctx;
 
-static size_t mark_index(const gc_ctx *g, const javm_hash *h)
+static bool mark_is(const void *slot, const void *h)
 {
-    uint64_t t;
-    memcpy(&t, h->b, 8);
-    return (size_t)t & g->mask;
+    return memcmp(((const mark_slot *)slot)->h.b, h, 32) == 0;
 }
 
+/* The mark of h, NULL when h is unmarked. */
 static mark_slot *mark_find(gc_ctx *g, const javm_hash *h)
 {
-    for (size_t i = mark_index(g, h);; i = (i + 1) & g->mask) {
-        if (!g->slots[i].used || memcmp(g->slots[i].h.b, h->b, 32) == 0)
-            return &g->slots[i];
-    }
-}
-
-static int mark_grow(gc_ctx *g)
-{
-    size_t cap = g->slots ? g->mask + 1 : 0;
-    if ((g->n + 1) * 2 <= cap)
-        return JAVM_OK;
-    size_t n = cap ? cap * 2 : 256;
-    mark_slot *old = g->slots;
-    g->slots = calloc(n, sizeof *g->slots);
-    if (!g->slots) {
-        g->slots = old;
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    }
-    g->mask = n - 1;
-    for (size_t i = 0; i < cap; i++)
-        if (old[i].used)
-            *mark_find(g, &old[i].h) = old[i];
-    free(old);
-    return JAVM_OK;
+    return util_table_find(&g->marks, util_table_tag_bytes(h->b), h->b, mark_is);
 }
 
 /* One holder of h; a newly marked hash is pushed for traversal. */
 static int hold(gc_ctx *g, const javm_hash *h)
 {
-    int rc = mark_grow(g);
-    if (rc)
-        return rc;
     mark_slot *s = mark_find(g, h);
-    if (s->used) {
+    if (s) {
         if (s->count < JAVM_REFCOUNT_MAX)
             s->count++;
         return JAVM_OK;
     }
+    if (util_table_reserve(&g->marks, 1))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     if (g->sn == g->scap) {
         size_t n = g->scap ? g->scap * 2 : 256;
         javm_hash *st = realloc(g->stack, n * sizeof *st);
@@ -80,10 +54,9 @@ static int hold(gc_ctx *g, const javm_hash *h)
         g->stack = st;
         g->scap = n;
     }
-    s->used = true;
+    s = util_table_add(&g->marks, util_table_tag_bytes(h->b)); /* reserved: cannot fail */
     s->count = 1;
     s->h = *h;
-    g->n++;
     g->stack[g->sn++] = *h;
     return JAVM_OK;
 }
@@ -136,7 +109,7 @@ static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t
     if (klen != 32)
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
     memcpy(h.b, key, 32);
-    if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h)->used)
+    if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h))
         return JAVM_OK;
     return cache_vec_push(s->stored_dead, &h, sizeof h);
 }
@@ -146,8 +119,7 @@ static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t
 static int gc_mark(gc_ctx *g, javm_ka *ka, const javm_hash *roots, size_t n_roots)
 {
     javm_cache *c = g->c;
-    /* The mark table exists even when nothing is marked: the sweep looks every blob up. */
-    int rc = mark_grow(g);
+    int rc = JAVM_OK;
     for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++) {
         cache_entry *e;
         rc = cache_blob(c, &roots[i], &e);
@@ -183,9 +155,11 @@ static int gc_prepare(gc_ctx *g, gc_sweep_plan *p)
 {
     javm_cache *c = g->c;
     int rc = JAVM_OK;
-    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++)
-        if (c->blobs.slots[i].e)
-            rc = cache_vec_push(&p->resident, &c->blobs.slots[i].e, sizeof(cache_entry *));
+    for (size_t i = 0; rc == JAVM_OK && i < cache_tab_cap(&c->blobs); i++) {
+        cache_entry *e = cache_tab_at(&c->blobs, i);
+        if (e)
+            rc = cache_vec_push(&p->resident, &e, sizeof e);
+    }
     if (rc == JAVM_OK) {
         sweep_ctx s = { g, &p->stored_dead };
         rc = c->store->vtbl->scan(c->store, JAVM_TABLE_BLOBS, stored_blob, &s);
@@ -213,7 +187,7 @@ static void gc_sweep(gc_ctx *g, gc_sweep_plan *p)
     for (size_t i = 0; i < p->resident.n; i++) {
         cache_entry *e = res[i];
         mark_slot *m = mark_find(g, &e->hash);
-        if (m->used) {
+        if (m) {
             e->rc = m->count;
             cache_dirty_add(c, e);
             continue;
@@ -247,12 +221,12 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
             size_t n_roots)
 {
     (void)vm;
-    gc_ctx g = { .c = c };
+    gc_ctx g = { .c = c, .marks = UTIL_TABLE_INIT(mark_slot) };
     gc_sweep_plan plan = { { 0 }, { 0 }, { 0 } };
     int rc = JAVM_OK;
     if (!c || (n_roots && !roots))
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
-    if (c->journal || c->work.count)
+    if (c->journal || c->work.t.count)
         return CAP_ERR(JAVM_ERR_BUSY);
     /* One write transaction from the first mark to the commit: no other writer can move a
      * name or add a file between the marking and the sweep (caps.md §5.6, issue 6). */
@@ -274,7 +248,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     free(plan.placeholders.p);
     free(plan.stored_dead.p);
     free(plan.resident.p);
-    free(g.slots);
+    util_table_free(&g.marks);
     free(g.stack);
     return rc;
 }
@@ -312,8 +286,8 @@ int javm_cache_iter_blobs(javm_cache *c,
 {
     cache_vec hashes = { 0 };
     int rc = JAVM_OK;
-    for (size_t i = 0; rc == JAVM_OK && c->blobs.slots && i <= c->blobs.mask; i++) {
-        cache_entry *e = c->blobs.slots[i].e;
+    for (size_t i = 0; rc == JAVM_OK && i < cache_tab_cap(&c->blobs); i++) {
+        cache_entry *e = cache_tab_at(&c->blobs, i);
         if (e && !(e->flags & CE_DEAD))
             rc = cache_vec_push(&hashes, &e->hash, sizeof e->hash);
     }

@@ -110,8 +110,8 @@ static uint64_t read_generation(javm_cache *c)
 void javm_cache_evict_clean(javm_cache *c)
 {
     cache_tab *t = &c->blobs;
-    for (size_t i = 0; t->slots && i <= t->mask;) {
-        cache_entry *e = t->slots[i].e;
+    for (size_t i = 0; i < cache_tab_cap(t);) {
+        cache_entry *e = cache_tab_at(t, i);
         if (e && (e->flags & (CE_STORED | CE_DIRTY | CE_DEAD)) == CE_STORED) {
             /* Backward shift may pull another entry into slot i: look at it again. */
             cache_tab_remove(t, e);
@@ -147,7 +147,7 @@ int javm_commit(javm_cache *c, javm_ka *ka)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
     if (c->journal)
         return CAP_ERR(JAVM_ERR_BUSY);
-    if (c->work.count)
+    if (c->work.t.count)
         return CAP_ERR(JAVM_ERR_UNSETTLED);
     int rc = c->store->vtbl->begin(c->store);
     if (rc)

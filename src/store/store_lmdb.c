@@ -421,15 +421,16 @@ static uint64_t le_u64(const uint8_t *p)
  * bytes, then mm_magic u32 (0xBEEFC0DE), mm_version, mm_address, mm_mapsize, mm_dbs[2] (48
  * bytes each; mm_dbs[0].md_pad holds psize), mm_last_pg u64 at 136, mm_txnid u64 at 144. A file
  * that does not look like LMDB at all is left to mdb_env_open (STORE_FORMAT). An absent file
- * is a store to create. */
+ * is a store to create, or for a read-only open no store at all: JAVM_ERR_NOT_FOUND (what
+ * `javm ls` on a mistyped path says, rather than "store failure"). */
 static int check_data_file(store_lmdb *s, const char *path)
 {
     char fp[4096];
     if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", path) >= sizeof fp)
         return JAVM_ERR_INVALID_ARG;
     int fd = open(fp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return JAVM_OK; /* absent (created below) or unreadable (mdb_env_open reports it) */
+    if (fd < 0) /* absent (created below) or unreadable (mdb_env_open reports it) */
+        return s->read_only && errno == ENOENT ? JAVM_ERR_NOT_FOUND : JAVM_OK;
     struct stat st;
     int rc = JAVM_OK;
     uint8_t m[2][152];

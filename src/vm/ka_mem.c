@@ -7,39 +7,42 @@
 
 #include "cap/cap.h"
 #include "util/search.h"
+#include "util/table.h"
 
-typedef struct kv {
+/* Gas meters and quotas: id -> value; yield catchers: hash -> a set of marker hashes. All
+ * util/table.h tables, so every operation costs O(1) however many the embedder makes. */
+typedef struct kv_slot {
+    uint64_t tag;
     uint64_t k, v;
-} kv;
+} kv_slot;
 
-typedef struct kvec {
-    kv *p;
-    size_t n, cap;
-} kvec;
+typedef struct marker_slot {
+    uint64_t tag;
+    javm_hash h;
+} marker_slot;
+
+typedef struct catcher_slot {
+    uint64_t tag;
+    javm_hash c;
+    util_table markers; /* of marker_slot */
+} catcher_slot;
 
 typedef struct file_rec {
     uint64_t id;
     javm_hash h;
 } file_rec;
 
-typedef struct catcher {
-    javm_hash c;
-    javm_hash *markers;
-    size_t n, cap;
-} catcher;
-
 typedef struct ka_mem {
     javm_ka base; /* first: the javm_ka header */
-    kvec meters, quotas;
+    util_table meters, quotas; /* of kv_slot */
     file_rec *files;
     size_t n_files, cap_files;
     uint64_t next_file_id;
     uint64_t nonce;
-    catcher *catchers;
-    size_t n_catchers, cap_catchers;
+    util_table catchers; /* of catcher_slot */
     /* journal snapshot */
     bool snap;
-    kvec snap_quotas;
+    util_table snap_quotas;
     file_rec *snap_files;
     size_t snap_n_files;
     uint64_t snap_next_file_id;
@@ -60,40 +63,36 @@ static int grow(void **p, size_t *cap, size_t need, size_t el)
     return JAVM_OK;
 }
 
-static kv *kv_find(kvec *v, uint64_t k)
+static bool kv_is(const void *slot, const void *k)
 {
-    for (size_t i = 0; i < v->n; i++)
-        if (v->p[i].k == k)
-            return &v->p[i];
-    return NULL;
+    return ((const kv_slot *)slot)->k == *(const uint64_t *)k;
+}
+
+static kv_slot *kv_find(const util_table *t, uint64_t k)
+{
+    return util_table_find(t, util_table_mix(k), &k, kv_is);
 }
 
 /* set must not fail (caps.md §9): the table keeps room for one more entry at all times, so
  * an insertion never allocates here; the room is restored when convenient. */
-static uint64_t kv_set(kvec *v, uint64_t k, uint64_t val)
+static uint64_t kv_set(util_table *t, uint64_t k, uint64_t val)
 {
-    kv *e = kv_find(v, k);
+    kv_slot *e = kv_find(t, k);
     uint64_t old = e ? e->v : 0;
-    if (e) {
+    /* The spare may be missing (its best-effort growth failed): the add tries again before
+     * the set is dropped; a caller that must know reads the value back (HOST_MINT_DATA_CAP
+     * does). */
+    if (!e && (e = util_table_add(t, util_table_mix(k))) != NULL)
+        e->k = k;
+    if (e)
         e->v = val;
-        return old;
-    }
-    /* The spare may be missing (its best-effort growth failed): try again before dropping
-     * the set; a caller that must know reads the value back (HOST_MINT_DATA_CAP does). */
-    if (v->n == v->cap)
-        grow((void **)&v->p, &v->cap, v->n + 1, sizeof(kv));
-    if (v->n < v->cap) {
-        v->p[v->n].k = k;
-        v->p[v->n].v = val;
-        v->n++;
-    }
-    grow((void **)&v->p, &v->cap, v->n + 1, sizeof(kv)); /* best effort: keep one spare */
+    util_table_reserve(t, 1); /* best effort: keep one spare */
     return old;
 }
 
 static uint64_t ka_gas_get(void *ka, uint64_t id)
 {
-    kv *e = kv_find(&((ka_mem *)ka)->meters, id);
+    kv_slot *e = kv_find(&((ka_mem *)ka)->meters, id);
     return e ? e->v : 0;
 }
 
@@ -104,7 +103,7 @@ static uint64_t ka_gas_set(void *ka, uint64_t id, uint64_t v)
 
 static uint64_t ka_quota_get(void *ka, uint64_t id)
 {
-    kv *e = kv_find(&((ka_mem *)ka)->quotas, id);
+    kv_slot *e = kv_find(&((ka_mem *)ka)->quotas, id);
     return e ? e->v : 0;
 }
 
@@ -118,12 +117,24 @@ static uint64_t ka_nonce(void *ka)
     return ((ka_mem *)ka)->nonce++;
 }
 
-static catcher *catcher_find(ka_mem *m, const javm_hash *c)
+static bool catcher_is(const void *slot, const void *c)
 {
-    for (size_t i = 0; i < m->n_catchers; i++)
-        if (memcmp(m->catchers[i].c.b, c->b, 32) == 0)
-            return &m->catchers[i];
-    return NULL;
+    return memcmp(((const catcher_slot *)slot)->c.b, c, 32) == 0;
+}
+
+static bool marker_is(const void *slot, const void *mk)
+{
+    return memcmp(((const marker_slot *)slot)->h.b, mk, 32) == 0;
+}
+
+static catcher_slot *catcher_find(ka_mem *m, const javm_hash *c)
+{
+    return util_table_find(&m->catchers, util_table_tag_bytes(c->b), c->b, catcher_is);
+}
+
+static marker_slot *marker_find(const catcher_slot *k, const javm_hash *mk)
+{
+    return util_table_find(&k->markers, util_table_tag_bytes(mk->b), mk->b, marker_is);
 }
 
 static int ka_catcher_register(void *ka, const javm_hash *c)
@@ -131,51 +142,43 @@ static int ka_catcher_register(void *ka, const javm_hash *c)
     ka_mem *m = ka;
     if (catcher_find(m, c))
         return JAVM_OK;
-    int rc = grow((void **)&m->catchers, &m->cap_catchers, m->n_catchers + 1, sizeof(catcher));
-    if (rc)
-        return rc;
-    catcher *k = &m->catchers[m->n_catchers++];
-    memset(k, 0, sizeof *k);
+    catcher_slot *k = util_table_add(&m->catchers, util_table_tag_bytes(c->b));
+    if (!k)
+        return CAP_ERR(JAVM_ERR_ALLOC);
     k->c = *c;
+    k->markers = UTIL_TABLE_INIT(marker_slot);
     return JAVM_OK;
-}
-
-static size_t marker_index(const catcher *k, const javm_hash *mk)
-{
-    for (size_t i = 0; i < k->n; i++)
-        if (memcmp(k->markers[i].b, mk->b, 32) == 0)
-            return i;
-    return SIZE_MAX;
 }
 
 static int ka_catcher_add(void *ka, const javm_hash *c, const javm_hash *mk)
 {
-    catcher *k = catcher_find(ka, c);
+    catcher_slot *k = catcher_find(ka, c);
     if (!k)
         return JAVM_ERR_NOT_FOUND;
-    if (marker_index(k, mk) != SIZE_MAX)
+    if (marker_find(k, mk))
         return JAVM_OK;
-    int rc = grow((void **)&k->markers, &k->cap, k->n + 1, sizeof(javm_hash));
-    if (rc == JAVM_OK)
-        k->markers[k->n++] = *mk;
-    return rc;
+    marker_slot *s = util_table_add(&k->markers, util_table_tag_bytes(mk->b));
+    if (!s)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    s->h = *mk;
+    return JAVM_OK;
 }
 
 static int ka_catcher_remove(void *ka, const javm_hash *c, const javm_hash *mk)
 {
-    catcher *k = catcher_find(ka, c);
+    catcher_slot *k = catcher_find(ka, c);
     if (!k)
         return JAVM_ERR_NOT_FOUND;
-    size_t i = marker_index(k, mk);
-    if (i != SIZE_MAX)
-        k->markers[i] = k->markers[--k->n];
+    marker_slot *s = marker_find(k, mk);
+    if (s)
+        util_table_delete(&k->markers, s);
     return JAVM_OK;
 }
 
 static bool ka_catcher_contains(void *ka, const javm_hash *c, const javm_hash *mk)
 {
-    catcher *k = catcher_find(ka, c);
-    return k && marker_index(k, mk) != SIZE_MAX;
+    catcher_slot *k = catcher_find(ka, c);
+    return k && marker_find(k, mk);
 }
 
 static file_rec *file_find(ka_mem *m, uint64_t id, size_t *pos)
@@ -227,7 +230,7 @@ static int ka_host_save(void *ka, const javm_hash *data, uint64_t quota_id, uint
     while (file_find(m, id, NULL))
         id++;
     /* Reserve first: after the record is in, the quota debit cannot fail. */
-    int rc = grow((void **)&m->quotas.p, &m->quotas.cap, m->quotas.n + 1, sizeof(kv));
+    int rc = util_table_reserve(&m->quotas, 1) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
     if (rc == JAVM_OK)
         rc = file_put(m, id, data);
     if (rc)
@@ -249,9 +252,8 @@ static int ka_file_iter(void *ka, int (*cb)(void *arg, uint64_t id, const javm_h
 
 static void snap_free(ka_mem *m)
 {
-    free(m->snap_quotas.p);
+    util_table_free(&m->snap_quotas);
     free(m->snap_files);
-    memset(&m->snap_quotas, 0, sizeof m->snap_quotas);
     m->snap_files = NULL;
     m->snap_n_files = 0;
     m->snap = false;
@@ -262,17 +264,11 @@ static int ka_begin(void *ka, javm_store *store)
     (void)store;
     ka_mem *m = ka;
     snap_free(m);
-    size_t nq = m->quotas.cap ? m->quotas.cap : 1;
-    m->snap_quotas.p = malloc(nq * sizeof(kv));
     m->snap_files = malloc((m->n_files ? m->n_files : 1) * sizeof(file_rec));
-    if (!m->snap_quotas.p || !m->snap_files) {
+    if (!m->snap_files || util_table_copy(&m->snap_quotas, &m->quotas)) {
         snap_free(m);
         return CAP_ERR(JAVM_ERR_ALLOC);
     }
-    if (m->quotas.n)
-        memcpy(m->snap_quotas.p, m->quotas.p, m->quotas.n * sizeof(kv));
-    m->snap_quotas.n = m->quotas.n;
-    m->snap_quotas.cap = nq;
     if (m->n_files)
         memcpy(m->snap_files, m->files, m->n_files * sizeof(file_rec));
     m->snap_n_files = m->n_files;
@@ -296,14 +292,14 @@ static void ka_rollback(void *ka)
     if (!m->snap)
         return;
     /* Swap the snapshot in: no allocation, so rollback cannot fail. */
-    free(m->quotas.p);
+    util_table_free(&m->quotas);
     m->quotas = m->snap_quotas;
     free(m->files);
     m->files = m->snap_files;
     m->n_files = m->snap_n_files;
     m->cap_files = m->snap_n_files ? m->snap_n_files : 1;
     m->next_file_id = m->snap_next_file_id;
-    m->snap_quotas.p = NULL;
+    m->snap_quotas = UTIL_TABLE_INIT(kv_slot);
     m->snap_files = NULL;
     snap_free(m);
 }
@@ -312,12 +308,15 @@ static void ka_destroy(void *ka)
 {
     ka_mem *m = ka;
     snap_free(m);
-    free(m->meters.p);
-    free(m->quotas.p);
+    util_table_free(&m->meters);
+    util_table_free(&m->quotas);
     free(m->files);
-    for (size_t i = 0; i < m->n_catchers; i++)
-        free(m->catchers[i].markers);
-    free(m->catchers);
+    for (size_t i = 0; i < util_table_cap(&m->catchers); i++) {
+        catcher_slot *k = util_table_at(&m->catchers, i);
+        if (util_table_used(k))
+            util_table_free(&k->markers);
+    }
+    util_table_free(&m->catchers);
     free(m);
 }
 
@@ -347,9 +346,10 @@ int javm_ka_mem_new(javm_ka **out)
         return CAP_ERR(JAVM_ERR_ALLOC);
     m->base.vtbl = &ka_mem_vtbl;
     m->next_file_id = 1;
+    m->meters = m->quotas = m->snap_quotas = UTIL_TABLE_INIT(kv_slot);
+    m->catchers = UTIL_TABLE_INIT(catcher_slot);
     /* One spare entry each, so that the first set cannot fail (see kv_set). */
-    if (grow((void **)&m->quotas.p, &m->quotas.cap, 1, sizeof(kv)) ||
-        grow((void **)&m->meters.p, &m->meters.cap, 1, sizeof(kv))) {
+    if (util_table_reserve(&m->quotas, 1) || util_table_reserve(&m->meters, 1)) {
         ka_destroy(m);
         return CAP_ERR(JAVM_ERR_ALLOC);
     }
