@@ -22,6 +22,8 @@ typedef struct vm_leaf {
     uint32_t page;
     bool reread;
     javm_hash hash;
+    const uint8_t *bytes; /* Paged: the page's buffer, borrowed from the Data (or held, see
+                           * vm_entry.leaves_held); settle shares it into the post-instance */
 } vm_leaf;
 
 typedef struct vm_entry {
@@ -41,6 +43,8 @@ typedef struct vm_entry {
     uint32_t yield_slot;
     vm_leaf *leaves;            /* sorted by page */
     uint32_t nleaves;
+    bool leaves_held;           /* each leaf's buffer carries a reference of this entry (taken
+                                 * when the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
 } vm_entry;
 
