@@ -585,7 +585,8 @@ done:
  * the partial last page, the page of an Inline overlay) is read and hashed. So the cost is
  * one state check per page plus O(pages written) copies and hashes (issue 13 item 2).
  * *out is NULL when the region is all zero. */
-static int snapshot_region(const vm_entry *e, uint64_t start, uint64_t size, javm_cap **out)
+static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
+                           javm_cap **out)
 {
     uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
     javm_cap *d;
@@ -611,6 +612,7 @@ static int snapshot_region(const vm_entry *e, uint64_t start, uint64_t size, jav
             if (!leaf->reread) {
                 cap_page_ref(leaf->bytes);
                 pages[i] = (javm_page){ JAVM_PAGE_LOADED, (uint8_t *)(uintptr_t)leaf->bytes, leaf->hash };
+                vm->settle_pages_shared++;
                 last = i;
                 continue;
             }
@@ -623,6 +625,7 @@ static int snapshot_region(const vm_entry *e, uint64_t start, uint64_t size, jav
         uint64_t n = whole ? JAVM_PAGE_SIZE : start + size - addr;
         javm_memory_peek(e->st.mem, (uint32_t)addr, n, b);
         memset(b + n, 0, (size_t)(JAVM_PAGE_SIZE - n));
+        vm->settle_pages_read++;
         if (cap_all_zero(b, JAVM_PAGE_SIZE)) {
             cap_page_unref(b);
             continue;
@@ -696,7 +699,7 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         if (m->start + m->size > mem_size)
             mem_size = m->start + m->size;
         javm_cap *d;
-        if ((rc = snapshot_region(e, m->start, m->size, &d)))
+        if ((rc = snapshot_region(vm, e, m->start, m->size, &d)))
             goto done;
         if (!d)
             continue;

@@ -76,6 +76,9 @@ struct javm_vm {
     int64_t gas_start;
     javm_cache *cache;          /* the running or paused invocation's cache and its */
     uint64_t cache_epoch;       /* journal epoch: resume and abort check them */
+    /* settle_post_instance's page work, cumulative (tests read it: issue 13 item 2): pages
+     * read with peek and hashed, pages whose base buffer and hash were shared */
+    uint64_t settle_pages_read, settle_pages_shared;
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;
