@@ -1316,6 +1316,13 @@ int javm_cache_working(javm_cache *c, javm_ref ref, javm_cap **out)
         e->cap = copy;
         e->touched = c->epoch;
     }
+    /* The caller may write page bytes: a buffer shared with another Data (settle of a
+     * post-instance shares clean pages, cap/cap.c) gets a private copy first. */
+    if (e->cap->kind == JAVM_KIND_DATA) {
+        int rc = cap_data_unshare(&e->cap->data);
+        if (rc)
+            return rc;
+    }
     *out = e->cap;
     return JAVM_OK;
 }

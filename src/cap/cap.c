@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * cap/cap.c — the five cap kinds as owned C values: constructors, clone, free, the intrinsic
  * canonical-form check of caps.md §3 and edge walking. Capability layer; see cap/cap.h. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +123,66 @@ static int grow(void **arr, uint32_t *capacity, uint32_t need, size_t el)
 
 /* ---- Data ---------------------------------------------------------------------------- */
 
+/* Page buffers (caps.md §3.3: "page buffers MAY be shared between Data values by reference
+ * counting"). Every Loaded page's bytes come from cap_page_alloc: a 16-byte header with the
+ * count sits before the 4096 bytes, so javm_page keeps its layout. Settle of a post-instance
+ * shares the clean pages of the Data it started from (vm/vm.c); everything that may write
+ * into a buffer (javm_data_page_load, javm_cache_working) first makes it private. The count is
+ * atomic: a buffer may be released by caps that two threads own (docs/caps-impl.md). */
+typedef struct cap_page_hdr {
+    _Atomic uint32_t rc;
+    uint32_t pad[3];
+} cap_page_hdr;
+
+static cap_page_hdr *page_hdr(const uint8_t *bytes)
+{
+    return (cap_page_hdr *)(void *)((uint8_t *)(uintptr_t)bytes - sizeof(cap_page_hdr));
+}
+
+uint8_t *cap_page_alloc(void)
+{
+    cap_page_hdr *h = malloc(sizeof *h + JAVM_PAGE_SIZE);
+    if (!h)
+        return NULL;
+    atomic_init(&h->rc, 1);
+    return (uint8_t *)(h + 1);
+}
+
+void cap_page_ref(const uint8_t *bytes)
+{
+    atomic_fetch_add_explicit(&page_hdr(bytes)->rc, 1, memory_order_relaxed);
+}
+
+void cap_page_unref(uint8_t *bytes)
+{
+    if (!bytes)
+        return;
+    cap_page_hdr *h = page_hdr(bytes);
+    if (atomic_fetch_sub_explicit(&h->rc, 1, memory_order_acq_rel) == 1)
+        free(h);
+}
+
+bool cap_page_shared(const uint8_t *bytes)
+{
+    return atomic_load_explicit(&page_hdr(bytes)->rc, memory_order_acquire) > 1;
+}
+
+int cap_data_unshare(javm_data *d)
+{
+    for (uint64_t i = 0; d->paged && i < d->n_pages; i++) {
+        javm_page *p = &d->pages[i];
+        if (p->state != JAVM_PAGE_LOADED || !p->bytes || !cap_page_shared(p->bytes))
+            continue;
+        uint8_t *b = cap_page_alloc();
+        if (!b)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        memcpy(b, p->bytes, JAVM_PAGE_SIZE);
+        cap_page_unref(p->bytes);
+        p->bytes = b;
+    }
+    return JAVM_OK;
+}
+
 static int data_fill(javm_data *d, const uint8_t *bytes, uint64_t size)
 {
     d->size = size;
@@ -150,7 +211,7 @@ static int data_fill(javm_data *d, const uint8_t *bytes, uint64_t size)
             continue;
         /* malloc, copy, zero only the tail: calloc would write each page twice, which
          * cost about 5% of Data hashing throughput (bench_cap, 1 MiB). */
-        uint8_t *pg = malloc(JAVM_PAGE_SIZE);
+        uint8_t *pg = cap_page_alloc();
         if (!pg)
             return CAP_ERR(JAVM_ERR_ALLOC);
         memcpy(pg, bytes + off, (size_t)n);
@@ -204,9 +265,11 @@ int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page)
     if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
     javm_page *p = &data->data.pages[i];
-    uint8_t *b = p->bytes ? p->bytes : malloc(JAVM_PAGE_SIZE);
+    uint8_t *b = p->bytes && !cap_page_shared(p->bytes) ? p->bytes : cap_page_alloc();
     if (!b)
         return CAP_ERR(JAVM_ERR_ALLOC);
+    if (b != p->bytes)
+        cap_page_unref(p->bytes); /* shared with another Data: that one keeps it */
     memcpy(b, page, JAVM_PAGE_SIZE);
     p->state = JAVM_PAGE_LOADED;
     p->bytes = b;
@@ -219,7 +282,7 @@ int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash)
     if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
     javm_page *p = &data->data.pages[i];
-    free(p->bytes);
+    cap_page_unref(p->bytes);
     p->bytes = NULL;
     p->state = JAVM_PAGE_MISSING;
     p->hash = *hash;
@@ -472,7 +535,7 @@ void cap_release_fields(javm_cap *c)
     case JAVM_KIND_DATA:
         free(c->data.bytes);
         for (uint64_t i = 0; i < c->data.n_pages; i++)
-            free(c->data.pages[i].bytes);
+            cap_page_unref(c->data.pages[i].bytes);
         free(c->data.pages);
         break;
     case JAVM_KIND_CNODE:
@@ -538,8 +601,12 @@ int javm_cap_clone(const javm_cap *src, javm_cap **out)
         for (uint64_t i = 0; i < s->n_pages && rc == JAVM_OK; i++) {
             d->pages[i] = s->pages[i];
             d->pages[i].bytes = NULL;
-            if (s->pages[i].state == JAVM_PAGE_LOADED)
-                d->pages[i].bytes = dup_bytes(s->pages[i].bytes, JAVM_PAGE_SIZE, &rc);
+            if (s->pages[i].state == JAVM_PAGE_LOADED) {
+                if (!(d->pages[i].bytes = cap_page_alloc()))
+                    rc = CAP_ERR(JAVM_ERR_ALLOC);
+                else
+                    memcpy(d->pages[i].bytes, s->pages[i].bytes, JAVM_PAGE_SIZE);
+            }
         }
         break;
     }
@@ -585,7 +652,10 @@ bool cap_data_is_canonical(const javm_data *d)
                 size_t in = (size_t)((d->size - 1) % JAVM_PAGE_SIZE);
                 if (p->bytes[in] == 0 || !cap_all_zero(p->bytes + in + 1, JAVM_PAGE_SIZE - in - 1))
                     return false;
-            } else if (cap_all_zero(p->bytes, JAVM_PAGE_SIZE)) {
+            } else if (memcmp(&p->hash, &cap_hash_zero_page, 32) == 0) {
+                /* A Loaded page carries H(bytes) (every constructor, the decoder and settle
+                 * compute it), so it is all zero iff its hash is Z: no need to read 4 KiB per
+                 * page, which made every put of a 64 MiB Data read 64 MiB (issue 13 item 2). */
                 return false;
             }
             break;

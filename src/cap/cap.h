@@ -74,6 +74,14 @@ void cap_release_fields(javm_cap *cap);
  * pages Empty, trailing zeros stripped, Inline or Paged by size). *out is new. A Missing last
  * page whose size does not fall inside it cannot be canonicalised: JAVM_ERR_NON_CANONICAL. */
 int cap_data_canonical(const javm_cap *data, javm_cap **out);
+/* Page buffers: every Loaded page's bytes are allocated here with a reference count of 1
+ * (cap.c); ref adds a sharer, unref (NULL allowed) frees at 0. A shared buffer is never
+ * written: cap_data_unshare gives every shared page of d a private copy (JAVM_ERR_ALLOC). */
+uint8_t *cap_page_alloc(void);
+void cap_page_ref(const uint8_t *bytes);
+void cap_page_unref(uint8_t *bytes);
+bool cap_page_shared(const uint8_t *bytes);
+int cap_data_unshare(javm_data *d);
 /* True if the Data is in canonical form (same check as javm_cap_check). */
 bool cap_data_is_canonical(const javm_data *d);
 

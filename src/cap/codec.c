@@ -482,7 +482,7 @@ static void decode_data(reader *r, javm_data *d)
                 fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
                 break;
             }
-            p->bytes = malloc(JAVM_PAGE_SIZE);
+            p->bytes = cap_page_alloc();
             if (!p->bytes) {
                 fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
                 break;

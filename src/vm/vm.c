@@ -7,6 +7,7 @@
 
 #include "vm/vm.h"
 #include "cache/cache.h"
+#include "cap/cap.h"
 #include "exec/exec.h"
 #include "util/search.h"
 
@@ -238,6 +239,8 @@ void vm_entry_dispose(javm_vm *vm, vm_entry *e)
         pool_give(vm, e->st.mem);
     free(e->slots);
     free(e->pinned);
+    for (uint32_t i = 0; e->leaves_held && i < e->nleaves; i++)
+        cap_page_unref((uint8_t *)(uintptr_t)e->leaves[i].bytes);
     free(e->leaves);
     memset(e, 0, sizeof *e);
 }
@@ -305,7 +308,7 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         if (d->size) {
             if (javm_memory_poke(e->st.mem, start, d->size, d->bytes))
                 return JAVM_ERR_MAP_FAILED;
-            (*leaves)[(*nleaves)++] = (vm_leaf){ start >> 12, true, { { 0 } } };
+            (*leaves)[(*nleaves)++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
         }
         return JAVM_OK;
     }
@@ -317,7 +320,7 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
         if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
             return JAVM_ERR_MAP_FAILED;
-        (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash };
+        (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
     }
     return JAVM_OK;
 }
@@ -575,94 +578,79 @@ done:
 
 /* ---- settle of the post-instance (caps.md §6.5) ----------------------------------------- */
 
-static const vm_leaf *find_leaf(const vm_entry *e, uint32_t page)
-{
-    size_t i = UTIL_LOWER_BOUND(e->leaves, e->nleaves, page, page);
-    return i < e->nleaves && e->leaves[i].page == page ? &e->leaves[i] : NULL;
-}
-
-/* Builds the canonical Data of memory [start, start + size) with 4 KiB pages: unmapped pages
- * read as zero, untouched base pages keep their hash, everything else is read and hashed.
+/* Builds the canonical Data of memory [start, start + size) with 4 KiB pages (caps.md §6.5
+ * step 3): unmapped pages read as zero; an untouched page wholly inside the region that
+ * build_entry laid from a Paged overlay keeps its hash and shares its buffer (caps.md §3.3:
+ * no copy, no hash); an untouched page without a base leaf is Empty; every other page (dirty,
+ * the partial last page, the page of an Inline overlay) is read and hashed. So the cost is
+ * one state check per page plus O(pages written) copies and hashes (issue 13 item 2).
  * *out is NULL when the region is all zero. */
-static int snapshot_region(const vm_entry *e, uint64_t start, uint64_t size, javm_cap **out)
+static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
+                           javm_cap **out)
 {
-    int rc = JAVM_ERR_ALLOC;
     uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
-    uint8_t **bytes = calloc(npages ? npages : 1, sizeof *bytes);
-    javm_hash *hashes = malloc((npages ? npages : 1) * sizeof *hashes);
-    bool *known = calloc(npages ? npages : 1, sizeof *known);
+    javm_cap *d;
     *out = NULL;
-    if (!bytes || !hashes || !known)
-        goto done;
+    int rc = javm_data_new_paged(npages * JAVM_PAGE_SIZE, &d);
+    if (rc)
+        return rc;
+    javm_page *pages = d->data.pages;
+    size_t li = UTIL_LOWER_BOUND(e->leaves, e->nleaves, page, (uint32_t)(start >> 12));
     uint64_t last = UINT64_MAX; /* last non-empty page */
     for (uint64_t i = 0; i < npages; i++) {
         uint64_t addr = start + i * JAVM_PAGE_SIZE;
         uint32_t pg = (uint32_t)(addr >> 12);
         bool whole = addr + JAVM_PAGE_SIZE <= start + size;
+        while (li < e->nleaves && e->leaves[li].page < pg)
+            li++;
+        const vm_leaf *leaf = li < e->nleaves && e->leaves[li].page == pg ? &e->leaves[li] : NULL;
         if (javm_memory_get_perm(e->st.mem, pg) == JAVM_PERM_NONE)
             continue;
-        const vm_leaf *leaf = NULL;
         if (whole && !javm_memory_is_dirty(e->st.mem, pg)) {
-            leaf = find_leaf(e, pg);
             if (!leaf)
                 continue; /* build_entry left it zero */
-        }
-        if (!(bytes[i] = calloc(1, JAVM_PAGE_SIZE)))
-            goto done;
-        uint64_t n = whole ? JAVM_PAGE_SIZE : start + size - addr;
-        javm_memory_peek(e->st.mem, (uint32_t)addr, n, bytes[i]);
-        if (leaf && !leaf->reread) {
-            hashes[i] = leaf->hash;
-            known[i] = true;
-        } else {
-            bool zero = true;
-            for (uint64_t b = 0; b < n && zero; b++)
-                zero = bytes[i][b] == 0;
-            if (zero) {
-                free(bytes[i]);
-                bytes[i] = NULL;
+            if (!leaf->reread) {
+                cap_page_ref(leaf->bytes);
+                pages[i] = (javm_page){ JAVM_PAGE_LOADED, (uint8_t *)(uintptr_t)leaf->bytes, leaf->hash };
+                vm->settle_pages_shared++;
+                last = i;
                 continue;
             }
         }
+        uint8_t *b = cap_page_alloc();
+        if (!b) {
+            rc = JAVM_ERR_ALLOC;
+            goto fail;
+        }
+        uint64_t n = whole ? JAVM_PAGE_SIZE : start + size - addr;
+        javm_memory_peek(e->st.mem, (uint32_t)addr, n, b);
+        memset(b + n, 0, (size_t)(JAVM_PAGE_SIZE - n));
+        vm->settle_pages_read++;
+        if (cap_all_zero(b, JAVM_PAGE_SIZE)) {
+            cap_page_unref(b);
+            continue;
+        }
+        pages[i] = (javm_page){ JAVM_PAGE_LOADED, b, { { 0 } } };
+        javm_blake2b(b, JAVM_PAGE_SIZE, &pages[i].hash);
         last = i;
     }
     if (last == UINT64_MAX) {
-        rc = JAVM_OK;
-        goto done;
+        javm_cap_free(d);
+        return JAVM_OK;
     }
-    uint64_t tail = JAVM_PAGE_SIZE;
-    while (tail > 0 && bytes[last][tail - 1] == 0)
-        tail--;
-    uint64_t dsize = last * JAVM_PAGE_SIZE + tail;
+    uint64_t dsize = last * JAVM_PAGE_SIZE + javm_strip_len(pages[last].bytes, JAVM_PAGE_SIZE);
     if (dsize <= JAVM_DATA_INLINE_MAX) {
-        rc = javm_data_new(bytes[0], dsize, out);
-        goto done;
+        rc = javm_data_new(pages[0].bytes, dsize, out);
+        javm_cap_free(d);
+        return rc;
     }
-    javm_cap *d;
-    if ((rc = javm_data_new_paged(dsize, &d)))
-        goto done;
-    for (uint64_t i = 0; i <= last; i++) {
-        if (!bytes[i])
-            continue;
-        javm_page *p = &d->data.pages[i];
-        if (known[i]) {
-            p->state = JAVM_PAGE_LOADED;
-            p->bytes = bytes[i];
-            p->hash = hashes[i];
-            bytes[i] = NULL;
-        } else if ((rc = javm_data_page_load(d, i, bytes[i]))) {
-            javm_cap_free(d);
-            goto done;
-        }
-    }
+    /* Pages past the last are Empty (no buffer): drop them from the count. */
+    d->data.n_pages = last + 1;
+    d->data.size = dsize;
     *out = d;
-    rc = JAVM_OK;
-done:
-    for (uint64_t i = 0; bytes && i < npages; i++)
-        free(bytes[i]);
-    free(bytes);
-    free(hashes);
-    free(known);
+    return JAVM_OK;
+fail:
+    javm_cap_free(d);
     return rc;
 }
 
@@ -711,7 +699,7 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         if (m->start + m->size > mem_size)
             mem_size = m->start + m->size;
         javm_cap *d;
-        if ((rc = snapshot_region(e, m->start, m->size, &d)))
+        if ((rc = snapshot_region(vm, e, m->start, m->size, &d)))
             goto done;
         if (!d)
             continue;
@@ -784,9 +772,16 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             continue; /* new program, or a child pushed: run the top again */
         if (ex.reason == JAVM_EXIT_HOST_CALL && ex.arg == JAVM_OP_HOST_YIELD) {
             /* The embedder may release the Instances while paused: copy borrowed pages in */
-            for (uint32_t i = 0; i < vm->depth; i++)
-                if (vm->stack[i].st.mem)
-                    exec_memory_materialize(vm->stack[i].st.mem);
+            for (uint32_t i = 0; i < vm->depth; i++) {
+                vm_entry *pe = &vm->stack[i];
+                if (pe->st.mem)
+                    exec_memory_materialize(pe->st.mem);
+                /* settle shares the base leaves' buffers: they must outlive the Data too */
+                for (uint32_t l = 0; !pe->leaves_held && l < pe->nleaves; l++)
+                    if (pe->leaves[l].bytes)
+                        cap_page_ref(pe->leaves[l].bytes);
+                pe->leaves_held = true;
+            }
             res->kind = JAVM_RES_PAUSED;
             res->marker = e->marker;
             res->catcher_position = e->target_position;

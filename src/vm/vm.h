@@ -22,6 +22,8 @@ typedef struct vm_leaf {
     uint32_t page;
     bool reread;
     javm_hash hash;
+    const uint8_t *bytes; /* Paged: the page's buffer, borrowed from the Data (or held, see
+                           * vm_entry.leaves_held); settle shares it into the post-instance */
 } vm_leaf;
 
 typedef struct vm_entry {
@@ -41,6 +43,8 @@ typedef struct vm_entry {
     uint32_t yield_slot;
     vm_leaf *leaves;            /* sorted by page */
     uint32_t nleaves;
+    bool leaves_held;           /* each leaf's buffer carries a reference of this entry (taken
+                                 * when the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
 } vm_entry;
 
@@ -72,6 +76,9 @@ struct javm_vm {
     int64_t gas_start;
     javm_cache *cache;          /* the running or paused invocation's cache and its */
     uint64_t cache_epoch;       /* journal epoch: resume and abort check them */
+    /* settle_post_instance's page work, cumulative (tests read it: issue 13 item 2): pages
+     * read with peek and hashed, pages whose base buffer and hash were shared */
+    uint64_t settle_pages_read, settle_pages_shared;
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;

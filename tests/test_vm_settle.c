@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT
+ * tests/test_vm_settle.c — issue 13 item 2, the settle half: the post-instance snapshot costs
+ * what the invocation touched. Clean pages of a Paged overlay are shared with the base Data
+ * (same buffer, same hash: caps.md §3.3, §6.5 step 3), only written pages are read and hashed
+ * (vm->settle_pages_read), and the result is exact: over chains of invocations writing random
+ * bytes (zeros included, the partial last page, bytes past the region), every post-instance's
+ * overlay is the Data a from-scratch javm_data_new of the expected bytes gives. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cap_fixtures.h"
+#include "vm/vm.h"
+
+typedef struct env {
+    javm_vm *vm;
+    javm_store *store;
+    javm_cache *cache;
+    javm_ka *ka;
+} env;
+
+static int env_setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
+    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
+    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
+    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
+    *state = e;
+    return 0;
+}
+
+static int env_teardown(void **state)
+{
+    env *e = *state;
+    javm_vm_free(e->vm);
+    javm_ka_free(e->ka);
+    javm_cache_close(e->cache);
+    javm_store_close(e->store);
+    free(e);
+    return 0;
+}
+
+#define BASE 0x10000u
+#define NPAGES 64
+#define REGION ((uint64_t)NPAGES * 4096 - 100) /* a partial last page */
+
+/* store_ind_u8 [φ8], φ7; store_ind_u8 [φ9], φ10; halt. */
+static const uint8_t code[6] = { 120, 0x87, 120, 0x9A, 10, 0 };
+static const uint8_t mask[1] = { 0x15 };
+
+/* Spawns the writer over one writable mapping [BASE, BASE + REGION) whose overlay holds
+ * `bytes` (REGION bytes: the initial model; may be all zero). */
+static javm_hash spawn_writer(javm_cache *c, const uint8_t *bytes)
+{
+    javm_cap *d;
+    assert_int_equal(javm_data_new(bytes, REGION, &d), JAVM_OK);
+    javm_hash dh;
+    assert_int_equal(javm_cache_put_owned(c, d, &dh), JAVM_OK);
+    javm_cap *img;
+    assert_int_equal(javm_image_new(code, sizeof code, mask, sizeof mask, &img), JAVM_OK);
+    javm_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
+    javm_mapping m = { .start = BASE, .size = REGION, .flags = 1, .path_len = 1, .path = { 1 } };
+    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
+    javm_hash ih, inst;
+    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
+    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
+    javm_cap_free(img);
+    javm_key k = javm_key_of_hash(&dh);
+    assert_int_equal(javm_cache_decref(c, &k), JAVM_OK); /* the image and instance hold it */
+    return inst;
+}
+
+/* The one overlay Data of an Instance (NULL when it has none). */
+static const javm_cap *overlay_data(javm_cache *c, const javm_hash *inst)
+{
+    const javm_cap *ic = javm_cache_get_hash(c, inst);
+    assert_non_null(ic);
+    if (ic->instance.n_overlays == 0)
+        return NULL;
+    assert_int_equal(ic->instance.n_overlays, 1);
+    assert_int_equal(ic->instance.overlays[0].start, BASE);
+    const javm_cap *d = javm_cache_get_hash(c, &ic->instance.overlays[0].data);
+    assert_non_null(d);
+    return d;
+}
+
+/* Checks inst's overlay against the model: the hash a from-scratch Data of the model gives,
+ * and the same logical bytes. */
+static void check_against_model(javm_cache *c, const javm_hash *inst, const uint8_t *model)
+{
+    javm_cap *want;
+    assert_int_equal(javm_data_new(model, REGION, &want), JAVM_OK);
+    const javm_cap *got = overlay_data(c, inst);
+    if (want->data.size == 0) {
+        assert_null(got);
+    } else {
+        assert_non_null(got);
+        javm_hash wh, gh;
+        assert_int_equal(javm_cap_hash(want, &wh), JAVM_OK);
+        assert_int_equal(javm_cap_hash(got, &gh), JAVM_OK);
+        assert_hash_equal(gh, wh);
+        assert_int_equal(javm_cap_check(got), JAVM_OK);
+        uint8_t *buf = malloc(REGION);
+        assert_int_equal(javm_data_read(got, 0, buf, REGION), JAVM_OK);
+        assert_memory_equal(buf, model, REGION);
+        free(buf);
+    }
+    javm_cap_free(want);
+}
+
+static javm_hash invoke_writes(env *E, const javm_hash *inst, uint64_t a1, uint8_t v1, uint64_t a2,
+                               uint8_t v2)
+{
+    javm_call_result r;
+    uint64_t args[4] = { v1, a1, a2, v2 };
+    assert_int_equal(javm_invoke(E->vm, E->cache, E->ka, inst, 0, args, 1000, NULL, NULL, &r), JAVM_OK);
+    assert_int_equal(r.kind, JAVM_RES_HALT);
+    return r.post_instance;
+}
+
+/* One byte written: the other pages of the post-instance's Data are the base Data's own
+ * buffers with their hashes, and settle read exactly one page. Copying (or re-reading) every
+ * clean page, as before issue 13 item 2, fails both checks. */
+static void test_clean_pages_shared(void **state)
+{
+    env *E = *state;
+    uint8_t *model = malloc(REGION);
+    for (uint64_t i = 0; i < REGION; i++)
+        model[i] = (uint8_t)(i / 4096 % 251 + 1);
+    javm_hash inst = spawn_writer(E->cache, model);
+    const javm_cap *base = overlay_data(E->cache, &inst);
+    uint64_t read0 = E->vm->settle_pages_read, shared0 = E->vm->settle_pages_shared;
+    /* both writes land in page 5 */
+    javm_hash post = invoke_writes(E, &inst, BASE + 5 * 4096 + 7, 0xAB, BASE + 5 * 4096 + 9, 0xCD);
+    model[5 * 4096 + 7] = 0xAB;
+    model[5 * 4096 + 9] = 0xCD;
+    check_against_model(E->cache, &post, model);
+    /* page 5 and the partial last page (read, as §6.5 says) */
+    assert_int_equal(E->vm->settle_pages_read - read0, 2);
+    assert_int_equal(E->vm->settle_pages_shared - shared0, NPAGES - 2);
+    base = overlay_data(E->cache, &inst);
+    const javm_cap *got = overlay_data(E->cache, &post);
+    assert_int_equal(got->data.n_pages, base->data.n_pages);
+    for (uint64_t i = 0; i + 1 < NPAGES; i++) {
+        if (i == 5) {
+            assert_ptr_not_equal(got->data.pages[i].bytes, base->data.pages[i].bytes);
+            continue;
+        }
+        assert_ptr_equal(got->data.pages[i].bytes, base->data.pages[i].bytes);
+        assert_hash_equal(got->data.pages[i].hash, base->data.pages[i].hash);
+    }
+    /* The post Data, once only we hold it, moves into the working tier with its shared
+     * buffers (javm_cache_get_mut); writing through javm_cache_working leaves the base Data
+     * untouched (the buffer is made private first). */
+    javm_hash dh = javm_cache_get_hash(E->cache, &post)->instance.overlays[0].data;
+    javm_key dk = javm_key_of_hash(&dh), pk = javm_key_of_hash(&post);
+    assert_int_equal(javm_cache_incref(E->cache, &dk), JAVM_OK);
+    assert_int_equal(javm_cache_decref(E->cache, &pk), JAVM_OK);
+    javm_ref ref;
+    assert_int_equal(javm_cache_get_mut(E->cache, &dk, &ref), JAVM_OK);
+    javm_cap *w;
+    assert_int_equal(javm_cache_working(E->cache, ref, &w), JAVM_OK);
+    w->data.pages[1].bytes[0] = 0xEE;
+    base = overlay_data(E->cache, &inst);
+    assert_int_equal(base->data.pages[1].bytes[0], model[4096]);
+    javm_key wk = { .tag = JAVM_KEY_REF, .ref = ref };
+    assert_int_equal(javm_cache_decref(E->cache, &wk), JAVM_OK);
+    free(model);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* An address to write: mostly inside the region, sometimes past its end (the rest of the
+ * last page, mapped RW but outside the snapshot) or below BASE (in [0, S) but no mapping). */
+static uint64_t pick_addr(void)
+{
+    uint64_t k = rnd() % 16;
+    if (k == 0)
+        return BASE + REGION + rnd() % 100;
+    if (k == 1)
+        return rnd() % BASE;
+    if (k == 2)
+        return BASE + REGION - 1 - rnd() % 8; /* the last bytes: size shrinks or grows */
+    return BASE + rnd() % REGION;
+}
+
+static uint8_t pick_val(void) { return rnd() % 3 == 0 ? 0 : (uint8_t)rnd(); }
+
+/* Chains of invocations from random initial states (sparse, dense, empty, one byte): each
+ * post-instance is the next base, each checked against the from-scratch Data. */
+static void test_random_chains_exact(void **state)
+{
+    env *E = *state;
+    uint8_t *model = malloc(REGION);
+    for (int chain = 0; chain < 6; chain++) {
+        memset(model, 0, REGION);
+        if (chain == 1) {
+            for (uint64_t i = 0; i < REGION; i++)
+                model[i] = (uint8_t)(rnd() | 1);
+        } else if (chain == 2 || chain == 3) {
+            for (int p = 0; p < NPAGES / 3; p++)
+                model[(rnd() % NPAGES) * 4096 % REGION + rnd() % 64] = (uint8_t)(rnd() | 1);
+        } else if (chain == 4) {
+            model[4100] = 1; /* one byte on page 1: Paged with an Empty page 0 */
+        }
+        javm_hash inst = spawn_writer(E->cache, model);
+        javm_key ik = javm_key_of_hash(&inst);
+        assert_int_equal(javm_cache_incref(E->cache, &ik), JAVM_OK);
+        for (int step = 0; step < 60; step++) {
+            uint64_t a1 = pick_addr(), a2 = chain == 5 ? a1 + 4096 : pick_addr();
+            if (a2 >= BASE + REGION + 100)
+                a2 = BASE;
+            uint8_t v1 = pick_val(), v2 = pick_val();
+            javm_hash post = invoke_writes(E, &inst, a1, v1, a2, v2);
+            if (a1 >= BASE && a1 < BASE + REGION)
+                model[a1 - BASE] = v1;
+            if (a2 >= BASE && a2 < BASE + REGION)
+                model[a2 - BASE] = v2;
+            check_against_model(E->cache, &post, model);
+            assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+            inst = post;
+            ik = javm_key_of_hash(&inst);
+        }
+        assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+    }
+    free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_clean_pages_shared, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_random_chains_exact, env_setup, env_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
