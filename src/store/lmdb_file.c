@@ -378,7 +378,7 @@ static int check_page(rd *r, const uint8_t *buf, uint64_t pgno, uint16_t type, u
         if (rc)
             return rc;
         if (r->is_main) {
-            if (dsize != DBREC || ks == 0)
+            if (dsize != DBREC || ks == 0 || memchr(key, 0, ks))
                 return bad_page(r, pgno, "node %u: a table record of %llu bytes", i,
                                 (unsigned long long)dsize);
             if (r->ntables == MAX_TABLES)
@@ -499,19 +499,6 @@ static int run(rd *r, const meta *m, bool full, const char *const *names, int co
     *fresh = m->txnid == 0 && r->ntables == 0;
     if (*fresh)
         return JAVM_OK;
-    for (int i = 0; i < r->ntables; i++) {
-        int k = 0;
-        while (k < count && strcmp(r->tname[i], names[k]) != 0)
-            k++;
-        if (k == count) {
-            char shown[64];
-            size_t j = 0;
-            for (const char *c = r->tname[i]; *c && j + 1 < sizeof shown; c++)
-                shown[j++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
-            shown[j] = 0;
-            return corrupt(r, "the main tree names a table '%s' that is not javm's", shown);
-        }
-    }
     for (int k = 0; k < count; k++) {
         int i = 0;
         while (i < r->ntables && strcmp(r->tname[i], names[k]) != 0)
@@ -524,6 +511,19 @@ static int run(rd *r, const meta *m, bool full, const char *const *names, int co
                            r->tab[i].flags);
         if ((rc = tree(r, names[k], &r->tab[i], full)))
             return rc;
+    }
+    for (int i = 0; i < r->ntables; i++) {
+        int k = 0;
+        while (k < count && strcmp(r->tname[i], names[k]) != 0)
+            k++;
+        if (k == count) {
+            char shown[64];
+            size_t j = 0;
+            for (const char *c = r->tname[i]; *c && j + 1 < sizeof shown; c++)
+                shown[j++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
+            shown[j] = 0;
+            return corrupt(r, "the main tree names a table '%s' that is not javm's", shown);
+        }
     }
     if (full)
         for (uint64_t pg = 2; pg <= r->last_pg; pg++)
