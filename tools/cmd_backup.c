@@ -37,7 +37,10 @@ static int check(const char *cmd, const char *path, tl_fsck_stats *st)
 {
     javm_lmdb_opts o = { 0, false, true };
     javm_store *store;
-    int rc = javm_store_lmdb_open(path, &o, &store);
+    int rc = cli_store_verify(cmd, path);
+    if (rc)
+        return rc;
+    rc = javm_store_lmdb_open(path, &o, &store);
     if (rc) {
         fprintf(stderr, "javm %s: cannot open %s: %s\n", cmd, path, javm_strerror(rc));
         return cli_status_exit(rc);
@@ -104,6 +107,8 @@ int cmd_backup(int argc, char **argv)
         return rc < 0 ? CLI_OK : rc;
     javm_lmdb_opts o = { s.map_size, false, true };
     javm_store *store;
+    if ((rc = cli_store_verify("backup", s.path)))
+        return rc;
     if ((rc = javm_store_lmdb_open(s.path, &o, &store))) {
         fprintf(stderr, "javm backup: cannot open store %s: %s\n", s.path, javm_strerror(rc));
         return cli_status_exit(rc);

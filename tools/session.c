@@ -32,12 +32,25 @@ bool cli_session_opt(cli_session *s, int argc, char **argv, int *i)
     return false;
 }
 
+int cli_store_verify(const char *cmd, const char *path)
+{
+    char msg[256];
+    int rc = javm_store_lmdb_verify(path, true, msg, sizeof msg);
+    if (rc == JAVM_OK || rc == JAVM_ERR_NOT_FOUND)
+        return CLI_OK;
+    fprintf(stderr, "javm %s: store %s: %s: %s\n", cmd, path, javm_strerror(rc), msg);
+    return cli_status_exit(rc);
+}
+
 int cli_session_open(cli_session *s, const char *cmd)
 {
     if (!s->path)
         s->path = getenv("JAVM_STORE");
     if (!s->path || !*s->path)
         s->path = ".javm";
+    int vrc = cli_store_verify(cmd, s->path);
+    if (vrc)
+        return vrc;
     javm_lmdb_opts o = { s->map_size, s->no_sync, s->read_only };
     int rc = javm_store_lmdb_open(s->path, &o, &s->store);
     if (rc) {

@@ -26,6 +26,10 @@ bool cli_session_opt(cli_session *s, int argc, char **argv, int *i);
 /* Opens everything (creating the store on first use). Prints the reason on failure and
  * returns a CLI exit code. */
 int cli_session_open(cli_session *s, const char *cmd);
+/* Every page of the store at path checked before LMDB maps it (javm_store_lmdb_verify), so a
+ * damaged store is exit 3 with the damage named, never a signal (docs/store.md). CLI_OK also
+ * when there is no data.mdb yet (a store to create). */
+int cli_store_verify(const char *cmd, const char *path);
 void cli_session_close(cli_session *s);
 /* Commits changes made outside invocations; prints and returns a CLI exit code. */
 int cli_session_commit(cli_session *s, const char *cmd);

@@ -30,6 +30,19 @@ typedef struct javm_lmdb_opts {
  * different processes serialise on LMDB's write lock (begin waits); readers never block. */
 JAVM_API int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_store **out);
 
+/* Checks the data file of the LMDB store at path without LMDB (our own bounds-checked reader,
+ * so a damaged file gives a status, never a fault): the checks javm_store_lmdb_open makes
+ * (meta pages, file size, the six tables' records and root pages), and with every_page the
+ * walk of every page of every table and of the free list (page numbers, types, key counts,
+ * node offsets and sizes, overflow runs, depths, counts, no page reached twice or both free
+ * and used). Cost: a few pages, or every page of the file (docs/store.md). JAVM_OK;
+ * JAVM_ERR_STORE_CORRUPT with msg naming the damage ("page N of table T is corrupt: ...");
+ * JAVM_ERR_STORE_FORMAT (another LMDB data version); JAVM_ERR_NOT_FOUND (no data.mdb);
+ * JAVM_ERR_STORE (an I/O error). Safe while other processes use the store. A store that passes
+ * with every_page cannot make LMDB fault in the operations javm uses (docs/store.md says what
+ * is and is not guaranteed). */
+JAVM_API int javm_store_lmdb_verify(const char *path, bool every_page, char *msg, size_t msglen);
+
 /* Writes a consistent, compacted copy of an LMDB store (one read transaction: other processes
  * keep committing meanwhile) to dest/data.mdb, creating the directory dest; an existing
  * dest/data.mdb is never overwritten (JAVM_ERR_INVALID_ARG). The copy is fsynced; a failed

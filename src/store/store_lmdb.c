@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include "store/lmdb_file.h"
 #include "store/store.h"
 
 #define LMDB_DEFAULT_MAP (1ull << 30)
@@ -406,64 +407,39 @@ static int claim_path(store_lmdb *s, const char *path)
     return JAVM_OK; /* no OFD locks here (EINVAL): go on undetected, as before */
 }
 
-static uint64_t le_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* A data.mdb shorter than its newest meta page says (mm_last_pg) makes LMDB fault with SIGBUS
- * on the first read of a missing page, and an empty one is silently re-initialised as an empty
- * store. Both are a damaged store: JAVM_ERR_STORE_CORRUPT with the sizes in errmsg (issue 13
- * item 11). The two meta pages (LMDB 0.9, 64-bit) sit at offsets 0 and psize: page header 16
- * bytes, then mm_magic u32 (0xBEEFC0DE), mm_version, mm_address, mm_mapsize, mm_dbs[2] (48
- * bytes each; mm_dbs[0].md_pad holds psize), mm_last_pg u64 at 136, mm_txnid u64 at 144. A file
- * that does not look like LMDB at all is left to mdb_env_open (STORE_FORMAT). An absent file
- * is a store to create, or for a read-only open no store at all: JAVM_ERR_NOT_FOUND (what
- * `javm ls` on a mistyped path says, rather than "store failure"). */
-static int check_data_file(store_lmdb *s, const char *path)
+/* The cheap checks of an existing data.mdb before LMDB maps it (store/lmdb_file.c; docs/store.md,
+ * "What a damaged store does"): both meta pages sane, the file as long as the newer one says
+ * (LMDB would fault with SIGBUS on a missing page), the main tree and the six table records
+ * and root pages in range. Any failure is JAVM_ERR_STORE_CORRUPT with the reason in errmsg: an
+ * empty or shortened file is never re-initialised (issue 13 item 11), a missing table never
+ * recreated. An absent file is a store to create; *fresh is an environment created but never
+ * committed (its tables are then created by open_tables). A read-only open where no file
+ * exists is JAVM_ERR_NOT_FOUND: there is no store (`javm ls --store TYPO`). */
+static int check_data_file(store_lmdb *s, const char *path, bool *fresh)
 {
     char fp[4096];
+    *fresh = true;
     if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", path) >= sizeof fp)
         return JAVM_ERR_INVALID_ARG;
     int fd = open(fp, O_RDONLY | O_CLOEXEC);
     if (fd < 0) /* absent (created below) or unreadable (mdb_env_open reports it) */
         return s->read_only && errno == ENOENT ? JAVM_ERR_NOT_FOUND : JAVM_OK;
     struct stat st;
-    int rc = JAVM_OK;
-    uint8_t m[2][152];
+    int rc;
+    char msg[sizeof s->base.errmsg] = "";
+    lmdbf_info info;
     if (fstat(fd, &st) != 0) {
         rc = JAVM_ERR_STORE;
-    } else if (st.st_size == 0) {
-        store_set_errmsg(&s->base, "%s is empty: the store was truncated; not recreating it", fp);
-        rc = JAVM_ERR_STORE_CORRUPT;
-    } else if (pread(fd, m[0], sizeof m[0], 0) == (ssize_t)sizeof m[0] &&
-               le_u64(m[0] + 16) << 32 >> 32 == 0xBEEFC0DEu) {
-        uint32_t psize = (uint32_t)le_u64(m[0] + 40);
-        bool sane = psize >= 512 && psize <= 65536 && (psize & (psize - 1)) == 0;
-        uint64_t last = le_u64(m[0] + 136), txn = le_u64(m[0] + 144);
-        if (sane && pread(fd, m[1], sizeof m[1], psize) == (ssize_t)sizeof m[1] &&
-            (le_u64(m[1] + 16) << 32 >> 32) == 0xBEEFC0DEu && le_u64(m[1] + 144) > txn)
-            last = le_u64(m[1] + 136);
-        uint64_t need = 2 * (uint64_t)psize;
-        if (sane && last < (UINT64_C(1) << 40) && (last + 1) * psize > need)
-            need = (last + 1) * psize;
-        if (sane && (uint64_t)st.st_size < need) {
-            store_set_errmsg(&s->base,
-                             "%s is truncated: %llu bytes, its meta page needs %llu (%llu pages "
-                             "of %u)",
-                             fp, (unsigned long long)st.st_size, (unsigned long long)need,
-                             (unsigned long long)(need / psize), psize);
-            rc = JAVM_ERR_STORE_CORRUPT;
-        }
-    } else if (st.st_size < 16 + 152) {
-        store_set_errmsg(&s->base, "%s is truncated: %llu bytes", fp,
-                         (unsigned long long)st.st_size);
-        rc = JAVM_ERR_STORE_CORRUPT;
+        store_set_errmsg(&s->base, "stat %.150s: %s", fp, strerror(errno));
+    } else {
+        rc = lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT, &info, msg,
+                         sizeof msg);
     }
     close(fd);
+    if (rc == JAVM_OK)
+        *fresh = info.fresh;
+    else if (*msg)
+        store_set_errmsg(&s->base, "%s", msg);
     return rc;
 }
 
@@ -484,8 +460,9 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
     s->read_only = o.read_only;
     s->lock_fd = -1;
     int rc = claim_path(s, path), mrc = 0;
+    bool fresh = true;
     if (rc == JAVM_OK)
-        rc = check_data_file(s, path);
+        rc = check_data_file(s, path, &fresh);
     if (rc) {
         if (s->lock_fd >= 0)
             close(s->lock_fd);
@@ -518,6 +495,54 @@ int javm_store_lmdb_open(const char *path, const javm_lmdb_opts *opts, javm_stor
     return JAVM_OK;
 fail:
     lmdb_close(&s->base);
+    return rc;
+}
+
+/* ==== verification ======================================================================== */
+
+int javm_store_lmdb_verify(const char *path, bool every_page, char *msg, size_t msglen)
+{
+    if (!path || !*path || !msg || !msglen)
+        return JAVM_ERR_INVALID_ARG;
+    msg[0] = 0;
+    char fp[4096];
+    if ((size_t)snprintf(fp, sizeof fp, "%s/data.mdb", path) >= sizeof fp)
+        return JAVM_ERR_INVALID_ARG;
+    int fd = open(fp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        snprintf(msg, msglen, "%s: %s", fp, strerror(err));
+        return err == ENOENT ? JAVM_ERR_NOT_FOUND
+               : err == EACCES || err == EPERM ? JAVM_ERR_STORE_READONLY : JAVM_ERR_STORE;
+    }
+    /* No LMDB reader slot pins the pages read here, so a writer in another process may commit
+     * meanwhile. It reuses the pages of transaction T only once T + 2 is committed: a failure
+     * is final when the newer meta page then is at most one commit past the state walked, and
+     * the walk is redone otherwise. */
+    int rc = JAVM_OK;
+    for (int tries = 0; tries < 8; tries++) {
+        struct stat st;
+        lmdbf_info info = { 0 }, now;
+        if (fstat(fd, &st)) {
+            snprintf(msg, msglen, "stat %s: %s", fp, strerror(errno));
+            rc = JAVM_ERR_STORE;
+            break;
+        }
+        rc = lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT, &info, msg, msglen);
+        if (rc == JAVM_OK && every_page && !info.fresh)
+            rc = lmdbf_walk(fd, (uint64_t)st.st_size, info.txnid, db_names, JAVM_TABLE_COUNT, msg,
+                            msglen);
+        if (rc != JAVM_ERR_STORE_CORRUPT && rc != JAVM_ERR_CONFLICT)
+            break;
+        char again[64];
+        if (fstat(fd, &st) || lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT,
+                                          &now, again, sizeof again) != JAVM_OK ||
+            (rc == JAVM_ERR_STORE_CORRUPT && info.txnid && now.txnid <= info.txnid + 1) ||
+            (rc == JAVM_ERR_STORE_CORRUPT && !info.txnid && now.txnid == 0))
+            break;
+        rc = JAVM_ERR_STORE_CORRUPT; /* the file kept changing: the last reason stands */
+    }
+    close(fd);
     return rc;
 }
 
