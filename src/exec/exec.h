@@ -219,6 +219,7 @@ struct javm_memory {
                         * reset costs O(touched) instead of O(address space) */
     size_t ntouched;
     const uint8_t **src; /* lazily mapped pages: the 4096 bytes copied in on first access */
+    /* dirty, touched and src share one anonymous mapping, committed only where written */
 };
 
 /* The state byte of page pg, addressed from the contents base (one register for both). */

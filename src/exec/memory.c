@@ -22,23 +22,31 @@ static uint8_t *reserve_space(void)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* The bookkeeping lists (dirty, touched: a page number each; src: a pointer each) can each
+ * hold every page, 16 MiB together. They live in one anonymous mapping, committed by the
+ * kernel only where written (a few pages per run), so creating and freeing a memory costs
+ * O(pages used), not 16 MiB of allocation and zeroing (or of sanitizer shadow). */
+#define LISTS_SRC_OFF ((size_t)JAVM_NUM_PAGES * 2 * sizeof(uint32_t))
+#define LISTS_BYTES (LISTS_SRC_OFF + (size_t)JAVM_NUM_PAGES * sizeof(const uint8_t *))
+
 int javm_memory_new(javm_memory **out)
 {
     int rc = JAVM_ERR_ALLOC;
     javm_memory *m = calloc(1, sizeof *m);
     if (!m)
         goto done;
-    /* Up to every page can be dirty; calloc'd memory is committed only where written. */
-    m->dirty = calloc(JAVM_NUM_PAGES, sizeof *m->dirty);
-    m->touched = calloc(JAVM_NUM_PAGES, sizeof *m->touched);
-    m->src = calloc(JAVM_NUM_PAGES, sizeof *m->src);
-    uint8_t *space = reserve_space();
-    if (space) {
-        m->page = space;
-        m->base = space + STATES;
-    }
-    if (!m->dirty || !m->touched || !m->src || !m->base)
+    void *lists = mmap(NULL, LISTS_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (lists == MAP_FAILED)
         goto done;
+    m->dirty = lists;
+    m->touched = m->dirty + JAVM_NUM_PAGES;
+    m->src = (const uint8_t **)((uint8_t *)lists + LISTS_SRC_OFF);
+    uint8_t *space = reserve_space();
+    if (!space)
+        goto done;
+    m->page = space;
+    m->base = space + STATES;
     *out = m;
     m = NULL;
     rc = JAVM_OK;
@@ -53,9 +61,8 @@ void javm_memory_free(javm_memory *m)
         return;
     if (m->page)
         munmap(m->page, STATES + SPACE);
-    free(m->dirty);
-    free(m->touched);
-    free(m->src);
+    if (m->dirty)
+        munmap(m->dirty, LISTS_BYTES);
     free(m);
 }
 
