@@ -29,18 +29,12 @@ enum {
 /* Decode-slot rules (gas.md §4.2, §4.3). */
 enum { SL_FIXED = 0, SL_P, SL_PS };
 
-/* Unit vectors (gas.md §4.3) as 8-bit lanes ALU, LOAD, STORE, MUL, DIV of a u64, so "units
- * <= free" is one subtraction with guard bits (see fits()). */
-#define U_A UINT64_C(0x1)
-#define U_L UINT64_C(0x100)
-#define U_S UINT64_C(0x10000)
-#define U_M UINT64_C(0x1000000)
-#define U_D UINT64_C(0x100000000)
-#define U_POOL (4 * U_A + 4 * U_L + 4 * U_S + U_M + U_D)
-#define U_GUARD UINT64_C(0x8080808080)
-
+/* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
+ * bits 6-7 (see UNIT_OVER). LOAD and STORE need no field: every entry holding one of them
+ * also holds an ALU, and their pools equal the ALU pool (4), so they can only run out when
+ * the ALUs already have. */
 enum { UN_NONE = 0, UN_A, UN_2A, UN_AL, UN_AS, UN_AM, UN_AD };
-static const uint64_t unit_vec[] = { 0, U_A, 2 * U_A, U_A + U_L, U_A + U_S, U_A + U_M, U_A + U_D };
+static const uint8_t unit_lane[] = { 0, 0x01, 0x02, 0x01, 0x01, 0x11, 0x41 };
 
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
@@ -132,20 +126,27 @@ static const draft_row rows[256] = {
 #undef OVP
 #undef OVS
 
+/* ---- decoding (gas.md §2.2, §4) --------------------------------------------------------- */
+
+/* One position of a block's walk, as the cost computation needs it (8 bytes). Registers are
+ * 0..12; a missing source reads REG_NONE (never written: ready at once, no writer), a missing
+ * destination writes REG_SINK (never read), so neither needs a test. */
+typedef struct dins {
+    uint8_t lat, slots, units, src0, src1, dst, flags, pad;
+} dins;
+
+enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
+enum { D_MOVE = 1, D_LAST = 2 };
+
+/* Positions decoded at a time. A block is decoded once into a buffer of this many records,
+ * which the fast path reads, and which the simulation reads and refills for longer blocks. */
+#define CHUNK 64
+
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
-/* One decoded instruction of the block, as the simulation needs it. */
-typedef struct draft_ins {
-    uint32_t lat;
-    uint32_t slots;
-    uint64_t units;
-    int8_t src0, src1, dst; /* registers, -1 for none */
-    bool move, last;
-} draft_ins;
-
-/* next(p) with a word-wide bitmask read where the bitmask allows it (skip is ~1/3 of the
- * work per instruction otherwise). */
+/* next(p) for p < L, with a word-wide bitmask read where the bitmask allows it (skip is
+ * capped at 24, exec_skip). */
 static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 {
     uint64_t q = p + 1;
@@ -166,53 +167,185 @@ static const uint8_t role_sel[][3] = {
     [ROLE_HI_LO] = { 2, 0, 1 }, [ROLE_S_LOHI] = { 1, 2, 0 }, [ROLE_3REG] = { 1, 2, 3 },
 };
 
-/* Decodes position p of the block under model load latency m (gas.md §4). Table-driven
- * without switches: with random opcodes two indirect jumps per instruction were most of
- * its cost (23 ns per instruction before, bench/bench_gas.c). */
-static inline __attribute__((always_inline)) void draft_decode(const exec_code *cd, uint64_t p,
-                                                                uint32_t m, draft_ins *in)
+/* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
+static inline uint32_t off_at(const uint8_t *c, uint64_t i, unsigned n)
 {
-    bool inside = p < cd->L;
-    uint8_t op = inside && ((cd->k[p >> 3] >> (p & 7)) & 1) ? cd->c[p] : 0;
-    if (!rows[op].lat)
-        op = 0; /* not a model opcode: trap */
-    const draft_row *r = &rows[op];
-    const uint8_t *c = cd->c; /* padded: reads at p + 1, p + 2 stay inside (ζ) */
-    uint8_t b1 = inside ? c[p + 1] : 0, b2 = inside ? c[p + 2] : 0;
-    uint8_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-    uint8_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-    uint8_t d3 = b2 < 12 ? b2 : 12;
-    const int8_t f[4] = { -1, (int8_t)lo, (int8_t)hi, (int8_t)d3 };
-    const uint8_t *sel = role_sel[r->role];
-    in->src0 = f[sel[0]];
-    in->src1 = f[sel[1]];
-    in->dst = f[sel[2]];
-    bool ov = r->rule == SL_P ? (in->dst >= 0 && (in->dst == in->src0 || in->dst == in->src1))
-                              : lo == d3; /* PS; fixed rows have sa == sb */
-    in->slots = ov ? r->sa : r->sb;
-    in->lat = r->lat == LAT_MEM ? m : r->lat;
-    if (EXEC_UNLIKELY(r->lat == LAT_BR)) {
-        /* gas.md §4.4: 1 when either successor's raw byte is trap or unlikely */
-        uint32_t t = 0;
-        exec_branch_target(cd, p, &t);
-        uint8_t fb = zeta(cd, draft_next(cd, p)), g = zeta(cd, t);
-        in->lat = (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
+    if (!n)
+        return 0;
+    uint32_t v;
+    memcpy(&v, c + i, 4);
+    uint32_t sign = UINT32_C(1) << (8 * n - 1);
+    v &= (sign << 1) - 1;
+    return (v ^ sign) - sign;
+}
+
+/* gas.md §4.4: the latency of the conditional branch op at p (< L) whose next(p) is nx: 1
+ * when the raw byte at the fall-through or at the target is trap or unlikely, else 20. The
+ * target is pvm.md §4.3's, modulo 2^32 (what exec_branch_target computes, with the skip
+ * already known). */
+static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t op, uint8_t b1)
+{
+    const uint8_t *c = cd->c;
+    unsigned l = (unsigned)(nx - p - 1), lx, ly;
+    uint32_t off;
+    if (op <= 90) { /* OneRegImmOff: register and immediate length, immediate, offset */
+        lx = (b1 >> 4) & 7;
+        lx = lx < 4 ? lx : 4;
+        ly = l < lx + 1 ? 0 : l - lx - 1;
+        ly = ly < 4 ? ly : 4;
+        off = off_at(c, p + 2 + lx, ly);
+    } else { /* TwoRegOneOff: registers, offset */
+        lx = l == 0 ? 0 : l - 1 < 4 ? l - 1 : 4;
+        off = off_at(c, p + 2, lx);
     }
-    in->units = unit_vec[r->units];
-    in->move = (r->flags & F_MOVE) != 0;
-    in->last = cd->profile == JAVM_PROFILE_JAM_DRAFT ? (r->flags & F_TERM) != 0
-                                                     : exec_block_last(cd, p);
+    uint8_t fb = zeta(cd, nx), g = zeta(cd, (uint32_t)((uint32_t)p + off));
+    return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
+}
+
+/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
+ * under load latency m into buf: at most CHUNK positions, the last one flagged D_LAST when
+ * the block ends among them. *pcp becomes the position after the last one decoded. Table
+ * driven: with random opcodes a switch's indirect jumps were most of the cost. */
+static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
+{
+    const uint8_t *c = cd->c, *k = cd->k;
+    uint64_t L = cd->L, p = *pcp;
+    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
+    uint32_t n = 0;
+    while (n < CHUNK) {
+        bool inside = p < L;
+        uint8_t op = inside && ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0;
+        if (!rows[op].lat)
+            op = 0; /* not a model opcode: trap */
+        const draft_row *r = &rows[op];
+        uint8_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+        uint8_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+        uint8_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+        uint8_t d3 = b2 < 12 ? b2 : 12;
+        const uint8_t f[4] = { REG_NONE, lo, hi, d3 };
+        const uint8_t *sel = role_sel[r->role];
+        dins *o = &buf[n++];
+        o->src0 = f[sel[0]];
+        o->src1 = f[sel[1]];
+        o->dst = sel[2] ? f[sel[2]] : REG_SINK;
+        /* P: a source is the destination (a missing one never matches); PS: rA is rD.
+         * Fixed rows have sa == sb. */
+        bool ov = r->rule == SL_P ? (o->dst == o->src0 || o->dst == o->src1) : lo == d3;
+        o->slots = ov ? r->sa : r->sb;
+        o->units = unit_lane[r->units];
+        uint64_t nx = inside ? draft_next(cd, p) : p + 1;
+        uint8_t lat = r->lat;
+        if (lat == LAT_MEM)
+            lat = (uint8_t)m;
+        else if (lat == LAT_BR)
+            lat = branch_lat(cd, p, nx, op, b1);
+        o->lat = lat;
+        bool last = draft ? (r->flags & F_TERM) != 0 : exec_block_last(cd, p);
+        o->flags = (uint8_t)(((r->flags & F_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0));
+        p = nx;
+        if (last)
+            break;
+    }
+    *pcp = p;
+    return n;
+}
+
+/* Units held, as unit_lane bytes side by side (one lane per cycle in fast_block's timeline):
+ * non-zero when some lane is over the pool (ALU > 4, MUL > 1 or DIV > 1). Lanes never carry
+ * into each other: they are tested after every addition of at most 2 ALUs, 1 MUL, 1 DIV. */
+#define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
+static inline uint64_t over_pool(uint64_t v)
+{
+    return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
+}
+
+/* ---- the contention-free fast path ------------------------------------------------------ */
+
+#define ROB 32
+#define HORIZON 256 /* cycles the fast path's timelines cover */
+
+/* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
+ * in decode order: decoded in cycle d (4 slots a cycle), started at s = max(d + 1, fin of
+ * its producers), fin = s + lat, retired at r = max(fin + 1, r of the entry before); the
+ * loop stops in cycle r_last + 1. The producers' fin is kept per register (`rdy`; a
+ * move_reg copies its source's, a finished producer is the same as none). The schedule is
+ * checked as it is built, on two timelines of one byte per cycle: the units held over
+ * [s, fin) (unit_lane bytes, eight cycles per word) and the starts per cycle. If neither
+ * ever exceeds the pool or 5, it is the schedule the simulation makes: by induction over
+ * cycles, every entry the formula starts in a cycle is ready then and fits in age order, and
+ * none other is ready. Otherwise (or more than a ROB's worth of entries, or past HORIZON)
+ * false comes back and sim_block decides. The timelines are zeroed as far as they are used
+ * (no per-block memset of the whole). */
+static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
+{
+    uint64_t tl[HORIZON / 8], st[HORIZON / 8];
+    uint8_t *stb = (uint8_t *)st;
+    uint32_t clean = 0; /* words of tl and st zeroed so far */
+    uint32_t rdy[NREGS] = { 0 };
+    uint32_t cur = 0, dec = 4, ret = 0, entries = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const dins *d = &in[i];
+        uint32_t wrap = d->slots > dec;
+        cur += wrap;
+        dec = (wrap ? 4 : dec) - d->slots;
+        if (d->flags & D_MOVE) {
+            rdy[d->dst] = rdy[d->src0];
+            continue;
+        }
+        uint32_t s = cur + 1, a = rdy[d->src0], b = rdy[d->src1];
+        s = s > a ? s : a;
+        s = s > b ? s : b;
+        uint32_t f = s + d->lat;
+        rdy[d->dst] = f;
+        ret = ret > f + 1 ? ret : f + 1;
+        if (f > HORIZON || ++entries > ROB)
+            return false;
+        for (; clean < (f + 7) / 8; clean++)
+            tl[clean] = st[clean] = 0;
+        if (++stb[s] > 5)
+            return false;
+        if (d->units) {
+            uint64_t w = LANES(d->units), bad = 0, msk = ~UINT64_C(0) << (8 * (s % 8));
+            uint32_t j = s / 8, je = (f - 1) / 8;
+            for (;; j++, msk = ~UINT64_C(0)) {
+                if (j == je)
+                    msk &= ~UINT64_C(0) >> (8 * (7 - (f - 1) % 8));
+                tl[j] += w & msk;
+                bad |= over_pool(tl[j]);
+                if (j == je)
+                    break;
+            }
+            if (bad)
+                return false;
+        }
+    }
+    uint32_t c = ret + 1;
+    *cost = c > 4 ? c - 3 : 1;
+    return true;
 }
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
 
-#define ROB 32
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
 
-static inline bool fits(uint64_t units, uint64_t free)
+/* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
+typedef struct walk {
+    const exec_code *cd;
+    uint32_t m;
+    dins *buf;
+    uint32_t n, i; /* records in buf, current one */
+    uint64_t pc;   /* where the next refill decodes from */
+    uint32_t total; /* positions decoded so far */
+} walk;
+
+static inline void walk_advance(walk *w)
 {
-    return (((free | U_GUARD) - units) & U_GUARD) == U_GUARD;
+    if (++w->i == w->n) {
+        w->n = decode_chunk(w->cd, &w->pc, w->m, w->buf);
+        w->total += w->n;
+        w->i = 0;
+    }
 }
 
 /* A dependency on entry d is met in cycle c when d retired or left <= 0 (fin <= c). */
@@ -233,30 +366,27 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
  * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
+static uint32_t sim_block(walk *w)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
     uint32_t start[ROB], fin[ROB], dcyc[ROB];
-    uint64_t units[ROB];
+    uint8_t units[ROB];
     uint32_t lat[ROB], dep0[ROB], dep1[ROB];
-    uint32_t writer[13];
-    for (int i = 0; i < 13; i++)
+    uint32_t writer[NREGS];
+    for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
     uint32_t head = 0, tail = 0;
-    uint64_t free = U_POOL;
-    uint32_t c = 0; /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    uint64_t pc = b;
+    uint64_t held = 0; /* unit_lane sum of the executing entries */
+    uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
-    draft_ins in;
-    draft_decode(cd, pc, m, &in);
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps) */
         for (uint32_t h = holding; h; h &= h - 1) {
             unsigned s = (unsigned)__builtin_ctz(h);
             if (fin[s] <= c) {
-                free += units[s];
+                held -= units[s];
                 holding &= ~(1u << s);
             }
         }
@@ -264,40 +394,40 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4;
         bool decoded = false; /* an entry was decoded in this cycle */
-        while (more && tail - head < ROB && (first || in.slots <= dec)) {
+        while (more && tail - head < ROB) {
+            const dins *in = &w->buf[w->i];
+            if (!first && in->slots > dec)
+                break;
             first = false;
-            dec -= in.slots < dec ? in.slots : dec;
-            if (in.move) {
-                writer[in.dst] = writer[in.src0];
+            dec -= in->slots < dec ? in->slots : dec;
+            if (in->flags & D_MOVE) {
+                writer[in->dst] = writer[in->src0];
             } else {
                 unsigned s = tail % ROB;
-                lat[s] = in.lat;
+                lat[s] = in->lat;
                 start[s] = UNSTARTED;
                 dcyc[s] = c;
-                units[s] = in.units;
-                dep0[s] = in.src0 >= 0 ? writer[in.src0] : NOSEQ;
-                dep1[s] = in.src1 >= 0 ? writer[in.src1] : NOSEQ;
-                if (in.dst >= 0)
-                    writer[in.dst] = tail;
+                units[s] = in->units;
+                dep0[s] = writer[in->src0];
+                dep1[s] = writer[in->src1];
+                writer[in->dst] = tail;
                 unstarted |= 1u << s;
                 tail++;
                 decoded = true;
             }
-            if (in.last) {
+            if (in->flags & D_LAST)
                 more = false;
-            } else {
-                pc = draft_next(cd, pc);
-                draft_decode(cd, pc, m, &in);
-            }
+            else
+                walk_advance(w);
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
-         * in this cycle (free only shrinks, dependencies change between cycles) */
+         * in this cycle (held only grows, dependencies change between cycles) */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
         for (uint32_t age = rotr32(unstarted, h0); age; age &= age - 1) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
-            if (dcyc[s] == c || !fits(units[s], free))
+            if (dcyc[s] == c || over_pool(held + units[s]))
                 continue; /* still DECODED, or units busy */
             if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
                 continue;
@@ -307,7 +437,7 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
             }
             start[s] = c;
             fin[s] = c + lat[s];
-            free -= units[s];
+            held += units[s];
             unstarted &= ~(1u << s);
             holding |= 1u << s;
             iss--;
@@ -350,90 +480,19 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
     return c > 4 ? c - 3 : 1;
 }
 
-/* ---- the contention-free fast path ------------------------------------------------------ */
-
-#define FAST_N 32   /* instructions of a block the fast path takes */
-
-/* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
- * in decode order: decoded in cycle d (4 slots a cycle, the ROB holding 32: entry e waits
- * for entry e - 32 to retire), started at s = max(d + 1, fin of its producers), fin = s + lat,
- * retired at r = max(fin + 1, r of the entry before); the loop stops in cycle r_last + 1.
- * The schedule is then checked at every start (units held over [s, fin), at most 5 starts
- * a cycle); if it never exceeds the pool it is the one the simulation makes, because every
- * entry the formula starts in a cycle fits. Otherwise (or for a long block) *cost is left
- * and false comes back: sim_block decides. Most blocks pass; see bench/bench_gas.c. */
-static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost)
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
-    uint32_t fin[FAST_N], start[FAST_N], ret[FAST_N];
-    uint64_t units[FAST_N];
-    int32_t writer[13];
-    for (int i = 0; i < 13; i++)
-        writer[i] = -1;
-    uint32_t cur = 0, dec = 4, e = 0;
-    bool first = true;
+    dins buf[CHUNK];
     uint64_t pc = b;
-    for (unsigned n = 0;; n++) {
-        if (n == FAST_N)
-            return false;
-        draft_ins in;
-        draft_decode(cd, pc, m, &in);
-        if (e >= ROB && ret[e - ROB] + 1 > cur) {
-            cur = ret[e - ROB] + 1; /* the ROB was full: decoding resumes after a retirement */
-            dec = 4;
-        }
-        if (!first && in.slots > dec) {
-            cur++;
-            dec = 4;
-            if (e >= ROB && ret[e - ROB] + 1 > cur)
-                cur = ret[e - ROB] + 1;
-        }
-        first = false;
-        dec -= in.slots < dec ? in.slots : dec;
-        if (in.move) {
-            writer[in.dst] = writer[in.src0];
-        } else {
-            uint32_t s = cur + 1;
-            if (in.src0 >= 0 && writer[in.src0] >= 0 && fin[writer[in.src0]] > s)
-                s = fin[writer[in.src0]];
-            if (in.src1 >= 0 && writer[in.src1] >= 0 && fin[writer[in.src1]] > s)
-                s = fin[writer[in.src1]];
-            start[e] = s;
-            fin[e] = s + in.lat;
-            units[e] = in.units;
-            ret[e] = fin[e] + 1 > (e ? ret[e - 1] : 0) ? fin[e] + 1 : ret[e - 1];
-            if (in.dst >= 0)
-                writer[in.dst] = (int32_t)e;
-            e++;
-        }
-        if (in.last)
-            break;
-        pc = draft_next(cd, pc);
-    }
-    /* The check. Units held only grow at a start, so checking the cycle of every start is
-     * enough: there, the entries started at or before it and not yet finished must fit in
-     * the pool, and at most 5 may start in it. O(e^2) on a few entries beats a per-cycle
-     * sweep over the whole block. */
-    for (uint32_t i = 0; i < e; i++) {
-        uint32_t c = start[i];
-        uint64_t held = 0;
-        unsigned nstart = 0;
-        for (uint32_t k = 0; k < e; k++) {
-            if (start[k] <= c && fin[k] > c)
-                held += units[k];
-            nstart += start[k] == c;
-        }
-        if (nstart > 5 || !fits(held, U_POOL))
-            return false;
-    }
-    uint32_t c = ret[e - 1] + 1;
-    *cost = c > 4 ? c - 3 : 1;
-    return true;
-}
-
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m)
-{
-    uint32_t cost;
-    if (fast_block(cd, b, m, &cost))
+    uint32_t n = decode_chunk(cd, &pc, m, buf), cost;
+    if ((buf[n - 1].flags & D_LAST) && fast_block(buf, n, &cost)) {
+        if (npos)
+            *npos = n;
         return cost;
-    return sim_block(cd, b, m);
+    }
+    walk w = { cd, m, buf, n, 0, pc, n };
+    cost = sim_block(&w);
+    if (npos)
+        *npos = w.total;
+    return cost;
 }
