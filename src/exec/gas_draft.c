@@ -16,62 +16,64 @@
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
 
-/* Register roles (gas.md §4.1): which raw fields are read and written. */
+/* Register roles (gas.md §4.1): for src0, src1 and dst, which raw field is read or written,
+ * as 2-bit selectors into {none, lo, hi, d3} (src0 | src1 << 2 | dst << 4). */
+#define SEL(s0, s1, d) ((s0) | (s1) << 2 | (d) << 4)
 enum {
-    ROLE_NONE = 0, /* no registers */
-    ROLE_D_LO,     /* writes lo */
-    ROLE_S_LO,     /* reads lo */
-    ROLE_HI_LO,    /* reads hi, writes lo */
-    ROLE_S_LOHI,   /* reads lo and hi */
-    ROLE_3REG      /* reads lo and hi, writes d3 */
+    ROLE_NONE = SEL(0, 0, 0),   /* no registers */
+    ROLE_D_LO = SEL(0, 0, 1),   /* writes lo */
+    ROLE_S_LO = SEL(1, 0, 0),   /* reads lo */
+    ROLE_HI_LO = SEL(2, 0, 1),  /* reads hi, writes lo */
+    ROLE_S_LOHI = SEL(1, 2, 0), /* reads lo and hi */
+    ROLE_3REG = SEL(1, 2, 3)    /* reads lo and hi, writes d3 */
 };
+#undef SEL
 
 /* Decode-slot rules (gas.md §4.2, §4.3). */
 enum { SL_FIXED = 0, SL_P, SL_PS };
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
- * bits 6-7 (see UNIT_OVER). LOAD and STORE need no field: every entry holding one of them
+ * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
  * also holds an ALU, and their pools equal the ALU pool (4), so they can only run out when
  * the ALUs already have. */
-enum { UN_NONE = 0, UN_A, UN_2A, UN_AL, UN_AS, UN_AM, UN_AD };
-static const uint8_t unit_lane[] = { 0, 0x01, 0x02, 0x01, 0x01, 0x11, 0x41 };
+enum {
+    UN_NONE = 0, UN_A = 0x01, UN_2A = 0x02, UN_AL = 0x01, UN_AS = 0x01, UN_AM = 0x11,
+    UN_AD = 0x41
+};
 
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-typedef struct draft_row {
-    uint8_t lat;     /* cycles, or LAT_MEM / LAT_BR; 0 = not a model opcode (reads as trap) */
-    uint8_t rule;    /* SL_* */
-    uint8_t sa, sb;  /* slots: fixed sa, or the a/b of P(a, b) / PS(a, b) */
-    uint8_t units;   /* UN_* */
-    uint8_t role;    /* ROLE_* */
-    uint8_t flags;   /* F_* */
-} draft_row;
-
-enum { F_TERM = 1, F_BR = 2, F_MOVE = 4 };
-
-#define R(l, r, a, b, u, ro, f) { (l), (r), (a), (b), (u), (ro), (f) }
+/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR; 0 = not a model opcode,
+ * which reads as trap), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
+ * of P(a, b) / PS(a, b)), slot rule (22-23), role (24-29), move_reg (30), terminator (31). */
+#define ROW_MOVE (UINT32_C(1) << 30)
+#define ROW_TERM (UINT32_C(1) << 31)
+#define R(l, r, a, b, u, ro, f)                                                                 \
+    ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
+     (uint32_t)(r) << 22 | (uint32_t)(ro) << 24 | (f))
 #define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
 #define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
 #define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
+#define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
 
 /* Every model opcode has exactly one row (gas.md §4.3); byte 2 is not a model opcode. */
-static const draft_row rows[256] = {
-    [0] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
-    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
+static const uint32_t rows[256] = {
+    [0] = ROW_TRAP,
+    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
     [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
     [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
-    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, F_TERM),
+    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
+    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, ROW_TERM),
     [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
     [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
     [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
     [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, F_TERM),
-    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, F_TERM | F_BR),
-    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, F_MOVE), /* lat unused: renamed */
+    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, ROW_TERM),
+    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, ROW_TERM),
+    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_MOVE), /* lat unused: renamed */
     [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
     [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
     [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
@@ -97,8 +99,8 @@ static const draft_row rows[256] = {
     [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
     [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
     [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, F_TERM | F_BR),
-    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, F_TERM),
+    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, ROW_TERM),
+    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_TERM),
     [190 ... 191] = OVP(2, 2, 3, UN_A, ROLE_3REG),
     [192] = OVP(4, 2, 3, UN_AM, ROLE_3REG),
     [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
@@ -121,6 +123,9 @@ static const draft_row rows[256] = {
     [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
 };
 
+static const uint32_t row_trap = ROW_TRAP;
+
+#undef ROW_TRAP
 #undef R
 #undef FIX
 #undef OVP
@@ -134,6 +139,7 @@ static const draft_row rows[256] = {
 typedef struct dins {
     uint8_t lat, slots, units, src0, src1, dst, flags, pad;
 } dins;
+_Static_assert(sizeof(dins) == 8 && offsetof(dins, flags) == 6, "decode_walk writes a dins as one little-endian word");
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
 enum { D_MOVE = 1, D_LAST = 2 };
@@ -160,12 +166,6 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
     }
     return q + exec_skip(cd, p);
 }
-
-/* Register selectors per role: index into {none, lo, hi, d3} for src0, src1 and dst. */
-static const uint8_t role_sel[][3] = {
-    [ROLE_NONE] = { 0, 0, 0 }, [ROLE_D_LO] = { 0, 0, 1 }, [ROLE_S_LO] = { 1, 0, 0 },
-    [ROLE_HI_LO] = { 2, 0, 1 }, [ROLE_S_LOHI] = { 1, 2, 0 }, [ROLE_3REG] = { 1, 2, 3 },
-};
 
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
 static inline uint32_t off_at(const uint8_t *c, uint64_t i, unsigned n)
@@ -205,49 +205,56 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
 /* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
  * under load latency m into buf: at most CHUNK positions, the last one flagged D_LAST when
  * the block ends among them. *pcp becomes the position after the last one decoded. Table
- * driven: with random opcodes a switch's indirect jumps were most of the cost. */
-static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
+ * driven and branch-free but for the end of the block: the walk is a chain of dependent
+ * loads (the bitmask gives the next position), and a mispredicted branch per instruction
+ * on random opcodes cost more than the rest. `draft` is a constant in each caller. */
+static inline __attribute__((always_inline)) uint32_t
+decode_walk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf, bool draft)
 {
     const uint8_t *c = cd->c, *k = cd->k;
-    uint64_t L = cd->L, p = *pcp;
-    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
-    uint32_t n = 0;
+    uint64_t L = cd->L, p = *pcp, nx = p;
+    uint32_t n = 0, r = 0;
     while (n < CHUNK) {
         bool inside = p < L;
         uint8_t op = inside && ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0;
-        if (!rows[op].lat)
-            op = 0; /* not a model opcode: trap */
-        const draft_row *r = &rows[op];
-        uint8_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-        uint8_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-        uint8_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-        uint8_t d3 = b2 < 12 ? b2 : 12;
-        const uint8_t f[4] = { REG_NONE, lo, hi, d3 };
-        const uint8_t *sel = role_sel[r->role];
-        dins *o = &buf[n++];
-        o->src0 = f[sel[0]];
-        o->src1 = f[sel[1]];
-        o->dst = sel[2] ? f[sel[2]] : REG_SINK;
+        r = rows[op];
+        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
+        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+        uint32_t d3 = b2 < 12 ? b2 : 12;
+        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
+        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
         /* P: a source is the destination (a missing one never matches); PS: rA is rD.
          * Fixed rows have sa == sb. */
-        bool ov = r->rule == SL_P ? (o->dst == o->src0 || o->dst == o->src1) : lo == d3;
-        o->slots = ov ? r->sa : r->sb;
-        o->units = unit_lane[r->units];
-        uint64_t nx = inside ? draft_next(cd, p) : p + 1;
-        uint8_t lat = r->lat;
-        if (lat == LAT_MEM)
-            lat = (uint8_t)m;
-        else if (lat == LAT_BR)
-            lat = branch_lat(cd, p, nx, op, b1);
-        o->lat = lat;
-        bool last = draft ? (r->flags & F_TERM) != 0 : exec_block_last(cd, p);
-        o->flags = (uint8_t)(((r->flags & F_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0));
-        p = nx;
+        uint32_t rule = (r >> 22) & 3;
+        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
+        uint32_t slots = ov ? (r >> 16) & 7 : (r >> 19) & 7;
+        uint32_t lat = r & 255;
+        lat = lat == LAT_MEM ? m : lat;
+        bool last = draft ? (r & ROW_TERM) != 0 : exec_block_last(cd, p);
+        uint64_t rec = lat | slots << 8 | ((r >> 8) & 255) << 16 | src0 << 24 |
+                       (uint64_t)src1 << 32 | (uint64_t)dst << 40 |
+                       (uint64_t)(((r & ROW_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0)) << 48;
+        memcpy(&buf[n++], &rec, 8);
+        nx = inside ? draft_next(cd, p) : p + 1;
         if (last)
             break;
+        p = nx;
     }
-    *pcp = p;
+    /* Only a conditional branch has LAT_BR, and it always ends its block (a terminator in
+     * every profile), so it can only be the last record. */
+    if ((r & 255) == LAT_BR)
+        buf[n - 1].lat = branch_lat(cd, p, nx, c[p], c[p + 1]);
+    *pcp = nx;
     return n;
+}
+
+static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
+{
+    return cd->profile == JAVM_PROFILE_JAM_DRAFT ? decode_walk(cd, pcp, m, buf, true)
+                                                 : decode_walk(cd, pcp, m, buf, false);
 }
 
 /* Units held, as unit_lane bytes side by side (one lane per cycle in fast_block's timeline):
