@@ -266,27 +266,34 @@ static inline uint64_t over_pool(uint64_t v)
     return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
 }
 
-/* ---- the contention-free fast path ------------------------------------------------------ */
+/* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
 #define HORIZON 256 /* cycles the fast path's timelines cover */
 
-/* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
- * in decode order: decoded in cycle d (4 slots a cycle), started at s = max(d + 1, fin of
- * its producers), fin = s + lat, retired at r = max(fin + 1, r of the entry before); the
- * loop stops in cycle r_last + 1. The producers' fin is kept per register (`rdy`; a
- * move_reg copies its source's, a finished producer is the same as none). The schedule is
- * checked as it is built, on two timelines of one byte per cycle: the units held over
- * [s, fin) (unit_lane bytes, eight cycles per word) and the starts per cycle. If neither
- * ever exceeds the pool or 5, it is the schedule the simulation makes: by induction over
- * cycles, every entry the formula starts in a cycle is ready then and fits in age order, and
- * none other is ready. Otherwise (or more than a ROB's worth of entries, or past HORIZON)
- * false comes back and sim_block decides. The timelines are zeroed as far as they are used
- * (no per-block memset of the whole). */
+/* With at most a ROB's worth of entries the decode cycle of every entry follows from the
+ * slots alone (4 a cycle), and the rest of §5.3 is placed in decode order (oldest first):
+ * entry e is ready at r = max(d + 1, fin of its producers) (kept per register in `rdy`; a
+ * move_reg copies its source's; a finished producer is the same as none) and starts at the
+ * first cycle s >= r in which its units fit beside those the older entries hold in s and
+ * fewer than 5 older entries start in s; fin = s + lat, retirement max(fin + 1, the previous
+ * entry's), and the loop stops in cycle r_last + 1. Two timelines of one byte per cycle hold
+ * what the placed entries use: units held over [s, fin) (eight cycles per word) and starts.
+ *
+ * This is the simulation's schedule when, with every entry placed, no cycle holds more
+ * units than the pool (the check made as each interval is added: the only way to fail is a
+ * younger entry placed over a cycle in which an older one already started; the simulation
+ * would have given that cycle's units to the younger one first). By induction over cycles:
+ * in cycle t the simulation scans the unstarted entries in age order; an entry placed at t
+ * is ready and fits, since all entries holding units in t fit together; an entry placed
+ * later but ready at t did not fit beside the older entries holding units in t (which the
+ * simulation has started too), or 5 older entries start in t; and no entry that is not
+ * ready starts. Otherwise (or past HORIZON) false comes back and sim_block decides. The
+ * timelines are zeroed as far as they are used (no per-block memset of the whole). */
 static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
 {
-    uint64_t tl[HORIZON / 8], st[HORIZON / 8];
-    uint8_t *stb = (uint8_t *)st;
+    uint64_t tl[HORIZON / 8 + 1], st[HORIZON / 8 + 1];
+    uint8_t *tlb = (uint8_t *)tl, *stb = (uint8_t *)st;
     uint32_t clean = 0; /* words of tl and st zeroed so far */
     uint32_t rdy[NREGS] = { 0 };
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0;
@@ -302,15 +309,21 @@ static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
         uint32_t s = cur + 1, a = rdy[d->src0], b = rdy[d->src1];
         s = s > a ? s : a;
         s = s > b ? s : b;
+        if (++entries > ROB)
+            return false;
+        for (;;) {
+            if (s + d->lat > HORIZON)
+                return false;
+            for (; clean <= (s + d->lat) / 8; clean++)
+                tl[clean] = st[clean] = 0;
+            if (EXEC_LIKELY(stb[s] < 5 && !over_pool((uint64_t)tlb[s] + d->units)))
+                break;
+            s++; /* no start slot or units in s: the next cycle */
+        }
         uint32_t f = s + d->lat;
         rdy[d->dst] = f;
         ret = ret > f + 1 ? ret : f + 1;
-        if (f > HORIZON || ++entries > ROB)
-            return false;
-        for (; clean < (f + 7) / 8; clean++)
-            tl[clean] = st[clean] = 0;
-        if (++stb[s] > 5)
-            return false;
+        stb[s]++;
         if (d->units) {
             uint64_t w = LANES(d->units), bad = 0, msk = ~UINT64_C(0) << (8 * (s % 8));
             uint32_t j = s / 8, je = (f - 1) / 8;
