@@ -114,7 +114,7 @@ static void measure(const char *name, const uint8_t *c, size_t L, const uint8_t 
         for (uint32_t i = 0; i < p->nrecs; i++) {
             if (!p->recs[i].cost[0])
                 continue;
-            s += exec_draft_block_cost(&cd, p->recs[i].pc, 25);
+            s += exec_draft_block_cost(&cd, p->recs[i].pc, 25, NULL);
             nb++;
         }
         uint64_t t1 = now_ns();

@@ -173,8 +173,9 @@ static inline bool exec_block_last(const exec_code *cd, uint64_t p)
 
 /* Cost of the block starting at b under the jam-draft model (gas.md §5) with load latency m:
  * the block is the one of cd's profile (exec_block_last), every position costed by gas.md §4
- * whatever the profile. exec/gas_draft.c. */
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m);
+ * whatever the profile. *npos (unless NULL) receives the number of positions of the block's
+ * walk, the instr model's cost, so preparation walks the block once. exec/gas_draft.c. */
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos);
 
 /* The cost of the block at block start pc under any model, computed now from the program's
  * code (for models the records do not hold; exec/prepare.c). */

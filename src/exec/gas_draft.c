@@ -16,68 +16,64 @@
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
 
-/* Register roles (gas.md §4.1): which raw fields are read and written. */
+/* Register roles (gas.md §4.1): for src0, src1 and dst, which raw field is read or written,
+ * as 2-bit selectors into {none, lo, hi, d3} (src0 | src1 << 2 | dst << 4). */
+#define SEL(s0, s1, d) ((s0) | (s1) << 2 | (d) << 4)
 enum {
-    ROLE_NONE = 0, /* no registers */
-    ROLE_D_LO,     /* writes lo */
-    ROLE_S_LO,     /* reads lo */
-    ROLE_HI_LO,    /* reads hi, writes lo */
-    ROLE_S_LOHI,   /* reads lo and hi */
-    ROLE_3REG      /* reads lo and hi, writes d3 */
+    ROLE_NONE = SEL(0, 0, 0),   /* no registers */
+    ROLE_D_LO = SEL(0, 0, 1),   /* writes lo */
+    ROLE_S_LO = SEL(1, 0, 0),   /* reads lo */
+    ROLE_HI_LO = SEL(2, 0, 1),  /* reads hi, writes lo */
+    ROLE_S_LOHI = SEL(1, 2, 0), /* reads lo and hi */
+    ROLE_3REG = SEL(1, 2, 3)    /* reads lo and hi, writes d3 */
 };
+#undef SEL
 
 /* Decode-slot rules (gas.md §4.2, §4.3). */
 enum { SL_FIXED = 0, SL_P, SL_PS };
 
-/* Unit vectors (gas.md §4.3) as 8-bit lanes ALU, LOAD, STORE, MUL, DIV of a u64, so "units
- * <= free" is one subtraction with guard bits (see fits()). */
-#define U_A UINT64_C(0x1)
-#define U_L UINT64_C(0x100)
-#define U_S UINT64_C(0x10000)
-#define U_M UINT64_C(0x1000000)
-#define U_D UINT64_C(0x100000000)
-#define U_POOL (4 * U_A + 4 * U_L + 4 * U_S + U_M + U_D)
-#define U_GUARD UINT64_C(0x8080808080)
-
-enum { UN_NONE = 0, UN_A, UN_2A, UN_AL, UN_AS, UN_AM, UN_AD };
-static const uint64_t unit_vec[] = { 0, U_A, 2 * U_A, U_A + U_L, U_A + U_S, U_A + U_M, U_A + U_D };
+/* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
+ * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
+ * also holds an ALU, and their pools equal the ALU pool (4), so they can only run out when
+ * the ALUs already have. */
+enum {
+    UN_NONE = 0, UN_A = 0x01, UN_2A = 0x02, UN_AL = 0x01, UN_AS = 0x01, UN_AM = 0x11,
+    UN_AD = 0x41
+};
 
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-typedef struct draft_row {
-    uint8_t lat;     /* cycles, or LAT_MEM / LAT_BR; 0 = not a model opcode (reads as trap) */
-    uint8_t rule;    /* SL_* */
-    uint8_t sa, sb;  /* slots: fixed sa, or the a/b of P(a, b) / PS(a, b) */
-    uint8_t units;   /* UN_* */
-    uint8_t role;    /* ROLE_* */
-    uint8_t flags;   /* F_* */
-} draft_row;
-
-enum { F_TERM = 1, F_BR = 2, F_MOVE = 4 };
-
-#define R(l, r, a, b, u, ro, f) { (l), (r), (a), (b), (u), (ro), (f) }
+/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR; 0 = not a model opcode,
+ * which reads as trap), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
+ * of P(a, b) / PS(a, b)), slot rule (22-23), role (24-29), move_reg (30), terminator (31). */
+#define ROW_MOVE (UINT32_C(1) << 30)
+#define ROW_TERM (UINT32_C(1) << 31)
+#define R(l, r, a, b, u, ro, f)                                                                 \
+    ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
+     (uint32_t)(r) << 22 | (uint32_t)(ro) << 24 | (f))
 #define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
 #define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
 #define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
+#define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
 
 /* Every model opcode has exactly one row (gas.md §4.3); byte 2 is not a model opcode. */
-static const draft_row rows[256] = {
-    [0] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
-    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
+static const uint32_t rows[256] = {
+    [0] = ROW_TRAP,
+    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
     [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
     [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, F_TERM),
-    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, F_TERM),
+    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
+    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, ROW_TERM),
     [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
     [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
     [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
     [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, F_TERM),
-    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, F_TERM | F_BR),
-    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, F_MOVE), /* lat unused: renamed */
+    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, ROW_TERM),
+    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, ROW_TERM),
+    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_MOVE), /* lat unused: renamed */
     [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
     [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
     [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
@@ -103,8 +99,8 @@ static const draft_row rows[256] = {
     [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
     [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
     [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, F_TERM | F_BR),
-    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, F_TERM),
+    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, ROW_TERM),
+    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_TERM),
     [190 ... 191] = OVP(2, 2, 3, UN_A, ROLE_3REG),
     [192] = OVP(4, 2, 3, UN_AM, ROLE_3REG),
     [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
@@ -127,25 +123,36 @@ static const draft_row rows[256] = {
     [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
 };
 
+static const uint32_t row_trap = ROW_TRAP;
+
+#undef ROW_TRAP
 #undef R
 #undef FIX
 #undef OVP
 #undef OVS
 
+/* ---- decoding (gas.md §2.2, §4) --------------------------------------------------------- */
+
+/* One position of a block's walk, as the cost computation needs it (8 bytes). Registers are
+ * 0..12; a missing source reads REG_NONE (never written: ready at once, no writer), a missing
+ * destination writes REG_SINK (never read), so neither needs a test. */
+typedef struct dins {
+    uint8_t lat, slots, units, src0, src1, dst, flags, pad;
+} dins;
+_Static_assert(sizeof(dins) == 8 && offsetof(dins, flags) == 6, "decode_walk writes a dins as one little-endian word");
+
+enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
+enum { D_MOVE = 1, D_LAST = 2 };
+
+/* Positions decoded at a time. A block is decoded once into a buffer of this many records,
+ * which the fast path reads, and which the simulation reads and refills for longer blocks. */
+#define CHUNK 64
+
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
-/* One decoded instruction of the block, as the simulation needs it. */
-typedef struct draft_ins {
-    uint32_t lat;
-    uint32_t slots;
-    uint64_t units;
-    int8_t src0, src1, dst; /* registers, -1 for none */
-    bool move, last;
-} draft_ins;
-
-/* next(p) with a word-wide bitmask read where the bitmask allows it (skip is ~1/3 of the
- * work per instruction otherwise). */
+/* next(p) for p < L, with a word-wide bitmask read where the bitmask allows it (skip is
+ * capped at 24, exec_skip). */
 static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 {
     uint64_t q = p + 1;
@@ -160,59 +167,205 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
     return q + exec_skip(cd, p);
 }
 
-/* Register selectors per role: index into {none, lo, hi, d3} for src0, src1 and dst. */
-static const uint8_t role_sel[][3] = {
-    [ROLE_NONE] = { 0, 0, 0 }, [ROLE_D_LO] = { 0, 0, 1 }, [ROLE_S_LO] = { 1, 0, 0 },
-    [ROLE_HI_LO] = { 2, 0, 1 }, [ROLE_S_LOHI] = { 1, 2, 0 }, [ROLE_3REG] = { 1, 2, 3 },
-};
-
-/* Decodes position p of the block under model load latency m (gas.md §4). Table-driven
- * without switches: with random opcodes two indirect jumps per instruction were most of
- * its cost (23 ns per instruction before, bench/bench_gas.c). */
-static inline __attribute__((always_inline)) void draft_decode(const exec_code *cd, uint64_t p,
-                                                                uint32_t m, draft_ins *in)
+/* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
+static inline uint32_t off_at(const uint8_t *c, uint64_t i, unsigned n)
 {
-    bool inside = p < cd->L;
-    uint8_t op = inside && ((cd->k[p >> 3] >> (p & 7)) & 1) ? cd->c[p] : 0;
-    if (!rows[op].lat)
-        op = 0; /* not a model opcode: trap */
-    const draft_row *r = &rows[op];
-    const uint8_t *c = cd->c; /* padded: reads at p + 1, p + 2 stay inside (ζ) */
-    uint8_t b1 = inside ? c[p + 1] : 0, b2 = inside ? c[p + 2] : 0;
-    uint8_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-    uint8_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-    uint8_t d3 = b2 < 12 ? b2 : 12;
-    const int8_t f[4] = { -1, (int8_t)lo, (int8_t)hi, (int8_t)d3 };
-    const uint8_t *sel = role_sel[r->role];
-    in->src0 = f[sel[0]];
-    in->src1 = f[sel[1]];
-    in->dst = f[sel[2]];
-    bool ov = r->rule == SL_P ? (in->dst >= 0 && (in->dst == in->src0 || in->dst == in->src1))
-                              : lo == d3; /* PS; fixed rows have sa == sb */
-    in->slots = ov ? r->sa : r->sb;
-    in->lat = r->lat == LAT_MEM ? m : r->lat;
-    if (EXEC_UNLIKELY(r->lat == LAT_BR)) {
-        /* gas.md §4.4: 1 when either successor's raw byte is trap or unlikely */
-        uint32_t t = 0;
-        exec_branch_target(cd, p, &t);
-        uint8_t fb = zeta(cd, draft_next(cd, p)), g = zeta(cd, t);
-        in->lat = (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
+    if (!n)
+        return 0;
+    uint32_t v;
+    memcpy(&v, c + i, 4);
+    uint32_t sign = UINT32_C(1) << (8 * n - 1);
+    v &= (sign << 1) - 1;
+    return (v ^ sign) - sign;
+}
+
+/* gas.md §4.4: the latency of the conditional branch op at p (< L) whose next(p) is nx: 1
+ * when the raw byte at the fall-through or at the target is trap or unlikely, else 20. The
+ * target is pvm.md §4.3's, modulo 2^32 (what exec_branch_target computes, with the skip
+ * already known). */
+static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t op, uint8_t b1)
+{
+    const uint8_t *c = cd->c;
+    unsigned l = (unsigned)(nx - p - 1), lx, ly;
+    uint32_t off;
+    if (op <= 90) { /* OneRegImmOff: register and immediate length, immediate, offset */
+        lx = (b1 >> 4) & 7;
+        lx = lx < 4 ? lx : 4;
+        ly = l < lx + 1 ? 0 : l - lx - 1;
+        ly = ly < 4 ? ly : 4;
+        off = off_at(c, p + 2 + lx, ly);
+    } else { /* TwoRegOneOff: registers, offset */
+        lx = l == 0 ? 0 : l - 1 < 4 ? l - 1 : 4;
+        off = off_at(c, p + 2, lx);
     }
-    in->units = unit_vec[r->units];
-    in->move = (r->flags & F_MOVE) != 0;
-    in->last = cd->profile == JAVM_PROFILE_JAM_DRAFT ? (r->flags & F_TERM) != 0
-                                                     : exec_block_last(cd, p);
+    uint8_t fb = zeta(cd, nx), g = zeta(cd, (uint32_t)((uint32_t)p + off));
+    return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
+}
+
+/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
+ * under load latency m into buf: at most CHUNK positions, the last one flagged D_LAST when
+ * the block ends among them. *pcp becomes the position after the last one decoded. Table
+ * driven and branch-free but for the end of the block: the walk is a chain of dependent
+ * loads (the bitmask gives the next position), and a mispredicted branch per instruction
+ * on random opcodes cost more than the rest. `draft` is a constant in each caller. */
+static inline __attribute__((always_inline)) uint32_t
+decode_walk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf, bool draft)
+{
+    const uint8_t *c = cd->c, *k = cd->k;
+    uint64_t L = cd->L, p = *pcp, nx = p;
+    uint32_t n = 0, r = 0;
+    while (n < CHUNK) {
+        bool inside = p < L;
+        uint8_t op = inside && ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0;
+        r = rows[op];
+        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
+        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+        uint32_t d3 = b2 < 12 ? b2 : 12;
+        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
+        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
+        /* P: a source is the destination (a missing one never matches); PS: rA is rD.
+         * Fixed rows have sa == sb. */
+        uint32_t rule = (r >> 22) & 3;
+        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
+        uint32_t slots = ov ? (r >> 16) & 7 : (r >> 19) & 7;
+        uint32_t lat = r & 255;
+        lat = lat == LAT_MEM ? m : lat;
+        bool last = draft ? (r & ROW_TERM) != 0 : exec_block_last(cd, p);
+        uint64_t rec = lat | slots << 8 | ((r >> 8) & 255) << 16 | src0 << 24 |
+                       (uint64_t)src1 << 32 | (uint64_t)dst << 40 |
+                       (uint64_t)(((r & ROW_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0)) << 48;
+        memcpy(&buf[n++], &rec, 8);
+        nx = inside ? draft_next(cd, p) : p + 1;
+        if (last)
+            break;
+        p = nx;
+    }
+    /* Only a conditional branch has LAT_BR, and it always ends its block (a terminator in
+     * every profile), so it can only be the last record. */
+    if ((r & 255) == LAT_BR)
+        buf[n - 1].lat = branch_lat(cd, p, nx, c[p], c[p + 1]);
+    *pcp = nx;
+    return n;
+}
+
+static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
+{
+    return cd->profile == JAVM_PROFILE_JAM_DRAFT ? decode_walk(cd, pcp, m, buf, true)
+                                                 : decode_walk(cd, pcp, m, buf, false);
+}
+
+/* Units held, as unit_lane bytes side by side (one lane per cycle in fast_block's timeline):
+ * non-zero when some lane is over the pool (ALU > 4, MUL > 1 or DIV > 1). Lanes never carry
+ * into each other: they are tested after every addition of at most 2 ALUs, 1 MUL, 1 DIV. */
+#define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
+static inline uint64_t over_pool(uint64_t v)
+{
+    return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
+}
+
+/* ---- the fast path: age-order placement, checked ----------------------------------------- */
+
+#define ROB 32
+#define HORIZON 256 /* cycles the fast path's timelines cover */
+
+/* With at most a ROB's worth of entries the decode cycle of every entry follows from the
+ * slots alone (4 a cycle), and the rest of §5.3 is placed in decode order (oldest first):
+ * entry e is ready at r = max(d + 1, fin of its producers) (kept per register in `rdy`; a
+ * move_reg copies its source's; a finished producer is the same as none) and starts at the
+ * first cycle s >= r in which its units fit beside those the older entries hold in s and
+ * fewer than 5 older entries start in s; fin = s + lat, retirement max(fin + 1, the previous
+ * entry's), and the loop stops in cycle r_last + 1. Two timelines of one byte per cycle hold
+ * what the placed entries use: units held over [s, fin) (eight cycles per word) and starts.
+ *
+ * This is the simulation's schedule when, with every entry placed, no cycle holds more
+ * units than the pool (the check made as each interval is added: the only way to fail is a
+ * younger entry placed over a cycle in which an older one already started; the simulation
+ * would have given that cycle's units to the younger one first). By induction over cycles:
+ * in cycle t the simulation scans the unstarted entries in age order; an entry placed at t
+ * is ready and fits, since all entries holding units in t fit together; an entry placed
+ * later but ready at t did not fit beside the older entries holding units in t (which the
+ * simulation has started too), or 5 older entries start in t; and no entry that is not
+ * ready starts. Otherwise (or past HORIZON) false comes back and sim_block decides. The
+ * timelines are zeroed as far as they are used (no per-block memset of the whole). */
+static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
+{
+    uint64_t tl[HORIZON / 8 + 1], st[HORIZON / 8 + 1];
+    uint8_t *tlb = (uint8_t *)tl, *stb = (uint8_t *)st;
+    uint32_t clean = 0; /* words of tl and st zeroed so far */
+    uint32_t rdy[NREGS] = { 0 };
+    uint32_t cur = 0, dec = 4, ret = 0, entries = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const dins *d = &in[i];
+        uint32_t wrap = d->slots > dec;
+        cur += wrap;
+        dec = (wrap ? 4 : dec) - d->slots;
+        if (d->flags & D_MOVE) {
+            rdy[d->dst] = rdy[d->src0];
+            continue;
+        }
+        uint32_t s = cur + 1, a = rdy[d->src0], b = rdy[d->src1];
+        s = s > a ? s : a;
+        s = s > b ? s : b;
+        if (++entries > ROB)
+            return false;
+        for (;;) {
+            if (s + d->lat > HORIZON)
+                return false;
+            for (; clean <= (s + d->lat) / 8; clean++)
+                tl[clean] = st[clean] = 0;
+            if (EXEC_LIKELY(stb[s] < 5 && !over_pool((uint64_t)tlb[s] + d->units)))
+                break;
+            s++; /* no start slot or units in s: the next cycle */
+        }
+        uint32_t f = s + d->lat;
+        rdy[d->dst] = f;
+        ret = ret > f + 1 ? ret : f + 1;
+        stb[s]++;
+        if (d->units) {
+            uint64_t w = LANES(d->units), bad = 0, msk = ~UINT64_C(0) << (8 * (s % 8));
+            uint32_t j = s / 8, je = (f - 1) / 8;
+            for (;; j++, msk = ~UINT64_C(0)) {
+                if (j == je)
+                    msk &= ~UINT64_C(0) >> (8 * (7 - (f - 1) % 8));
+                tl[j] += w & msk;
+                bad |= over_pool(tl[j]);
+                if (j == je)
+                    break;
+            }
+            if (bad)
+                return false;
+        }
+    }
+    uint32_t c = ret + 1;
+    *cost = c > 4 ? c - 3 : 1;
+    return true;
 }
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
 
-#define ROB 32
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
 
-static inline bool fits(uint64_t units, uint64_t free)
+/* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
+typedef struct walk {
+    const exec_code *cd;
+    uint32_t m;
+    dins *buf;
+    uint32_t n, i; /* records in buf, current one */
+    uint64_t pc;   /* where the next refill decodes from */
+    uint32_t total; /* positions decoded so far */
+} walk;
+
+static inline void walk_advance(walk *w)
 {
-    return (((free | U_GUARD) - units) & U_GUARD) == U_GUARD;
+    if (++w->i == w->n) {
+        w->n = decode_chunk(w->cd, &w->pc, w->m, w->buf);
+        w->total += w->n;
+        w->i = 0;
+    }
 }
 
 /* A dependency on entry d is met in cycle c when d retired or left <= 0 (fin <= c). */
@@ -233,30 +386,27 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
  * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
+static uint32_t sim_block(walk *w)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
     uint32_t start[ROB], fin[ROB], dcyc[ROB];
-    uint64_t units[ROB];
+    uint8_t units[ROB];
     uint32_t lat[ROB], dep0[ROB], dep1[ROB];
-    uint32_t writer[13];
-    for (int i = 0; i < 13; i++)
+    uint32_t writer[NREGS];
+    for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
     uint32_t head = 0, tail = 0;
-    uint64_t free = U_POOL;
-    uint32_t c = 0; /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    uint64_t pc = b;
+    uint64_t held = 0; /* unit_lane sum of the executing entries */
+    uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
-    draft_ins in;
-    draft_decode(cd, pc, m, &in);
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps) */
         for (uint32_t h = holding; h; h &= h - 1) {
             unsigned s = (unsigned)__builtin_ctz(h);
             if (fin[s] <= c) {
-                free += units[s];
+                held -= units[s];
                 holding &= ~(1u << s);
             }
         }
@@ -264,40 +414,40 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4;
         bool decoded = false; /* an entry was decoded in this cycle */
-        while (more && tail - head < ROB && (first || in.slots <= dec)) {
+        while (more && tail - head < ROB) {
+            const dins *in = &w->buf[w->i];
+            if (!first && in->slots > dec)
+                break;
             first = false;
-            dec -= in.slots < dec ? in.slots : dec;
-            if (in.move) {
-                writer[in.dst] = writer[in.src0];
+            dec -= in->slots < dec ? in->slots : dec;
+            if (in->flags & D_MOVE) {
+                writer[in->dst] = writer[in->src0];
             } else {
                 unsigned s = tail % ROB;
-                lat[s] = in.lat;
+                lat[s] = in->lat;
                 start[s] = UNSTARTED;
                 dcyc[s] = c;
-                units[s] = in.units;
-                dep0[s] = in.src0 >= 0 ? writer[in.src0] : NOSEQ;
-                dep1[s] = in.src1 >= 0 ? writer[in.src1] : NOSEQ;
-                if (in.dst >= 0)
-                    writer[in.dst] = tail;
+                units[s] = in->units;
+                dep0[s] = writer[in->src0];
+                dep1[s] = writer[in->src1];
+                writer[in->dst] = tail;
                 unstarted |= 1u << s;
                 tail++;
                 decoded = true;
             }
-            if (in.last) {
+            if (in->flags & D_LAST)
                 more = false;
-            } else {
-                pc = draft_next(cd, pc);
-                draft_decode(cd, pc, m, &in);
-            }
+            else
+                walk_advance(w);
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
-         * in this cycle (free only shrinks, dependencies change between cycles) */
+         * in this cycle (held only grows, dependencies change between cycles) */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
         for (uint32_t age = rotr32(unstarted, h0); age; age &= age - 1) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
-            if (dcyc[s] == c || !fits(units[s], free))
+            if (dcyc[s] == c || over_pool(held + units[s]))
                 continue; /* still DECODED, or units busy */
             if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
                 continue;
@@ -307,7 +457,7 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
             }
             start[s] = c;
             fin[s] = c + lat[s];
-            free -= units[s];
+            held += units[s];
             unstarted &= ~(1u << s);
             holding |= 1u << s;
             iss--;
@@ -350,90 +500,19 @@ static uint32_t sim_block(const exec_code *cd, uint64_t b, uint32_t m)
     return c > 4 ? c - 3 : 1;
 }
 
-/* ---- the contention-free fast path ------------------------------------------------------ */
-
-#define FAST_N 32   /* instructions of a block the fast path takes */
-
-/* When no cycle ever runs out of units or start slots, §5.3 reduces to a formula per entry,
- * in decode order: decoded in cycle d (4 slots a cycle, the ROB holding 32: entry e waits
- * for entry e - 32 to retire), started at s = max(d + 1, fin of its producers), fin = s + lat,
- * retired at r = max(fin + 1, r of the entry before); the loop stops in cycle r_last + 1.
- * The schedule is then checked at every start (units held over [s, fin), at most 5 starts
- * a cycle); if it never exceeds the pool it is the one the simulation makes, because every
- * entry the formula starts in a cycle fits. Otherwise (or for a long block) *cost is left
- * and false comes back: sim_block decides. Most blocks pass; see bench/bench_gas.c. */
-static bool fast_block(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost)
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
-    uint32_t fin[FAST_N], start[FAST_N], ret[FAST_N];
-    uint64_t units[FAST_N];
-    int32_t writer[13];
-    for (int i = 0; i < 13; i++)
-        writer[i] = -1;
-    uint32_t cur = 0, dec = 4, e = 0;
-    bool first = true;
+    dins buf[CHUNK];
     uint64_t pc = b;
-    for (unsigned n = 0;; n++) {
-        if (n == FAST_N)
-            return false;
-        draft_ins in;
-        draft_decode(cd, pc, m, &in);
-        if (e >= ROB && ret[e - ROB] + 1 > cur) {
-            cur = ret[e - ROB] + 1; /* the ROB was full: decoding resumes after a retirement */
-            dec = 4;
-        }
-        if (!first && in.slots > dec) {
-            cur++;
-            dec = 4;
-            if (e >= ROB && ret[e - ROB] + 1 > cur)
-                cur = ret[e - ROB] + 1;
-        }
-        first = false;
-        dec -= in.slots < dec ? in.slots : dec;
-        if (in.move) {
-            writer[in.dst] = writer[in.src0];
-        } else {
-            uint32_t s = cur + 1;
-            if (in.src0 >= 0 && writer[in.src0] >= 0 && fin[writer[in.src0]] > s)
-                s = fin[writer[in.src0]];
-            if (in.src1 >= 0 && writer[in.src1] >= 0 && fin[writer[in.src1]] > s)
-                s = fin[writer[in.src1]];
-            start[e] = s;
-            fin[e] = s + in.lat;
-            units[e] = in.units;
-            ret[e] = fin[e] + 1 > (e ? ret[e - 1] : 0) ? fin[e] + 1 : ret[e - 1];
-            if (in.dst >= 0)
-                writer[in.dst] = (int32_t)e;
-            e++;
-        }
-        if (in.last)
-            break;
-        pc = draft_next(cd, pc);
-    }
-    /* The check. Units held only grow at a start, so checking the cycle of every start is
-     * enough: there, the entries started at or before it and not yet finished must fit in
-     * the pool, and at most 5 may start in it. O(e^2) on a few entries beats a per-cycle
-     * sweep over the whole block. */
-    for (uint32_t i = 0; i < e; i++) {
-        uint32_t c = start[i];
-        uint64_t held = 0;
-        unsigned nstart = 0;
-        for (uint32_t k = 0; k < e; k++) {
-            if (start[k] <= c && fin[k] > c)
-                held += units[k];
-            nstart += start[k] == c;
-        }
-        if (nstart > 5 || !fits(held, U_POOL))
-            return false;
-    }
-    uint32_t c = ret[e - 1] + 1;
-    *cost = c > 4 ? c - 3 : 1;
-    return true;
-}
-
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m)
-{
-    uint32_t cost;
-    if (fast_block(cd, b, m, &cost))
+    uint32_t n = decode_chunk(cd, &pc, m, buf), cost;
+    if ((buf[n - 1].flags & D_LAST) && fast_block(buf, n, &cost)) {
+        if (npos)
+            *npos = n;
         return cost;
-    return sim_block(cd, b, m);
+    }
+    walk w = { cd, m, buf, n, 0, pc, n };
+    cost = sim_block(&w);
+    if (npos)
+        *npos = w.total;
+    return cost;
 }

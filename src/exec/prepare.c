@@ -207,7 +207,7 @@ static uint32_t model_cost(const exec_code *cd, uint64_t b, uint32_t M, javm_gas
     uint64_t pipe, instr;
     switch (model) {
     case JAVM_GAS_JAM_DRAFT:
-        return exec_draft_block_cost(cd, b, M);
+        return exec_draft_block_cost(cd, b, M, NULL);
     case JAVM_GAS_INSTR:
         return block_instrs(cd, b);
     default:
@@ -220,8 +220,9 @@ static void set_block_cost(javm_program *p, const exec_code *cd, uint64_t b)
 {
     exec_rec *r = &p->recs[p->pc2rec[b]];
     if (p->profile == JAVM_PROFILE_JAM_DRAFT) {
-        r->cost[p->cost_slot[JAVM_GAS_JAM_DRAFT]] = exec_draft_block_cost(cd, b, p->mem_latency);
-        r->cost[p->cost_slot[JAVM_GAS_INSTR]] = block_instrs(cd, b);
+        uint32_t npos;
+        r->cost[p->cost_slot[JAVM_GAS_JAM_DRAFT]] = exec_draft_block_cost(cd, b, p->mem_latency, &npos);
+        r->cost[p->cost_slot[JAVM_GAS_INSTR]] = npos;
         return;
     }
     uint64_t pipe, instr;
