@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT
- * tests/test_search.c — util/search.h, the one binary search (lower bound by a u32 or u64
- * field) behind CNode slots, VM entry slots and pinned lists, and the kernel assists' file and
- * quota records: every position of every key in arrays of each length up to 40, duplicates,
- * keys at the ends of the u32 and u64 ranges, fields at an offset. */
+ * tests/test_util.c — the small helpers of src/util/ (util/table.h has tests/test_table.c):
+ * util/search.h, the one binary search (lower bound by a u32 or u64 field) behind CNode slots,
+ * VM entry slots and pinned lists, and the kernel assists' file and quota records: every
+ * position of every key in arrays of each length up to 40, duplicates, keys at the ends of the
+ * u32 and u64 ranges, fields at an offset. util/grow.h, the one array growth step: doubling
+ * from the first capacity, a need beyond double, sizes that would overflow, and allocation
+ * failure (the allocator is wrapped at link time, tests/support/failalloc.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "failalloc.h"
+#include "util/grow.h"
 #include "util/search.h"
 
 typedef struct rec32 {
@@ -85,11 +91,50 @@ static void test_extremes(void **state)
     assert_int_equal(util_lower_bound_u32(pins, 4, sizeof pins[0], 0, 65536), 4);
 }
 
+static void test_grow(void **state)
+{
+    (void)state;
+    uint64_t *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(util_grow((void **)&a, &cap, 0, sizeof *a, 8), JAVM_OK);
+    assert_null(a); /* nothing needed: nothing allocated */
+    assert_int_equal(util_grow((void **)&a, &cap, 1, sizeof *a, 8), JAVM_OK);
+    assert_int_equal(cap, 8);
+    for (size_t i = 0; i < 8; i++)
+        a[i] = i;
+    long calls = failalloc_calls();
+    assert_int_equal(util_grow((void **)&a, &cap, 8, sizeof *a, 8), JAVM_OK); /* fits */
+    assert_int_equal(failalloc_calls(), calls);
+    assert_int_equal(util_grow((void **)&a, &cap, 9, sizeof *a, 8), JAVM_OK);
+    assert_int_equal(cap, 16);
+    assert_int_equal(util_grow((void **)&a, &cap, 100, sizeof *a, 8), JAVM_OK);
+    assert_int_equal(cap, 128);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(a[i], i); /* the contents move along */
+    /* a failed growth changes nothing */
+    uint64_t *before = a;
+    failalloc_arm(0);
+    assert_int_equal(util_grow((void **)&a, &cap, 129, sizeof *a, 8), JAVM_ERR_ALLOC);
+    assert_int_equal(failalloc_injected(), 1);
+    failalloc_disarm();
+    assert_ptr_equal(a, before);
+    assert_int_equal(cap, 128);
+    assert_int_equal(a[7], 7);
+    /* sizes that would overflow are refused without asking the allocator */
+    calls = failalloc_calls();
+    assert_int_equal(util_grow((void **)&a, &cap, SIZE_MAX, sizeof *a, 8), JAVM_ERR_ALLOC);
+    assert_int_equal(util_grow((void **)&a, &cap, SIZE_MAX / 8 + 1, sizeof *a, 8), JAVM_ERR_ALLOC);
+    assert_int_equal(failalloc_calls(), calls);
+    assert_int_equal(cap, 128);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_position),
         cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
