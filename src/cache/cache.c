@@ -7,6 +7,7 @@
 
 #include "cache/cache.h"
 #include "store/store.h"
+#include "util/grow.h"
 
 /* ==== tables ============================================================================= */
 
@@ -141,14 +142,8 @@ bool cache_logging(const javm_cache *c)
 
 int cache_log_push(javm_cache *c, const cache_undo *u)
 {
-    if (c->log_len == c->log_cap) {
-        size_t n = c->log_cap ? c->log_cap * 2 : 64;
-        cache_undo *l = realloc(c->log, n * sizeof *l);
-        if (!l)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        c->log = l;
-        c->log_cap = n;
-    }
+    if (util_grow((void **)&c->log, &c->log_cap, c->log_len + 1, sizeof *c->log, 64))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     c->log[c->log_len++] = *u;
     return JAVM_OK;
 }
@@ -1342,14 +1337,8 @@ static cache_name *name_find(javm_cache *c, const uint8_t *name, size_t len, siz
 
 static int name_append(javm_cache *c, const uint8_t *name, size_t len, size_t *idx)
 {
-    if (c->n_names == c->cap_names) {
-        size_t n = c->cap_names ? c->cap_names * 2 : 8;
-        cache_name *v = realloc(c->names, n * sizeof *v);
-        if (!v)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        c->names = v;
-        c->cap_names = n;
-    }
+    if (util_grow((void **)&c->names, &c->cap_names, c->n_names + 1, sizeof *c->names, 8))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     cache_name *nm = &c->names[c->n_names];
     memset(nm, 0, sizeof *nm);
     nm->len = (uint8_t)len;
@@ -1461,14 +1450,8 @@ int javm_name_get(javm_cache *c, const uint8_t *name, size_t len, javm_hash *out
 
 int cache_vec_push(cache_vec *v, const void *el, size_t size)
 {
-    if (v->n == v->cap) {
-        size_t n = v->cap ? v->cap * 2 : 16;
-        void *p = realloc(v->p, n * size);
-        if (!p)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        v->p = p;
-        v->cap = n;
-    }
+    if (util_grow(&v->p, &v->cap, v->n + 1, size, 16))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     memcpy((uint8_t *)v->p + v->n * size, el, size);
     v->n++;
     return JAVM_OK;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "util/grow.h"
 
 /* Edge i of a blob cap in encoding order, as a hash; false past the last. */
 static bool edge_at(const javm_cap *c, uint32_t i, javm_hash *out)
@@ -66,14 +67,8 @@ static bool is_done(const save_ctx *s, const javm_hash *h)
 
 static int push_frame(save_ctx *s, const javm_hash *h)
 {
-    if (s->sn == s->scap) {
-        size_t n = s->scap ? s->scap * 2 : 16;
-        void *p = realloc(s->stack, n * sizeof *s->stack);
-        if (!p)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        s->stack = p;
-        s->scap = n;
-    }
+    if (util_grow((void **)&s->stack, &s->scap, s->sn + 1, sizeof *s->stack, 16))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     s->stack[s->sn].h = *h;
     s->stack[s->sn].next = 0;
     s->sn++;
@@ -93,14 +88,8 @@ static int emit(save_ctx *s, const javm_hash *h, const javm_cap *cap)
         rc = s->out.status;
     }
     free(body.buf);
-    if (rc == JAVM_OK && s->n_done == s->cap_done) {
-        size_t n = s->cap_done ? s->cap_done * 2 : 16;
-        void *p = realloc(s->done, n * sizeof *s->done);
-        if (!p)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        s->done = p;
-        s->cap_done = n;
-    }
+    if (rc == JAVM_OK && util_grow((void **)&s->done, &s->cap_done, s->n_done + 1, sizeof *s->done, 16))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     if (rc == JAVM_OK) {
         s->done[s->n_done++] = *h;
         s->records++;

@@ -8,6 +8,7 @@
 
 #include "cache/cache.h"
 #include "store/store.h"
+#include "util/grow.h"
 
 /* hash -> holder count: a util/table.h table tagged by the (uniform) first 8 hash bytes. */
 typedef struct mark_slot {
@@ -46,14 +47,8 @@ static int hold(gc_ctx *g, const javm_hash *h)
     }
     if (util_table_reserve(&g->marks, 1))
         return CAP_ERR(JAVM_ERR_ALLOC);
-    if (g->sn == g->scap) {
-        size_t n = g->scap ? g->scap * 2 : 256;
-        javm_hash *st = realloc(g->stack, n * sizeof *st);
-        if (!st)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        g->stack = st;
-        g->scap = n;
-    }
+    if (util_grow((void **)&g->stack, &g->scap, g->sn + 1, sizeof *g->stack, 256))
+        return CAP_ERR(JAVM_ERR_ALLOC);
     s = util_table_add(&g->marks, util_table_tag_bytes(h->b)); /* reserved: cannot fail */
     s->count = 1;
     s->h = *h;

@@ -14,7 +14,7 @@ static void *place(util_table *t, uint64_t tag)
     return util_table_at(t, i);
 }
 
-int util_table_reserve(util_table *t, size_t more)
+int util_table_grow(util_table *t, size_t more)
 {
     size_t cap = util_table_cap(t);
     if (more > SIZE_MAX / 2 - t->count)
@@ -43,16 +43,6 @@ int util_table_reserve(util_table *t, size_t more)
     }
     free(old);
     return JAVM_OK;
-}
-
-void *util_table_add(util_table *t, uint64_t tag)
-{
-    if (tag == 0 || util_table_reserve(t, 1) != JAVM_OK)
-        return NULL;
-    void *s = place(t, tag);
-    memcpy(s, &tag, sizeof tag);
-    t->count++;
-    return s;
 }
 
 void util_table_delete(util_table *t, void *slot)

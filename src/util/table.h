@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "javm/status.h"
+
 typedef struct util_table {
     unsigned char *slots; /* capacity * esize bytes; NULL before the first insertion */
     size_t mask;          /* capacity - 1, capacity a power of two (0 while slots is NULL) */
@@ -97,13 +99,32 @@ static inline void *util_table_find(const util_table *t, uint64_t tag, const voi
     }
 }
 
+/* Grows the array to hold count + more at load 1/2 (util_table_reserve's slow path). */
+int util_table_grow(util_table *t, size_t more);
+
 /* Room for `more` additions without allocating. */
-int util_table_reserve(util_table *t, size_t more);
+static inline int util_table_reserve(util_table *t, size_t more)
+{
+    if (more <= SIZE_MAX / 2 - t->count && (t->count + more) * 2 <= util_table_cap(t))
+        return JAVM_OK;
+    return util_table_grow(t, more);
+}
 
 /* Claims an empty slot for a new key with this tag (the caller checked that the key is
  * absent) and returns it, zeroed but for the tag, for the caller to fill; NULL when the
  * table had to grow and could not (nothing changed). Never fails after util_table_reserve. */
-void *util_table_add(util_table *t, uint64_t tag);
+static inline void *util_table_add(util_table *t, uint64_t tag)
+{
+    if (tag == 0 || util_table_reserve(t, 1) != JAVM_OK)
+        return NULL;
+    size_t i = (size_t)tag & t->mask;
+    while (util_table_used(util_table_at(t, i)))
+        i = (i + 1) & t->mask;
+    void *s = util_table_at(t, i);
+    memcpy(s, &tag, sizeof tag);
+    t->count++;
+    return s;
+}
 
 /* Deletes a used slot (a pointer from find, add or at). Later slots of its probe chain move
  * back, so during a walk by index the slot just deleted must be looked at again; a slot that

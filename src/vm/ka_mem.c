@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cap/cap.h"
+#include "util/grow.h"
 #include "util/search.h"
 #include "util/table.h"
 
@@ -48,19 +49,10 @@ typedef struct ka_mem {
     uint64_t snap_next_file_id;
 } ka_mem;
 
+/* The arrays double from 8 (util/grow.h). */
 static int grow(void **p, size_t *cap, size_t need, size_t el)
 {
-    if (need <= *cap)
-        return JAVM_OK;
-    size_t n = *cap ? *cap * 2 : 8;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * el);
-    if (!q)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    *p = q;
-    *cap = n;
-    return JAVM_OK;
+    return util_grow(p, cap, need, el, 8) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
 }
 
 static bool kv_is(const void *slot, const void *k)

@@ -9,6 +9,7 @@
 
 #include "cap/cap.h"
 #include "store/store.h"
+#include "util/grow.h"
 #include "util/search.h"
 
 typedef struct qrec {
@@ -63,19 +64,10 @@ static uint64_t get_be64(const uint8_t k[8])
     return v;
 }
 
+/* The arrays double from 8 (util/grow.h). */
 static int grow(void **p, size_t *cap, size_t need, size_t el)
 {
-    if (need <= *cap)
-        return JAVM_OK;
-    size_t n = *cap ? *cap * 2 : 8;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * el);
-    if (!q)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    *p = q;
-    *cap = n;
-    return JAVM_OK;
+    return util_grow(p, cap, need, el, 8) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
 }
 
 /* ==== committed state, read through the store ============================================= */
