@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "cap_fixtures.h"
+#include "cap/cap.h"
 #include "vm/vm.h"
 
 typedef struct env {
@@ -175,6 +176,81 @@ static void test_clean_pages_shared(void **state)
     free(model);
 }
 
+static uint64_t rnd(void);
+
+/* cap_bmt_update against a full rebuild, for every tree shape up to 300 leaves (odd levels,
+ * a single leaf) and random sets of changed leaves, with and without the copy. */
+static void test_bmt_update_matches_rebuild(void **state)
+{
+    (void)state;
+    for (uint64_t n = 1; n <= 300; n++) {
+        uint64_t total = cap_bmt_total(n);
+        javm_hash *lv = malloc(total * sizeof *lv), *fresh = malloc(total * sizeof *fresh);
+        javm_hash *copy = malloc(total * sizeof *copy), *val = malloc(n * sizeof *val);
+        uint64_t *idx = malloc(n * sizeof *idx);
+        for (uint64_t i = 0; i < n; i++)
+            javm_blake2b(&i, sizeof i, &lv[i]);
+        cap_bmt_build(lv, n);
+        for (int round = 0; round < 4; round++) {
+            memcpy(fresh, lv, n * sizeof *fresh);
+            size_t k = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                if (rnd() % (round + 2) != 0 && !(round == 3 && i + 1 == n))
+                    continue;
+                idx[k] = i;
+                uint64_t x = rnd();
+                javm_blake2b(&x, sizeof x, &val[k]);
+                fresh[i] = val[k++];
+            }
+            cap_bmt_build(fresh, n);
+            memcpy(copy, lv, total * sizeof *copy);
+            javm_hash root;
+            uint64_t hashed = cap_bmt_update(lv, n, idx, val, k, copy, &root);
+            assert_hash_equal(root, fresh[total - 1]);
+            assert_memory_equal(copy, fresh, total * sizeof *copy);
+            assert_true(hashed <= total - n);
+        }
+        free(lv);
+        free(fresh);
+        free(copy);
+        free(val);
+        free(idx);
+    }
+}
+
+/* The Merkle levels: after the first settle from a base (one full build), each invocation of
+ * a chain that writes one byte hashes one path (log2(64) + 1 = 7 nodes for the root, as many
+ * again to keep the result's levels), never the whole tree, and never falls back. */
+static void test_merkle_paths_only(void **state)
+{
+    env *E = *state;
+    uint8_t *model = malloc(REGION);
+    for (uint64_t i = 0; i < REGION; i++)
+        model[i] = (uint8_t)(i % 253 + 1);
+    javm_hash inst = spawn_writer(E->cache, model);
+    javm_key ik = javm_key_of_hash(&inst);
+    assert_int_equal(javm_cache_incref(E->cache, &ik), JAVM_OK);
+    for (int step = 0; step < 20; step++) {
+        uint64_t builds = E->vm->tree_builds, nodes = E->vm->tree_nodes;
+        uint64_t off = (uint64_t)(step * 7 % (NPAGES - 1)) * 4096 + 11;
+        /* both writes on one page, new values each time */
+        javm_hash post = invoke_writes(E, &inst, BASE + off, (uint8_t)(step + 1), BASE + off + 1,
+                                       (uint8_t)(step + 2));
+        model[off] = (uint8_t)(step + 1);
+        model[off + 1] = (uint8_t)(step + 2);
+        check_against_model(E->cache, &post, model);
+        assert_int_equal(E->vm->tree_builds - builds, step == 0 ? 1 : 0);
+        assert_true(E->vm->tree_nodes - nodes <= 2 * 7);
+        assert_true(E->vm->tree_nodes - nodes >= 7);
+        assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+        inst = post;
+        ik = javm_key_of_hash(&inst);
+    }
+    assert_int_equal(E->vm->tree_misses, 0);
+    assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+    free(model);
+}
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 static uint64_t rnd(void)
 {
@@ -237,13 +313,18 @@ static void test_random_chains_exact(void **state)
         }
         assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
     }
+    /* most settles went through the cached levels (a size change falls back) */
+    assert_true(E->vm->tree_nodes > 0);
+    assert_true(E->vm->tree_misses < E->vm->tree_builds + 6 * 60 / 2);
     free(model);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bmt_update_matches_rebuild),
         cmocka_unit_test_setup_teardown(test_clean_pages_shared, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_merkle_paths_only, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_random_chains_exact, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,7 @@ void javm_vm_free(javm_vm *vm)
     while (vm->depth)
         vm_entry_dispose(vm, &vm->stack[--vm->depth]);
     javm_vm_clear_image_cache(vm);
+    vm_trees_free(vm);
     free(vm->progs);
     for (size_t i = 0; i < vm->npool; i++)
         javm_memory_free(vm->pool[i]);
@@ -585,9 +586,27 @@ done:
  * the partial last page, the page of an Inline overlay) is read and hashed. So the cost is
  * one state check per page plus O(pages written) copies and hashes (issue 13 item 2).
  * *out is NULL when the region is all zero. */
-static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
-                           javm_cap **out)
+/* Appends page index i to the list of pages not shared with the base (settle's Merkle
+ * candidates, vm_data_hash). */
+static int cand_push(uint64_t **cand, size_t *n, size_t *cap, uint64_t i)
 {
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        uint64_t *p = realloc(*cand, c * sizeof *p);
+        if (!p)
+            return JAVM_ERR_ALLOC;
+        *cand = p;
+        *cap = c;
+    }
+    (*cand)[(*n)++] = i;
+    return JAVM_OK;
+}
+
+static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
+                           javm_cap **out, uint64_t **cand, size_t *ncand)
+{
+    size_t capcand = 0;
+    *ncand = 0;
     uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
     javm_cap *d;
     *out = NULL;
@@ -604,6 +623,12 @@ static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint6
         while (li < e->nleaves && e->leaves[li].page < pg)
             li++;
         const vm_leaf *leaf = li < e->nleaves && e->leaves[li].page == pg ? &e->leaves[li] : NULL;
+        if (!(whole && leaf && !leaf->reread && javm_memory_get_perm(e->st.mem, pg) != JAVM_PERM_NONE &&
+              !javm_memory_is_dirty(e->st.mem, pg)) &&
+            cand_push(cand, ncand, &capcand, i) != JAVM_OK) {
+            rc = JAVM_ERR_ALLOC;
+            goto fail;
+        }
         if (javm_memory_get_perm(e->st.mem, pg) == JAVM_PERM_NONE)
             continue;
         if (whole && !javm_memory_is_dirty(e->st.mem, pg)) {
@@ -654,6 +679,15 @@ fail:
     return rc;
 }
 
+/* The Data of the base overlay at start (NULL: none). */
+static const javm_hash *find_base(const javm_overlay *bases, size_t n, uint64_t start)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bases[i].start == start)
+            return &bases[i].data;
+    return NULL;
+}
+
 /* Settles the base entry on HALT and pops it: result slot 0, post-instance (caller holds 1). */
 static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result *res)
 {
@@ -661,7 +695,8 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     int rc;
     javm_cap *cn = NULL, *inst = NULL;
     javm_hash cnode_hash, *held = NULL;
-    size_t nheld = 0;
+    size_t nheld = 0, nbases = 0;
+    javm_overlay *bases = NULL;
     /* 1: slot 0 out unless pinned; its hold moves to the result */
     const vm_slot *s0 = vm_slot_find(e, 0);
     res->has_slot0 = s0 && !vm_is_pinned(e, 0);
@@ -681,6 +716,15 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
         goto done;
+    /* The overlays build_entry laid (their Data are the bases of vm_data_hash), copied: the
+     * puts below may change the cache. Absent or unreadable: every Data is hashed in full. */
+    const javm_cap *bic;
+    if (cache_get_hash(cache, &e->instance_hash, &bic) == JAVM_OK && bic->kind == JAVM_KIND_INSTANCE &&
+        bic->instance.n_overlays &&
+        (bases = malloc(bic->instance.n_overlays * sizeof *bases)) != NULL) {
+        memcpy(bases, bic->instance.overlays, bic->instance.n_overlays * sizeof *bases);
+        nbases = bic->instance.n_overlays;
+    }
     /* 2: the cnode blob */
     if ((rc = javm_cnode_new(e->size_log, &cn)))
         goto done;
@@ -699,12 +743,23 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         if (m->start + m->size > mem_size)
             mem_size = m->start + m->size;
         javm_cap *d;
-        if ((rc = snapshot_region(vm, e, m->start, m->size, &d)))
+        uint64_t *cand = NULL;
+        size_t ncand = 0;
+        if ((rc = snapshot_region(vm, e, m->start, m->size, &d, &cand, &ncand))) {
+            free(cand);
             goto done;
-        if (!d)
+        }
+        if (!d) {
+            free(cand);
             continue;
+        }
         javm_hash dh;
-        rc = javm_cache_put_owned(cache, d, &dh);
+        while (ncand && cand[ncand - 1] >= d->data.n_pages)
+            ncand--; /* past the stripped end */
+        rc = vm_data_hash(vm, cache, find_base(bases, nbases, m->start), d, cand, ncand, &dh);
+        free(cand);
+        if (rc == JAVM_OK)
+            rc = cache_put_owned_hashed(cache, d, &dh, &dh);
         if (rc) {
             javm_cap_free(d);
             goto done;
@@ -726,6 +781,7 @@ done:
     for (size_t i = 0; i < nheld; i++)
         javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = held[i] });
     free(held);
+    free(bases);
     javm_cap_free(cn);
     javm_cap_free(inst);
     return rc;
