@@ -365,16 +365,26 @@ static bool data_has_missing(const javm_data *d)
     return false;
 }
 
-int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
-                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap)
+/* What steps 1-6 of build_entry found: borrowed from the cache (heap nodes that stay put
+ * while held, cache/cache.h), and the prepared program (owned by the decode cache). */
+typedef struct entry_src {
+    const javm_instance *inst;
+    const javm_image *img;
+    const javm_cnode *root;
+    const javm_endpoint *ep;
+    javm_program *prog;
+    uint64_t S;
+    uint32_t M;
+} entry_src;
+
+/* build_entry steps 1-6 (caps.md §6.3), lookups and checks only: nothing is allocated but the
+ * decode cache's program. A lookup that failed (store, decode, allocation) is reported as
+ * itself, never as an absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
+static int lookup_and_check(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                            uint32_t endpoint, entry_src *src, javm_trap *trap)
 {
     int rc;
-    memset(e, 0, sizeof *e);
-    vm_leaf *leaves = NULL;
-    uint32_t nleaves = 0;
     /* 1-3: the Instance, its Image and its root CNode */
-    /* A lookup that failed (store, decode, allocation) is reported as itself, never as an
-     * absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
     const javm_cap *ic, *imc, *rc_cap;
     if ((rc = cache_get_hash(cache, instance_hash, &ic)) && rc != JAVM_ERR_NOT_FOUND) {
         *trap = vm_trap_of_status(rc);
@@ -402,13 +412,11 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
         *trap = rc_cap ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_ROOT_CNODE_NOT_FOUND;
     }
-    const javm_cnode *root = &rc_cap->cnode;
     /* 4: endpoint */
     if (endpoint >= img->n_endpoints) {
         *trap = JAVM_TRAP_NO_ENDPOINT;
         return JAVM_ERR_NO_SUCH_ENDPOINT;
     }
-    const javm_endpoint *ep = &img->endpoints[endpoint];
     /* 5: memory latency and the prepared program */
     uint64_t S = round_up(inst->mem_size);
     uint32_t M = latency_for(S);
@@ -432,9 +440,27 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
             return JAVM_ERR_DATA_MISSING;
         }
     }
+    *src = (entry_src){ inst, img, &rc_cap->cnode, &img->endpoints[endpoint], prog, S, M };
+    return JAVM_OK;
+}
+
+int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap)
+{
+    int rc;
+    memset(e, 0, sizeof *e);
+    vm_leaf *leaves = NULL;
+    uint32_t nleaves = 0;
+    entry_src src;
+    /* 1-6: lookups and checks */
+    if ((rc = lookup_and_check(vm, cache, instance_hash, endpoint, &src, trap)))
+        return rc;
+    const javm_instance *inst = src.inst;
+    const javm_cnode *root = src.root;
+    const javm_endpoint *ep = src.ep;
     /* 7: memory, on the embedder path */
     *trap = JAVM_TRAP_ALLOC;
-    if ((rc = lay_memory(vm, cache, inst, img, S, e, &leaves, &nleaves)) != JAVM_OK)
+    if ((rc = lay_memory(vm, cache, inst, src.img, src.S, e, &leaves, &nleaves)) != JAVM_OK)
         goto fail;
     /* 8: registers */
     e->st.pc = (uint32_t)ep->entry_pc;
@@ -444,7 +470,7 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
         e->st.regs[7 + i] = args ? args[i] : 0;
     /* 10 (without holds): the working cnode, pinned slots, yield marker */
     rc = JAVM_ERR_ALLOC;
-    if (vm_slot_reserve(e, root->n_slots + 1) || set_image_fields(e, img))
+    if (vm_slot_reserve(e, root->n_slots + 1) || set_image_fields(e, src.img))
         goto fail;
     for (uint32_t i = 0; i < root->n_slots; i++)
         e->slots[i] = (vm_slot){ root->slots[i].slot, root->slots[i].target.hash };
@@ -453,8 +479,8 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     e->instance_hash = *instance_hash;
     e->chain = inst->image_hash_chain;
     e->image_hash = inst->image_hash;
-    e->M = M;
-    e->program = javm_program_ref(prog);
+    e->M = src.M;
+    e->program = javm_program_ref(src.prog);
     e->leaves = leaves;
     e->nleaves = nleaves;
     *trap = JAVM_TRAP_NONE;
