@@ -69,6 +69,7 @@ void javm_vm_free(javm_vm *vm)
         vm_entry_dispose(vm, &vm->stack[--vm->depth]);
     javm_vm_clear_image_cache(vm);
     vm_trees_free(vm);
+    free(vm->spare_leaves);
     free(vm->progs);
     for (size_t i = 0; i < vm->npool; i++)
         javm_memory_free(vm->pool[i]);
@@ -242,7 +243,13 @@ void vm_entry_dispose(javm_vm *vm, vm_entry *e)
     free(e->pinned);
     for (uint32_t i = 0; e->leaves_held && i < e->nleaves; i++)
         cap_page_unref((uint8_t *)(uintptr_t)e->leaves[i].bytes);
-    free(e->leaves);
+    if (e->leaves && e->capleaves > vm->spare_capleaves) { /* keep the larger for reuse */
+        free(vm->spare_leaves);
+        vm->spare_leaves = e->leaves;
+        vm->spare_capleaves = e->capleaves;
+    } else {
+        free(e->leaves);
+    }
     memset(e, 0, sizeof *e);
 }
 
@@ -288,28 +295,15 @@ static int set_image_fields(vm_entry *e, const javm_image *img)
     return JAVM_OK;
 }
 
-/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves. */
-static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf **leaves,
-                       uint32_t *nleaves, uint32_t *capleaves)
+/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves in
+ * e->leaves (room reserved by lay_memory). */
+static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d)
 {
-    uint64_t npages = d->paged ? d->n_pages : (d->size ? 1 : 0);
-    if (*nleaves + npages > *capleaves) {
-        uint64_t cap = *capleaves ? *capleaves : 8;
-        while (cap < *nleaves + npages)
-            cap *= 2;
-        if (cap > UINT32_MAX)
-            return JAVM_ERR_MAP_FAILED;
-        vm_leaf *l = realloc(*leaves, cap * sizeof *l);
-        if (!l)
-            return JAVM_ERR_ALLOC;
-        *leaves = l;
-        *capleaves = (uint32_t)cap;
-    }
     if (!d->paged) {
         if (d->size) {
             if (javm_memory_poke(e->st.mem, start, d->size, d->bytes))
                 return JAVM_ERR_MAP_FAILED;
-            (*leaves)[(*nleaves)++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
+            e->leaves[e->nleaves++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
         }
         return JAVM_OK;
     }
@@ -321,21 +315,46 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
         if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
             return JAVM_ERR_MAP_FAILED;
-        (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
+        e->leaves[e->nleaves++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
     }
     return JAVM_OK;
 }
 
-/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
- * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves,
- * read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC; *leaves is the caller's
- * to free either way. */
-static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
-                      const javm_image *img, uint64_t S, vm_entry *e, vm_leaf **leaves,
-                      uint32_t *nleaves)
+/* Room for n leaves in e: the VM's spare array (the last disposed entry's) when it is large
+ * enough, so that invocations of a large instance reuse memory already touched instead of
+ * faulting in a fresh megabyte each time (issue 13 item 2). */
+static int reserve_leaves(javm_vm *vm, vm_entry *e, uint64_t n)
 {
-    uint32_t capleaves = 0;
+    if (n > UINT32_MAX)
+        return JAVM_ERR_MAP_FAILED;
+    if (vm->spare_leaves && vm->spare_capleaves >= n) {
+        e->leaves = vm->spare_leaves;
+        e->capleaves = vm->spare_capleaves;
+        vm->spare_leaves = NULL;
+        vm->spare_capleaves = 0;
+        return JAVM_OK;
+    }
+    if (n && !(e->leaves = malloc((size_t)n * sizeof *e->leaves)))
+        return JAVM_ERR_ALLOC;
+    e->capleaves = (uint32_t)n;
+    return JAVM_OK;
+}
+
+/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
+ * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves in
+ * e, read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC (the caller disposes
+ * of e either way). */
+static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
+                      const javm_image *img, uint64_t S, vm_entry *e)
+{
     int rc;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        n += d->paged ? d->n_pages : 1;
+    }
+    if ((rc = reserve_leaves(vm, e, n)) != JAVM_OK)
+        return rc;
     if (pool_take(vm, &e->st.mem) != JAVM_OK)
         return JAVM_ERR_MAP_FAILED;
     if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
@@ -345,7 +364,7 @@ static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
         uint32_t start = inst->overlays[i].start;
         if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
             return JAVM_ERR_MAP_FAILED;
-        if ((rc = lay_overlay(e, start, d, leaves, nleaves, &capleaves)) != JAVM_OK)
+        if ((rc = lay_overlay(e, start, d)) != JAVM_OK)
             return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
     }
     for (uint32_t i = 0; i < img->n_mappings; i++) {
@@ -449,8 +468,6 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
 {
     int rc;
     memset(e, 0, sizeof *e);
-    vm_leaf *leaves = NULL;
-    uint32_t nleaves = 0;
     entry_src src;
     /* 1-6: lookups and checks */
     if ((rc = lookup_and_check(vm, cache, instance_hash, endpoint, &src, trap)))
@@ -460,7 +477,7 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     const javm_endpoint *ep = src.ep;
     /* 7: memory, on the embedder path */
     *trap = JAVM_TRAP_ALLOC;
-    if ((rc = lay_memory(vm, cache, inst, src.img, src.S, e, &leaves, &nleaves)) != JAVM_OK)
+    if ((rc = lay_memory(vm, cache, inst, src.img, src.S, e)) != JAVM_OK)
         goto fail;
     /* 8: registers */
     e->st.pc = (uint32_t)ep->entry_pc;
@@ -481,12 +498,9 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     e->image_hash = inst->image_hash;
     e->M = src.M;
     e->program = javm_program_ref(src.prog);
-    e->leaves = leaves;
-    e->nleaves = nleaves;
     *trap = JAVM_TRAP_NONE;
     return JAVM_OK;
 fail:
-    free(leaves);
     vm_entry_dispose(vm, e);
     return rc;
 }

@@ -42,7 +42,7 @@ typedef struct vm_entry {
     bool has_yield;
     uint32_t yield_slot;
     vm_leaf *leaves;            /* sorted by page */
-    uint32_t nleaves;
+    uint32_t nleaves, capleaves;
     bool leaves_held;           /* each leaf's buffer carries a reference of this entry (taken
                                  * when the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
@@ -95,6 +95,8 @@ struct javm_vm {
      * on the changed paths, Data hashed without the cache (javm_cap_hash) */
     uint64_t tree_builds, tree_nodes, tree_misses;
     vm_tree trees[VM_TREES_MAX];
+    vm_leaf *spare_leaves;      /* a disposed entry's leaf array, reused by the next build */
+    uint32_t spare_capleaves;
     uint64_t tree_clock;
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
