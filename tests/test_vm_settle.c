@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include "cap_fixtures.h"
+#include "cap/cap.h"
+#include "tprog.h"
+#include "vmfix.h"
 #include "vm/vm.h"
 
 typedef struct env {
@@ -175,6 +178,156 @@ static void test_clean_pages_shared(void **state)
     free(model);
 }
 
+static uint64_t rnd(void);
+
+/* cap_bmt_update against a full rebuild, for every tree shape up to 300 leaves (odd levels,
+ * a single leaf) and random sets of changed leaves, with and without the copy. */
+static void test_bmt_update_matches_rebuild(void **state)
+{
+    (void)state;
+    for (uint64_t n = 1; n <= 300; n++) {
+        uint64_t total = cap_bmt_total(n);
+        javm_hash *lv = malloc(total * sizeof *lv), *fresh = malloc(total * sizeof *fresh);
+        javm_hash *copy = malloc(total * sizeof *copy), *val = malloc(n * sizeof *val);
+        uint64_t *idx = malloc(n * sizeof *idx);
+        for (uint64_t i = 0; i < n; i++)
+            javm_blake2b(&i, sizeof i, &lv[i]);
+        cap_bmt_build(lv, n);
+        for (int round = 0; round < 4; round++) {
+            memcpy(fresh, lv, n * sizeof *fresh);
+            size_t k = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                if (rnd() % (round + 2) != 0 && !(round == 3 && i + 1 == n))
+                    continue;
+                idx[k] = i;
+                uint64_t x = rnd();
+                javm_blake2b(&x, sizeof x, &val[k]);
+                fresh[i] = val[k++];
+            }
+            cap_bmt_build(fresh, n);
+            memcpy(copy, lv, total * sizeof *copy);
+            javm_hash root;
+            uint64_t hashed = cap_bmt_update(lv, n, idx, val, k, copy, &root);
+            assert_hash_equal(root, fresh[total - 1]);
+            assert_memory_equal(copy, fresh, total * sizeof *copy);
+            assert_true(hashed <= total - n);
+        }
+        free(lv);
+        free(fresh);
+        free(copy);
+        free(val);
+        free(idx);
+    }
+}
+
+/* The Merkle levels: after the first settle from a base (one full build), each invocation of
+ * a chain that writes one byte hashes one path (log2(64) + 1 = 7 nodes for the root, as many
+ * again to keep the result's levels), never the whole tree, and never falls back. */
+static void test_merkle_paths_only(void **state)
+{
+    env *E = *state;
+    uint8_t *model = malloc(REGION);
+    for (uint64_t i = 0; i < REGION; i++)
+        model[i] = (uint8_t)(i % 253 + 1);
+    javm_hash inst = spawn_writer(E->cache, model);
+    javm_key ik = javm_key_of_hash(&inst);
+    assert_int_equal(javm_cache_incref(E->cache, &ik), JAVM_OK);
+    for (int step = 0; step < 20; step++) {
+        uint64_t builds = E->vm->tree_builds, nodes = E->vm->tree_nodes;
+        uint64_t off = (uint64_t)(step * 7 % (NPAGES - 1)) * 4096 + 11;
+        /* both writes on one page, new values each time */
+        javm_hash post = invoke_writes(E, &inst, BASE + off, (uint8_t)(step + 1), BASE + off + 1,
+                                       (uint8_t)(step + 2));
+        model[off] = (uint8_t)(step + 1);
+        model[off + 1] = (uint8_t)(step + 2);
+        check_against_model(E->cache, &post, model);
+        assert_int_equal(E->vm->tree_builds - builds, step == 0 ? 1 : 0);
+        assert_true(E->vm->tree_nodes - nodes <= 2 * 7);
+        assert_true(E->vm->tree_nodes - nodes >= 7);
+        assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+        inst = post;
+        ik = javm_key_of_hash(&inst);
+    }
+    assert_int_equal(E->vm->tree_misses, 0);
+    assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
+    free(model);
+}
+
+/* A paused invocation: the base entry's leaves are shared into the post-instance at settle,
+ * so they must outlive the overlay Data, which the embedder may evict (or release) while the
+ * invocation is paused. P (overlay over [BASE, BASE + REGION)) calls S, which yields; while
+ * paused every clean blob is evicted (the overlay Data's cap and its page buffers with it,
+ * unless the entry holds them); on resume P writes one byte and halts. */
+static void test_pause_keeps_leaves(void **state)
+{
+    env *E = *state;
+    uint8_t *model = malloc(REGION);
+    for (uint64_t i = 0; i < REGION; i++)
+        model[i] = (uint8_t)(i / 4096 + 1);
+    javm_cap *d;
+    assert_int_equal(javm_data_new(model, REGION, &d), JAVM_OK);
+    javm_hash dh, c, marker;
+    assert_int_equal(javm_cache_put_owned(E->cache, d, &dh), JAVM_OK);
+    assert_int_equal(javm_yield_catcher_new(E->cache, E->ka, &c), JAVM_OK);
+    javm_cap *md;
+    assert_int_equal(javm_data_new((const uint8_t *)"marker", 6, &md), JAVM_OK);
+    assert_int_equal(javm_cache_put_owned(E->cache, md, &marker), JAVM_OK);
+    assert_int_equal(javm_yield_catcher_add(E->cache, E->ka, &c, &marker), JAVM_OK);
+    /* S: cnode_mint slot 4; load_imm φ7, 3; ecalli 16 (marker in slot 3); halt */
+    tprog s;
+    tprog_init(&s);
+    TI(&s, 51, 7, 4);
+    TI(&s, 51, 8, 3);
+    TI(&s, 10, 5);
+    TI(&s, 51, 7, 3);
+    TI(&s, 10, 16);
+    TI(&s, 10, 0);
+    javm_cap *simg = vm_image_of(&s, 0, 0, 0);
+    assert_int_equal(javm_image_add_initial(simg, 3, &marker), JAVM_OK);
+    javm_hash child = vm_spawn_image(E->cache, simg, NULL);
+    /* P: load_imm φ7, 9; load_imm φ8, 0; ecalli 26; store_imm_u8 [BASE + 5], 0xEE; halt */
+    tprog p;
+    tprog_init(&p);
+    TI(&p, 51, 7, 9);
+    TI(&p, 51, 8, 0);
+    TI(&p, 10, 26);
+    TI(&p, 30, 4, (uint8_t)(BASE + 5), (uint8_t)((BASE + 5) >> 8), (uint8_t)((BASE + 5) >> 16), 0, 0xEE);
+    TI(&p, 10, 0);
+    javm_cap *pimg = vm_image_of(&p, BASE, REGION, 1);
+    pimg->image.mappings[0].path_len = 1;
+    pimg->image.mappings[0].path[0] = 1;
+    assert_int_equal(javm_image_add_initial(pimg, 1, &dh), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(pimg, 9, &child), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(pimg, 10, &c), JAVM_OK);
+    pimg->image.has_yield_marker = true;
+    pimg->image.yield_marker_slot = 10;
+    javm_hash spawned = vm_spawn_image(E->cache, pimg, NULL);
+    /* The same Instance with slot 1 emptied, so that no slot of the running entry holds the
+     * overlay Data (its refcount stays clean and eviction drops it while paused). */
+    javm_cap *inst, *root;
+    assert_int_equal(javm_cap_clone(javm_cache_get_hash(E->cache, &spawned), &inst), JAVM_OK);
+    assert_int_equal(javm_cap_clone(javm_cache_get(E->cache, &inst->instance.root_cnode), &root),
+                     JAVM_OK);
+    assert_int_equal(javm_cnode_set_slot(root, 1, NULL), JAVM_OK);
+    javm_hash rh, parent;
+    assert_int_equal(javm_cache_put(E->cache, root, &rh), JAVM_OK);
+    inst->instance.root_cnode = javm_key_of_hash(&rh);
+    assert_int_equal(javm_cache_put(E->cache, inst, &parent), JAVM_OK);
+    javm_cap_free(inst);
+    javm_cap_free(root);
+    assert_int_equal(javm_commit(E->cache, E->ka), JAVM_OK); /* every blob stored and clean */
+    javm_call_result r;
+    assert_int_equal(javm_invoke(E->vm, E->cache, E->ka, &parent, 0, NULL, 100000, NULL, NULL, &r),
+                     JAVM_OK);
+    assert_int_equal(r.kind, JAVM_RES_PAUSED);
+    javm_cache_evict_clean(E->cache);
+    assert_int_equal(javm_resume(E->vm, E->cache, E->ka, NULL, &r), JAVM_OK);
+    assert_int_equal(r.kind, JAVM_RES_HALT);
+    model[5] = 0xEE;
+    check_against_model(E->cache, &r.post_instance, model);
+    free(model);
+}
+
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 static uint64_t rnd(void)
 {
@@ -237,13 +390,19 @@ static void test_random_chains_exact(void **state)
         }
         assert_int_equal(javm_cache_decref(E->cache, &ik), JAVM_OK);
     }
+    /* most settles went through the cached levels (a size change falls back) */
+    assert_true(E->vm->tree_nodes > 0);
+    assert_true(E->vm->tree_misses < E->vm->tree_builds + 6 * 60 / 2);
     free(model);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bmt_update_matches_rebuild),
         cmocka_unit_test_setup_teardown(test_clean_pages_shared, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_merkle_paths_only, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_keeps_leaves, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_random_chains_exact, env_setup, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

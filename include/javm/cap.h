@@ -124,8 +124,11 @@ typedef struct javm_image {
     uint32_t yield_marker_slot;
 } javm_image;
 
-/* Data (§3.3). A Loaded page owns its 4096 bytes and carries page_hash = H(bytes); a Missing
- * page carries only its hash; an Empty page is zeros. */
+/* Data (§3.3). A Loaded page holds 4096 bytes and carries page_hash = H(bytes); a Missing
+ * page carries only its hash; an Empty page is zeros. Page buffers are allocated by the
+ * library (javm_data_new, javm_data_page_load, decoding) and may be shared by reference count
+ * between Data values in one cache (§3.3): never assign `bytes` yourself; write page bytes
+ * only through javm_data_page_load or javm_cache_working (which first makes them private). */
 typedef enum javm_page_state {
     JAVM_PAGE_EMPTY = 0,
     JAVM_PAGE_LOADED = 1,

@@ -952,17 +952,34 @@ static int all_hash(void *arg, const javm_key *k)
     return k->tag == JAVM_KEY_HASH ? JAVM_OK : CAP_ERR(JAVM_ERR_UNSETTLED);
 }
 
+static int put_hashed(javm_cache *c, const javm_cap *cap, javm_cap *owned, const javm_hash *hp,
+                      javm_hash *out);
+
 int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out)
 {
     javm_hash h;
-    cache_entry *e;
     int rc = javm_cap_check(cap);
     if (rc == JAVM_OK)
         rc = cap_for_each_edge(cap, all_hash, NULL);
     if (rc == JAVM_OK)
         rc = javm_cap_hash(cap, &h);
+    return rc ? rc : put_hashed(c, cap, owned, &h, out);
+}
+
+int cache_put_owned_hashed(javm_cache *c, javm_cap *owned, const javm_hash *h, javm_hash *out)
+{
+    int rc = javm_cap_check(owned);
     if (rc == JAVM_OK)
-        rc = cache_blob(c, &h, &e);
+        rc = cap_for_each_edge(owned, all_hash, NULL);
+    return rc ? rc : put_hashed(c, owned, owned, h, out);
+}
+
+static int put_hashed(javm_cache *c, const javm_cap *cap, javm_cap *owned, const javm_hash *hp,
+                      javm_hash *out)
+{
+    javm_hash h = *hp;
+    cache_entry *e;
+    int rc = cache_blob(c, &h, &e);
     if (rc)
         return rc;
     if (e) { /* hot path: present, refcount only */

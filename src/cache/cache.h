@@ -193,6 +193,9 @@ void cache_fwd_clear(javm_cache *c);
 /* Cold-path checks of put against the cache (§5.3): targets, kinds, overlay extents. */
 int cache_check_targets(javm_cache *c, const javm_cap *cap);
 int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out);
+/* put_owned of a cap whose cap hash the caller computed (h, trusted: the VM's settle derives
+ * it from cached Merkle levels, vm/trees.c). On failure the caller keeps owned. */
+int cache_put_owned_hashed(javm_cache *c, javm_cap *owned, const javm_hash *h, javm_hash *out);
 void cache_entry_free(cache_entry *e);
 void cache_set_missing(javm_cache *c, const javm_hash *h);
 int cache_load_names(javm_cache *c);

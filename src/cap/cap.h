@@ -74,6 +74,18 @@ void cap_release_fields(javm_cap *cap);
  * pages Empty, trailing zeros stripped, Inline or Paged by size). *out is new. A Missing last
  * page whose size does not fall inside it cannot be canonicalised: JAVM_ERR_NON_CANONICAL. */
 int cap_data_canonical(const javm_cap *data, javm_cap **out);
+/* Merkle levels (caps.md §4.2) of n leaves, stored level after level: n leaves, then
+ * ceil(n/2) nodes, ... up to the root (cap_bmt_total(n) hashes in all, the root last). build
+ * fills every level above the leaves already in levels[0..n). update gives the root of the
+ * same tree with leaves idx[0..k) (strictly increasing) replaced by val[0..k), hashing only
+ * the k paths (idx and val are scratch, overwritten); with copy (a copy of levels) it also
+ * writes the new nodes there. Returns the number of nodes hashed. */
+uint64_t cap_bmt_total(uint64_t n);
+void cap_bmt_build(javm_hash *levels, uint64_t n);
+uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm_hash *val, size_t k,
+                        javm_hash *copy, javm_hash *root);
+/* The Data cap hash H(0x30 ‖ u64 size ‖ data_root) (caps.md §4.1). */
+void cap_data_hash_of_root(uint64_t size, const javm_hash *root, javm_hash *out);
 /* Page buffers: every Loaded page's bytes are allocated here with a reference count of 1
  * (cap.c); ref adds a sharer, unref (NULL allowed) frees at 0. A shared buffer is never
  * written: cap_data_unshare gives every shared page of d a private copy (JAVM_ERR_ALLOC). */

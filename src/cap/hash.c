@@ -39,6 +39,78 @@ static void bmt_in_place(javm_hash *v, size_t n, javm_hash *out)
     *out = v[0];
 }
 
+/* ---- Merkle levels (caps.md §4.2; the VM's cache of them, vm/trees.c) ---------------------- */
+
+uint64_t cap_bmt_total(uint64_t n)
+{
+    uint64_t t = n;
+    while (n > 1) {
+        n = (n + 1) / 2;
+        t += n;
+    }
+    return t;
+}
+
+void cap_bmt_build(javm_hash *levels, uint64_t n)
+{
+    javm_hash *lvl = levels;
+    while (n > 1) {
+        javm_hash *up = lvl + n;
+        for (uint64_t i = 0; i < n; i += 2)
+            node_hash(&lvl[i], i + 1 < n ? &lvl[i + 1] : &lvl[i], &up[i / 2]);
+        lvl = up;
+        n = (n + 1) / 2;
+    }
+}
+
+uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm_hash *val, size_t k,
+                        javm_hash *copy, javm_hash *root)
+{
+    uint64_t hashed = 0;
+    const javm_hash *lvl = levels;
+    javm_hash *cl = copy;
+    if (n == 0) {
+        *root = cap_hash_empty;
+        return 0;
+    }
+    while (n > 1) {
+        for (size_t j = 0; cl && j < k; j++)
+            cl[idx[j]] = val[j];
+        size_t m = 0;
+        for (size_t j = 0; j < k;) {
+            uint64_t p = idx[j] / 2, li = 2 * p, ri = li + 1 < n ? li + 1 : li;
+            javm_hash l = lvl[li], r = lvl[ri];
+            if (idx[j] == li)
+                l = val[j++];
+            if (ri != li && j < k && idx[j] == ri)
+                r = val[j++];
+            else if (ri == li)
+                r = l;
+            node_hash(&l, &r, &val[m]); /* m <= the j just read: nothing unread is overwritten */
+            idx[m++] = p;
+            hashed++;
+        }
+        k = m;
+        lvl += n;
+        if (cl)
+            cl += n;
+        n = (n + 1) / 2;
+    }
+    if (cl && k)
+        cl[0] = val[0];
+    *root = k ? val[0] : lvl[0];
+    return hashed;
+}
+
+void cap_data_hash_of_root(uint64_t size, const javm_hash *root, javm_hash *out)
+{
+    uint8_t buf[41];
+    buf[0] = JAVM_KIND_DATA;
+    cap_put_u64(buf + 1, size);
+    memcpy(buf + 9, root->b, 32);
+    javm_blake2b(buf, sizeof buf, out);
+}
+
 static int data_root(const javm_data *d, javm_hash *out)
 {
     if (!d->paged) {
@@ -161,10 +233,7 @@ int javm_cap_hash(const javm_cap *c, javm_hash *out)
         rc = data_root(&c->data, &inner);
         if (rc)
             return rc;
-        buf[0] = JAVM_KIND_DATA;
-        cap_put_u64(buf + 1, c->data.size);
-        memcpy(buf + 9, inner.b, 32);
-        javm_blake2b(buf, 41, out);
+        cap_data_hash_of_root(c->data.size, &inner, out);
         return JAVM_OK;
     case JAVM_KIND_CNODE:
         if (c->cnode.size_log > JAVM_CNODE_MAX_SIZE_LOG)

@@ -68,6 +68,8 @@ void javm_vm_free(javm_vm *vm)
     while (vm->depth)
         vm_entry_dispose(vm, &vm->stack[--vm->depth]);
     javm_vm_clear_image_cache(vm);
+    vm_trees_free(vm);
+    free(vm->spare_leaves);
     free(vm->progs);
     for (size_t i = 0; i < vm->npool; i++)
         javm_memory_free(vm->pool[i]);
@@ -241,7 +243,13 @@ void vm_entry_dispose(javm_vm *vm, vm_entry *e)
     free(e->pinned);
     for (uint32_t i = 0; e->leaves_held && i < e->nleaves; i++)
         cap_page_unref((uint8_t *)(uintptr_t)e->leaves[i].bytes);
-    free(e->leaves);
+    if (e->leaves && e->capleaves > vm->spare_capleaves) { /* keep the larger for reuse */
+        free(vm->spare_leaves);
+        vm->spare_leaves = e->leaves;
+        vm->spare_capleaves = e->capleaves;
+    } else {
+        free(e->leaves);
+    }
     memset(e, 0, sizeof *e);
 }
 
@@ -287,28 +295,15 @@ static int set_image_fields(vm_entry *e, const javm_image *img)
     return JAVM_OK;
 }
 
-/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves. */
-static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf **leaves,
-                       uint32_t *nleaves, uint32_t *capleaves)
+/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves in
+ * e->leaves (room reserved by lay_memory). */
+static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d)
 {
-    uint64_t npages = d->paged ? d->n_pages : (d->size ? 1 : 0);
-    if (*nleaves + npages > *capleaves) {
-        uint64_t cap = *capleaves ? *capleaves : 8;
-        while (cap < *nleaves + npages)
-            cap *= 2;
-        if (cap > UINT32_MAX)
-            return JAVM_ERR_MAP_FAILED;
-        vm_leaf *l = realloc(*leaves, cap * sizeof *l);
-        if (!l)
-            return JAVM_ERR_ALLOC;
-        *leaves = l;
-        *capleaves = (uint32_t)cap;
-    }
     if (!d->paged) {
         if (d->size) {
             if (javm_memory_poke(e->st.mem, start, d->size, d->bytes))
                 return JAVM_ERR_MAP_FAILED;
-            (*leaves)[(*nleaves)++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
+            e->leaves[e->nleaves++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
         }
         return JAVM_OK;
     }
@@ -320,21 +315,46 @@ static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d, vm_leaf 
         /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
         if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
             return JAVM_ERR_MAP_FAILED;
-        (*leaves)[(*nleaves)++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
+        e->leaves[e->nleaves++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
     }
     return JAVM_OK;
 }
 
-/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
- * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves,
- * read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC; *leaves is the caller's
- * to free either way. */
-static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
-                      const javm_image *img, uint64_t S, vm_entry *e, vm_leaf **leaves,
-                      uint32_t *nleaves)
+/* Room for n leaves in e: the VM's spare array (the last disposed entry's) when it is large
+ * enough, so that invocations of a large instance reuse memory already touched instead of
+ * faulting in a fresh megabyte each time (issue 13 item 2). */
+static int reserve_leaves(javm_vm *vm, vm_entry *e, uint64_t n)
 {
-    uint32_t capleaves = 0;
+    if (n > UINT32_MAX)
+        return JAVM_ERR_MAP_FAILED;
+    if (vm->spare_leaves && vm->spare_capleaves >= n) {
+        e->leaves = vm->spare_leaves;
+        e->capleaves = vm->spare_capleaves;
+        vm->spare_leaves = NULL;
+        vm->spare_capleaves = 0;
+        return JAVM_OK;
+    }
+    if (n && !(e->leaves = malloc((size_t)n * sizeof *e->leaves)))
+        return JAVM_ERR_ALLOC;
+    e->capleaves = (uint32_t)n;
+    return JAVM_OK;
+}
+
+/* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
+ * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves in
+ * e, read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC (the caller disposes
+ * of e either way). */
+static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
+                      const javm_image *img, uint64_t S, vm_entry *e)
+{
     int rc;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        n += d->paged ? d->n_pages : 1;
+    }
+    if ((rc = reserve_leaves(vm, e, n)) != JAVM_OK)
+        return rc;
     if (pool_take(vm, &e->st.mem) != JAVM_OK)
         return JAVM_ERR_MAP_FAILED;
     if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
@@ -344,7 +364,7 @@ static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
         uint32_t start = inst->overlays[i].start;
         if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
             return JAVM_ERR_MAP_FAILED;
-        if ((rc = lay_overlay(e, start, d, leaves, nleaves, &capleaves)) != JAVM_OK)
+        if ((rc = lay_overlay(e, start, d)) != JAVM_OK)
             return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
     }
     for (uint32_t i = 0; i < img->n_mappings; i++) {
@@ -364,16 +384,26 @@ static bool data_has_missing(const javm_data *d)
     return false;
 }
 
-int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
-                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap)
+/* What steps 1-6 of build_entry found: borrowed from the cache (heap nodes that stay put
+ * while held, cache/cache.h), and the prepared program (owned by the decode cache). */
+typedef struct entry_src {
+    const javm_instance *inst;
+    const javm_image *img;
+    const javm_cnode *root;
+    const javm_endpoint *ep;
+    javm_program *prog;
+    uint64_t S;
+    uint32_t M;
+} entry_src;
+
+/* build_entry steps 1-6 (caps.md §6.3), lookups and checks only: nothing is allocated but the
+ * decode cache's program. A lookup that failed (store, decode, allocation) is reported as
+ * itself, never as an absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
+static int lookup_and_check(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                            uint32_t endpoint, entry_src *src, javm_trap *trap)
 {
     int rc;
-    memset(e, 0, sizeof *e);
-    vm_leaf *leaves = NULL;
-    uint32_t nleaves = 0;
     /* 1-3: the Instance, its Image and its root CNode */
-    /* A lookup that failed (store, decode, allocation) is reported as itself, never as an
-     * absent cap: trap reason CACHE (or ALLOC) and the lookup's status. */
     const javm_cap *ic, *imc, *rc_cap;
     if ((rc = cache_get_hash(cache, instance_hash, &ic)) && rc != JAVM_ERR_NOT_FOUND) {
         *trap = vm_trap_of_status(rc);
@@ -401,13 +431,11 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
         *trap = rc_cap ? JAVM_TRAP_WRONG_KIND : JAVM_TRAP_NOT_FOUND;
         return JAVM_ERR_ROOT_CNODE_NOT_FOUND;
     }
-    const javm_cnode *root = &rc_cap->cnode;
     /* 4: endpoint */
     if (endpoint >= img->n_endpoints) {
         *trap = JAVM_TRAP_NO_ENDPOINT;
         return JAVM_ERR_NO_SUCH_ENDPOINT;
     }
-    const javm_endpoint *ep = &img->endpoints[endpoint];
     /* 5: memory latency and the prepared program */
     uint64_t S = round_up(inst->mem_size);
     uint32_t M = latency_for(S);
@@ -431,9 +459,25 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
             return JAVM_ERR_DATA_MISSING;
         }
     }
+    *src = (entry_src){ inst, img, &rc_cap->cnode, &img->endpoints[endpoint], prog, S, M };
+    return JAVM_OK;
+}
+
+int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_hash,
+                   uint32_t endpoint, const uint64_t args[4], vm_entry *e, javm_trap *trap)
+{
+    int rc;
+    memset(e, 0, sizeof *e);
+    entry_src src;
+    /* 1-6: lookups and checks */
+    if ((rc = lookup_and_check(vm, cache, instance_hash, endpoint, &src, trap)))
+        return rc;
+    const javm_instance *inst = src.inst;
+    const javm_cnode *root = src.root;
+    const javm_endpoint *ep = src.ep;
     /* 7: memory, on the embedder path */
     *trap = JAVM_TRAP_ALLOC;
-    if ((rc = lay_memory(vm, cache, inst, img, S, e, &leaves, &nleaves)) != JAVM_OK)
+    if ((rc = lay_memory(vm, cache, inst, src.img, src.S, e)) != JAVM_OK)
         goto fail;
     /* 8: registers */
     e->st.pc = (uint32_t)ep->entry_pc;
@@ -443,7 +487,7 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
         e->st.regs[7 + i] = args ? args[i] : 0;
     /* 10 (without holds): the working cnode, pinned slots, yield marker */
     rc = JAVM_ERR_ALLOC;
-    if (vm_slot_reserve(e, root->n_slots + 1) || set_image_fields(e, img))
+    if (vm_slot_reserve(e, root->n_slots + 1) || set_image_fields(e, src.img))
         goto fail;
     for (uint32_t i = 0; i < root->n_slots; i++)
         e->slots[i] = (vm_slot){ root->slots[i].slot, root->slots[i].target.hash };
@@ -452,14 +496,11 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
     e->instance_hash = *instance_hash;
     e->chain = inst->image_hash_chain;
     e->image_hash = inst->image_hash;
-    e->M = M;
-    e->program = javm_program_ref(prog);
-    e->leaves = leaves;
-    e->nleaves = nleaves;
+    e->M = src.M;
+    e->program = javm_program_ref(src.prog);
     *trap = JAVM_TRAP_NONE;
     return JAVM_OK;
 fail:
-    free(leaves);
     vm_entry_dispose(vm, e);
     return rc;
 }
@@ -585,9 +626,27 @@ done:
  * the partial last page, the page of an Inline overlay) is read and hashed. So the cost is
  * one state check per page plus O(pages written) copies and hashes (issue 13 item 2).
  * *out is NULL when the region is all zero. */
-static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
-                           javm_cap **out)
+/* Appends page index i to the list of pages not shared with the base (settle's Merkle
+ * candidates, vm_data_hash). */
+static int cand_push(uint64_t **cand, size_t *n, size_t *cap, uint64_t i)
 {
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        uint64_t *p = realloc(*cand, c * sizeof *p);
+        if (!p)
+            return JAVM_ERR_ALLOC;
+        *cand = p;
+        *cap = c;
+    }
+    (*cand)[(*n)++] = i;
+    return JAVM_OK;
+}
+
+static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
+                           javm_cap **out, uint64_t **cand, size_t *ncand)
+{
+    size_t capcand = 0;
+    *ncand = 0;
     uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
     javm_cap *d;
     *out = NULL;
@@ -604,6 +663,12 @@ static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint6
         while (li < e->nleaves && e->leaves[li].page < pg)
             li++;
         const vm_leaf *leaf = li < e->nleaves && e->leaves[li].page == pg ? &e->leaves[li] : NULL;
+        if (!(whole && leaf && !leaf->reread && javm_memory_get_perm(e->st.mem, pg) != JAVM_PERM_NONE &&
+              !javm_memory_is_dirty(e->st.mem, pg)) &&
+            cand_push(cand, ncand, &capcand, i) != JAVM_OK) {
+            rc = JAVM_ERR_ALLOC;
+            goto fail;
+        }
         if (javm_memory_get_perm(e->st.mem, pg) == JAVM_PERM_NONE)
             continue;
         if (whole && !javm_memory_is_dirty(e->st.mem, pg)) {
@@ -654,6 +719,15 @@ fail:
     return rc;
 }
 
+/* The Data of the base overlay at start (NULL: none). */
+static const javm_hash *find_base(const javm_overlay *bases, size_t n, uint64_t start)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bases[i].start == start)
+            return &bases[i].data;
+    return NULL;
+}
+
 /* Settles the base entry on HALT and pops it: result slot 0, post-instance (caller holds 1). */
 static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result *res)
 {
@@ -661,7 +735,8 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     int rc;
     javm_cap *cn = NULL, *inst = NULL;
     javm_hash cnode_hash, *held = NULL;
-    size_t nheld = 0;
+    size_t nheld = 0, nbases = 0;
+    javm_overlay *bases = NULL;
     /* 1: slot 0 out unless pinned; its hold moves to the result */
     const vm_slot *s0 = vm_slot_find(e, 0);
     res->has_slot0 = s0 && !vm_is_pinned(e, 0);
@@ -681,6 +756,15 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
         goto done;
+    /* The overlays build_entry laid (their Data are the bases of vm_data_hash), copied: the
+     * puts below may change the cache. Absent or unreadable: every Data is hashed in full. */
+    const javm_cap *bic;
+    if (cache_get_hash(cache, &e->instance_hash, &bic) == JAVM_OK && bic->kind == JAVM_KIND_INSTANCE &&
+        bic->instance.n_overlays &&
+        (bases = malloc(bic->instance.n_overlays * sizeof *bases)) != NULL) {
+        memcpy(bases, bic->instance.overlays, bic->instance.n_overlays * sizeof *bases);
+        nbases = bic->instance.n_overlays;
+    }
     /* 2: the cnode blob */
     if ((rc = javm_cnode_new(e->size_log, &cn)))
         goto done;
@@ -699,12 +783,23 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         if (m->start + m->size > mem_size)
             mem_size = m->start + m->size;
         javm_cap *d;
-        if ((rc = snapshot_region(vm, e, m->start, m->size, &d)))
+        uint64_t *cand = NULL;
+        size_t ncand = 0;
+        if ((rc = snapshot_region(vm, e, m->start, m->size, &d, &cand, &ncand))) {
+            free(cand);
             goto done;
-        if (!d)
+        }
+        if (!d) {
+            free(cand);
             continue;
+        }
         javm_hash dh;
-        rc = javm_cache_put_owned(cache, d, &dh);
+        while (ncand && cand[ncand - 1] >= d->data.n_pages)
+            ncand--; /* past the stripped end */
+        rc = vm_data_hash(vm, cache, find_base(bases, nbases, m->start), d, cand, ncand, &dh);
+        free(cand);
+        if (rc == JAVM_OK)
+            rc = cache_put_owned_hashed(cache, d, &dh, &dh);
         if (rc) {
             javm_cap_free(d);
             goto done;
@@ -726,6 +821,7 @@ done:
     for (size_t i = 0; i < nheld; i++)
         javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = held[i] });
     free(held);
+    free(bases);
     javm_cap_free(cn);
     javm_cap_free(inst);
     return rc;

@@ -42,11 +42,23 @@ typedef struct vm_entry {
     bool has_yield;
     uint32_t yield_slot;
     vm_leaf *leaves;            /* sorted by page */
-    uint32_t nleaves;
+    uint32_t nleaves, capleaves;
     bool leaves_held;           /* each leaf's buffer carries a reference of this entry (taken
                                  * when the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
 } vm_entry;
+
+/* Merkle levels of a Paged Data (cap_bmt_*), kept by the VM so that settle hashes only the
+ * paths of the pages an invocation changed (caps.md §6.5: "the Merkle nodes above the leaves
+ * MAY be cached"; vm/trees.c). Keyed by the Data's cap hash, which fixes every leaf. */
+typedef struct vm_tree {
+    javm_hash data;             /* the Data's cap hash */
+    uint64_t n;                 /* leaves (pages) */
+    javm_hash *levels;          /* cap_bmt_total(n) hashes; NULL: the slot is free */
+    uint64_t stamp;             /* last use, for eviction */
+} vm_tree;
+
+#define VM_TREES_MAX 4
 
 typedef struct vm_prog {
     javm_hash image;
@@ -79,6 +91,13 @@ struct javm_vm {
     /* settle_post_instance's page work, cumulative (tests read it: issue 13 item 2): pages
      * read with peek and hashed, pages whose base buffer and hash were shared */
     uint64_t settle_pages_read, settle_pages_shared;
+    /* settle's Data hashes (cumulative, for tests): Merkle levels built in full, nodes hashed
+     * on the changed paths, Data hashed without the cache (javm_cap_hash) */
+    uint64_t tree_builds, tree_nodes, tree_misses;
+    vm_tree trees[VM_TREES_MAX];
+    vm_leaf *spare_leaves;      /* a disposed entry's leaf array, reused by the next build */
+    uint32_t spare_capleaves;
+    uint64_t tree_clock;
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;
@@ -116,6 +135,17 @@ javm_program *vm_get_or_decode(javm_vm *vm, const javm_hash *hash, const javm_im
  * mem_size into inst (whose overlays must be empty). Status of §6.9 on failure. */
 int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
                     javm_cap *inst);
+
+/* ---- Merkle cache (trees.c) ---- */
+
+/* The cap hash of d, a Paged or Inline Data that settle snapshot from the region whose base
+ * overlay (same start) was the Data base_hash (NULL: none): through the cached levels of the
+ * base when d has as many pages, hashing only the paths of the pages listed in cand (every
+ * page of d not shared with the base, increasing), else with javm_cap_hash. Caches the
+ * levels of the result for the next invocation. JAVM_ERR_ALLOC. */
+int vm_data_hash(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash, const javm_cap *d,
+                 const uint64_t *cand, size_t ncand, javm_hash *out);
+void vm_trees_free(javm_vm *vm);
 
 /* ---- dispatch (dispatch.c) ---- */
 
