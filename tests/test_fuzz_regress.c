@@ -30,6 +30,16 @@
 #define check_holders dispatch_check_holders
 #include "../fuzz/fuzz_dispatch.c"
 #undef LLVMFuzzerTestOneInput
+#undef fail
+#undef g_in
+#undef g_len
+
+#define LLVMFuzzerTestOneInput fuzz_store_file_one
+#define fail store_file_fail
+#define g_in store_file_g_in
+#define g_len store_file_g_len
+#include "../fuzz/fuzz_store_file.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef struct target {
     const char *name;
@@ -39,6 +49,7 @@ typedef struct target {
 static const target targets[] = {
     { "fuzz_caps", fuzz_caps_one },
     { "fuzz_dispatch", fuzz_dispatch_one },
+    { "fuzz_store_file", fuzz_store_file_one },
 };
 
 /* The directory of this source file: CMake compiles it by its absolute path. */
