@@ -13,6 +13,13 @@
  * holds). At the end javm_abort must restore the cache, quotas and files to their state before
  * the journal, and everything is freed (LeakSanitizer checks the rest).
  *
+ * Kept between inputs, for speed (a fresh VM and guest memory cost page faults and 4 GiB
+ * mappings, most of an input's time): the two VMs (max_depth 2 and 4) with their host functions
+ * and their pool of reset guest memories, and the harness's base memory, reset per input. Each
+ * input starts with an empty stack, an empty program cache (javm_vm_clear_image_cache) and its
+ * own store, cache and kernel assist, so only javm_memory_reset's "as new" promise carries
+ * over (test_exec_memory checks it); the snapshots' buffers keep their capacity.
+ *
  * Input: byte 0 = flags (bit 0: gas from bytes 1-2, else 2^40; bit 1: max_depth 2, else 4),
  * then records of 1 op byte + 4 register bytes (+ 8 raw bytes for each 0xFF), see rd_op/rd_reg. */
 #include <stdio.h>
@@ -65,7 +72,26 @@ static void hl_add(hlist *l, const javm_hash *h)
     l->h[l->n++] = *h;
 }
 
-static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, sizeof(javm_hash)); }
+/* memcmp's order, compared 8 bytes at a time (memcmp is intercepted and traced by libFuzzer:
+ * most of the harness's time when it sorted holders with it) */
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int hash_cmp(const void *a, const void *b)
+{
+    const uint8_t *x = a, *y = b;
+    for (int i = 0; i < 32; i += 8) {
+        uint64_t u = be64(x + i), v = be64(y + i);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
+    return 0;
+}
 
 /* ---- the fixture --------------------------------------------------------------------------- */
 
@@ -161,17 +187,32 @@ static javm_host_rc host_oog(javm_ecall_ctx *ctx, uint32_t op, uint64_t regs[13]
     return JAVM_HOST_OUT_OF_GAS;
 }
 
+/* The VMs (index 0: max_depth 2, 1: max_depth 4) and the base memory kept between inputs. */
+static javm_vm *g_vms[2];
+static javm_memory *g_base_mem;
+static hlist g_held;
+
 static void fix_init(fix *f, uint32_t max_depth)
 {
     memset(f, 0, sizeof *f);
     CHECK(javm_store_mem_new(&f->store) == JAVM_OK, "store");
     CHECK(javm_cache_open(f->store, &f->cache) == JAVM_OK, "cache");
     CHECK(javm_ka_mem_new(&f->ka) == JAVM_OK, "ka");
-    CHECK(javm_vm_new(&f->vm, max_depth) == JAVM_OK, "vm");
-    CHECK(javm_vm_register_host_fn(f->vm, 64, host_ok, NULL) == JAVM_OK &&
-          javm_vm_register_host_fn(f->vm, 65, host_trap, NULL) == JAVM_OK &&
-          javm_vm_register_host_fn(f->vm, 66, host_oog, NULL) == JAVM_OK, "host fns");
-    CHECK(javm_memory_new(&f->base_mem) == JAVM_OK, "memory");
+    javm_vm **vm = &g_vms[max_depth == 4];
+    if (!*vm) {
+        CHECK(javm_vm_new(vm, max_depth) == JAVM_OK, "vm");
+        CHECK(javm_vm_register_host_fn(*vm, 64, host_ok, NULL) == JAVM_OK &&
+              javm_vm_register_host_fn(*vm, 65, host_trap, NULL) == JAVM_OK &&
+              javm_vm_register_host_fn(*vm, 66, host_oog, NULL) == JAVM_OK, "host fns");
+    }
+    f->vm = *vm;
+    CHECK(f->vm->depth == 0, "a kept VM has a stack");
+    javm_vm_clear_image_cache(f->vm);
+    if (!g_base_mem)
+        CHECK(javm_memory_new(&g_base_mem) == JAVM_OK, "memory");
+    f->base_mem = g_base_mem;
+    f->held = g_held;
+    f->held.n = 0;
     f->ctx = (javm_ecall_ctx){ f->vm, f->cache, f->ka };
 
     static const uint8_t small[] = "small data", marker[] = "marker", zero[1] = { 0 };
@@ -252,13 +293,14 @@ static void fix_init(fix *f, uint32_t max_depth)
 static void fix_fini(fix *f)
 {
     javm_abort(f->vm, f->cache, f->ka);
-    javm_vm_free(f->vm);
+    CHECK(f->vm->depth == 0, "javm_abort left a stack");
+    javm_vm_clear_image_cache(f->vm); /* its programs hold nothing of this input's cache */
     javm_program_free(f->prog);
-    javm_memory_free(f->base_mem);
+    javm_memory_reset(f->base_mem);
     javm_ka_free(f->ka);
     javm_cache_close(f->cache);
     javm_store_close(f->store);
-    free(f->held.h);
+    g_held = f->held;
 }
 
 /* ---- snapshots ----------------------------------------------------------------------------- */
@@ -282,6 +324,7 @@ typedef struct entry_snap {
     uint32_t nslots;
     uint32_t *pinned;
     uint32_t npinned;
+    size_t capslots, cappinned;
 } entry_snap;
 
 typedef struct snap {
@@ -353,10 +396,18 @@ static javm_memory *top_mem(fix *f)
     return f->base_mem;
 }
 
-/* Everything §7.2 says a trap leaves alone. qa, qb: the quota ids the op may name. */
+/* Everything §7.2 says a trap leaves alone. qa, qb: the quota ids the op may name. The
+ * snapshot's buffers (from an earlier snap_take, or zero) are reused: only counts reset. */
 static void snap_take(snap *s, fix *f, const uint64_t *regs, int64_t gas, uint64_t qa, uint64_t qb)
 {
-    memset(s, 0, sizeof *s);
+    s->nblobs = s->edges.n = s->nfiles = 0;
+    s->working = 0;
+    s->next_file_id = 0;
+    s->depth = 0;
+    memset(s->quota, 0, sizeof s->quota);
+    memset(s->regs, 0, sizeof s->regs);
+    memset(s->perm, 0, sizeof s->perm);
+    memset(s->mem, 0, sizeof s->mem);
     javm_cache_iter_blobs(f->cache, snap_blob, s);
     s->working = javm_cache_working_count(f->cache);
     for (uint64_t q = 0; q < NQUOTA; q++)
@@ -374,6 +425,7 @@ static void snap_take(snap *s, fix *f, const uint64_t *regs, int64_t gas, uint64
         entry_snap *es = &s->entries[i];
         es->is_ref = e->is_ref;
         es->accounted = e->accounted;
+        es->nslots = es->npinned = 0;
         if (e->is_ref)
             continue;
         es->chain = e->chain;
@@ -381,10 +433,9 @@ static void snap_take(snap *s, fix *f, const uint64_t *regs, int64_t gas, uint64
         es->program = e->program;
         es->size_log = e->size_log;
         es->nslots = e->nslots;
-        es->slots = malloc((e->nslots ? e->nslots : 1) * sizeof *es->slots);
+        es->slots = grow(es->slots, &es->capslots, e->nslots, sizeof *es->slots);
         es->npinned = e->npinned;
-        es->pinned = malloc((e->npinned ? e->npinned : 1) * sizeof *es->pinned);
-        CHECK(es->slots && es->pinned, "out of memory");
+        es->pinned = grow(es->pinned, &es->cappinned, e->npinned, sizeof *es->pinned);
         if (e->nslots)
             memcpy(es->slots, e->slots, e->nslots * sizeof *es->slots);
         if (e->npinned)
@@ -401,15 +452,15 @@ static void snap_take(snap *s, fix *f, const uint64_t *regs, int64_t gas, uint64
     }
 }
 
-static void snap_free(snap *s)
+
+/* s as it is after snap_take with other registers and quota ids, nothing having run since. */
+static void snap_retarget(snap *s, fix *f, const uint64_t *regs, uint64_t qa, uint64_t qb)
 {
-    free(s->blobs);
-    free(s->edges.h);
-    free(s->files);
-    for (uint32_t i = 0; i < s->depth; i++) {
-        free(s->entries[i].slots);
-        free(s->entries[i].pinned);
-    }
+    memcpy(s->regs, regs, sizeof s->regs);
+    s->qid[NQUOTA] = qa;
+    s->qid[NQUOTA + 1] = qb;
+    for (int q = NQUOTA; q < NQUOTA + 2; q++)
+        s->quota[q] = f->ka->vtbl->storage_quota_get(f->ka, s->qid[q]);
 }
 
 static void snap_equal(const snap *a, const snap *b, bool stack_and_regs)
@@ -452,9 +503,12 @@ static void snap_equal(const snap *a, const snap *b, bool stack_and_regs)
 
 /* §5.2: every blob's refcount is its holders, counted from the snapshot's edges, the accounted
  * entries, the file records, the name and the harness's own holds. */
+static hlist g_all; /* check_holders' list; its buffer is reused */
+
 static void check_holders(fix *f, const snap *s)
 {
-    hlist all = { 0 };
+    hlist all = g_all;
+    all.n = 0;
     for (size_t i = 0; i < s->edges.n; i++)
         hl_add(&all, &s->edges.h[i]);
     for (uint32_t i = 0; i < s->depth; i++) {
@@ -494,7 +548,7 @@ static void check_holders(fix *f, const snap *s)
         }
     }
     CHECK(j == all.n, "a holder names no live blob");
-    free(all.h);
+    g_all = all;
 }
 
 /* ---- input decoding ------------------------------------------------------------------------ */
@@ -554,7 +608,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fix f;
     fix_init(&f, flags & 2 ? 2 : 4);
 
-    snap before_journal;
+    /* before the journal, and before and after each op (buffers reused between inputs) */
+    static snap before_journal, sa, sb;
+    snap *s0 = &sa, *s1 = &sb;
     snap_take(&before_journal, &f, NULL, 0, 0, 0);
     CHECK(javm_journal_begin(f.cache, f.ka) == JAVM_OK, "journal_begin");
 
@@ -566,12 +622,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                   &call_gas);
     CHECK(!a.cont && a.exit.reason == JAVM_EXIT_HOST_CALL && f.vm->depth == 2 &&
           f.vm->stack[1].accounted, "fixture HOST_CALL failed");
-    {
-        snap s;
-        snap_take(&s, &f, regs, gas, 0, 0);
-        check_holders(&f, &s);
-        snap_free(&s);
-    }
+    snap_take(s1, &f, regs, gas, 0, 0);
+    check_holders(&f, s1);
 
     for (g_op = 1; r.off < r.n && g_op <= 64; g_op++) {
         uint32_t op = rd_op(&r);
@@ -579,8 +631,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 7; i <= 10; i++)
             regs[i] = rd_reg(&r);
         regs[11] = ecall ? op : regs[11];
-        snap s0, s1;
-        snap_take(&s0, &f, regs, gas, regs[9], regs[8]);
+        /* the state before this op is the one after the last, with the new registers */
+        snap *t0 = s0;
+        s0 = s1;
+        s1 = t0;
+        snap_retarget(s0, &f, regs, regs[9], regs[8]);
         javm_memory *mem = top_mem(&f);
         a = javm_dispatch(&f.ctx, ecall ? JAVM_CALL_ECALL : JAVM_CALL_ECALLI, op, regs, mem, &gas);
         javm_trap t = javm_vm_last_trap(f.vm);
@@ -588,26 +643,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      a.exit.reason == JAVM_EXIT_OUT_OF_GAS);
         CHECK((t != JAVM_TRAP_NONE) == (!a.cont && a.exit.reason == JAVM_EXIT_TRAP),
               "a trap reason without EXIT(TRAP), or the reverse");
-        snap_take(&s1, &f, regs, gas, s0.qid[NQUOTA], s0.qid[NQUOTA + 1]);
+        snap_take(s1, &f, regs, gas, s0->qid[NQUOTA], s0->qid[NQUOTA + 1]);
         if (no_effect) {
             /* The answer is compared with the state from before, the memory too: the top entry
              * is the same one (no push on failure). */
-            snap_equal(&s0, &s1, true);
+            snap_equal(s0, s1, true);
         } else {
-            CHECK(gas < s0.gas, "an applied op charged no gas");
-            check_holders(&f, &s1);
+            CHECK(gas < s0->gas, "an applied op charged no gas");
+            check_holders(&f, s1);
         }
-        snap_free(&s0);
-        snap_free(&s1);
     }
 
     g_op = 0;
     javm_abort(f.vm, f.cache, f.ka);
-    snap after;
-    snap_take(&after, &f, NULL, 0, 0, 0);
-    snap_equal(&before_journal, &after, false);
-    snap_free(&after);
-    snap_free(&before_journal);
+    snap_take(s1, &f, NULL, 0, 0, 0);
+    snap_equal(&before_journal, s1, false);
     fix_fini(&f);
     return 0;
 }
