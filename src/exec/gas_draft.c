@@ -266,81 +266,123 @@ static inline uint64_t over_pool(uint64_t v)
     return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
 }
 
+/* lane_mask[n]: the low n byte lanes. */
+static const uint64_t lane_mask[9] = {
+    0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, UINT64_C(0xFFFFFFFFFF), UINT64_C(0xFFFFFFFFFFFF),
+    UINT64_C(0xFFFFFFFFFFFFFF), UINT64_C(0xFFFFFFFFFFFFFFFF),
+};
+
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
 #define HORIZON 256 /* cycles the fast path's timelines cover */
+#define TL_BYTES (HORIZON + 64)
 
-/* With at most a ROB's worth of entries the decode cycle of every entry follows from the
- * slots alone (4 a cycle), and the rest of §5.3 is placed in decode order (oldest first):
- * entry e is ready at r = max(d + 1, fin of its producers) (kept per register in `rdy`; a
- * move_reg copies its source's; a finished producer is the same as none) and starts at the
- * first cycle s >= r in which its units fit beside those the older entries hold in s and
- * fewer than 5 older entries start in s; fin = s + lat, retirement max(fin + 1, the previous
- * entry's), and the loop stops in cycle r_last + 1. Two timelines of one byte per cycle hold
- * what the placed entries use: units held over [s, fin) (eight cycles per word) and starts.
+/* Under jam-draft, with at most a ROB's worth of entries, the decode cycle of every entry
+ * follows from the slots alone (4 a cycle), and the rest of §5.3 is placed in decode order
+ * (oldest first): entry e is ready at r = max(d + 1, fin of its producers) (kept per
+ * register in `rdy`; a move_reg copies its source's; a finished producer is the same as
+ * none) and starts at the first cycle s >= r in which its units fit beside those the older
+ * entries hold in s and fewer than 5 older entries start in s; fin = s + lat, retirement
+ * max(fin + 1, the previous entry's), and the loop stops in cycle r_last + 1. Two timelines
+ * of one byte per cycle hold what the placed entries use: units held over [s, fin) and
+ * starts.
  *
  * This is the simulation's schedule when, with every entry placed, no cycle holds more
- * units than the pool (the check made as each interval is added: the only way to fail is a
- * younger entry placed over a cycle in which an older one already started; the simulation
- * would have given that cycle's units to the younger one first). By induction over cycles:
- * in cycle t the simulation scans the unstarted entries in age order; an entry placed at t
- * is ready and fits, since all entries holding units in t fit together; an entry placed
- * later but ready at t did not fit beside the older entries holding units in t (which the
+ * units than the pool (checked as each interval is added: the only way to fail is a younger
+ * entry placed over a cycle in which an older one already started; the simulation would
+ * have given that cycle's units to the younger one first). By induction over cycles: in
+ * cycle t the simulation scans the unstarted entries in age order; an entry placed at t is
+ * ready and fits, since all entries holding units in t fit together; an entry placed later
+ * but ready at t did not fit beside the older entries holding units in t (which the
  * simulation has started too), or 5 older entries start in t; and no entry that is not
- * ready starts. Otherwise (or past HORIZON) false comes back and sim_block decides. The
- * timelines are zeroed as far as they are used (no per-block memset of the whole). */
-static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
+ * ready starts. Otherwise (or past HORIZON) false comes back and the simulation decides.
+ *
+ * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
+ * padded, so next(p) is one word read clamped to L). Units are added eight cycles at a time
+ * (one unaligned word of the byte timeline), the first word also being the test of cycle s.
+ * The timelines are zeroed as far as they are used, not whole per block. */
+static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost,
+                      uint32_t *npos)
 {
-    uint64_t tl[HORIZON / 8 + 1], st[HORIZON / 8 + 1];
-    uint8_t *tlb = (uint8_t *)tl, *stb = (uint8_t *)st;
-    uint32_t clean = 0; /* words of tl and st zeroed so far */
+    uint8_t tl[TL_BYTES], st[TL_BYTES];
+    uint32_t clean = 64; /* bytes of tl and st zeroed so far, in steps of 64: a few vector */
+    memset(tl, 0, 64);   /* stores (a longer memset becomes a rep stos or a call) */
+    memset(st, 0, 64);
     uint32_t rdy[NREGS] = { 0 };
-    uint32_t cur = 0, dec = 4, ret = 0, entries = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const dins *d = &in[i];
-        uint32_t wrap = d->slots > dec;
+    uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0, r;
+    const uint8_t *c = cd->c, *k = cd->k;
+    uint64_t L = cd->L, p = b;
+    for (;; n++) {
+        uint8_t op = ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* c[L] and k past L are 0 */
+        r = rows[op];
+        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
+        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+        uint32_t d3 = b2 < 12 ? b2 : 12;
+        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
+        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
+        uint32_t rule = (r >> 22) & 3;
+        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
+        uint32_t slots = (r >> (19 - 3 * ov)) & 7; /* sa when ov, else sb; no branch */
+        uint32_t wrap = slots > dec;
         cur += wrap;
-        dec = (wrap ? 4 : dec) - d->slots;
-        if (d->flags & D_MOVE) {
-            rdy[d->dst] = rdy[d->src0];
-            continue;
-        }
-        uint32_t s = cur + 1, a = rdy[d->src0], b = rdy[d->src1];
-        s = s > a ? s : a;
-        s = s > b ? s : b;
-        if (++entries > ROB)
-            return false;
-        for (;;) {
-            if (s + d->lat > HORIZON)
+        dec = (wrap ? 4 : dec) - slots;
+        if (r & ROW_MOVE) {
+            rdy[dst] = rdy[src0];
+        } else {
+            uint32_t lat = r & 255;
+            lat = lat == LAT_MEM ? m : lat;
+            if (EXEC_UNLIKELY(lat == LAT_BR)) /* a branch: always the block's last position */
+                lat = branch_lat(cd, p, p + 1 + exec_skip(cd, p), op, (uint8_t)b1);
+            uint32_t s = cur + 1, a = rdy[src0], bb = rdy[src1], units = (r >> 8) & 255;
+            s = s > a ? s : a;
+            s = s > bb ? s : bb;
+            if (++entries > ROB)
                 return false;
-            for (; clean <= (s + d->lat) / 8; clean++)
-                tl[clean] = st[clean] = 0;
-            if (EXEC_LIKELY(stb[s] < 5 && !over_pool((uint64_t)tlb[s] + d->units)))
-                break;
-            s++; /* no start slot or units in s: the next cycle */
-        }
-        uint32_t f = s + d->lat;
-        rdy[d->dst] = f;
-        ret = ret > f + 1 ? ret : f + 1;
-        stb[s]++;
-        if (d->units) {
-            uint64_t w = LANES(d->units), bad = 0, msk = ~UINT64_C(0) << (8 * (s % 8));
-            uint32_t j = s / 8, je = (f - 1) / 8;
-            for (;; j++, msk = ~UINT64_C(0)) {
-                if (j == je)
-                    msk &= ~UINT64_C(0) >> (8 * (7 - (f - 1) % 8));
-                tl[j] += w & msk;
-                bad |= over_pool(tl[j]);
-                if (j == je)
+            uint64_t w = LANES(units), v;
+            uint64_t first = w & lane_mask[lat < 8 ? lat : 8];
+            for (;; s++) { /* the first cycle from s with a start slot and the units */
+                if (s + lat > HORIZON)
+                    return false;
+                for (; clean < s + 40 || clean < s + lat + 8; clean += 64) {
+                    memset(tl + clean, 0, 64);
+                    memset(st + clean, 0, 64);
+                }
+                memcpy(&v, tl + s, 8);
+                v += first;
+                if (EXEC_LIKELY(st[s] < 5 && !(over_pool(v) & 255)))
                     break;
             }
+            uint64_t bad = over_pool(v); /* cycles s + 1 .. s + 7 */
+            memcpy(tl + s, &v, 8);
+            st[s]++;
+            uint32_t f = s + lat;
+            for (uint32_t t = s + 8; t < f; t += 8) {
+                memcpy(&v, tl + t, 8);
+                v += w & lane_mask[f - t < 8 ? f - t : 8];
+                bad |= over_pool(v);
+                memcpy(tl + t, &v, 8);
+            }
             if (bad)
-                return false;
+                return false; /* a younger entry over an older one's start */
+            rdy[dst] = f;
+            ret = ret > f + 1 ? ret : f + 1;
         }
+        if (r & ROW_TERM)
+            break;
+        /* next(p) (p < L here: L reads as trap): skip capped at 24, positions >= L count
+         * as 1 */
+        uint64_t q = p + 1, kw;
+        memcpy(&kw, k + (q >> 3), 8);
+        q += (uint64_t)__builtin_ctzll((kw >> (q & 7)) | (UINT64_C(1) << 24));
+        p = q < L ? q : L;
     }
-    uint32_t c = ret + 1;
-    *cost = c > 4 ? c - 3 : 1;
+    uint32_t cyc = ret + 1;
+    *cost = cyc > 4 ? cyc - 3 : 1;
+    *npos = n + 1;
     return true;
 }
 
@@ -502,14 +544,15 @@ static uint32_t sim_block(walk *w)
 
 uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
-    dins buf[CHUNK];
-    uint64_t pc = b;
-    uint32_t n = decode_chunk(cd, &pc, m, buf), cost;
-    if ((buf[n - 1].flags & D_LAST) && fast_block(buf, n, &cost)) {
+    uint32_t cost, n;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT && fast_walk(cd, b, m, &cost, &n)) {
         if (npos)
             *npos = n;
         return cost;
     }
+    dins buf[CHUNK];
+    uint64_t pc = b;
+    n = decode_chunk(cd, &pc, m, buf);
     walk w = { cd, m, buf, n, 0, pc, n };
     cost = sim_block(&w);
     if (npos)
