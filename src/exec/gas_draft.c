@@ -257,36 +257,27 @@ static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, din
                                                  : decode_walk(cd, pcp, m, buf, false);
 }
 
-/* Units held, as unit_lane bytes side by side (one lane per cycle in fast_block's timeline):
- * non-zero when some lane is over the pool (ALU > 4, MUL > 1 or DIV > 1). Lanes never carry
- * into each other: they are tested after every addition of at most 2 ALUs, 1 MUL, 1 DIV. */
+/* Whether a sum of unit bytes (UN_*) is over the pool: ALU > 4, MUL > 1 or DIV > 1. Fields
+ * never carry into each other: the sum is tested after every addition of at most 2 ALUs, 1 MUL
+ * and 1 DIV to a sum within the pool. */
 #define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
 static inline uint64_t over_pool(uint64_t v)
 {
     return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
 }
 
-/* lane_mask[n]: the low n byte lanes. */
-static const uint64_t lane_mask[9] = {
-    0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, UINT64_C(0xFFFFFFFFFF), UINT64_C(0xFFFFFFFFFFFF),
-    UINT64_C(0xFFFFFFFFFFFFFF), UINT64_C(0xFFFFFFFFFFFFFFFF),
-};
-
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
-#define HORIZON 256 /* cycles the fast path's timelines cover */
-#define TL_BYTES (HORIZON + 64)
 
 /* Under jam-draft, with at most a ROB's worth of entries, the decode cycle of every entry
- * follows from the slots alone (4 a cycle), and the rest of §5.3 is placed in decode order
- * (oldest first): entry e is ready at r = max(d + 1, fin of its producers) (kept per
+ * follows from the slots alone (4 a cycle; the ROB never fills, and the last position is an
+ * entry, so no move_reg waits for it either), and the rest of §5.3 is placed in decode
+ * order (oldest first): entry e is ready at r = max(d + 1, fin of its producers) (kept per
  * register in `rdy`; a move_reg copies its source's; a finished producer is the same as
  * none) and starts at the first cycle s >= r in which its units fit beside those the older
  * entries hold in s and fewer than 5 older entries start in s; fin = s + lat, retirement
- * max(fin + 1, the previous entry's), and the loop stops in cycle r_last + 1. Two timelines
- * of one byte per cycle hold what the placed entries use: units held over [s, fin) and
- * starts.
+ * max(fin + 1, the previous entry's), and the loop stops in cycle r_last + 1.
  *
  * This is the simulation's schedule when, with every entry placed, no cycle holds more
  * units than the pool (checked as each interval is added: the only way to fail is a younger
@@ -296,19 +287,26 @@ static const uint64_t lane_mask[9] = {
  * ready and fits, since all entries holding units in t fit together; an entry placed later
  * but ready at t did not fit beside the older entries holding units in t (which the
  * simulation has started too), or 5 older entries start in t; and no entry that is not
- * ready starts. Otherwise (or past HORIZON) false comes back and the simulation decides.
+ * ready starts. Otherwise false comes back and the simulation decides; so it does for more
+ * than 32 entries and for blocks that run past cycle 64 (about 1% of the blocks of compiled
+ * code: chains of loads, divisions, ecalli).
+ *
+ * What the placed entries use is kept as bit sets over cycles 0..63, in registers: Ak the
+ * cycles in which at least k ALUs are held (k = 1..4), MU and DV the cycles in which the MUL
+ * and the DIV unit are held, Sk the cycles with at least k starts (k = 1..5). Adding an
+ * interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
+ * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
+ * can is one count of trailing zeros; and an added interval is over the pool exactly where
+ * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (over_pool).
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
- * padded, so next(p) is one word read clamped to L). Units are added eight cycles at a time
- * (one unaligned word of the byte timeline), the first word also being the test of cycle s.
- * The timelines are zeroed as far as they are used, not whole per block. */
+ * padded, so next(p) is one word read clamped to L). */
 static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost,
                       uint32_t *npos)
 {
-    uint8_t tl[TL_BYTES], st[TL_BYTES];
-    uint32_t clean = 64; /* bytes of tl and st zeroed so far, in steps of 64: a few vector */
-    memset(tl, 0, 64);   /* stores (a longer memset becomes a rep stos or a call) */
-    memset(st, 0, 64);
+    /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
+     * Sk = cycles with at least k starts. */
+    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S1 = 0, S2 = 0, S3 = 0, S4 = 0, S5 = 0;
     uint32_t rdy[NREGS] = { 0 };
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0, r;
     const uint8_t *c = cd->c, *k = cd->k;
@@ -340,31 +338,37 @@ static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cos
             uint32_t s = cur + 1, a = rdy[src0], bb = rdy[src1], units = (r >> 8) & 255;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            if (++entries > ROB)
+            entries++;
+            uint64_t alu = units & 7, one = -(uint64_t)(alu == 1), two = -(uint64_t)(alu == 2);
+            uint64_t mul = -(uint64_t)((units >> 4) & 1), div = -(uint64_t)(units >> 6);
+            /* cycles in which this entry's units do not fit beside the older entries' */
+            uint64_t full = (A4 & one) | (A3 & two) | (MU & mul) | (DV & div);
+            if (s > 63)
                 return false;
-            uint64_t w = LANES(units), v;
-            uint64_t first = w & lane_mask[lat < 8 ? lat : 8];
-            for (;; s++) { /* the first cycle from s with a start slot and the units */
-                if (s + lat > HORIZON)
-                    return false;
-                for (; clean < s + 40 || clean < s + lat + 8; clean += 64) {
-                    memset(tl + clean, 0, 64);
-                    memset(st + clean, 0, 64);
-                }
-                memcpy(&v, tl + s, 8);
-                v += first;
-                if (EXEC_LIKELY(st[s] < 5 && !(over_pool(v) & 255)))
-                    break;
-            }
-            uint64_t bad = over_pool(v); /* cycles s + 1 .. s + 7 */
-            memcpy(tl + s, &v, 8);
-            st[s]++;
+            uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
+            if (!cand)
+                return false;
+            s = (uint32_t)__builtin_ctzll(cand);
             uint32_t f = s + lat;
-            for (uint32_t t = s + 8; t < f; t += 8) {
-                memcpy(&v, tl + t, 8);
-                v += w & lane_mask[f - t < 8 ? f - t : 8];
-                bad |= over_pool(v);
-                memcpy(tl + t, &v, 8);
+            if (f > 64)
+                return false;
+            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M, bit = UINT64_C(1) << s;
+            S5 |= S4 & bit;
+            S4 |= S3 & bit;
+            S3 |= S2 & bit;
+            S2 |= S1 & bit;
+            S1 |= bit;
+            MU |= M & mul;
+            DV |= M & div;
+            uint64_t Ma = M & -(uint64_t)(alu != 0);
+            A4 |= A3 & Ma;
+            A3 |= A2 & Ma;
+            A2 |= A1 & Ma;
+            A1 |= Ma;
+            if (EXEC_UNLIKELY(alu == 2)) {
+                A4 |= A3 & Ma;
+                A3 |= A2 & Ma;
+                A2 |= A1 & Ma;
             }
             if (bad)
                 return false; /* a younger entry over an older one's start */
@@ -380,6 +384,8 @@ static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cos
         q += (uint64_t)__builtin_ctzll((kw >> (q & 7)) | (UINT64_C(1) << 24));
         p = q < L ? q : L;
     }
+    if (entries > ROB)
+        return false; /* the ROB would have filled: decoding would have waited */
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
     *npos = n + 1;
