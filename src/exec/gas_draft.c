@@ -139,7 +139,6 @@ static const uint32_t row_trap = ROW_TRAP;
 typedef struct dins {
     uint8_t lat, slots, units, src0, src1, dst, flags, pad;
 } dins;
-_Static_assert(sizeof(dins) == 8 && offsetof(dins, flags) == 6, "decode_walk writes a dins as one little-endian word");
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
 enum { D_MOVE = 1, D_LAST = 2 };
@@ -151,20 +150,15 @@ enum { D_MOVE = 1, D_LAST = 2 };
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
-/* next(p) for p < L, with a word-wide bitmask read where the bitmask allows it (skip is
- * capped at 24, exec_skip). */
+/* next(p) for p < L. The bitmask is padded (EXEC_MASK_PAD) and reads 0 past L, so one word
+ * read gives it: skip capped at 24, and a result past L clamped to L (positions >= L count
+ * as 1, exec_skip). */
 static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 {
-    uint64_t q = p + 1;
-    uint64_t byte = q >> 3;
-    if (q + 24 < cd->L && byte + 8 <= (cd->L + 7) / 8) {
-        uint64_t w;
-        memcpy(&w, cd->k + byte, 8);
-        w >>= q & 7;            /* bit 0 = k[q]; at least 57 valid bits, all below L */
-        w |= UINT64_C(1) << 24; /* skip is capped at 24 */
-        return q + (uint64_t)__builtin_ctzll(w);
-    }
-    return q + exec_skip(cd, p);
+    uint64_t q = p + 1, w;
+    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    q += (uint64_t)__builtin_ctzll((w >> (q & 7)) | (UINT64_C(1) << 24));
+    return q < cd->L ? q : cd->L;
 }
 
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
@@ -202,59 +196,63 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
-/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
- * under load latency m into buf: at most CHUNK positions, the last one flagged D_LAST when
- * the block ends among them. *pcp becomes the position after the last one decoded. Table
- * driven and branch-free but for the end of the block: the walk is a chain of dependent
- * loads (the bitmask gives the next position), and a mispredicted branch per instruction
- * on random opcodes cost more than the rest. `draft` is a constant in each caller. */
-static inline __attribute__((always_inline)) uint32_t
-decode_walk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf, bool draft)
+/* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
+ * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
+ * profiles' callers decide the end of the block themselves. Table driven and branch-free
+ * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
+ * mispredicted branch per instruction on random opcodes cost more than the rest. */
+static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
+                                                             uint32_t m)
 {
-    const uint8_t *c = cd->c, *k = cd->k;
-    uint64_t L = cd->L, p = *pcp, nx = p;
-    uint32_t n = 0, r = 0;
-    while (n < CHUNK) {
-        bool inside = p < L;
-        uint8_t op = inside && ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0;
-        r = rows[op];
-        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
-        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-        uint32_t d3 = b2 < 12 ? b2 : 12;
-        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
-        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
-        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
-        /* P: a source is the destination (a missing one never matches); PS: rA is rD.
-         * Fixed rows have sa == sb. */
-        uint32_t rule = (r >> 22) & 3;
-        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
-        uint32_t slots = ov ? (r >> 16) & 7 : (r >> 19) & 7;
-        uint32_t lat = r & 255;
-        lat = lat == LAT_MEM ? m : lat;
-        bool last = draft ? (r & ROW_TERM) != 0 : exec_block_last(cd, p);
-        uint64_t rec = lat | slots << 8 | ((r >> 8) & 255) << 16 | src0 << 24 |
-                       (uint64_t)src1 << 32 | (uint64_t)dst << 40 |
-                       (uint64_t)(((r & ROW_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0)) << 48;
-        memcpy(&buf[n++], &rec, 8);
-        nx = inside ? draft_next(cd, p) : p + 1;
-        if (last)
-            break;
-        p = nx;
-    }
-    /* Only a conditional branch has LAT_BR, and it always ends its block (a terminator in
-     * every profile), so it can only be the last record. */
-    if ((r & 255) == LAT_BR)
-        buf[n - 1].lat = branch_lat(cd, p, nx, c[p], c[p + 1]);
-    *pcp = nx;
-    return n;
+    const uint8_t *c = cd->c;
+    uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
+    uint32_t r = rows[op];
+    r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
+    uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+    uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+    uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+    uint32_t d3 = b2 < 12 ? b2 : 12;
+    uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+    dins d;
+    d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
+    d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
+    d.dst = (uint8_t)((((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15);
+    /* P: a source is the destination (a missing one never matches); PS: rA is rD. Fixed
+     * rows have sa == sb. */
+    uint32_t rule = (r >> 22) & 3;
+    bool ov = ((rule == SL_P) & ((d.dst == d.src0) | (d.dst == d.src1))) |
+              ((rule == SL_PS) & (lo == d3));
+    d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
+    d.units = (uint8_t)(r >> 8);
+    uint32_t lat = r & 255;
+    lat = lat == LAT_MEM ? m : lat;
+    if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
+        lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
+    d.lat = (uint8_t)lat;
+    d.flags = (uint8_t)(((r & ROW_MOVE) ? D_MOVE : 0) | ((r & ROW_TERM) ? D_LAST : 0));
+    d.pad = 0;
+    return d;
 }
 
+/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
+ * into buf: at most CHUNK positions, the last one flagged D_LAST when the block ends among
+ * them. *pcp becomes the position after the last one decoded. */
 static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
 {
-    return cd->profile == JAVM_PROFILE_JAM_DRAFT ? decode_walk(cd, pcp, m, buf, true)
-                                                 : decode_walk(cd, pcp, m, buf, false);
+    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
+    uint64_t p = *pcp;
+    uint32_t n = 0;
+    while (n < CHUNK) {
+        dins d = decode_pos(cd, p, m);
+        if (!draft)
+            d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
+        buf[n++] = d;
+        p = p < cd->L ? draft_next(cd, p) : p + 1;
+        if (d.flags & D_LAST)
+            break;
+    }
+    *pcp = p;
+    return n;
 }
 
 /* Whether a sum of unit bytes (UN_*) is over the pool: ALU > 4, MUL > 1 or DIV > 1. Fields
@@ -301,57 +299,41 @@ static inline uint64_t over_pool(uint64_t v)
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
  * padded, so next(p) is one word read clamped to L). */
-static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost,
-                      uint32_t *npos)
+enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; not exact */
+
+static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
 {
     /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
      * Sk = cycles with at least k starts. */
     uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S1 = 0, S2 = 0, S3 = 0, S4 = 0, S5 = 0;
     uint32_t rdy[NREGS] = { 0 };
-    uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0, r;
-    const uint8_t *c = cd->c, *k = cd->k;
-    uint64_t L = cd->L, p = b;
+    uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
+    uint64_t p = b;
     for (;; n++) {
-        uint8_t op = ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* c[L] and k past L are 0 */
-        r = rows[op];
-        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
-        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-        uint32_t d3 = b2 < 12 ? b2 : 12;
-        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
-        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
-        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
-        uint32_t rule = (r >> 22) & 3;
-        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
-        uint32_t slots = (r >> (19 - 3 * ov)) & 7; /* sa when ov, else sb; no branch */
-        uint32_t wrap = slots > dec;
+        dins d = decode_pos(cd, p, m);
+        uint32_t wrap = d.slots > dec;
         cur += wrap;
-        dec = (wrap ? 4 : dec) - slots;
-        if (r & ROW_MOVE) {
-            rdy[dst] = rdy[src0];
+        dec = (wrap ? 4 : dec) - d.slots;
+        if (d.flags & D_MOVE) {
+            rdy[d.dst] = rdy[d.src0];
         } else {
-            uint32_t lat = r & 255;
-            lat = lat == LAT_MEM ? m : lat;
-            if (EXEC_UNLIKELY(lat == LAT_BR)) /* a branch: always the block's last position */
-                lat = branch_lat(cd, p, p + 1 + exec_skip(cd, p), op, (uint8_t)b1);
-            uint32_t s = cur + 1, a = rdy[src0], bb = rdy[src1], units = (r >> 8) & 255;
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
             entries++;
-            uint64_t alu = units & 7, one = -(uint64_t)(alu == 1), two = -(uint64_t)(alu == 2);
-            uint64_t mul = -(uint64_t)((units >> 4) & 1), div = -(uint64_t)(units >> 6);
+            uint64_t alu = d.units & 7, one = -(uint64_t)(alu == 1), two = -(uint64_t)(alu == 2);
+            uint64_t mul = -(uint64_t)((d.units >> 4) & 1), div = -(uint64_t)(d.units >> 6);
             /* cycles in which this entry's units do not fit beside the older entries' */
             uint64_t full = (A4 & one) | (A3 & two) | (MU & mul) | (DV & div);
             if (s > 63)
-                return false;
+                return FAST_RANGE;
             uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
             if (!cand)
-                return false;
+                return FAST_RANGE;
             s = (uint32_t)__builtin_ctzll(cand);
             uint32_t f = s + lat;
             if (f > 64)
-                return false;
+                return FAST_RANGE;
             uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M, bit = UINT64_C(1) << s;
             S5 |= S4 & bit;
             S4 |= S3 & bit;
@@ -371,25 +353,92 @@ static bool fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cos
                 A2 |= A1 & Ma;
             }
             if (bad)
-                return false; /* a younger entry over an older one's start */
-            rdy[dst] = f;
+                return FAST_ORDER; /* a younger entry over an older one's start */
+            rdy[d.dst] = f;
             ret = ret > f + 1 ? ret : f + 1;
         }
-        if (r & ROW_TERM)
+        if (d.flags & D_LAST)
             break;
-        /* next(p) (p < L here: L reads as trap): skip capped at 24, positions >= L count
-         * as 1 */
-        uint64_t q = p + 1, kw;
-        memcpy(&kw, k + (q >> 3), 8);
-        q += (uint64_t)__builtin_ctzll((kw >> (q & 7)) | (UINT64_C(1) << 24));
-        p = q < L ? q : L;
+        p = draft_next(cd, p); /* p < L: L reads as trap */
     }
     if (entries > ROB)
-        return false; /* the ROB would have filled: decoding would have waited */
+        return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
     *npos = n + 1;
-    return true;
+    return FAST_OK;
+}
+
+/* ---- the same placement for long blocks ------------------------------------------------- */
+
+#define LONG_CYCLES 1024 /* cycles long_walk covers */
+
+/* fast_walk's placement without its limits, for the blocks it leaves (long unrolled loops,
+ * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
+ * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
+ * then; retirement follows from the fins of older entries, so it is known). Units and starts
+ * are byte timelines over cycles (units as UN_* bytes summed, over_pool), eight cycles a word,
+ * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE. */
+static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
+{
+    uint8_t tl[LONG_CYCLES + 64], st[LONG_CYCLES + 64];
+    uint32_t clean = 0; /* bytes of tl and st zeroed */
+    uint32_t rdy[NREGS] = { 0 }, rret[ROB];
+    uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
+    uint64_t p = b;
+    for (;; n++) {
+        dins d = decode_pos(cd, p, m);
+        if (e >= ROB && rret[e % ROB] + 1 > cur) { /* entry e - 32 still live */
+            cur = rret[e % ROB] + 1;
+            dec = 4;
+        }
+        uint32_t wrap = d.slots > dec;
+        cur += wrap;
+        dec = (wrap ? 4 : dec) - d.slots;
+        if (d.flags & D_MOVE) {
+            rdy[d.dst] = rdy[d.src0];
+        } else {
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
+            s = s > a ? s : a;
+            s = s > bb ? s : bb;
+            for (;; s++) { /* the first cycle from s with a start slot and the units */
+                if (s + lat > LONG_CYCLES)
+                    return FAST_RANGE;
+                for (; clean < s + lat + 16; clean += 64) {
+                    memset(tl + clean, 0, 64);
+                    memset(st + clean, 0, 64);
+                }
+                if (st[s] < 5 && !over_pool((uint64_t)tl[s] + d.units))
+                    break;
+            }
+            st[s]++;
+            uint32_t f = s + lat;
+            if (d.units) {
+                uint64_t w = LANES(d.units), bad = 0;
+                for (uint32_t x = s / 8; 8 * x < f; x++) { /* the words of [s, f) */
+                    uint32_t from = 8 * x > s ? 0 : s % 8, to = f - 8 * x > 8 ? 8 : f - 8 * x;
+                    uint64_t v, lanes = (~UINT64_C(0) >> (8 * (8 - to))) & (~UINT64_C(0) << (8 * from));
+                    memcpy(&v, tl + 8 * x, 8);
+                    v += w & lanes;
+                    bad |= over_pool(v);
+                    memcpy(tl + 8 * x, &v, 8);
+                }
+                if (bad)
+                    return FAST_ORDER;
+            }
+            rdy[d.dst] = f;
+            ret = ret > f + 1 ? ret : f + 1;
+            rret[e % ROB] = ret;
+            e++;
+        }
+        if (d.flags & D_LAST)
+            break;
+        p = draft_next(cd, p);
+    }
+    uint32_t cyc = ret + 1;
+    *cost = cyc > 4 ? cyc - 3 : 1;
+    *npos = n + 1;
+    return FAST_OK;
 }
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
@@ -551,10 +600,15 @@ static uint32_t sim_block(walk *w)
 uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
     uint32_t cost, n;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT && fast_walk(cd, b, m, &cost, &n)) {
-        if (npos)
-            *npos = n;
-        return cost;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
+        int rc = fast_walk(cd, b, m, &cost, &n);
+        if (rc == FAST_RANGE)
+            rc = long_walk(cd, b, m, &cost, &n);
+        if (rc == FAST_OK) {
+            if (npos)
+                *npos = n;
+            return cost;
+        }
     }
     dins buf[CHUNK];
     uint64_t pc = b;
