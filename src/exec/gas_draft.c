@@ -472,6 +472,15 @@ static inline bool dep_met(uint32_t d, uint32_t head, const uint32_t *start, con
     return d == NOSEQ || d < head || (start[d % ROB] != UNSTARTED && fin[d % ROB] <= c);
 }
 
+/* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
+static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, uint32_t needM,
+                               uint32_t needD)
+{
+    uint32_t alu = (uint32_t)held & 7;
+    return (alu >= 4 ? needA : 0) | (alu >= 3 ? need2A : 0) | ((held & 0x30) ? needM : 0) |
+           ((held & 0xC0) ? needD : 0);
+}
+
 static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >> k) | (x << (32 - k)) : x; }
 
 /* gas.md §5.3 with absolute cycle numbers instead of countdowns. An entry started in cycle s
@@ -487,15 +496,18 @@ static uint32_t sim_block(walk *w)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
-    uint32_t start[ROB], fin[ROB], dcyc[ROB];
+    uint32_t start[ROB], fin[ROB];
     uint8_t units[ROB];
     uint32_t lat[ROB], dep0[ROB], dep1[ROB];
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
+    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose producers are known
+     * to be done (once met, a dependency stays met) */
+    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, depok = 0;
     uint32_t head = 0, tail = 0;
-    uint64_t held = 0; /* unit_lane sum of the executing entries */
+    uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
     for (;;) {
@@ -509,8 +521,7 @@ static uint32_t sim_block(walk *w)
         }
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
-        uint32_t dec = 4;
-        bool decoded = false; /* an entry was decoded in this cycle */
+        uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
         while (more && tail - head < ROB) {
             const dins *in = &w->buf[w->i];
             if (!first && in->slots > dec)
@@ -521,16 +532,21 @@ static uint32_t sim_block(walk *w)
                 writer[in->dst] = writer[in->src0];
             } else {
                 unsigned s = tail % ROB;
+                uint32_t bit = 1u << s, a = in->units & 7;
                 lat[s] = in->lat;
                 start[s] = UNSTARTED;
-                dcyc[s] = c;
                 units[s] = in->units;
                 dep0[s] = writer[in->src0];
                 dep1[s] = writer[in->src1];
                 writer[in->dst] = tail;
-                unstarted |= 1u << s;
+                unstarted |= bit;
+                fresh |= bit;
+                depok &= ~bit;
+                needA = (needA & ~bit) | (a ? bit : 0);
+                need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
+                needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
+                needD = (needD & ~bit) | ((in->units & 0x40) ? bit : 0);
                 tail++;
-                decoded = true;
             }
             if (in->flags & D_LAST)
                 more = false;
@@ -539,15 +555,20 @@ static uint32_t sim_block(walk *w)
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
-         * in this cycle (held only grows, dependencies change between cycles) */
+         * in this cycle (held only grows, dependencies change between cycles). Entries whose
+         * units are exhausted are masked out as a whole (`blocked`), not tried one by one. */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
-        for (uint32_t age = rotr32(unstarted, h0); age; age &= age - 1) {
+        uint32_t age = rotr32(unstarted & ~fresh & ~blocked(held, needA, need2A, needM, needD), h0);
+        while (age) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
-            if (dcyc[s] == c || over_pool(held + units[s]))
-                continue; /* still DECODED, or units busy */
-            if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
-                continue;
+            uint32_t bit = 1u << s;
+            age &= age - 1;
+            if (!(depok & bit)) {
+                if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
+                    continue;
+                depok |= bit;
+            }
             if (!iss) {
                 busy = true;
                 break;
@@ -555,9 +576,10 @@ static uint32_t sim_block(walk *w)
             start[s] = c;
             fin[s] = c + lat[s];
             held += units[s];
-            unstarted &= ~(1u << s);
-            holding |= 1u << s;
+            unstarted &= ~bit;
+            holding |= bit;
             iss--;
+            age &= ~rotr32(blocked(held, needA, need2A, needM, needD), h0);
         }
         /* (c) stop */
         if (!more && head == tail)
@@ -580,7 +602,7 @@ static uint32_t sim_block(walk *w)
          * entry becomes WAITING, or if starts were short; otherwise the first unit return or
          * dependency release (a fin of an executing entry) or the oldest entry's retirement.
          * Every cycle before that would decode, start and retire nothing. */
-        if (busy || decoded || (more && tail - head < ROB) || head == tail) {
+        if (busy || fresh || (more && tail - head < ROB) || head == tail) {
             c++;
             continue;
         }
