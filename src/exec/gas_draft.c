@@ -291,8 +291,8 @@ static inline uint64_t over_pool(uint64_t v)
  *
  * What the placed entries use is kept as bit sets over cycles 0..63, in registers: Ak the
  * cycles in which at least k ALUs are held (k = 1..4), MU and DV the cycles in which the MUL
- * and the DIV unit are held, Sk the cycles with at least k starts (k = 1..5). Adding an
- * interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
+ * and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st). Adding
+ * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
  * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
  * can is one count of trailing zeros; and an added interval is over the pool exactly where
  * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (over_pool).
@@ -304,8 +304,10 @@ enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; no
 static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
 {
     /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
-     * Sk = cycles with at least k starts. */
-    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S1 = 0, S2 = 0, S3 = 0, S4 = 0, S5 = 0;
+     * S5 = cycles with 5 starts. */
+    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
+    uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
+    memset(st, 0, sizeof st);
     uint32_t rdy[NREGS] = { 0 };
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
@@ -321,10 +323,12 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             s = s > a ? s : a;
             s = s > bb ? s : bb;
             entries++;
-            uint64_t alu = d.units & 7, one = -(uint64_t)(alu == 1), two = -(uint64_t)(alu == 2);
-            uint64_t mul = -(uint64_t)((d.units >> 4) & 1), div = -(uint64_t)(d.units >> 6);
-            /* cycles in which this entry's units do not fit beside the older entries' */
-            uint64_t full = (A4 & one) | (A3 & two) | (MU & mul) | (DV & div);
+            /* cycles in which this entry's units do not fit beside the older entries' (two
+             * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
+            uint64_t full = A4 & -(uint64_t)(d.units != 0);
+            if (EXEC_UNLIKELY(d.units & 0xF2))
+                full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
+                       ((d.units & 0x40) ? DV : 0);
             if (s > 63)
                 return FAST_RANGE;
             uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
@@ -334,23 +338,22 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t f = s + lat;
             if (f > 64)
                 return FAST_RANGE;
-            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M, bit = UINT64_C(1) << s;
-            S5 |= S4 & bit;
-            S4 |= S3 & bit;
-            S3 |= S2 & bit;
-            S2 |= S1 & bit;
-            S1 |= bit;
-            MU |= M & mul;
-            DV |= M & div;
-            uint64_t Ma = M & -(uint64_t)(alu != 0);
+            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
+            if (++st[s] == 5)
+                S5 |= UINT64_C(1) << s;
+            uint64_t Ma = M & -(uint64_t)(d.units != 0);
             A4 |= A3 & Ma;
             A3 |= A2 & Ma;
             A2 |= A1 & Ma;
             A1 |= Ma;
-            if (EXEC_UNLIKELY(alu == 2)) {
-                A4 |= A3 & Ma;
-                A3 |= A2 & Ma;
-                A2 |= A1 & Ma;
+            if (EXEC_UNLIKELY(d.units & 0xF2)) {
+                if (d.units & 2) {
+                    A4 |= A3 & Ma;
+                    A3 |= A2 & Ma;
+                    A2 |= A1 & Ma;
+                }
+                MU |= (d.units & 0x10) ? M : 0;
+                DV |= (d.units & 0x40) ? M : 0;
             }
             if (bad)
                 return FAST_ORDER; /* a younger entry over an older one's start */
