@@ -375,31 +375,68 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 /* ---- the same placement for long blocks ------------------------------------------------- */
 
 #define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define NOSEQ UINT32_MAX
+#define UNSTARTED UINT32_MAX
+#define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
+
+/* The simulation's state at the start of cycle c (before its decoding), for sim_block to
+ * resume from: entries head .. tail - 1 are live, in slot seq % ROB. */
+typedef struct sim_start {
+    uint32_t c, head, tail;
+    uint32_t start[ROB], fin[ROB], lat[ROB], dep0[ROB], dep1[ROB];
+    uint8_t units[ROB];
+    uint32_t writer[NREGS];
+} sim_start;
 
 /* fast_walk's placement without its limits, for the blocks it leaves (long unrolled loops,
  * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
  * then; retirement follows from the fins of older entries, so it is known). Units and starts
  * are byte timelines over cycles (units as UN_* bytes summed, over_pool), eight cycles a word,
- * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE. */
-static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
+ * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE.
+ *
+ * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
+ * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
+ * later can start before C + 1, and the entries before are placed without a conflict. So
+ * the simulation need not start over: *rs receives its state at the start of cycle C (the
+ * entries decoded before C, started if they started before C; their producers; the newest
+ * writer of each register then, kept as `wseq` and copied at the start of each decode
+ * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
+ * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
+enum { FAST_RESUME = FAST_ORDER + 1 };
+static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
+                     sim_start *rs, uint64_t *rpc, uint32_t *rn)
 {
     uint8_t tl[LONG_CYCLES + 64], st[LONG_CYCLES + 64];
     uint32_t clean = 0; /* bytes of tl and st zeroed */
-    uint32_t rdy[NREGS] = { 0 }, rret[ROB];
+    uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
+    /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
+    uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
+    uint8_t eu[RING];
+    for (int i = 0; i < NREGS; i++)
+        wseq[i] = NOSEQ;
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
-    uint64_t p = b;
+    uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
+    uint64_t p = b, snap_p = b;
     for (;; n++) {
         dins d = decode_pos(cd, p, m);
-        if (e >= ROB && rret[e % ROB] + 1 > cur) { /* entry e - 32 still live */
-            cur = rret[e % ROB] + 1;
+        if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
+            cur = er[(e - ROB) % RING] + 1;
             dec = 4;
         }
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
+        if (cur != snap_c) { /* the first position decoded in cycle cur */
+            snap_c = cur;
+            snap_p = p;
+            snap_n = n;
+            snap_e = e;
+            memcpy(snap_w, wseq, sizeof wseq);
+        }
         if (d.flags & D_MOVE) {
             rdy[d.dst] = rdy[d.src0];
+            wseq[d.dst] = wseq[d.src0];
         } else {
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
@@ -415,23 +452,53 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                     break;
             }
             st[s]++;
-            uint32_t f = s + lat;
+            uint32_t f = s + lat, x = e % RING;
+            ret = ret > f + 1 ? ret : f + 1;
+            es[x] = s;
+            ef[x] = f;
+            er[x] = ret;
+            el[x] = lat;
+            eu[x] = d.units;
+            ed0[x] = wseq[d.src0];
+            ed1[x] = wseq[d.src1];
             if (d.units) {
                 uint64_t w = LANES(d.units), bad = 0;
-                for (uint32_t x = s / 8; 8 * x < f; x++) { /* the words of [s, f) */
-                    uint32_t from = 8 * x > s ? 0 : s % 8, to = f - 8 * x > 8 ? 8 : f - 8 * x;
+                for (uint32_t y = s / 8; 8 * y < f; y++) { /* the words of [s, f) */
+                    uint32_t from = 8 * y > s ? 0 : s % 8, to = f - 8 * y > 8 ? 8 : f - 8 * y;
                     uint64_t v, lanes = (~UINT64_C(0) >> (8 * (8 - to))) & (~UINT64_C(0) << (8 * from));
-                    memcpy(&v, tl + 8 * x, 8);
+                    memcpy(&v, tl + 8 * y, 8);
                     v += w & lanes;
                     bad |= over_pool(v);
-                    memcpy(tl + 8 * x, &v, 8);
+                    memcpy(tl + 8 * y, &v, 8);
                 }
-                if (bad)
-                    return FAST_ORDER;
+                if (bad) {
+                    if (!snap_c)
+                        return FAST_ORDER;
+                    /* resume at the start of cycle snap_c: entries before snap_e decoded;
+                     * those retired by then (in order, at most 32 live) left */
+                    uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
+                    while (head < snap_e && er[head % RING] < C)
+                        head++;
+                    rs->c = C;
+                    rs->head = head;
+                    rs->tail = snap_e;
+                    for (uint32_t q = head; q < snap_e; q++) {
+                        uint32_t y = q % RING, sl = q % ROB;
+                        rs->start[sl] = es[y] < C ? es[y] : UNSTARTED;
+                        rs->fin[sl] = ef[y];
+                        rs->lat[sl] = el[y];
+                        rs->units[sl] = eu[y];
+                        rs->dep0[sl] = ed0[y];
+                        rs->dep1[sl] = ed1[y];
+                    }
+                    memcpy(rs->writer, snap_w, sizeof snap_w);
+                    *rpc = snap_p;
+                    *rn = snap_n;
+                    return FAST_RESUME;
+                }
             }
             rdy[d.dst] = f;
-            ret = ret > f + 1 ? ret : f + 1;
-            rret[e % ROB] = ret;
+            wseq[d.dst] = e;
             e++;
         }
         if (d.flags & D_LAST)
@@ -445,9 +512,6 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 }
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
-
-#define NOSEQ UINT32_MAX
-#define UNSTARTED UINT32_MAX
 
 /* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
 typedef struct walk {
@@ -495,7 +559,7 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
  * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(walk *w)
+static uint32_t sim_block(walk *w, const sim_start *init)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
@@ -513,6 +577,33 @@ static uint32_t sim_block(walk *w)
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
+    if (init) { /* resume (long_walk): units of entries past their fin come back at once */
+        c = init->c;
+        head = init->head;
+        tail = init->tail;
+        first = false;
+        memcpy(writer, init->writer, sizeof writer);
+        for (uint32_t q = head; q < tail; q++) {
+            unsigned s = q % ROB;
+            uint32_t bit = 1u << s, a = init->units[s] & 7;
+            start[s] = init->start[s];
+            fin[s] = init->fin[s];
+            lat[s] = init->lat[s];
+            units[s] = init->units[s];
+            dep0[s] = init->dep0[s];
+            dep1[s] = init->dep1[s];
+            needA |= a ? bit : 0;
+            need2A |= a == 2 ? bit : 0;
+            needM |= (units[s] & 0x10) ? bit : 0;
+            needD |= (units[s] & 0x40) ? bit : 0;
+            if (start[s] == UNSTARTED) {
+                unstarted |= bit;
+            } else {
+                holding |= bit;
+                held += units[s];
+            }
+        }
+    }
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps) */
         for (uint32_t h = holding; h; h &= h - 1) {
@@ -624,22 +715,28 @@ static uint32_t sim_block(walk *w)
 
 uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
-    uint32_t cost, n;
+    uint32_t cost, n = 0;
+    sim_start rs;
+    uint64_t pc = b;
+    int rc = FAST_ORDER;
     if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
-        int rc = fast_walk(cd, b, m, &cost, &n);
+        rc = fast_walk(cd, b, m, &cost, &n);
         if (rc == FAST_RANGE)
-            rc = long_walk(cd, b, m, &cost, &n);
+            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
     }
+    if (rc != FAST_RESUME) {
+        pc = b;
+        n = 0;
+    }
     dins buf[CHUNK];
-    uint64_t pc = b;
-    n = decode_chunk(cd, &pc, m, buf);
-    walk w = { cd, m, buf, n, 0, pc, n };
-    cost = sim_block(&w);
+    uint32_t k = decode_chunk(cd, &pc, m, buf);
+    walk w = { cd, m, buf, k, 0, pc, n + k };
+    cost = sim_block(&w, rc == FAST_RESUME ? &rs : NULL);
     if (npos)
         *npos = w.total;
     return cost;
