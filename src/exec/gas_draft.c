@@ -29,8 +29,10 @@ enum {
 };
 #undef SEL
 
-/* Decode-slot rules (gas.md §4.2, §4.3). */
-enum { SL_FIXED = 0, SL_P, SL_PS };
+/* Decode-slot rules (gas.md §4.2, §4.3). P compares the destination with the sources: for the
+ * two-register roles (hi read, lo written) that is lo == hi, for three registers d3 == lo or
+ * d3 == hi (SL_P3, chosen by the row macro); PS compares lo with d3. */
+enum { SL_FIXED = 0, SL_P, SL_PS, SL_P3 };
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
  * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
@@ -46,12 +48,13 @@ enum { LAT_MEM = 255, LAT_BR = 254 };
 
 /* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR; 0 = not a model opcode,
  * which reads as trap), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
- * of P(a, b) / PS(a, b)), slot rule (22-23), role (24-29), move_reg (30), terminator (31). */
+ * of P(a, b) / PS(a, b)), slot rule (22-23, SL_*), role (24-29), move_reg (30), terminator
+ * (31). */
 #define ROW_MOVE (UINT32_C(1) << 30)
 #define ROW_TERM (UINT32_C(1) << 31)
 #define R(l, r, a, b, u, ro, f)                                                                 \
     ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
-     (uint32_t)(r) << 22 | (uint32_t)(ro) << 24 | (f))
+     (uint32_t)((r) == SL_P && (ro) == ROLE_3REG ? SL_P3 : (r)) << 22 | (uint32_t)(ro) << 24 | (f))
 #define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
 #define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
 #define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
@@ -217,11 +220,11 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
     d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
     d.dst = (uint8_t)((((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15);
-    /* P: a source is the destination (a missing one never matches); PS: rA is rD. Fixed
-     * rows have sa == sb. */
-    uint32_t rule = (r >> 22) & 3;
-    bool ov = ((rule == SL_P) & ((d.dst == d.src0) | (d.dst == d.src1))) |
-              ((rule == SL_PS) & (lo == d3));
+    /* The overlap of P / PS from the raw fields, not the roles (a shorter chain): bit 0
+     * lo == hi, bit 1 lo == d3, bit 2 hi == d3; each rule looks at some of them (0x6210:
+     * none, {0}, {1}, {1, 2} for SL_FIXED, SL_P, SL_PS, SL_P3). Fixed rows have sa == sb. */
+    uint32_t eq = (uint32_t)(lo == hi) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
+    bool ov = (eq & (UINT32_C(0x6210) >> (4 * ((r >> 22) & 3)))) != 0;
     d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
     d.units = (uint8_t)(r >> 8);
     uint32_t lat = r & 255;
