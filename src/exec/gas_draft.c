@@ -46,8 +46,7 @@ enum {
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR; 0 = not a model opcode,
- * which reads as trap), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
+/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
  * of P(a, b) / PS(a, b)), slot rule (22-23, SL_*), role (24-29), move_reg (30), terminator
  * (31). */
 #define ROW_MOVE (UINT32_C(1) << 30)
@@ -60,9 +59,12 @@ enum { LAT_MEM = 255, LAT_BR = 254 };
 #define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
 #define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
 
-/* Every model opcode has exactly one row (gas.md §4.3); byte 2 is not a model opcode. */
+/* Every model opcode has exactly one row (gas.md §4.3); any other byte (2, and the undefined
+ * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 static const uint32_t rows[256] = {
-    [0] = ROW_TRAP,
+    [0 ... 255] = ROW_TRAP,
     [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
@@ -125,8 +127,7 @@ static const uint32_t rows[256] = {
     [226] = OVP(2, 2, 3, UN_A, ROLE_3REG),
     [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
 };
-
-static const uint32_t row_trap = ROW_TRAP;
+#pragma GCC diagnostic pop
 
 #undef ROW_TRAP
 #undef R
@@ -210,7 +211,6 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     const uint8_t *c = cd->c;
     uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
     uint32_t r = rows[op];
-    r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
     uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
     uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
