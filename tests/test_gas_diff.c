@@ -133,6 +133,69 @@ static void gen_random(prog *p, uint64_t *s, uint64_t len)
     p->L = L;
 }
 
+/* A program of long blocks (tens to hundreds of instructions between terminators) of
+ * long-latency, unit-hungry instructions: divisions, ecalli, loads, stores, multiplies and
+ * ALU operations on a few registers. These reach what random programs rarely do: blocks of
+ * more than 32 entries (the ROB fills), of more than 64 positions and past 1,024 cycles,
+ * where the model's fast paths hand over to the simulation. With one register, operations
+ * that read and write it: every instruction waits for the one before (long in-order
+ * chains); with four, any of them, competing for units. */
+static void gen_long_blocks(prog *p, uint64_t *s, uint64_t len, unsigned nregs)
+{
+    static const uint8_t ops[] = {
+        193, 203, 206, 10, 52, 58, 124, 130, 59, 122, 123, 202, 192, 213, 200, 149, 190, 207,
+        106, 100, 100, 51, 20, 3, 218, 216,
+    };
+    static const uint8_t chain[] = { 203, 193, 130, 124, 202, 200, 149, 190, 100, 216 };
+    memset(p, 0, sizeof *p);
+    uint64_t L = 0, run = 20 + rnd(s) % 300;
+    while (L < len) {
+        uint8_t o = nregs == 1 ? chain[rnd(s) % sizeof chain] : ops[rnd(s) % sizeof ops];
+        if (!--run)
+            o = (uint8_t)(rnd(s) % 2 ? 1 : 40);
+        if (!run)
+            run = 20 + rnd(s) % 300;
+        uint64_t n = o == 20 ? 10 : 3;
+        if (L + n > len)
+            n = len - L;
+        p->code[L] = o;
+        p->mask[L / 8] |= (uint8_t)(1u << (L % 8));
+        for (uint64_t i = 1; i < n; i++)
+            p->code[L + i] = (uint8_t)(i == 1 ? (rnd(s) % nregs) | (rnd(s) % nregs) << 4 : rnd(s) % nregs);
+        L += n;
+    }
+    p->L = L;
+}
+
+/* Blocks of one-slot instructions on three registers: immediates (no unit, no source), ALU
+ * operations that overwrite their source (one slot), loads and `unlikely`, so that many
+ * entries become ready in the same cycle and the five-starts-a-cycle limit binds (random
+ * programs reach it a few times in 10^6 blocks). */
+static void gen_narrow(prog *p, uint64_t *s, uint64_t len)
+{
+    static const uint8_t ops[] = { 51, 51, 51, 3, 149, 132, 133, 151, 130, 128, 100, 202 };
+    memset(p, 0, sizeof *p);
+    uint64_t L = 0, run = 4 + rnd(s) % 28;
+    while (L < len) {
+        uint8_t o = ops[rnd(s) % sizeof ops];
+        if (!--run) {
+            o = (uint8_t)(rnd(s) % 3 ? 1 : 82);
+            run = 4 + rnd(s) % 28;
+        }
+        uint8_t a = (uint8_t)(rnd(s) % 3), b = o == 100 || o == 130 || o == 128 ? (uint8_t)(rnd(s) % 3) : a;
+        uint8_t bytes[4] = { o, (uint8_t)(a | b << 4), (uint8_t)(o == 202 ? a : rnd(s) % 8), 0 };
+        uint64_t n = o == 3 || o == 1 ? 1 : o == 100 ? 2 : 3;
+        if (o == 82)
+            n = 4;
+        if (L + n > len)
+            n = len - L;
+        memcpy(p->code + L, bytes, n);
+        p->mask[L / 8] |= (uint8_t)(1u << (L % 8));
+        L += n;
+    }
+    p->L = L;
+}
+
 static void mutate(prog *p, uint64_t *s)
 {
     unsigned k = 1 + (unsigned)(rnd(s) % 4);
@@ -228,6 +291,18 @@ static void test_gas_differential(void **state)
         *p = seeds[rnd(&s) % nseeds];
         mutate(p, &s);
         bad += compare(p, rnd(&s) % 2 ? 37 : 25, &t, "mutated seed");
+    }
+    /* long blocks */
+    for (unsigned i = 0; i < 200 && bad < 5; i++) {
+        gen_long_blocks(p, &s, 500 + rnd(&s) % (MAXL - 500), i % 2 ? 4 : 1);
+        if (i % 3 == 0)
+            mutate(p, &s);
+        bad += compare(p, i % 2 ? 37 : 25, &t, "long blocks");
+    }
+    /* many starts in one cycle */
+    for (unsigned i = 0; i < 3000 && bad < 5; i++) {
+        gen_narrow(p, &s, 50 + rnd(&s) % 400);
+        bad += compare(p, i % 2 ? 37 : 25, &t, "narrow");
     }
     /* random programs, short and long, until enough blocks have been compared */
     for (unsigned i = 0; (t.blocks < MIN_BLOCKS || i < 2000) && bad < 5; i++) {

@@ -26,6 +26,10 @@
  * (pvm.md §4.4), so reads through ζ need no bounds check. */
 #define EXEC_CODE_PAD 16
 
+/* Bytes of zero padding after the copied bitmask, so a word-wide read of it at any position
+ * up to L needs no bounds check (exec/gas_draft.c). */
+#define EXEC_MASK_PAD 8
+
 /* Internal ops beyond the PVM opcode bytes (a byte no PVM opcode uses). */
 enum {
     EXEC_OP_PANIC = 255,       /* not an instruction start, undefined opcode, sbrk, GP trap */
@@ -88,7 +92,7 @@ struct javm_program {
     uint32_t mem_latency;
     uint64_t L;
     uint8_t *code;       /* L bytes + EXEC_CODE_PAD zero bytes */
-    uint8_t *bitmask;    /* ceil(L/8) bytes, packed */
+    uint8_t *bitmask;    /* ceil(L/8) bytes, packed, + EXEC_MASK_PAD zero bytes */
     uint32_t *jt;        /* raw jump table */
     uint64_t njt;
     exec_rec *recs;
@@ -103,7 +107,7 @@ struct javm_program {
 /* A read-only view of code and bitmask used while preparing (and by the gas model). */
 typedef struct exec_code {
     const uint8_t *c;    /* padded code */
-    const uint8_t *k;    /* packed bitmask */
+    const uint8_t *k;    /* packed bitmask, padded (EXEC_MASK_PAD) */
     uint64_t L;
     int profile;         /* a javm_profile: 0 JAVM, 1 GP, 2 jam-draft */
 } exec_code;

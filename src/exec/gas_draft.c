@@ -29,8 +29,10 @@ enum {
 };
 #undef SEL
 
-/* Decode-slot rules (gas.md §4.2, §4.3). */
-enum { SL_FIXED = 0, SL_P, SL_PS };
+/* Decode-slot rules (gas.md §4.2, §4.3). P compares the destination with the sources: for the
+ * two-register roles (hi read, lo written) that is lo == hi, for three registers d3 == lo or
+ * d3 == hi (SL_P3, chosen by the row macro); PS compares lo with d3. */
+enum { SL_FIXED = 0, SL_P, SL_PS, SL_P3 };
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
  * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
@@ -44,22 +46,25 @@ enum {
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR; 0 = not a model opcode,
- * which reads as trap), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
- * of P(a, b) / PS(a, b)), slot rule (22-23), role (24-29), move_reg (30), terminator (31). */
+/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
+ * of P(a, b) / PS(a, b)), slot rule (22-23, SL_*), role (24-29), move_reg (30), terminator
+ * (31). */
 #define ROW_MOVE (UINT32_C(1) << 30)
 #define ROW_TERM (UINT32_C(1) << 31)
 #define R(l, r, a, b, u, ro, f)                                                                 \
     ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
-     (uint32_t)(r) << 22 | (uint32_t)(ro) << 24 | (f))
+     (uint32_t)((r) == SL_P && (ro) == ROLE_3REG ? SL_P3 : (r)) << 22 | (uint32_t)(ro) << 24 | (f))
 #define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
 #define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
 #define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
 #define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
 
-/* Every model opcode has exactly one row (gas.md §4.3); byte 2 is not a model opcode. */
+/* Every model opcode has exactly one row (gas.md §4.3); any other byte (2, and the undefined
+ * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 static const uint32_t rows[256] = {
-    [0] = ROW_TRAP,
+    [0 ... 255] = ROW_TRAP,
     [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
@@ -122,8 +127,7 @@ static const uint32_t rows[256] = {
     [226] = OVP(2, 2, 3, UN_A, ROLE_3REG),
     [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
 };
-
-static const uint32_t row_trap = ROW_TRAP;
+#pragma GCC diagnostic pop
 
 #undef ROW_TRAP
 #undef R
@@ -139,7 +143,6 @@ static const uint32_t row_trap = ROW_TRAP;
 typedef struct dins {
     uint8_t lat, slots, units, src0, src1, dst, flags, pad;
 } dins;
-_Static_assert(sizeof(dins) == 8 && offsetof(dins, flags) == 6, "decode_walk writes a dins as one little-endian word");
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
 enum { D_MOVE = 1, D_LAST = 2 };
@@ -151,20 +154,15 @@ enum { D_MOVE = 1, D_LAST = 2 };
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
-/* next(p) for p < L, with a word-wide bitmask read where the bitmask allows it (skip is
- * capped at 24, exec_skip). */
+/* next(p) for p < L. The bitmask is padded (EXEC_MASK_PAD) and reads 0 past L, so one word
+ * read gives it: skip capped at 24, and a result past L clamped to L (positions >= L count
+ * as 1, exec_skip). */
 static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 {
-    uint64_t q = p + 1;
-    uint64_t byte = q >> 3;
-    if (q + 24 < cd->L && byte + 8 <= (cd->L + 7) / 8) {
-        uint64_t w;
-        memcpy(&w, cd->k + byte, 8);
-        w >>= q & 7;            /* bit 0 = k[q]; at least 57 valid bits, all below L */
-        w |= UINT64_C(1) << 24; /* skip is capped at 24 */
-        return q + (uint64_t)__builtin_ctzll(w);
-    }
-    return q + exec_skip(cd, p);
+    uint64_t q = p + 1, w;
+    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    q += (uint64_t)__builtin_ctzll((w >> (q & 7)) | (UINT64_C(1) << 24));
+    return q < cd->L ? q : cd->L;
 }
 
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
@@ -202,64 +200,67 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
-/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
- * under load latency m into buf: at most CHUNK positions, the last one flagged D_LAST when
- * the block ends among them. *pcp becomes the position after the last one decoded. Table
- * driven and branch-free but for the end of the block: the walk is a chain of dependent
- * loads (the bitmask gives the next position), and a mispredicted branch per instruction
- * on random opcodes cost more than the rest. `draft` is a constant in each caller. */
-static inline __attribute__((always_inline)) uint32_t
-decode_walk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf, bool draft)
+/* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
+ * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
+ * profiles' callers decide the end of the block themselves. Table driven and branch-free
+ * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
+ * mispredicted branch per instruction on random opcodes cost more than the rest. */
+static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
+                                                             uint32_t m)
 {
-    const uint8_t *c = cd->c, *k = cd->k;
-    uint64_t L = cd->L, p = *pcp, nx = p;
-    uint32_t n = 0, r = 0;
+    const uint8_t *c = cd->c;
+    uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
+    uint32_t r = rows[op];
+    uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
+    uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
+    uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+    uint32_t d3 = b2 < 12 ? b2 : 12;
+    uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+    dins d;
+    d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
+    d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
+    d.dst = (uint8_t)((((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15);
+    /* The overlap of P / PS from the raw fields, not the roles (a shorter chain): bit 0
+     * lo == hi, bit 1 lo == d3, bit 2 hi == d3; each rule looks at some of them (0x6210:
+     * none, {0}, {1}, {1, 2} for SL_FIXED, SL_P, SL_PS, SL_P3). Fixed rows have sa == sb. */
+    uint32_t eq = (uint32_t)(lo == hi) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
+    bool ov = (eq & (UINT32_C(0x6210) >> (4 * ((r >> 22) & 3)))) != 0;
+    d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
+    d.units = (uint8_t)(r >> 8);
+    uint32_t lat = r & 255;
+    lat = lat == LAT_MEM ? m : lat;
+    if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
+        lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
+    d.lat = (uint8_t)lat;
+    d.flags = (uint8_t)(((r & ROW_MOVE) ? D_MOVE : 0) | ((r & ROW_TERM) ? D_LAST : 0));
+    d.pad = 0;
+    return d;
+}
+
+/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
+ * into buf: at most CHUNK positions, the last one flagged D_LAST when the block ends among
+ * them. *pcp becomes the position after the last one decoded. */
+static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
+{
+    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
+    uint64_t p = *pcp;
+    uint32_t n = 0;
     while (n < CHUNK) {
-        bool inside = p < L;
-        uint8_t op = inside && ((k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0;
-        r = rows[op];
-        r = (r & 255) ? r : row_trap; /* not a model opcode: trap */
-        uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-        uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-        uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
-        uint32_t d3 = b2 < 12 ? b2 : 12;
-        uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
-        uint32_t src0 = (fs >> (4 * (role & 3))) & 15, src1 = (fs >> (4 * ((role >> 2) & 3))) & 15;
-        uint32_t dst = (((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15;
-        /* P: a source is the destination (a missing one never matches); PS: rA is rD.
-         * Fixed rows have sa == sb. */
-        uint32_t rule = (r >> 22) & 3;
-        bool ov = ((rule == SL_P) & ((dst == src0) | (dst == src1))) | ((rule == SL_PS) & (lo == d3));
-        uint32_t slots = ov ? (r >> 16) & 7 : (r >> 19) & 7;
-        uint32_t lat = r & 255;
-        lat = lat == LAT_MEM ? m : lat;
-        bool last = draft ? (r & ROW_TERM) != 0 : exec_block_last(cd, p);
-        uint64_t rec = lat | slots << 8 | ((r >> 8) & 255) << 16 | src0 << 24 |
-                       (uint64_t)src1 << 32 | (uint64_t)dst << 40 |
-                       (uint64_t)(((r & ROW_MOVE) ? D_MOVE : 0) | (last ? D_LAST : 0)) << 48;
-        memcpy(&buf[n++], &rec, 8);
-        nx = inside ? draft_next(cd, p) : p + 1;
-        if (last)
+        dins d = decode_pos(cd, p, m);
+        if (!draft)
+            d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
+        buf[n++] = d;
+        p = p < cd->L ? draft_next(cd, p) : p + 1;
+        if (d.flags & D_LAST)
             break;
-        p = nx;
     }
-    /* Only a conditional branch has LAT_BR, and it always ends its block (a terminator in
-     * every profile), so it can only be the last record. */
-    if ((r & 255) == LAT_BR)
-        buf[n - 1].lat = branch_lat(cd, p, nx, c[p], c[p + 1]);
-    *pcp = nx;
+    *pcp = p;
     return n;
 }
 
-static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
-{
-    return cd->profile == JAVM_PROFILE_JAM_DRAFT ? decode_walk(cd, pcp, m, buf, true)
-                                                 : decode_walk(cd, pcp, m, buf, false);
-}
-
-/* Units held, as unit_lane bytes side by side (one lane per cycle in fast_block's timeline):
- * non-zero when some lane is over the pool (ALU > 4, MUL > 1 or DIV > 1). Lanes never carry
- * into each other: they are tested after every addition of at most 2 ALUs, 1 MUL, 1 DIV. */
+/* Whether a sum of unit bytes (UN_*) is over the pool: ALU > 4, MUL > 1 or DIV > 1. Fields
+ * never carry into each other: the sum is tested after every addition of at most 2 ALUs, 1 MUL
+ * and 1 DIV to a sum within the pool. */
 #define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
 static inline uint64_t over_pool(uint64_t v)
 {
@@ -269,85 +270,251 @@ static inline uint64_t over_pool(uint64_t v)
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
-#define HORIZON 256 /* cycles the fast path's timelines cover */
 
-/* With at most a ROB's worth of entries the decode cycle of every entry follows from the
- * slots alone (4 a cycle), and the rest of §5.3 is placed in decode order (oldest first):
- * entry e is ready at r = max(d + 1, fin of its producers) (kept per register in `rdy`; a
- * move_reg copies its source's; a finished producer is the same as none) and starts at the
- * first cycle s >= r in which its units fit beside those the older entries hold in s and
- * fewer than 5 older entries start in s; fin = s + lat, retirement max(fin + 1, the previous
- * entry's), and the loop stops in cycle r_last + 1. Two timelines of one byte per cycle hold
- * what the placed entries use: units held over [s, fin) (eight cycles per word) and starts.
+/* Under jam-draft, with at most a ROB's worth of entries, the decode cycle of every entry
+ * follows from the slots alone (4 a cycle; the ROB never fills, and the last position is an
+ * entry, so no move_reg waits for it either), and the rest of §5.3 is placed in decode
+ * order (oldest first): entry e is ready at r = max(d + 1, fin of its producers) (kept per
+ * register in `rdy`; a move_reg copies its source's; a finished producer is the same as
+ * none) and starts at the first cycle s >= r in which its units fit beside those the older
+ * entries hold in s and fewer than 5 older entries start in s; fin = s + lat, retirement
+ * max(fin + 1, the previous entry's), and the loop stops in cycle r_last + 1.
  *
  * This is the simulation's schedule when, with every entry placed, no cycle holds more
- * units than the pool (the check made as each interval is added: the only way to fail is a
- * younger entry placed over a cycle in which an older one already started; the simulation
- * would have given that cycle's units to the younger one first). By induction over cycles:
- * in cycle t the simulation scans the unstarted entries in age order; an entry placed at t
- * is ready and fits, since all entries holding units in t fit together; an entry placed
- * later but ready at t did not fit beside the older entries holding units in t (which the
+ * units than the pool (checked as each interval is added: the only way to fail is a younger
+ * entry placed over a cycle in which an older one already started; the simulation would
+ * have given that cycle's units to the younger one first). By induction over cycles: in
+ * cycle t the simulation scans the unstarted entries in age order; an entry placed at t is
+ * ready and fits, since all entries holding units in t fit together; an entry placed later
+ * but ready at t did not fit beside the older entries holding units in t (which the
  * simulation has started too), or 5 older entries start in t; and no entry that is not
- * ready starts. Otherwise (or past HORIZON) false comes back and sim_block decides. The
- * timelines are zeroed as far as they are used (no per-block memset of the whole). */
-static bool fast_block(const dins *in, uint32_t n, uint32_t *cost)
+ * ready starts. Otherwise false comes back and the simulation decides; so it does for more
+ * than 32 entries and for blocks that run past cycle 64 (about 1% of the blocks of compiled
+ * code: chains of loads, divisions, ecalli).
+ *
+ * What the placed entries use is kept as bit sets over cycles 0..63, in registers: Ak the
+ * cycles in which at least k ALUs are held (k = 1..4), MU and DV the cycles in which the MUL
+ * and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st). Adding
+ * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
+ * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
+ * can is one count of trailing zeros; and an added interval is over the pool exactly where
+ * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (over_pool).
+ *
+ * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
+ * padded, so next(p) is one word read clamped to L). */
+enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; not exact */
+
+static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
 {
-    uint64_t tl[HORIZON / 8 + 1], st[HORIZON / 8 + 1];
-    uint8_t *tlb = (uint8_t *)tl, *stb = (uint8_t *)st;
-    uint32_t clean = 0; /* words of tl and st zeroed so far */
+    /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
+     * S5 = cycles with 5 starts. */
+    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
+    uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
+    memset(st, 0, sizeof st);
     uint32_t rdy[NREGS] = { 0 };
-    uint32_t cur = 0, dec = 4, ret = 0, entries = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const dins *d = &in[i];
-        uint32_t wrap = d->slots > dec;
+    uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
+    uint64_t p = b;
+    for (;; n++) {
+        dins d = decode_pos(cd, p, m);
+        uint32_t wrap = d.slots > dec;
         cur += wrap;
-        dec = (wrap ? 4 : dec) - d->slots;
-        if (d->flags & D_MOVE) {
-            rdy[d->dst] = rdy[d->src0];
-            continue;
-        }
-        uint32_t s = cur + 1, a = rdy[d->src0], b = rdy[d->src1];
-        s = s > a ? s : a;
-        s = s > b ? s : b;
-        if (++entries > ROB)
-            return false;
-        for (;;) {
-            if (s + d->lat > HORIZON)
-                return false;
-            for (; clean <= (s + d->lat) / 8; clean++)
-                tl[clean] = st[clean] = 0;
-            if (EXEC_LIKELY(stb[s] < 5 && !over_pool((uint64_t)tlb[s] + d->units)))
-                break;
-            s++; /* no start slot or units in s: the next cycle */
-        }
-        uint32_t f = s + d->lat;
-        rdy[d->dst] = f;
-        ret = ret > f + 1 ? ret : f + 1;
-        stb[s]++;
-        if (d->units) {
-            uint64_t w = LANES(d->units), bad = 0, msk = ~UINT64_C(0) << (8 * (s % 8));
-            uint32_t j = s / 8, je = (f - 1) / 8;
-            for (;; j++, msk = ~UINT64_C(0)) {
-                if (j == je)
-                    msk &= ~UINT64_C(0) >> (8 * (7 - (f - 1) % 8));
-                tl[j] += w & msk;
-                bad |= over_pool(tl[j]);
-                if (j == je)
-                    break;
+        dec = (wrap ? 4 : dec) - d.slots;
+        if (d.flags & D_MOVE) {
+            rdy[d.dst] = rdy[d.src0];
+        } else {
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
+            s = s > a ? s : a;
+            s = s > bb ? s : bb;
+            entries++;
+            /* cycles in which this entry's units do not fit beside the older entries' (two
+             * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
+            uint64_t full = A4 & -(uint64_t)(d.units != 0);
+            if (EXEC_UNLIKELY(d.units & 0xF2))
+                full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
+                       ((d.units & 0x40) ? DV : 0);
+            if (s > 63)
+                return FAST_RANGE;
+            uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
+            if (!cand)
+                return FAST_RANGE;
+            s = (uint32_t)__builtin_ctzll(cand);
+            uint32_t f = s + lat;
+            if (f > 64)
+                return FAST_RANGE;
+            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
+            if (++st[s] == 5)
+                S5 |= UINT64_C(1) << s;
+            uint64_t Ma = M & -(uint64_t)(d.units != 0);
+            A4 |= A3 & Ma;
+            A3 |= A2 & Ma;
+            A2 |= A1 & Ma;
+            A1 |= Ma;
+            if (EXEC_UNLIKELY(d.units & 0xF2)) {
+                if (d.units & 2) {
+                    A4 |= A3 & Ma;
+                    A3 |= A2 & Ma;
+                    A2 |= A1 & Ma;
+                }
+                MU |= (d.units & 0x10) ? M : 0;
+                DV |= (d.units & 0x40) ? M : 0;
             }
             if (bad)
-                return false;
+                return FAST_ORDER; /* a younger entry over an older one's start */
+            rdy[d.dst] = f;
+            ret = ret > f + 1 ? ret : f + 1;
         }
+        if (d.flags & D_LAST)
+            break;
+        p = draft_next(cd, p); /* p < L: L reads as trap */
     }
-    uint32_t c = ret + 1;
-    *cost = c > 4 ? c - 3 : 1;
-    return true;
+    if (entries > ROB)
+        return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
+    uint32_t cyc = ret + 1;
+    *cost = cyc > 4 ? cyc - 3 : 1;
+    *npos = n + 1;
+    return FAST_OK;
+}
+
+/* ---- the same placement for long blocks ------------------------------------------------- */
+
+#define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define NOSEQ UINT32_MAX
+#define UNSTARTED UINT32_MAX
+#define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
+
+/* The simulation's state at the start of cycle c (before its decoding), for sim_block to
+ * resume from: entries head .. tail - 1 are live, in slot seq % ROB. */
+typedef struct sim_start {
+    uint32_t c, head, tail;
+    uint32_t start[ROB], fin[ROB], lat[ROB], dep0[ROB], dep1[ROB];
+    uint8_t units[ROB];
+    uint32_t writer[NREGS];
+} sim_start;
+
+/* fast_walk's placement without its limits, for the blocks it leaves (long unrolled loops,
+ * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
+ * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
+ * then; retirement follows from the fins of older entries, so it is known). Units and starts
+ * are byte timelines over cycles (units as UN_* bytes summed, over_pool), eight cycles a word,
+ * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE.
+ *
+ * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
+ * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
+ * later can start before C + 1, and the entries before are placed without a conflict. So
+ * the simulation need not start over: *rs receives its state at the start of cycle C (the
+ * entries decoded before C, started if they started before C; their producers; the newest
+ * writer of each register then, kept as `wseq` and copied at the start of each decode
+ * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
+ * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
+enum { FAST_RESUME = FAST_ORDER + 1 };
+static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
+                     sim_start *rs, uint64_t *rpc, uint32_t *rn)
+{
+    uint8_t tl[LONG_CYCLES + 64], st[LONG_CYCLES + 64];
+    uint32_t clean = 0; /* bytes of tl and st zeroed */
+    uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
+    /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
+    uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
+    uint8_t eu[RING];
+    for (int i = 0; i < NREGS; i++)
+        wseq[i] = NOSEQ;
+    uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
+    uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
+    uint64_t p = b, snap_p = b;
+    for (;; n++) {
+        dins d = decode_pos(cd, p, m);
+        if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
+            cur = er[(e - ROB) % RING] + 1;
+            dec = 4;
+        }
+        uint32_t wrap = d.slots > dec;
+        cur += wrap;
+        dec = (wrap ? 4 : dec) - d.slots;
+        if (cur != snap_c) { /* the first position decoded in cycle cur */
+            snap_c = cur;
+            snap_p = p;
+            snap_n = n;
+            snap_e = e;
+            memcpy(snap_w, wseq, sizeof wseq);
+        }
+        if (d.flags & D_MOVE) {
+            rdy[d.dst] = rdy[d.src0];
+            wseq[d.dst] = wseq[d.src0];
+        } else {
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
+            s = s > a ? s : a;
+            s = s > bb ? s : bb;
+            for (;; s++) { /* the first cycle from s with a start slot and the units */
+                if (s + lat > LONG_CYCLES)
+                    return FAST_RANGE;
+                for (; clean < s + lat + 16; clean += 64) {
+                    memset(tl + clean, 0, 64);
+                    memset(st + clean, 0, 64);
+                }
+                if (st[s] < 5 && !over_pool((uint64_t)tl[s] + d.units))
+                    break;
+            }
+            st[s]++;
+            uint32_t f = s + lat, x = e % RING;
+            ret = ret > f + 1 ? ret : f + 1;
+            es[x] = s;
+            ef[x] = f;
+            er[x] = ret;
+            el[x] = lat;
+            eu[x] = d.units;
+            ed0[x] = wseq[d.src0];
+            ed1[x] = wseq[d.src1];
+            if (d.units) {
+                uint64_t w = LANES(d.units), bad = 0;
+                for (uint32_t y = s / 8; 8 * y < f; y++) { /* the words of [s, f) */
+                    uint32_t from = 8 * y > s ? 0 : s % 8, to = f - 8 * y > 8 ? 8 : f - 8 * y;
+                    uint64_t v, lanes = (~UINT64_C(0) >> (8 * (8 - to))) & (~UINT64_C(0) << (8 * from));
+                    memcpy(&v, tl + 8 * y, 8);
+                    v += w & lanes;
+                    bad |= over_pool(v);
+                    memcpy(tl + 8 * y, &v, 8);
+                }
+                if (bad) {
+                    if (!snap_c)
+                        return FAST_ORDER;
+                    /* resume at the start of cycle snap_c: entries before snap_e decoded;
+                     * those retired by then (in order, at most 32 live) left */
+                    uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
+                    while (head < snap_e && er[head % RING] < C)
+                        head++;
+                    rs->c = C;
+                    rs->head = head;
+                    rs->tail = snap_e;
+                    for (uint32_t q = head; q < snap_e; q++) {
+                        uint32_t y = q % RING, sl = q % ROB;
+                        rs->start[sl] = es[y] < C ? es[y] : UNSTARTED;
+                        rs->fin[sl] = ef[y];
+                        rs->lat[sl] = el[y];
+                        rs->units[sl] = eu[y];
+                        rs->dep0[sl] = ed0[y];
+                        rs->dep1[sl] = ed1[y];
+                    }
+                    memcpy(rs->writer, snap_w, sizeof snap_w);
+                    *rpc = snap_p;
+                    *rn = snap_n;
+                    return FAST_RESUME;
+                }
+            }
+            rdy[d.dst] = f;
+            wseq[d.dst] = e;
+            e++;
+        }
+        if (d.flags & D_LAST)
+            break;
+        p = draft_next(cd, p);
+    }
+    uint32_t cyc = ret + 1;
+    *cost = cyc > 4 ? cyc - 3 : 1;
+    *npos = n + 1;
+    return FAST_OK;
 }
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
-
-#define NOSEQ UINT32_MAX
-#define UNSTARTED UINT32_MAX
 
 /* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
 typedef struct walk {
@@ -375,6 +542,15 @@ static inline bool dep_met(uint32_t d, uint32_t head, const uint32_t *start, con
     return d == NOSEQ || d < head || (start[d % ROB] != UNSTARTED && fin[d % ROB] <= c);
 }
 
+/* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
+static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, uint32_t needM,
+                               uint32_t needD)
+{
+    uint32_t alu = (uint32_t)held & 7;
+    return (alu >= 4 ? needA : 0) | (alu >= 3 ? need2A : 0) | ((held & 0x30) ? needM : 0) |
+           ((held & 0xC0) ? needD : 0);
+}
+
 static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >> k) | (x << (32 - k)) : x; }
 
 /* gas.md §5.3 with absolute cycle numbers instead of countdowns. An entry started in cycle s
@@ -386,21 +562,51 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
  * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(walk *w)
+static uint32_t sim_block(walk *w, const sim_start *init)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
-    uint32_t start[ROB], fin[ROB], dcyc[ROB];
+    uint32_t start[ROB], fin[ROB];
     uint8_t units[ROB];
     uint32_t lat[ROB], dep0[ROB], dep1[ROB];
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
+    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose producers are known
+     * to be done (once met, a dependency stays met) */
+    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, depok = 0;
     uint32_t head = 0, tail = 0;
-    uint64_t held = 0; /* unit_lane sum of the executing entries */
+    uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
+    if (init) { /* resume (long_walk): units of entries past their fin come back at once */
+        c = init->c;
+        head = init->head;
+        tail = init->tail;
+        first = false;
+        memcpy(writer, init->writer, sizeof writer);
+        for (uint32_t q = head; q < tail; q++) {
+            unsigned s = q % ROB;
+            uint32_t bit = 1u << s, a = init->units[s] & 7;
+            start[s] = init->start[s];
+            fin[s] = init->fin[s];
+            lat[s] = init->lat[s];
+            units[s] = init->units[s];
+            dep0[s] = init->dep0[s];
+            dep1[s] = init->dep1[s];
+            needA |= a ? bit : 0;
+            need2A |= a == 2 ? bit : 0;
+            needM |= (units[s] & 0x10) ? bit : 0;
+            needD |= (units[s] & 0x40) ? bit : 0;
+            if (start[s] == UNSTARTED) {
+                unstarted |= bit;
+            } else {
+                holding |= bit;
+                held += units[s];
+            }
+        }
+    }
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps) */
         for (uint32_t h = holding; h; h &= h - 1) {
@@ -412,8 +618,7 @@ static uint32_t sim_block(walk *w)
         }
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
-        uint32_t dec = 4;
-        bool decoded = false; /* an entry was decoded in this cycle */
+        uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
         while (more && tail - head < ROB) {
             const dins *in = &w->buf[w->i];
             if (!first && in->slots > dec)
@@ -424,16 +629,21 @@ static uint32_t sim_block(walk *w)
                 writer[in->dst] = writer[in->src0];
             } else {
                 unsigned s = tail % ROB;
+                uint32_t bit = 1u << s, a = in->units & 7;
                 lat[s] = in->lat;
                 start[s] = UNSTARTED;
-                dcyc[s] = c;
                 units[s] = in->units;
                 dep0[s] = writer[in->src0];
                 dep1[s] = writer[in->src1];
                 writer[in->dst] = tail;
-                unstarted |= 1u << s;
+                unstarted |= bit;
+                fresh |= bit;
+                depok &= ~bit;
+                needA = (needA & ~bit) | (a ? bit : 0);
+                need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
+                needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
+                needD = (needD & ~bit) | ((in->units & 0x40) ? bit : 0);
                 tail++;
-                decoded = true;
             }
             if (in->flags & D_LAST)
                 more = false;
@@ -442,15 +652,20 @@ static uint32_t sim_block(walk *w)
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
-         * in this cycle (held only grows, dependencies change between cycles) */
+         * in this cycle (held only grows, dependencies change between cycles). Entries whose
+         * units are exhausted are masked out as a whole (`blocked`), not tried one by one. */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
-        for (uint32_t age = rotr32(unstarted, h0); age; age &= age - 1) {
+        uint32_t age = rotr32(unstarted & ~fresh & ~blocked(held, needA, need2A, needM, needD), h0);
+        while (age) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
-            if (dcyc[s] == c || over_pool(held + units[s]))
-                continue; /* still DECODED, or units busy */
-            if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
-                continue;
+            uint32_t bit = 1u << s;
+            age &= age - 1;
+            if (!(depok & bit)) {
+                if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
+                    continue;
+                depok |= bit;
+            }
             if (!iss) {
                 busy = true;
                 break;
@@ -458,9 +673,10 @@ static uint32_t sim_block(walk *w)
             start[s] = c;
             fin[s] = c + lat[s];
             held += units[s];
-            unstarted &= ~(1u << s);
-            holding |= 1u << s;
+            unstarted &= ~bit;
+            holding |= bit;
             iss--;
+            age &= ~rotr32(blocked(held, needA, need2A, needM, needD), h0);
         }
         /* (c) stop */
         if (!more && head == tail)
@@ -483,7 +699,7 @@ static uint32_t sim_block(walk *w)
          * entry becomes WAITING, or if starts were short; otherwise the first unit return or
          * dependency release (a fin of an executing entry) or the oldest entry's retirement.
          * Every cycle before that would decode, start and retire nothing. */
-        if (busy || decoded || (more && tail - head < ROB) || head == tail) {
+        if (busy || fresh || (more && tail - head < ROB) || head == tail) {
             c++;
             continue;
         }
@@ -502,16 +718,28 @@ static uint32_t sim_block(walk *w)
 
 uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
 {
-    dins buf[CHUNK];
+    uint32_t cost, n = 0;
+    sim_start rs;
     uint64_t pc = b;
-    uint32_t n = decode_chunk(cd, &pc, m, buf), cost;
-    if ((buf[n - 1].flags & D_LAST) && fast_block(buf, n, &cost)) {
-        if (npos)
-            *npos = n;
-        return cost;
+    int rc = FAST_ORDER;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
+        rc = fast_walk(cd, b, m, &cost, &n);
+        if (rc == FAST_RANGE)
+            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
+        if (rc == FAST_OK) {
+            if (npos)
+                *npos = n;
+            return cost;
+        }
     }
-    walk w = { cd, m, buf, n, 0, pc, n };
-    cost = sim_block(&w);
+    if (rc != FAST_RESUME) {
+        pc = b;
+        n = 0;
+    }
+    dins buf[CHUNK];
+    uint32_t k = decode_chunk(cd, &pc, m, buf);
+    walk w = { cd, m, buf, k, 0, pc, n + k };
+    cost = sim_block(&w, rc == FAST_RESUME ? &rs : NULL);
     if (npos)
         *npos = w.total;
     return cost;

@@ -363,7 +363,7 @@ int javm_prepare(const uint8_t *code, uint64_t L, const uint8_t *bitmask, const 
     p->L = L;
     p->njt = n;
     p->code = calloc(L + EXEC_CODE_PAD, 1);
-    p->bitmask = malloc(klen ? klen : 1);
+    p->bitmask = calloc(klen + EXEC_MASK_PAD, 1);
     p->jt = malloc(n ? n * sizeof *p->jt : 1);
     if (!p->code || !p->bitmask || !p->jt)
         goto done;
