@@ -127,6 +127,20 @@ static void test_grow(void **state)
     assert_int_equal(failalloc_calls(), calls);
     assert_int_equal(cap, 128);
     free(a);
+    /* the uint32_t-capacity form (CNode slots, overlays) */
+    uint32_t *b = NULL, bcap = 0;
+    assert_int_equal(util_grow_u32((void **)&b, &bcap, 5, sizeof *b, 4), JAVM_OK);
+    assert_int_equal(bcap, 8);
+    b[7] = 7;
+    failalloc_arm(0);
+    assert_int_equal(util_grow_u32((void **)&b, &bcap, 9, sizeof *b, 4), JAVM_ERR_ALLOC);
+    failalloc_disarm();
+    assert_int_equal(bcap, 8);
+    assert_int_equal(b[7], 7);
+    assert_int_equal(util_grow_u32((void **)&b, &bcap, 9, sizeof *b, 4), JAVM_OK);
+    assert_int_equal(bcap, 16);
+    assert_int_equal(b[7], 7);
+    free(b);
 }
 
 int main(void)

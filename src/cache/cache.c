@@ -8,6 +8,7 @@
 #include "cache/cache.h"
 #include "store/store.h"
 #include "util/grow.h"
+#include "util/search.h"
 
 /* ==== tables ============================================================================= */
 
@@ -157,32 +158,15 @@ void cache_entry_free(cache_entry *e)
 }
 
 /* Slot and overlay edits that undo replays: capacity never shrinks, so they cannot fail. */
-static void raw_slot_set(javm_cnode *cn, uint32_t slot, bool present, const javm_key *k)
+static void raw_slot_set(javm_cap *cn, uint32_t slot, bool present, const javm_key *k)
 {
-    uint32_t i = 0;
-    while (i < cn->n_slots && cn->slots[i].slot < slot)
-        i++;
-    bool found = i < cn->n_slots && cn->slots[i].slot == slot;
-    if (!present) {
-        if (found) {
-            memmove(&cn->slots[i], &cn->slots[i + 1], (cn->n_slots - i - 1) * sizeof cn->slots[0]);
-            cn->n_slots--;
-        }
-        return;
-    }
-    if (!found) {
-        memmove(&cn->slots[i + 1], &cn->slots[i], (cn->n_slots - i) * sizeof cn->slots[0]);
-        cn->n_slots++;
-        cn->slots[i].slot = slot;
-    }
-    cn->slots[i].target = *k;
+    /* a removal, a replacement or an insertion into reserved room: cannot fail */
+    javm_cnode_set_slot(cn, slot, present ? k : NULL);
 }
 
 static void raw_overlay_set(javm_instance *in, uint32_t start, bool present, const javm_hash *h)
 {
-    uint32_t i = 0;
-    while (i < in->n_overlays && in->overlays[i].start < start)
-        i++;
+    uint32_t i = (uint32_t)UTIL_LOWER_BOUND(in->overlays, in->n_overlays, start, start);
     bool found = i < in->n_overlays && in->overlays[i].start == start;
     if (!present) {
         if (found) {
@@ -269,7 +253,7 @@ static void undo_one(javm_cache *c, cache_undo *u)
         e->cap = u->cap;
         break;
     case U_SLOT:
-        raw_slot_set(&e->cap->cnode, u->u32, u->flag != 0, &u->key);
+        raw_slot_set(e->cap, u->u32, u->flag != 0, &u->key);
         break;
     case U_OVERLAY:
         raw_overlay_set(&e->cap->instance, u->u32, u->flag != 0, &u->key.hash);
@@ -1221,17 +1205,10 @@ int javm_cache_cnode_set(javm_cache *c, javm_ref ref, uint32_t slot, const javm_
     if (prev && (rc = cache_resolve(c, &prev_key, &old)))
         return rc;
     size_t mark = cache_op_begin(c);
-    if (set && !prev && cn->n_slots == cn->cap_slots) {
-        /* Grow before any effect, so the edit below cannot fail. */
-        uint32_t n = cn->cap_slots ? cn->cap_slots * 2 : 4;
-        javm_cnode_slot *s = realloc(cn->slots, (size_t)n * sizeof *s);
-        if (!s)
-            rc = CAP_ERR(JAVM_ERR_ALLOC);
-        else {
-            cn->slots = s;
-            cn->cap_slots = n;
-        }
-    }
+    /* Grow before any effect, so the edit below cannot fail. */
+    if (set && !prev && util_grow_u32((void **)&cn->slots, &cn->cap_slots, cn->n_slots + 1,
+                                      sizeof *cn->slots, 4))
+        rc = CAP_ERR(JAVM_ERR_ALLOC);
     if (rc == JAVM_OK && t)
         rc = cache_rc_inc(c, t, 1);
     if (rc == JAVM_OK) {
@@ -1239,7 +1216,7 @@ int javm_cache_cnode_set(javm_cache *c, javm_ref ref, uint32_t slot, const javm_
         rc = cache_log_push(c, &u);
     }
     if (rc == JAVM_OK) {
-        raw_slot_set(cn, slot, set, &k);
+        raw_slot_set(e->cap, slot, set, &k);
         if (old)
             rc = cache_rc_dec(c, old);
     }
@@ -1256,9 +1233,7 @@ int javm_cache_instance_set_overlay(javm_cache *c, javm_ref ref, uint32_t start,
     javm_instance *in = &e->cap->instance;
     if (start % JAVM_PAGE_SIZE)
         return CAP_ERR(JAVM_ERR_NON_CANONICAL);
-    uint32_t i = 0;
-    while (i < in->n_overlays && in->overlays[i].start < start)
-        i++;
+    uint32_t i = (uint32_t)UTIL_LOWER_BOUND(in->overlays, in->n_overlays, start, start);
     bool had = i < in->n_overlays && in->overlays[i].start == start;
     javm_key prev_key = had ? javm_key_of_hash(&in->overlays[i].data)
                             : (javm_key){ .tag = JAVM_KEY_NONE };
@@ -1284,16 +1259,9 @@ int javm_cache_instance_set_overlay(javm_cache *c, javm_ref ref, uint32_t start,
         }
     }
     size_t mark = cache_op_begin(c);
-    if (data && !had && in->n_overlays == in->cap_overlays) {
-        uint32_t n = in->cap_overlays ? in->cap_overlays * 2 : 4;
-        javm_overlay *o = realloc(in->overlays, (size_t)n * sizeof *o);
-        if (!o)
-            rc = CAP_ERR(JAVM_ERR_ALLOC);
-        else {
-            in->overlays = o;
-            in->cap_overlays = n;
-        }
-    }
+    if (data && !had && util_grow_u32((void **)&in->overlays, &in->cap_overlays,
+                                      in->n_overlays + 1, sizeof *in->overlays, 4))
+        rc = CAP_ERR(JAVM_ERR_ALLOC);
     if (rc == JAVM_OK && t)
         rc = cache_rc_inc(c, t, 1);
     if (rc == JAVM_OK) {

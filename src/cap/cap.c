@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cap/cap.h"
+#include "util/grow.h"
 #include "util/search.h"
 
 int cap_error(int status, const char *file, int line)
@@ -103,22 +104,11 @@ static javm_cap *cap_alloc(javm_kind kind)
     return c;
 }
 
-/* Grows an array of elements of size `el` so that it holds at least `need`; doubling. */
+/* Grows an array of elements of size `el` so that it holds at least `need`; doubling from 4
+ * (util/grow.h). */
 static int grow(void **arr, uint32_t *capacity, uint32_t need, size_t el)
 {
-    if (need <= *capacity)
-        return JAVM_OK;
-    uint64_t n = *capacity ? (uint64_t)*capacity * 2 : 4;
-    while (n < need)
-        n *= 2;
-    if (n > UINT32_MAX)
-        n = UINT32_MAX;
-    void *p = realloc(*arr, (size_t)n * el);
-    if (!p)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    *arr = p;
-    *capacity = (uint32_t)n;
-    return JAVM_OK;
+    return util_grow_u32(arr, capacity, need, el, 4) ? CAP_ERR(JAVM_ERR_ALLOC) : JAVM_OK;
 }
 
 /* ---- Data ---------------------------------------------------------------------------- */

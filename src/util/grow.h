@@ -32,4 +32,15 @@ static inline int util_grow(void **p, size_t *cap, size_t need, size_t el, size_
     return JAVM_OK;
 }
 
+/* The same for an array whose capacity is a uint32_t (cap kinds' slot and overlay lists): a
+ * capacity past UINT32_MAX is recorded as UINT32_MAX (the array is at least that large). */
+static inline int util_grow_u32(void **p, uint32_t *cap, uint32_t need, size_t el, uint32_t first)
+{
+    size_t c = *cap;
+    int rc = util_grow(p, &c, need, el, first);
+    if (rc == JAVM_OK)
+        *cap = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    return rc;
+}
+
 #endif
