@@ -48,8 +48,9 @@ int main(void)
 {
     javm_store *store;
     javm_cache *cache;
-    /* Raw Blake2b as the library runs it (no sodium_init: the portable code), then after
-     * sodium_init (libsodium's pick for this CPU): issue 13 item 19, docs/caps-impl.md. */
+    /* Raw Blake2b before the library starts (libsodium uninitialised: its portable code), and
+     * at the end as the library runs it (javm_cache_open called sodium_init: libsodium's pick
+     * for this CPU): issue 13 item 19, docs/caps-impl.md. */
     double raw_before = raw_blake2b_mbs();
     check(javm_store_mem_new(&store), "store");
     check(javm_cache_open(store, &cache), "cache");

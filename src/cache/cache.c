@@ -726,6 +726,8 @@ int javm_cache_open(javm_store *store, javm_cache **out)
     size_t vlen;
     if (!store || !out)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if ((rc = cap_crypto_init()))
+        return CAP_ERR(rc);
     javm_cache *c = calloc(1, sizeof *c);
     if (!c)
         return CAP_ERR(JAVM_ERR_ALLOC);

@@ -20,6 +20,10 @@ int cap_error(int status, const char *file, int line);
 /* H("") (the Empty leaf) and Z = H(4096 zero bytes) (caps.md §3.3). */
 extern const javm_hash cap_hash_empty;
 extern const javm_hash cap_hash_zero_page;
+/* Initialises libsodium (sodium_init: idempotent and thread-safe), as its contract asks before
+ * any other call; the library's open paths call it. JAVM_ERR_INTERNAL if libsodium cannot
+ * start. */
+int cap_crypto_init(void);
 /* Roots of all-empty CNode subtrees: level 0 is H(0x00), level k is H(0x01 ‖ E[k-1] ‖ E[k-1]).
  * Immutable; checked against a recomputation by tests/test_cap_hash.c. */
 extern const javm_hash cap_empty_cnode_roots[JAVM_CNODE_MAX_SIZE_LOG + 1];

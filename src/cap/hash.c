@@ -4,7 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cap/cap.h"
+
+int cap_crypto_init(void)
+{
+    return sodium_init() < 0 ? JAVM_ERR_INTERNAL : JAVM_OK;
+}
 
 void javm_blake2b(const void *x, size_t len, javm_hash *out)
 {

@@ -34,6 +34,8 @@ int javm_vm_new(javm_vm **out, uint32_t max_depth)
         return JAVM_ERR_INVALID_ARG;
     if (max_depth == 0)
         max_depth = JAVM_MAX_CALL_DEPTH;
+    if (cap_crypto_init())
+        return JAVM_ERR_INTERNAL;
     javm_vm *vm = calloc(1, sizeof *vm);
     if (!vm)
         return JAVM_ERR_ALLOC;
