@@ -42,12 +42,13 @@ typedef struct code_buf {
 static void emit(code_buf *b, const uint8_t *bytes, size_t n)
 {
     if (b->L + n > b->cap) {
+        size_t oldk = b->cap ? b->cap / 8 + 1 : 0; /* bitmask bytes already zeroed */
         b->cap = (b->cap + n) * 2;
         b->c = realloc(b->c, b->cap);
         b->k = realloc(b->k, b->cap / 8 + 1);
         if (!b->c || !b->k)
             exit(4);
-        memset(b->k + b->L / 8 + 1, 0, b->cap / 8 - b->L / 8);
+        memset(b->k + oldk, 0, b->cap / 8 + 1 - oldk);
     }
     memcpy(b->c + b->L, bytes, n);
     b->k[b->L / 8] |= (uint8_t)(1u << (b->L % 8));

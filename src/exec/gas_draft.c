@@ -4,14 +4,15 @@
  * reorder buffer, a unit pool) simulated over the block's instructions. Computed once per
  * block start in javm_prepare (exec/prepare.c) or on demand (exec_block_cost_slow).
  *
- * Two ways to the same number. fast_block: when no cycle runs out of units or start slots
- * the schedule is a closed formula per instruction, checked afterwards (about 80% of the
- * blocks of compiled code). sim_block: gas.md §5.3's micro-step loop organised per cycle
- * (decode as far as the slots allow, start in age order, retire), on absolute cycle numbers,
- * jumping over cycles in which nothing can happen; loads (25 cycles) and divisions (60) made
- * a plain countdown loop spend most of its time idle. Speed: bench/bench_gas.c and
- * docs/exec.md. tests/ref/gas_ref.c is the literal transcription both are checked against
- * (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
+ * Three ways to the same number (docs/exec.md). fast_walk: decode and place the entries in
+ * age order, each at the first cycle where it is ready, fits and has a start slot, with
+ * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
+ * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
+ * the same past 64 cycles or 32 entries (byte timelines, ROB stalls). sim_block: gas.md
+ * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
+ * nothing can happen; from the start, or resumed where long_walk's placement stops being
+ * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
+ * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
