@@ -445,15 +445,26 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            for (;; s++) { /* the first cycle from s with a start slot and the units */
+            /* the first cycle from s with a start slot and the units, eight cycles a step:
+             * a lane fails when its units are over the pool with this entry's added
+             * (over_pool sets bit 3, 5 or 7) or it has 5 starts (5 + 3 sets bit 3) */
+            for (uint64_t lanes = ~UINT64_C(0) << (8 * (s % 8));; lanes = ~UINT64_C(0)) {
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
                 for (; clean < s + lat + 16; clean += 64) {
                     memset(tl + clean, 0, 64);
                     memset(st + clean, 0, 64);
                 }
-                if (st[s] < 5 && !over_pool((uint64_t)tl[s] + d.units))
+                uint64_t v, t;
+                memcpy(&v, tl + s / 8 * 8, 8);
+                memcpy(&t, st + s / 8 * 8, 8);
+                uint64_t fail = over_pool(v + LANES(d.units)) | ((t + LANES(3)) & LANES(0x08));
+                uint64_t ok = ~((fail >> 3) | (fail >> 5) | (fail >> 7)) & LANES(1) & lanes;
+                if (ok) {
+                    s = s / 8 * 8 + (uint32_t)__builtin_ctzll(ok) / 8;
                     break;
+                }
+                s = s / 8 * 8 + 8;
             }
             st[s]++;
             uint32_t f = s + lat, x = e % RING;
