@@ -4,14 +4,15 @@
  * reorder buffer, a unit pool) simulated over the block's instructions. Computed once per
  * block start in javm_prepare (exec/prepare.c) or on demand (exec_block_cost_slow).
  *
- * Two ways to the same number. fast_block: when no cycle runs out of units or start slots
- * the schedule is a closed formula per instruction, checked afterwards (about 80% of the
- * blocks of compiled code). sim_block: gas.md §5.3's micro-step loop organised per cycle
- * (decode as far as the slots allow, start in age order, retire), on absolute cycle numbers,
- * jumping over cycles in which nothing can happen; loads (25 cycles) and divisions (60) made
- * a plain countdown loop spend most of its time idle. Speed: bench/bench_gas.c and
- * docs/exec.md. tests/ref/gas_ref.c is the literal transcription both are checked against
- * (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
+ * Three ways to the same number (docs/exec.md). fast_walk: decode and place the entries in
+ * age order, each at the first cycle where it is ready, fits and has a start slot, with
+ * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
+ * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
+ * the same past 64 cycles or 32 entries (byte timelines, ROB stalls). sim_block: gas.md
+ * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
+ * nothing can happen; from the start, or resumed where long_walk's placement stops being
+ * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
+ * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
@@ -444,15 +445,26 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            for (;; s++) { /* the first cycle from s with a start slot and the units */
+            /* the first cycle from s with a start slot and the units, eight cycles a step:
+             * a lane fails when its units are over the pool with this entry's added
+             * (over_pool sets bit 3, 5 or 7) or it has 5 starts (5 + 3 sets bit 3) */
+            for (uint64_t lanes = ~UINT64_C(0) << (8 * (s % 8));; lanes = ~UINT64_C(0)) {
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
                 for (; clean < s + lat + 16; clean += 64) {
                     memset(tl + clean, 0, 64);
                     memset(st + clean, 0, 64);
                 }
-                if (st[s] < 5 && !over_pool((uint64_t)tl[s] + d.units))
+                uint64_t v, t;
+                memcpy(&v, tl + s / 8 * 8, 8);
+                memcpy(&t, st + s / 8 * 8, 8);
+                uint64_t fail = over_pool(v + LANES(d.units)) | ((t + LANES(3)) & LANES(0x08));
+                uint64_t ok = ~((fail >> 3) | (fail >> 5) | (fail >> 7)) & LANES(1) & lanes;
+                if (ok) {
+                    s = s / 8 * 8 + (uint32_t)__builtin_ctzll(ok) / 8;
                     break;
+                }
+                s = s / 8 * 8 + 8;
             }
             st[s]++;
             uint32_t f = s + lat, x = e % RING;
