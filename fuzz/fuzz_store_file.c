@@ -15,8 +15,11 @@
  * assertion is a finding: either the walk missed damage or the library mishandled a status.
  * What the in-process API guarantees (docs/store.md): a store that passes the page walk does not
  * make LMDB fault in these operations; one that passes only the open checks may. */
-#define _GNU_SOURCE /* mkdtemp */
+#define _GNU_SOURCE /* kill */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,28 +56,43 @@ static void must(int rc, const char *what)
 static void rm_store(const char *dir)
 {
     const char *files[] = { "data.mdb", "lock.mdb", "javm.lock" };
-    char p[128];
+    char p[400];
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         unlink(p);
     }
 }
 
-static void drop_dir(void)
+/* libFuzzer ends with _Exit (no atexit): a run removes the directories of runs whose process
+ * is gone instead. */
+static void drop_stale(const char *base)
 {
-    rm_store(g_dir);
-    rmdir(g_dir);
+    DIR *d = opendir(base);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        int pid;
+        char dir[300];
+        if (sscanf(de->d_name, "javm-fuzz-store-%d", &pid) != 1 || pid <= 0 ||
+            kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(dir, sizeof dir, "%s/%s", base, de->d_name);
+        rm_store(dir);
+        rmdir(dir);
+    }
+    if (d)
+        closedir(d);
 }
 
-/* The healthy store, built once in g_dir (removed at exit) and kept in memory as g_tmpl. */
+/* The healthy store, built once in g_dir and kept in memory as g_tmpl. */
 static void build_template(void)
 {
     /* in memory when there is a tmpfs: each input rewrites the file */
-    snprintf(g_dir, sizeof g_dir, "%s/javm-fuzz-store-XXXXXX",
-             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    if (!mkdtemp(g_dir))
-        fail("mkdtemp", 0);
-    atexit(drop_dir);
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    drop_stale(base);
+    snprintf(g_dir, sizeof g_dir, "%s/javm-fuzz-store-%d", base, (int)getpid());
+    rm_store(g_dir);
+    if (mkdir(g_dir, 0700) && errno != EEXIST)
+        fail("mkdir", 0);
     javm_store *s;
     javm_cache *c;
     javm_ka *ka;
