@@ -15,10 +15,11 @@
  *
  * Kept between inputs, for speed (a fresh VM and guest memory cost page faults and 4 GiB
  * mappings, most of an input's time): the two VMs (max_depth 2 and 4) with their host functions
- * and their pool of reset guest memories, and the harness's base memory, reset per input. Each
+ * and their pool of reset guest memories, and the harness's base memory, reset per input
+ * (all made afresh every 4096 inputs, which bounds the resident pages they keep). Each
  * input starts with an empty stack, an empty program cache (javm_vm_clear_image_cache) and its
  * own store, cache and kernel assist, so only javm_memory_reset's "as new" promise carries
- * over (test_exec_memory checks it); the snapshots' buffers keep their capacity.
+ * over (test_exec_flow checks it); the snapshots' buffers keep their capacity.
  *
  * Input: byte 0 = flags (bit 0: gas from bytes 1-2, else 2^40; bit 1: max_depth 2, else 4),
  * then records of 1 op byte + 4 register bytes (+ 8 raw bytes for each 0xFF), see rd_op/rd_reg. */
@@ -194,6 +195,17 @@ static hlist g_held;
 
 static void fix_init(fix *f, uint32_t max_depth)
 {
+    static unsigned uses;
+    if (++uses % 4096 == 0) {
+        /* fresh VMs and base memory now and then: every page an input touched stays
+         * resident (zeroed) in the pooled memories */
+        for (int i = 0; i < 2; i++) {
+            javm_vm_free(g_vms[i]);
+            g_vms[i] = NULL;
+        }
+        javm_memory_free(g_base_mem);
+        g_base_mem = NULL;
+    }
     memset(f, 0, sizeof *f);
     CHECK(javm_store_mem_new(&f->store) == JAVM_OK, "store");
     CHECK(javm_cache_open(f->store, &f->cache) == JAVM_OK, "cache");
