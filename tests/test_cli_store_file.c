@@ -9,6 +9,7 @@
  * lets LMDB meet the damage in its child process: the child dies, fsck reports it and names
  * the page. argv[1] is the javm command (CMake passes it). */
 #include "store_fixtures.h"
+#include "store/lmdb_file.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -267,6 +268,27 @@ static void test_truncated(void **state)
     done(&f);
 }
 
+/* A file shorter than the size the caller saw (truncated by another process between fstat
+ * and the reads): a clean corrupt-store status while the page size is still unknown (it
+ * divided by a page size of 0). */
+static void test_shrunk_under_the_reader(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/javm-shrunk-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    uint8_t z[10] = { 0 };
+    assert_int_equal(write(fd, z, sizeof z), (ssize_t)sizeof z);
+    static const char *const names[] = { "blobs" };
+    lmdbf_info info;
+    char msg[256] = "";
+    assert_int_equal(lmdbf_check(fd, 8192, names, 1, &info, msg, sizeof msg),
+                     JAVM_ERR_STORE_CORRUPT);
+    assert_non_null(strstr(msg, "meta page"));
+    close(fd);
+}
+
 static void test_meta_pages(void **state)
 {
     (void)state;
@@ -450,6 +472,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_healthy),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_shrunk_under_the_reader),
         cmocka_unit_test(test_meta_pages),
         cmocka_unit_test(test_tables),
         cmocka_unit_test(test_pages),

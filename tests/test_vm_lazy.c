@@ -141,6 +141,27 @@ static javm_hash spawn_big(javm_cache *c, const uint8_t tail[2], javm_hash *data
 }
 
 /* build_entry copies no page of a Paged overlay: each stays lazily mapped until touched. */
+/* Unmapping a lazily mapped page drops its borrowed bytes: mapped again it reads zero, so it
+ * is dirty (settle shares the base leaf of a clean page, which would keep the old bytes). */
+static void test_lazy_unmap_is_a_change(void **state)
+{
+    (void)state;
+    javm_memory *m;
+    assert_int_equal(javm_memory_new(&m), JAVM_OK);
+    uint8_t src[4096], b[4];
+    memset(src, 0xAA, sizeof src);
+    assert_int_equal(javm_memory_set_perm(m, 0x10000, 4096, JAVM_PERM_RW), JAVM_OK);
+    assert_int_equal(exec_memory_map_lazy(m, 0x10, src), JAVM_OK);
+    javm_memory_clear_dirty(m);
+    assert_false(javm_memory_is_dirty(m, 0x10));
+    assert_int_equal(javm_memory_set_perm(m, 0x10000, 4096, JAVM_PERM_NONE), JAVM_OK);
+    assert_int_equal(javm_memory_set_perm(m, 0x10000, 4096, JAVM_PERM_RW), JAVM_OK);
+    assert_int_equal(javm_memory_read(m, 0x10000, 4, b), JAVM_OK);
+    assert_int_equal(b[0], 0);
+    assert_true(javm_memory_is_dirty(m, 0x10));
+    javm_memory_free(m);
+}
+
 static void test_build_entry_copies_nothing(void **state)
 {
     env *E = *state;
@@ -223,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_lazy_page),
+        cmocka_unit_test(test_lazy_unmap_is_a_change),
         cmocka_unit_test_setup_teardown(test_build_entry_copies_nothing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_invoke_one_byte, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_materialize_owns_pages, env_setup, env_teardown),

@@ -28,10 +28,11 @@ static bool slot_has_hash(const void *slot, const void *h)
 }
 
 /* Links e where room is known to exist: reserved before, or left by the removal being undone
- * (tables never shrink), so the add cannot fail. */
+ * (tables never shrink). A store load may have filled the table to its load limit since the
+ * removal, so this links without growing (util_table_link): rollback cannot fail. */
 static void tab_link(cache_tab *t, cache_entry *e)
 {
-    cache_slot *s = util_table_add(&t->t, entry_tag(t, e));
+    cache_slot *s = util_table_link(&t->t, entry_tag(t, e));
     s->e = e;
 }
 
@@ -449,8 +450,10 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
                          rc ? "missing for a stored blob" : "not a u32 record");
         rc = CAP_ERR(JAVM_ERR_STORE_CORRUPT);
     }
+    /* A load is not logged, so room is kept for every removal the log may put back too:
+     * rolling back must link without growing (tab_link). */
     if (rc == JAVM_OK)
-        rc = cache_tab_reserve(&c->blobs, 1);
+        rc = cache_tab_reserve(&c->blobs, 1 + c->log_len);
     if (rc == JAVM_OK && !(e = calloc(1, sizeof *e)))
         rc = CAP_ERR(JAVM_ERR_ALLOC);
     if (rc) {

@@ -267,9 +267,15 @@ int javm_memory_set_perm(javm_memory *m, uint64_t start, uint64_t size, javm_per
         touch(m, (uint32_t)pg);
         if ((m->page[pg] & EXEC_P_L) && bits)
             m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_LR | EXEC_P_LW)) | (bits << 6));
-        else if (m->page[pg] & EXEC_P_L) /* unmapped: the borrowed contents are dropped */
+        else if (m->page[pg] & EXEC_P_L) { /* unmapped: the borrowed contents are dropped */
             m->page[pg] = (uint8_t)(m->page[pg] & (EXEC_P_D | EXEC_P_T)), m->src[pg] = NULL;
-        else
+            /* Mapped again, it reads zero where it read the borrowed bytes: a change, which
+             * settle must see (it shares the leaf of a clean page). */
+            if (!(m->page[pg] & EXEC_P_D)) {
+                m->page[pg] |= EXEC_P_D;
+                m->dirty[m->ndirty++] = (uint32_t)pg;
+            }
+        } else
             m->page[pg] = (uint8_t)((m->page[pg] & ~(EXEC_P_R | EXEC_P_W)) | bits);
     }
     return JAVM_OK;

@@ -114,6 +114,9 @@ static int read_at(rd *r, void *buf, size_t n, uint64_t off)
                      strerror(errno));
             return JAVM_ERR_STORE;
         }
+        if (k == 0 && r->psize == 0) /* a meta page: the page size is not known yet */
+            return corrupt(r, "data.mdb ends at %llu, inside a meta page",
+                           (unsigned long long)(off + got));
         if (k == 0)
             return corrupt(r, "data.mdb ends at %llu, inside page %llu",
                            (unsigned long long)(off + got), (unsigned long long)(off / r->psize));

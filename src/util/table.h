@@ -113,10 +113,29 @@ static inline int util_table_reserve(util_table *t, size_t more)
 /* Claims an empty slot for a new key with this tag (the caller checked that the key is
  * absent) and returns it, zeroed but for the tag, for the caller to fill; NULL when the
  * table had to grow and could not (nothing changed). Never fails after util_table_reserve. */
+static inline void *util_table_place(util_table *t, uint64_t tag);
+
 static inline void *util_table_add(util_table *t, uint64_t tag)
 {
     if (tag == 0 || util_table_reserve(t, 1) != JAVM_OK)
         return NULL;
+    return util_table_place(t, tag);
+}
+
+/* Like util_table_add, but never grows: for a rollback that puts back what it removed, which
+ * must not fail. The load may pass 1/2 for a while (the next reserve grows the array); it
+ * needs one slot left empty after the add, else NULL (nothing changed). */
+static inline void *util_table_link(util_table *t, uint64_t tag)
+{
+    if (tag == 0 || t->count + 2 > util_table_cap(t))
+        return NULL;
+    return util_table_place(t, tag);
+}
+
+/* Claims the first empty slot of tag's probe chain: the caller made sure one exists and
+ * another stays empty. */
+static inline void *util_table_place(util_table *t, uint64_t tag)
+{
     size_t i = (size_t)tag & t->mask;
     while (util_table_used(util_table_at(t, i)))
         i = (i + 1) & t->mask;
