@@ -146,7 +146,9 @@ typedef struct dins {
 } dins;
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
-enum { D_MOVE = 1, D_LAST = 2 };
+enum { D_MOVE = 1, D_LAST = 2 }; /* the row's bits 30 and 31 (ROW_MOVE, ROW_TERM) */
+_Static_assert((UINT32_C(1) << 30) >> 30 == D_MOVE && (UINT32_C(1) << 31) >> 30 == D_LAST,
+               "ROW_MOVE and ROW_TERM are D_MOVE and D_LAST at bit 30");
 
 /* Positions decoded at a time. A block is decoded once into a buffer of this many records,
  * which the fast path reads, and which the simulation reads and refills for longer blocks. */
@@ -270,7 +272,7 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
         lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
     d.lat = (uint8_t)lat;
-    d.flags = (uint8_t)(((r & ROW_MOVE) ? D_MOVE : 0) | ((r & ROW_TERM) ? D_LAST : 0));
+    d.flags = (uint8_t)(r >> 30); /* ROW_MOVE, ROW_TERM are D_MOVE, D_LAST shifted by 30 */
     d.pad = 0;
     return d;
 }
