@@ -5,7 +5,8 @@
  * built with clang-19 when present), and on any deblob or JIMG files given as arguments.
  * Prints, per program, the block-cost computation alone (every block start, best of N
  * samples of at least ~4 MB of code, repeating a small program's blocks) and
- * the whole javm_prepare under the jam-draft and JAVM profiles. Usage: bench_gas [FILE...] */
+ * the whole javm_prepare under the jam-draft and JAVM profiles. Usage: bench_gas [FILE...]
+ * (BENCH_GAS_PASSES / BENCH_GAS_ONLY: see measure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,21 @@ static void measure(const char *name, const uint8_t *c, size_t L, const uint8_t 
     uint64_t best_cost = UINT64_MAX, best_prep_d = UINT64_MAX, best_prep_j = UINT64_MAX;
     uint64_t nblocks = 0, sum = 0;
     exec_code cd = { p->code, p->bitmask, p->L, JAVM_PROFILE_JAM_DRAFT };
+    /* BENCH_GAS_PASSES=K (and BENCH_GAS_ONLY=name): K passes of the block costs and nothing
+     * else timed, for an instruction count under cachegrind that does not depend on the
+     * machine's load: (Ir with K passes - Ir with 0) / K is one pass. */
+    const char *only = getenv("BENCH_GAS_ONLY"), *passes = getenv("BENCH_GAS_PASSES");
+    if (passes) {
+        uint64_t s = 0, K = strtoull(passes, NULL, 10);
+        if (!only || strcmp(only, name) == 0)
+            for (uint64_t rep = 0; rep < K; rep++)
+                for (uint32_t i = 0; i < p->nrecs; i++)
+                    if (p->recs[i].cost[0])
+                        s += exec_draft_block_cost(&cd, p->recs[i].pc, 25, NULL);
+        printf("%-12s %llu passes, gas %llu\n", name, (unsigned long long)K, (unsigned long long)s);
+        javm_program_free(p);
+        return;
+    }
     /* A sample costs at least ~4 MB of code (a small program's block costs many times over):
      * a single pass over 2 KB lasts microseconds, and the best of 7 of those measured the
      * caches javm_prepare left and the other tenants more than the code. */
@@ -172,11 +188,14 @@ int main(int argc, char **argv)
     printf("jam-draft block costs, best of %d, thread CPU time (MB = 10^6 bytes of code)\n", RUNS);
     printf("%-12s %9s %8s %7s %10s %10s %10s %10s %8s\n", "program", "bytes", "instrs", "blocks",
            "total gas", "cost MB/s", "ns/block", "prep MB/s", "javm MB/s");
-    code_buf b;
-    generate(&b, 200000);
-    measure("generated", b.c, b.L, b.k, b.ninstr);
-    free(b.c);
-    free(b.k);
+    const char *only = getenv("BENCH_GAS_ONLY");
+    if (!only || strcmp(only, "generated") == 0) {
+        code_buf b;
+        generate(&b, 200000);
+        measure("generated", b.c, b.L, b.k, b.ninstr);
+        free(b.c);
+        free(b.k);
+    }
     if (gb_have_clang()) {
         char root[1024], fl[1200], msg[256];
         snprintf(fl, sizeof fl, "-I%s/guest/examples", gb_root(root, sizeof root));

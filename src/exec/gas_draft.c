@@ -146,7 +146,9 @@ typedef struct dins {
 } dins;
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
-enum { D_MOVE = 1, D_LAST = 2 };
+enum { D_MOVE = 1, D_LAST = 2 }; /* the row's bits 30 and 31 (ROW_MOVE, ROW_TERM) */
+_Static_assert((UINT32_C(1) << 30) >> 30 == D_MOVE && (UINT32_C(1) << 31) >> 30 == D_LAST,
+               "ROW_MOVE and ROW_TERM are D_MOVE and D_LAST at bit 30");
 
 /* Positions decoded at a time. A block is decoded once into a buffer of this many records,
  * which the fast path reads, and which the simulation reads and refills for longer blocks. */
@@ -201,6 +203,44 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
+/* The register byte ζ[p+1], decoded once for all 256 values: lo = min(12, b & 15) in bits
+ * 4-7, hi = min(12, b >> 4) in bits 8-11 (where decode_pos packs them), lo == hi in bit 0.
+ * Generated: lo | hi << 4 shifted by 4, plus the comparison. */
+static const uint16_t regbyte[256] = {
+    0x001, 0x010, 0x020, 0x030, 0x040, 0x050, 0x060, 0x070,
+    0x080, 0x090, 0x0A0, 0x0B0, 0x0C0, 0x0C0, 0x0C0, 0x0C0,
+    0x100, 0x111, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
+    0x180, 0x190, 0x1A0, 0x1B0, 0x1C0, 0x1C0, 0x1C0, 0x1C0,
+    0x200, 0x210, 0x221, 0x230, 0x240, 0x250, 0x260, 0x270,
+    0x280, 0x290, 0x2A0, 0x2B0, 0x2C0, 0x2C0, 0x2C0, 0x2C0,
+    0x300, 0x310, 0x320, 0x331, 0x340, 0x350, 0x360, 0x370,
+    0x380, 0x390, 0x3A0, 0x3B0, 0x3C0, 0x3C0, 0x3C0, 0x3C0,
+    0x400, 0x410, 0x420, 0x430, 0x441, 0x450, 0x460, 0x470,
+    0x480, 0x490, 0x4A0, 0x4B0, 0x4C0, 0x4C0, 0x4C0, 0x4C0,
+    0x500, 0x510, 0x520, 0x530, 0x540, 0x551, 0x560, 0x570,
+    0x580, 0x590, 0x5A0, 0x5B0, 0x5C0, 0x5C0, 0x5C0, 0x5C0,
+    0x600, 0x610, 0x620, 0x630, 0x640, 0x650, 0x661, 0x670,
+    0x680, 0x690, 0x6A0, 0x6B0, 0x6C0, 0x6C0, 0x6C0, 0x6C0,
+    0x700, 0x710, 0x720, 0x730, 0x740, 0x750, 0x760, 0x771,
+    0x780, 0x790, 0x7A0, 0x7B0, 0x7C0, 0x7C0, 0x7C0, 0x7C0,
+    0x800, 0x810, 0x820, 0x830, 0x840, 0x850, 0x860, 0x870,
+    0x881, 0x890, 0x8A0, 0x8B0, 0x8C0, 0x8C0, 0x8C0, 0x8C0,
+    0x900, 0x910, 0x920, 0x930, 0x940, 0x950, 0x960, 0x970,
+    0x980, 0x991, 0x9A0, 0x9B0, 0x9C0, 0x9C0, 0x9C0, 0x9C0,
+    0xA00, 0xA10, 0xA20, 0xA30, 0xA40, 0xA50, 0xA60, 0xA70,
+    0xA80, 0xA90, 0xAA1, 0xAB0, 0xAC0, 0xAC0, 0xAC0, 0xAC0,
+    0xB00, 0xB10, 0xB20, 0xB30, 0xB40, 0xB50, 0xB60, 0xB70,
+    0xB80, 0xB90, 0xBA0, 0xBB1, 0xBC0, 0xBC0, 0xBC0, 0xBC0,
+    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
+    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
+    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
+    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
+    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+};
+
 /* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
  * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
  * profiles' callers decide the end of the block themselves. Table driven and branch-free
@@ -213,10 +253,9 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
     uint32_t r = rows[op];
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t lo = (b1 & 15) < 12 ? (b1 & 15) : 12;
-    uint32_t hi = (b1 >> 4) < 12 ? (b1 >> 4) : 12;
+    uint32_t t = regbyte[b1], lo = (t >> 4) & 15, hi = t >> 8;
     uint32_t d3 = b2 < 12 ? b2 : 12;
-    uint32_t fs = REG_NONE | lo << 4 | hi << 8 | d3 << 12, role = (r >> 24) & 63;
+    uint32_t fs = REG_NONE | (t & 0xFF0) | d3 << 12, role = (r >> 24) & 63;
     dins d;
     d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
     d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
@@ -224,7 +263,7 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     /* The overlap of P / PS from the raw fields, not the roles (a shorter chain): bit 0
      * lo == hi, bit 1 lo == d3, bit 2 hi == d3; each rule looks at some of them (0x6210:
      * none, {0}, {1}, {1, 2} for SL_FIXED, SL_P, SL_PS, SL_P3). Fixed rows have sa == sb. */
-    uint32_t eq = (uint32_t)(lo == hi) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
+    uint32_t eq = (t & 1) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
     bool ov = (eq & (UINT32_C(0x6210) >> (4 * ((r >> 22) & 3)))) != 0;
     d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
     d.units = (uint8_t)(r >> 8);
@@ -233,7 +272,7 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
         lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
     d.lat = (uint8_t)lat;
-    d.flags = (uint8_t)(((r & ROW_MOVE) ? D_MOVE : 0) | ((r & ROW_TERM) ? D_LAST : 0));
+    d.flags = (uint8_t)(r >> 30); /* ROW_MOVE, ROW_TERM are D_MOVE, D_LAST shifted by 30 */
     d.pad = 0;
     return d;
 }
