@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 
+#include "sanitizer.h"
 #include "ref/diff.h"
 #include "ref/ref.h"
 #include "vector.h"
@@ -28,16 +29,7 @@
 
 /* 100,000 programs take about 5 s optimised; under ASan at -O0, where a run costs ten times
  * more, 20,000 take about 17 s. */
-#if defined(__SANITIZE_ADDRESS__)
-#define PROGRAMS 20000
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PROGRAMS 20000
-#endif
-#endif
-#ifndef PROGRAMS
-#define PROGRAMS 100000
-#endif
+#define PROGRAMS (TESTS_ASAN ? 20000 : 100000)
 
 /* The v0.4 vectors as mutation seeds: their parts and initial state. */
 typedef struct seed_store {

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "sanitizer.h"
 #include "ref/ref.h"
 #include "vector.h"
 
@@ -23,16 +24,7 @@
 /* The benchmarks run 14M to 55M instructions each; the reference takes about 36 ns per
  * instruction optimised but ten times that under ASan at -O0, so a sanitizer build runs only
  * the smallest (sieve, which covers loads, stores and the pipeline model's memory rows). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#define SANITIZED TESTS_ASAN
 
 /* Runs one vector file on the reference; returns the number of mismatching fields. */
 static int run_ref(const char *path, javm_profile profile, javm_gas_model model, bool gas_1pi,

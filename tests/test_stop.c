@@ -16,33 +16,15 @@
 
 #include <cmocka.h>
 
+#include "sanitizer.h"
 #include "exec/exec.h"
 #include "tprog.h"
 #include "vector.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 /* ThreadSanitizer runs this file for its threaded tests; the long single-threaded sweeps
  * (vectors, benchmark programs) run in the release and ASan builds. */
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_BUILD 1
-#endif
-#endif
-#ifndef TSAN_BUILD
-#define TSAN_BUILD 0
-#endif
-#define BENCH_PROGRAMS (TSAN_BUILD ? 0 : SANITIZED ? 1 : 4)
+#define TSAN_BUILD TESTS_TSAN
+#define BENCH_PROGRAMS (TESTS_TSAN ? 0 : TESTS_ASAN ? 1 : 4)
 
 /* r7 counts up forever: one block of two instructions at pc 0. */
 static const char loop_src[] = "top:\nadd_imm_64 r7, r7, 1\njump top\n";

@@ -26,35 +26,7 @@
 
 /* ---- fixture: a VM, an in-memory store, a cache and a kernel assist --------------------- */
 
-typedef struct env {
-    javm_vm *vm;
-    javm_store *store;
-    javm_cache *cache;
-    javm_ka *ka;
-} env;
-
-static int env_setup(void **state)
-{
-    env *e = calloc(1, sizeof *e);
-    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
-    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
-    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
-    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env *e = *state;
-    javm_abort(e->vm, e->cache, e->ka);
-    javm_vm_free(e->vm);
-    javm_ka_free(e->ka);
-    javm_cache_close(e->cache);
-    javm_store_close(e->store);
-    free(e);
-    return 0;
-}
+typedef vmenv env;
 
 static const uint64_t NOARGS[4] = { 0, 0, 0, 0 };
 
@@ -1367,7 +1339,7 @@ static void test_slot0_rules(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, vmenv_setup, vmenv_teardown)
     const struct CMUnitTest tests[] = {
         T(test_trap_code), T(test_img2_twice), T(test_ret42), T(test_fallthrough_oog),
         T(test_img4), T(test_mem_latency), T(test_set_image_accounted), T(test_sub_vm),

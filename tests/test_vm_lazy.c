@@ -14,6 +14,7 @@
 #include "cap_fixtures.h"
 #include "exec/exec.h"
 #include "vm/vm.h"
+#include "vmfix.h"
 
 /* ---- the memory on its own -------------------------------------------------------------- */
 
@@ -70,34 +71,7 @@ static void test_memory_lazy_page(void **state)
 
 /* ---- invocations ------------------------------------------------------------------------ */
 
-typedef struct env {
-    javm_vm *vm;
-    javm_store *store;
-    javm_cache *cache;
-    javm_ka *ka;
-} env;
-
-static int env_setup(void **state)
-{
-    env *e = calloc(1, sizeof *e);
-    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
-    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
-    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
-    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env *e = *state;
-    javm_vm_free(e->vm);
-    javm_ka_free(e->ka);
-    javm_cache_close(e->cache);
-    javm_store_close(e->store);
-    free(e);
-    return 0;
-}
+typedef vmenv env;
 
 #define NPAGES 256 /* 1 MiB */
 #define BASE 0x10000u
@@ -245,9 +219,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_lazy_page),
         cmocka_unit_test(test_lazy_unmap_is_a_change),
-        cmocka_unit_test_setup_teardown(test_build_entry_copies_nothing, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_invoke_one_byte, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_materialize_owns_pages, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_build_entry_copies_nothing, vmenv_setup, vmenv_teardown),
+        cmocka_unit_test_setup_teardown(test_invoke_one_byte, vmenv_setup, vmenv_teardown),
+        cmocka_unit_test_setup_teardown(test_materialize_owns_pages, vmenv_setup, vmenv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

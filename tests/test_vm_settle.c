@@ -18,34 +18,7 @@
 #include "vmfix.h"
 #include "vm/vm.h"
 
-typedef struct env {
-    javm_vm *vm;
-    javm_store *store;
-    javm_cache *cache;
-    javm_ka *ka;
-} env;
-
-static int env_setup(void **state)
-{
-    env *e = calloc(1, sizeof *e);
-    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
-    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
-    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
-    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state)
-{
-    env *e = *state;
-    javm_vm_free(e->vm);
-    javm_ka_free(e->ka);
-    javm_cache_close(e->cache);
-    javm_store_close(e->store);
-    free(e);
-    return 0;
-}
+typedef vmenv env;
 
 #define BASE 0x10000u
 #define NPAGES 64
@@ -400,10 +373,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bmt_update_matches_rebuild),
-        cmocka_unit_test_setup_teardown(test_clean_pages_shared, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_merkle_paths_only, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_pause_keeps_leaves, env_setup, env_teardown),
-        cmocka_unit_test_setup_teardown(test_random_chains_exact, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_clean_pages_shared, vmenv_setup, vmenv_teardown),
+        cmocka_unit_test_setup_teardown(test_merkle_paths_only, vmenv_setup, vmenv_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_keeps_leaves, vmenv_setup, vmenv_teardown),
+        cmocka_unit_test_setup_teardown(test_random_chains_exact, vmenv_setup, vmenv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

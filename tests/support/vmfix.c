@@ -382,3 +382,27 @@ javm_hash vm_fill(uint8_t b)
     memset(h.b, b, 32);
     return h;
 }
+
+int vmenv_setup(void **state)
+{
+    vmenv *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    assert_int_equal(javm_vm_new(&e->vm, 0), JAVM_OK);
+    assert_int_equal(javm_store_mem_new(&e->store), JAVM_OK);
+    assert_int_equal(javm_cache_open(e->store, &e->cache), JAVM_OK);
+    assert_int_equal(javm_ka_mem_new(&e->ka), JAVM_OK);
+    *state = e;
+    return 0;
+}
+
+int vmenv_teardown(void **state)
+{
+    vmenv *e = *state;
+    javm_abort(e->vm, e->cache, e->ka); /* NOT_PAUSED unless a test left one paused */
+    javm_vm_free(e->vm);
+    javm_ka_free(e->ka);
+    javm_cache_close(e->cache);
+    javm_store_close(e->store);
+    free(e);
+    return 0;
+}

@@ -42,6 +42,17 @@ void vmfix_slot(vmfix *f, uint32_t s, const javm_hash *h);
 javm_hash vmfix_get_slot(vmfix *f, uint32_t s);
 bool vmfix_slot_empty(vmfix *f, uint32_t s);
 
+/* A VM on an in-memory store, cache and kernel assist: the cmocka group state of invocation
+ * tests (vmenv_setup / vmenv_teardown; teardown aborts a paused invocation first). */
+typedef struct vmenv {
+    javm_vm *vm;
+    javm_store *store;
+    javm_cache *cache;
+    javm_ka *ka;
+} vmenv;
+int vmenv_setup(void **state);
+int vmenv_teardown(void **state);
+
 /* Puts a cap, frees it, returns its hash (test fails on error). */
 javm_hash vm_put(javm_cache *c, javm_cap *cap);
 uint32_t vm_rc(javm_cache *c, const javm_hash *h);
