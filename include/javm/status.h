@@ -81,6 +81,9 @@ typedef enum javm_status {
     JAVM_ERR_STORE_FULL = -401,      /* the store's map is full */
     JAVM_ERR_STORE_READONLY = -402,  /* the store cannot be written */
     JAVM_ERR_STORE_FORMAT = -403,    /* unknown format version or hash profile */
+    JAVM_ERR_STORE_TIMEOUT = -404,   /* a distributed store did not answer in time (the message
+                                      * says whether the commit's outcome is known) */
+    JAVM_ERR_STORE_UNSUPPORTED = -405, /* this build has no support for that kind of store */
 
     /* JIT (-500 ..) */
     JAVM_ERR_JIT_UNSUPPORTED = -500, /* this build or host has no JIT (not x86-64 Linux) */

@@ -54,6 +54,25 @@ JAVM_API int javm_store_lmdb_backup(javm_store *s, const char *dest);
  * first (fsck) is the caller's job. On failure dest is unchanged and msg says why. */
 JAVM_API int javm_store_lmdb_restore(const char *src, const char *dest, char *msg, size_t msglen);
 
+/* Options of the RADOS store (NULL = defaults). */
+typedef struct javm_rados_opts {
+    const char *conf;   /* ceph.conf path; NULL = the URL's ?conf=, else $CEPH_CONF, else
+                         * librados' own search */
+    unsigned timeout_s; /* client op, mon and mount timeout in seconds; 0 = the URL's
+                         * ?timeout=, else 30 */
+    bool read_only;     /* begin fails with JAVM_ERR_STORE_READONLY */
+} javm_rados_opts;
+
+/* Opens the store on Ceph RADOS named by url, "rados://POOL[/NAMESPACE][?conf=PATH&timeout=S]"
+ * (docs/scale-out.md: object layout, commit protocol, gc, failures). The pool must exist; the
+ * store's objects are created in the namespace on first use. Statuses:
+ * JAVM_ERR_INVALID_ARG (a malformed URL), JAVM_ERR_STORE_UNSUPPORTED (built without librados),
+ * JAVM_ERR_STORE_TIMEOUT (the cluster did not answer within the timeout), JAVM_ERR_NOT_FOUND
+ * (no such pool), JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC. Commits of different
+ * names never conflict; two commits of the same name: one gets JAVM_ERR_CONFLICT. Close with
+ * javm_store_close. */
+JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts, javm_store **out);
+
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
 JAVM_API const char *javm_store_errmsg(const javm_store *s);

@@ -57,6 +57,8 @@ const char *javm_strerror(int status)
     case JAVM_ERR_STORE_FULL: return "store full";
     case JAVM_ERR_STORE_READONLY: return "store is read-only";
     case JAVM_ERR_STORE_FORMAT: return "unknown store format or hash profile";
+    case JAVM_ERR_STORE_TIMEOUT: return "store timed out";
+    case JAVM_ERR_STORE_UNSUPPORTED: return "this build does not support that store";
     case JAVM_ERR_JIT_UNSUPPORTED: return "no JIT in this build or on this host";
     case JAVM_ERR_JIT_TOO_LARGE: return "program too large for the JIT";
     }
