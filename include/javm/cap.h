@@ -353,7 +353,18 @@ struct javm_store {
      * failed javm_commit keeps them for a retry. */
     void (*txn_end)(void *arg, bool committed);
     void *txn_end_arg;
+    /* JAVM_STORE_* bits, set by the store at creation. */
+    uint32_t flags;
 };
+
+/* Several processes commit to the store without a global write lock (the RADOS store,
+ * docs/scale-out.md §4): the store keeps no refcounts and no global generation, so a cache on it
+ * never reads or writes the refcounts table, never deletes a blob (the store's own gc does),
+ * counts a loaded blob as held by the store (it is never reclaimed or changed in place), reads
+ * each name through the store when it uses it, and keeps a paused invocation's transaction
+ * open (javm_journal_suspend holds no lock on such a store). javm_gc is
+ * JAVM_ERR_STORE_UNSUPPORTED on it. */
+#define JAVM_STORE_SHARED 1u
 
 /* A new in-memory store (tables in hash maps; a transaction's writes are applied atomically at
  * commit). Free with javm_store_close. */

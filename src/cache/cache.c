@@ -440,8 +440,11 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
         return rc;
     }
     uint32_t count = 0;
-    rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen);
-    if (rc == JAVM_OK && vlen == 4)
+    if (c->store->flags & JAVM_STORE_SHARED)
+        count = CACHE_STORE_HOLD; /* no stored counts: the store holds it (JAVM_STORE_SHARED) */
+    else if ((rc = c->store->vtbl->get(c->store, JAVM_TABLE_REFCOUNTS, h->b, 32, &val, &vlen)) ==
+                 JAVM_OK &&
+             vlen == 4)
         count = cap_get_u32(val);
     else if (rc == JAVM_OK || rc == JAVM_ERR_NOT_FOUND) {
         char hex[65];
@@ -765,13 +768,13 @@ int javm_cache_open(javm_store *store, javm_cache **out)
                  vlen != sizeof profile_name - 1 || memcmp(v, profile_name, vlen) != 0)
             rc = CAP_ERR(JAVM_ERR_STORE_FORMAT);
     }
-    if (rc == JAVM_OK &&
+    if (rc == JAVM_OK && !(store->flags & JAVM_STORE_SHARED) &&
         store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"generation", 10, &v, &vlen) ==
             JAVM_OK &&
         vlen == 8)
         c->generation = cap_get_u64(v);
-    if (rc == JAVM_OK)
-        rc = cache_load_names(c);
+    if (rc == JAVM_OK && !(store->flags & JAVM_STORE_SHARED))
+        rc = cache_load_names(c); /* a shared store's names are read when used */
     if (rc) {
         javm_cache_close(c);
         return rc;
@@ -790,7 +793,7 @@ void javm_cache_close(javm_cache *c)
         cache_undo_to(c, 0);
         if (c->journal_ka)
             c->journal_ka->vtbl->rollback(c->journal_ka);
-        if (c->txn_open)
+        if (c->txn_open || (c->store->flags & JAVM_STORE_SHARED))
             c->store->vtbl->abort(c->store);
         c->journal = false;
     }
@@ -1378,6 +1381,35 @@ int cache_reload_clean_names(javm_cache *c)
     return c->store->vtbl->scan(c->store, JAVM_TABLE_NAMES, reload_name_cb, c);
 }
 
+/* On a shared store, a name without an uncommitted change here is read through the store
+ * each time it is used (another process may have moved it); not logged, like a blob load. */
+static int name_refresh(javm_cache *c, const uint8_t *name, size_t len)
+{
+    if (!(c->store->flags & JAVM_STORE_SHARED))
+        return JAVM_OK;
+    size_t idx;
+    cache_name *nm = name_find(c, name, len, &idx);
+    if (nm && nm->dirty)
+        return JAVM_OK;
+    const uint8_t *v;
+    size_t vlen;
+    int rc = c->store->vtbl->get(c->store, JAVM_TABLE_NAMES, name, len, &v, &vlen);
+    if (rc == JAVM_ERR_NOT_FOUND) {
+        if (nm)
+            nm->present = false;
+        return JAVM_OK;
+    }
+    if (rc)
+        return rc;
+    if (vlen != 32)
+        return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    if (!nm && (rc = name_append(c, name, len, &idx)))
+        return rc;
+    c->names[idx].present = true;
+    memcpy(c->names[idx].hash.b, v, 32);
+    return JAVM_OK;
+}
+
 int javm_name_set(javm_cache *c, const uint8_t *name, size_t len, const javm_hash *h)
 {
     cache_entry *t = NULL, *old = NULL;
@@ -1393,6 +1425,8 @@ int javm_name_set(javm_cache *c, const uint8_t *name, size_t len, const javm_has
         if (t->cap->kind != JAVM_KIND_INSTANCE)
             return CAP_ERR(JAVM_ERR_WRONG_KIND);
     }
+    if ((rc = name_refresh(c, name, len)))
+        return rc;
     cache_name *nm = name_find(c, name, len, &idx);
     bool was = nm && nm->present;
     if (!h && !was)
@@ -1431,6 +1465,9 @@ int javm_name_get(javm_cache *c, const uint8_t *name, size_t len, javm_hash *out
 {
     if (!c || !name || len < 1 || len > JAVM_NAME_MAX)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    int rc = name_refresh(c, name, len);
+    if (rc)
+        return rc;
     cache_name *nm = name_find(c, name, len, NULL);
     if (!nm || !nm->present)
         return JAVM_ERR_NOT_FOUND;

@@ -28,6 +28,10 @@ enum {
     CE_DIRTY = 8    /* on the dirty list */
 };
 
+/* The count a blob loaded from a JAVM_STORE_SHARED store starts with: the store's own hold,
+ * far from both 0 and JAVM_REFCOUNT_MAX, so it is never reclaimed or changed in place. */
+#define CACHE_STORE_HOLD 0x40000000u
+
 /* Entries and their caps are separate heap objects and the tables hold pointers to entries,
  * so growing a table (any insert, any load from the store) never moves an entry or a cap. A
  * cap pointer obtained inside the library therefore stays valid across later cache calls for

@@ -223,6 +223,8 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
     if (c->journal || c->work.t.count)
         return CAP_ERR(JAVM_ERR_BUSY);
+    if (c->store->flags & JAVM_STORE_SHARED)
+        return JAVM_ERR_STORE_UNSUPPORTED; /* the shared store collects itself (scale-out.md §5) */
     /* One write transaction from the first mark to the commit: no other writer can move a
      * name or add a file between the marking and the sweep (caps.md §5.6, issue 6). */
     if ((rc = c->store->vtbl->begin(c->store)))

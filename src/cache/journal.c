@@ -14,7 +14,10 @@ int cache_write_dirty(javm_cache *c)
 {
     javm_store *s = c->store;
     int rc = JAVM_OK;
+    bool shared = (s->flags & JAVM_STORE_SHARED) != 0; /* no refcounts, no deletions */
     for (cache_entry *e = c->dirty.dnext; e != &c->dirty && rc == JAVM_OK; e = e->dnext) {
+        if ((e->flags & CE_DEAD) && shared)
+            continue;
         if (e->flags & CE_DEAD) {
             rc = s->vtbl->del(s, JAVM_TABLE_BLOBS, e->hash.b, 32);
             if (rc == JAVM_OK)
@@ -30,7 +33,7 @@ int cache_write_dirty(javm_cache *c)
                 rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, e->hash.b, 32, sink.buf, sink.len);
             free(sink.buf);
         }
-        if (rc == JAVM_OK) {
+        if (rc == JAVM_OK && !shared) {
             uint8_t v[4];
             cap_put_u32(v, e->rc);
             rc = s->vtbl->put(s, JAVM_TABLE_REFCOUNTS, e->hash.b, 32, v, 4);
@@ -81,7 +84,7 @@ int cache_store_commit(javm_cache *c, javm_ka *ka)
     int rc = cache_write_dirty(c);
     if (rc == JAVM_OK && ka)
         rc = ka->vtbl->persist(ka, s);
-    if (rc == JAVM_OK) {
+    if (rc == JAVM_OK && !(s->flags & JAVM_STORE_SHARED)) {
         cap_put_u64(g, c->generation + 1);
         rc = s->vtbl->put(s, JAVM_TABLE_META, key_generation, sizeof key_generation - 1, g, 8);
     }
@@ -130,6 +133,8 @@ void javm_cache_evict_clean(javm_cache *c)
  * pays for this: its own commits advance the generation it remembers. */
 int cache_sync_generation(javm_cache *c)
 {
+    if (c->store->flags & JAVM_STORE_SHARED)
+        return JAVM_OK; /* no generation: names are read when used, counts are not stored */
     uint64_t g = read_generation(c);
     int rc = JAVM_OK;
     if (g != c->generation) {
@@ -191,7 +196,7 @@ void javm_journal_abort(javm_cache *c, javm_ka *ka)
     cache_undo_to(c, 0);
     if (ka)
         ka->vtbl->rollback(ka);
-    if (c->txn_open)
+    if (c->txn_open || (c->store->flags & JAVM_STORE_SHARED)) /* suspended: still open */
         c->store->vtbl->abort(c->store);
     c->txn_open = false;
     c->journal = false;
@@ -224,7 +229,10 @@ int javm_journal_suspend(javm_cache *c)
 {
     if (!c || !c->journal || !c->txn_open)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
-    c->store->vtbl->abort(c->store);
+    /* A shared store's transaction holds no lock: it stays open, with what it read, and its
+     * commit checks that the names it read are unchanged. */
+    if (!(c->store->flags & JAVM_STORE_SHARED))
+        c->store->vtbl->abort(c->store);
     c->txn_open = false;
     return JAVM_OK;
 }
@@ -233,6 +241,10 @@ int javm_journal_resume(javm_cache *c)
 {
     if (!c || !c->journal || c->txn_open)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
+    if (c->store->flags & JAVM_STORE_SHARED) {
+        c->txn_open = true; /* never closed by suspend */
+        return JAVM_OK;
+    }
     int rc = c->store->vtbl->begin(c->store);
     if (rc)
         return rc;

@@ -177,7 +177,7 @@ class StoreVtbl(ctypes.Structure):
 
 class StoreHead(ctypes.Structure):
     _fields_ = [("vtbl", P(StoreVtbl)), ("errmsg", ctypes.c_char * 192), ("txn_end", _fn),
-                ("txn_end_arg", c_void_p)]
+                ("txn_end_arg", c_void_p), ("flags", ctypes.c_uint32)]
 
 
 class KaVtbl(ctypes.Structure):
