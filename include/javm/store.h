@@ -65,13 +65,15 @@ typedef struct javm_rados_opts {
 
 /* Opens the store on Ceph RADOS named by url, "rados://POOL[/NAMESPACE][?conf=PATH&timeout=S]"
  * (docs/scale-out.md: object layout, commit protocol, gc, failures). The pool must exist; the
- * store's objects are created in the namespace on first use. Statuses:
+ * store's objects are created in the namespace on first use. On failure msg (msglen bytes; may
+ * be NULL) says why. The store is JAVM_STORE_SHARED (javm/cap.h). Statuses:
  * JAVM_ERR_INVALID_ARG (a malformed URL), JAVM_ERR_STORE_UNSUPPORTED (built without librados),
  * JAVM_ERR_STORE_TIMEOUT (the cluster did not answer within the timeout), JAVM_ERR_NOT_FOUND
  * (no such pool), JAVM_ERR_STORE_FORMAT, JAVM_ERR_STORE, JAVM_ERR_ALLOC. Commits of different
  * names never conflict; two commits of the same name: one gets JAVM_ERR_CONFLICT. Close with
  * javm_store_close. */
-JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts, javm_store **out);
+JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts, javm_store **out,
+                                   char *msg, size_t msglen);
 
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */

@@ -269,6 +269,7 @@ static void undo_one(javm_cache *c, cache_undo *u)
         } else {
             n->present = (u->flag & 1) != 0;
             n->hash = u->key.hash;
+            n->dirty = (u->flag & 4) != 0; /* clean again: a shared store's is re-read */
         }
         break;
     }
@@ -1444,7 +1445,7 @@ int javm_name_set(javm_cache *c, const uint8_t *name, size_t len, const javm_has
     if (rc == JAVM_OK) {
         nm = &c->names[idx];
         cache_undo u = { .kind = U_NAME, .u32 = (uint32_t)idx,
-                         .flag = (was ? 1u : 0u) | (appended ? 2u : 0u),
+                         .flag = (was ? 1u : 0u) | (appended ? 2u : 0u) | (nm->dirty ? 4u : 0u),
                          .key = javm_key_of_hash(&nm->hash) };
         rc = cache_log_push(c, &u);
     }
