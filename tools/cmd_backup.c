@@ -84,6 +84,11 @@ static int parse(cli_session *s, int argc, char **argv, const char *usage, const
         s->path = getenv("JAVM_STORE");
     if (!s->path || !*s->path)
         s->path = ".javm";
+    if (cli_store_is_rados(s->path)) {
+        fprintf(stderr, "javm: backup and restore copy an LMDB store; a RADOS pool is "
+                        "replicated by Ceph (docs/scale-out.md)\n");
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 

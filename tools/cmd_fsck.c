@@ -117,6 +117,10 @@ int cmd_fsck(int argc, char **argv)
         s.path = getenv("JAVM_STORE");
     if (!s.path || !*s.path)
         s.path = ".javm";
+    if (cli_store_is_rados(s.path)) {
+        fprintf(stderr, "javm fsck: checks an LMDB store; a RADOS store has no fsck yet\n");
+        return CLI_USAGE;
+    }
     /* The child writes one byte to the pipe when it finished normally: a child that died (by a
      * signal, or a sanitizer's report of a fault, which exits instead) never does. */
     int done[2];

@@ -94,9 +94,12 @@ int cmd_ls(int argc, char **argv)
     char file[4096];
     snprintf(file, sizeof file, "%s/data.mdb", s.path);
     struct stat sb;
-    long long size = stat(file, &sb) == 0 ? (long long)sb.st_size : -1;
+    long long size = !cli_store_is_rados(s.path) && stat(file, &sb) == 0 ? (long long)sb.st_size
+                                                                          : -1;
     if (s.json)
         printf("],\"blobs\":%zu,\"store_bytes\":%lld}\n", blobs, size);
+    else if (size < 0)
+        printf("%zu name%s, %zu blobs, store %s\n", st.n, st.n == 1 ? "" : "s", blobs, s.path);
     else
         printf("%zu name%s, %zu blobs, store %s: %lld bytes\n", st.n, st.n == 1 ? "" : "s", blobs,
                s.path, size);
@@ -107,15 +110,30 @@ int cmd_ls(int argc, char **argv)
 /* ---- quota ----------------------------------------------------------------------------- */
 
 static const char quota_usage[] =
-    "usage: javm quota get ID | javm quota set ID N  [--store PATH] [--json]\n"
+    "usage: javm quota get ID | javm quota set ID N  [--name NAME] [--store PATH] [--json]\n"
     "Reads or sets storage quota ID (bytes a guest may still mint or save under it).\n"
+    "--name NAME: on a RADOS store (rados://...) quotas are kept per name, and an invocation\n"
+    "of NAME spends NAME's (docs/scale-out.md); without it, the quotas of nameless\n"
+    "invocations. An LMDB store's quotas are global: NAME must exist and changes nothing.\n"
     "Exit: 0 ok, 2 usage, 3 store error.\n";
 
 int cmd_quota(int argc, char **argv)
 {
     cli_session s = { 0 };
-    const char *pos[3];
-    int npos, rc = parse(&s, argc, argv, quota_usage, pos, 3, &npos);
+    const char *pos[3], *name = NULL;
+    char *args[64];
+    int n = 0;
+    for (int i = 0; i < argc && n < 64; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc && !name)
+            name = argv[++i];
+        else
+            args[n++] = argv[i];
+    }
+    if (n == 64 || (name && (!*name || strlen(name) > JAVM_NAME_MAX))) {
+        fputs(quota_usage, stderr);
+        return CLI_USAGE;
+    }
+    int npos, rc = parse(&s, n, args, quota_usage, pos, 3, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     uint64_t id, val = 0;
@@ -128,6 +146,17 @@ int cmd_quota(int argc, char **argv)
     s.read_only = !set;
     if ((rc = cli_session_open(&s, "quota")))
         return rc;
+    if (name) {
+        javm_hash h;
+        int nrc = javm_name_get(s.cache, (const uint8_t *)name, strlen(name), &h);
+        if (nrc == JAVM_OK && cli_store_is_rados(s.path))
+            nrc = javm_store_rados_home(s.store, (const uint8_t *)name, strlen(name));
+        if (nrc) {
+            fprintf(stderr, "javm quota: name %s: %s\n", name, javm_strerror(nrc));
+            cli_session_close(&s);
+            return nrc == JAVM_ERR_NOT_FOUND ? CLI_INPUT : cli_status_exit(nrc);
+        }
+    }
     uint64_t before = 0;
     int qrc = s.ka->vtbl->storage_quota_read(s.ka, id, &before);
     if (qrc) {

@@ -42,20 +42,37 @@ int cli_store_verify(const char *cmd, const char *path)
     return cli_status_exit(rc);
 }
 
+bool cli_store_is_rados(const char *path)
+{
+    return path && strncmp(path, "rados://", 8) == 0;
+}
+
 int cli_session_open(cli_session *s, const char *cmd)
 {
     if (!s->path)
         s->path = getenv("JAVM_STORE");
     if (!s->path || !*s->path)
         s->path = ".javm";
-    int vrc = cli_store_verify(cmd, s->path);
-    if (vrc)
-        return vrc;
-    javm_lmdb_opts o = { s->map_size, s->no_sync, s->read_only };
-    int rc = javm_store_lmdb_open(s->path, &o, &s->store);
-    if (rc) {
-        fprintf(stderr, "javm %s: cannot open store %s: %s\n", cmd, s->path, javm_strerror(rc));
-        return CLI_INPUT;
+    int rc;
+    if (cli_store_is_rados(s->path)) {
+        /* the store on Ceph RADOS (docs/scale-out.md): the cluster from ?conf= or $CEPH_CONF */
+        javm_rados_opts ro = { NULL, 0, s->read_only };
+        char msg[512];
+        if ((rc = javm_store_rados_open(s->path, &ro, &s->store, msg, sizeof msg))) {
+            fprintf(stderr, "javm %s: cannot open store %s: %s: %s\n", cmd, s->path,
+                    javm_strerror(rc), msg);
+            return rc == JAVM_ERR_INVALID_ARG ? CLI_USAGE : CLI_INPUT;
+        }
+    } else {
+        int vrc = cli_store_verify(cmd, s->path);
+        if (vrc)
+            return vrc;
+        javm_lmdb_opts o = { s->map_size, s->no_sync, s->read_only };
+        if ((rc = javm_store_lmdb_open(s->path, &o, &s->store))) {
+            fprintf(stderr, "javm %s: cannot open store %s: %s\n", cmd, s->path,
+                    javm_strerror(rc));
+            return CLI_INPUT;
+        }
     }
     if ((rc = javm_cache_open(s->store, &s->cache))) {
         fprintf(stderr, "javm %s: store %s: %s%s%s\n", cmd, s->path, javm_strerror(rc),

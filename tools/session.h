@@ -8,7 +8,7 @@
 #include "cli.h"
 
 typedef struct cli_session {
-    const char *path;    /* --store, else $JAVM_STORE, else ./.javm */
+    const char *path;    /* --store, else $JAVM_STORE, else ./.javm; rados://... for RADOS */
     bool no_sync, json;
     uint64_t map_size;   /* --map-size, bytes; 0 = the store's default */
     bool read_only;      /* set by commands that only read (ls, cat, files, quota get): the
@@ -26,6 +26,8 @@ bool cli_session_opt(cli_session *s, int argc, char **argv, int *i);
 /* Opens everything (creating the store on first use). Prints the reason on failure and
  * returns a CLI exit code. */
 int cli_session_open(cli_session *s, const char *cmd);
+/* Whether --store names the store on Ceph RADOS ("rados://POOL[/NAMESPACE][?conf=...]"). */
+bool cli_store_is_rados(const char *path);
 /* Every page of the store at path checked before LMDB maps it (javm_store_lmdb_verify), so a
  * damaged store is exit 3 with the damage named, never a signal (docs/store.md). CLI_OK also
  * when there is no data.mdb yet (a store to create). */

@@ -75,6 +75,13 @@ typedef struct javm_rados_opts {
 JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts, javm_store **out,
                                    char *msg, size_t msglen);
 
+/* Quotas and file records live in the head of a name on RADOS (docs/scale-out.md §4): an
+ * invocation uses its name's, a transaction that uses no name the head chosen here (name of
+ * len bytes; len 0 = the default head, where the store starts). Quota reads outside a
+ * transaction read it too. JAVM_ERR_INVALID_ARG for a store that is not RADOS, JAVM_ERR_BUSY
+ * inside a transaction. */
+JAVM_API int javm_store_rados_home(javm_store *s, const uint8_t *name, size_t len);
+
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
 JAVM_API const char *javm_store_errmsg(const javm_store *s);

@@ -23,6 +23,14 @@ JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts,
     return JAVM_ERR_STORE_UNSUPPORTED;
 }
 
+JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)
+{
+    (void)st;
+    (void)name;
+    (void)len;
+    return JAVM_ERR_INVALID_ARG; /* no store here is a RADOS store */
+}
+
 #else
 
 #include <errno.h>
@@ -51,6 +59,8 @@ typedef struct rhead {
     uint64_t v0;        /* version when read */
     bool present;       /* i names an instance */
     uint8_t i[32];
+    uint64_t nf;        /* the head's next file id (its omap nf), 0 when it has none */
+    uint64_t nf_new;    /* nf as this transaction leaves it, or 0 */
 } rhead;
 
 /* A write of the open transaction, applied by the commit's head op. */
@@ -63,12 +73,11 @@ typedef struct pend {
     uint8_t val[32];
 } pend;
 
-/* File ids [next, end) this process holds for a head; a block, once leased, is its own. */
+/* A leased block of file ids and its head (blocks never change hands: safe to remember). */
 typedef struct lease {
+    uint64_t block;
     uint8_t len;
     uint8_t name[255];
-    uint64_t next, end;
-    uint64_t pend_next; /* next as the open transaction's saves leave it, or 0 */
 } lease;
 
 typedef struct copy {
@@ -94,6 +103,8 @@ typedef struct store_rados {
     size_t meta_profile_len;
     copy *copies;    /* get's results, freed at the next put/del/begin/commit/abort/close */
     size_t copied;
+    uint8_t dflt_len; /* javm_store_rados_home: the head used when nothing else chooses one */
+    uint8_t dflt[255];
     uint8_t tag[8];  /* this handle's commits: tag ‖ sequence in the head's c */
     uint64_t seq;
 } store_rados;
@@ -363,22 +374,24 @@ static int head_find(store_rados *s, const uint8_t *name, size_t len, size_t *id
 /* Reads a head's version and instance (absent: exists = false, version 0). */
 static int head_read(store_rados *s, const uint8_t *name, size_t len, rhead *h)
 {
-    static const char *const keys[2] = { "v", "i" };
-    uint8_t vals[2][64];
-    size_t lens[2] = { 0, 0 };
-    bool found[2];
+    static const char *const keys[3] = { "v", "i", "nf" };
+    uint8_t vals[3][64];
+    size_t lens[3] = { 0, 0, 0 };
+    bool found[3];
     char oid[520];
     head_oid(oid, name, len);
-    int rc = omap_get(s, oid, keys, 2, vals, lens, found);
+    int rc = omap_get(s, oid, keys, 3, vals, lens, found);
     h->exists = rc == JAVM_OK;
     h->v0 = 0;
+    h->nf = h->nf_new = 0;
     h->present = false;
     if (rc == JAVM_ERR_NOT_FOUND)
         return JAVM_OK;
     if (rc)
         return rc;
     if (!found[0] || !parse_u64hex((const char *)vals[0], lens[0], &h->v0) ||
-        (found[1] && lens[1] != 0 && lens[1] != 32)) {
+        (found[1] && lens[1] != 0 && lens[1] != 32) ||
+        (found[2] && (!parse_u64hex((const char *)vals[2], lens[2], &h->nf) || h->nf == 0))) {
         store_set_errmsg(&s->base, "rados %s: not a head (v or i malformed)", oid);
         return JAVM_ERR_STORE_CORRUPT;
     }
@@ -405,14 +418,15 @@ static int txn_head(store_rados *s, const uint8_t *name, size_t len, size_t *idx
     return JAVM_OK;
 }
 
-/* The transaction's home head: the first name it used, else the default head. */
+/* The transaction's home head: the first name it used, else the one javm_store_rados_home
+ * chose, else the default head. */
 static int txn_home(store_rados *s, size_t *idx)
 {
     if (s->home >= 0) {
         *idx = (size_t)s->home;
         return JAVM_OK;
     }
-    return txn_head(s, default_name, 0, idx);
+    return txn_head(s, s->dflt_len ? s->dflt : default_name, s->dflt_len, idx);
 }
 
 /* ==== the transaction's writes ============================================================= */
@@ -458,8 +472,6 @@ static void txn_clear(store_rados *s)
     s->np = 0;
     s->home = -1;
     s->meta_pending = false;
-    for (size_t k = 0; k < s->nl; k++)
-        s->leases[k].pend_next = 0;
 }
 
 /* ==== file-id leases ======================================================================= */
@@ -479,34 +491,35 @@ static int meta_nfb(store_rados *s, uint64_t *nfb, bool *found)
     return rc;
 }
 
-/* This process's lease of file ids for the head, leasing a block when it has none left:
- * one compare-and-swap on the meta object's nfb, which also records the block's head. */
-static int lease_get(store_rados *s, const rhead *h, lease **out)
+static int lease_remember(store_rados *s, uint64_t block, const uint8_t *name, size_t len)
 {
-    lease *l = NULL;
-    for (size_t k = 0; k < s->nl && !l; k++)
-        if (s->leases[k].len == h->len && memcmp(s->leases[k].name, h->name, h->len) == 0)
-            l = &s->leases[k];
-    if (l && (l->pend_next ? l->pend_next : l->next) < l->end) {
-        *out = l;
-        return JAVM_OK;
+    if (s->nl == s->capl) {
+        size_t cap = s->capl ? 2 * s->capl : 4;
+        lease *n = realloc(s->leases, cap * sizeof *n);
+        if (!n)
+            return JAVM_ERR_ALLOC;
+        s->leases = n;
+        s->capl = cap;
     }
-    if (s->read_only)
-        return JAVM_ERR_STORE_READONLY;
-    if (!l) {
-        if (s->nl == s->capl) {
-            size_t cap = s->capl ? 2 * s->capl : 4;
-            lease *n = realloc(s->leases, cap * sizeof *n);
-            if (!n)
-                return JAVM_ERR_ALLOC;
-            s->leases = n;
-            s->capl = cap;
-        }
-        l = &s->leases[s->nl++];
-        memset(l, 0, sizeof *l);
-        l->len = h->len;
-        memcpy(l->name, h->name, h->len);
-    }
+    lease *l = &s->leases[s->nl++];
+    l->block = block;
+    l->len = (uint8_t)len;
+    memcpy(l->name, name, len);
+    return JAVM_OK;
+}
+
+/* The first id past the block that id is in. */
+static uint64_t block_end(uint64_t id)
+{
+    return ((id - 1) / BLOCK_IDS + 1) * BLOCK_IDS + 1;
+}
+
+/* Leases a new block of file ids to the head: one compare-and-swap on the meta object's nfb
+ * that also records the block's head. A head's next id (its nf) is written by its commits, so
+ * ids within a block are dense, and two commits handing out the same id conflict on the
+ * head's version. A block leased by a commit that then fails stays unused. */
+static int lease_block(store_rados *s, const rhead *h, uint64_t *first)
+{
     for (int tries = 0; tries < 64; tries++) {
         uint64_t x;
         bool found;
@@ -517,6 +530,10 @@ static int lease_get(store_rados *s, const rhead *h, lease **out)
         }
         if (rc)
             return rc;
+        if (x >= UINT64_MAX / BLOCK_IDS - 1) {
+            store_set_errmsg(&s->base, "rados: file ids exhausted");
+            return JAVM_ERR_LIMIT;
+        }
         char cur[17], nxt[17], key[20];
         u64hex(cur, x);
         u64hex(nxt, x + 1);
@@ -538,18 +555,25 @@ static int lease_get(store_rados *s, const rhead *h, lease **out)
             continue; /* another process leased x first */
         if (rrc < 0)
             return rfail(s, rrc, "lease file ids", META_OID);
-        if (x >= UINT64_MAX / BLOCK_IDS - 1) {
-            store_set_errmsg(&s->base, "rados: file ids exhausted");
-            return JAVM_ERR_LIMIT;
-        }
-        l->next = x * BLOCK_IDS + 1;
-        l->end = (x + 1) * BLOCK_IDS + 1;
-        l->pend_next = 0;
-        *out = l;
-        return JAVM_OK;
+        *first = x * BLOCK_IDS + 1;
+        return lease_remember(s, x, h->name, h->len);
     }
     store_set_errmsg(&s->base, "rados %s: file-id lease kept losing to other processes", META_OID);
     return JAVM_ERR_CONFLICT;
+}
+
+/* The transaction's next file id for head h, leasing a block when h has none left. */
+static int next_file_id(store_rados *s, rhead *h, uint64_t *next)
+{
+    uint64_t n = h->nf_new ? h->nf_new : h->nf;
+    if (n == 0 || n == block_end(n)) {
+        int rc = lease_block(s, h, &n);
+        if (rc)
+            return rc;
+        h->nf_new = n;
+    }
+    *next = n;
+    return JAVM_OK;
 }
 
 /* The head a file id's block was leased to (blocks never change hands). */
@@ -557,7 +581,7 @@ static int block_head(store_rados *s, uint64_t id, uint8_t *name, size_t *len)
 {
     for (size_t k = 0; k < s->nl; k++) {
         lease *l = &s->leases[k];
-        if (l->end && id >= l->end - BLOCK_IDS && id < l->end) {
+        if (l->block == (id - 1) / BLOCK_IDS) {
             memcpy(name, l->name, l->len);
             *len = l->len;
             return JAVM_OK;
@@ -590,7 +614,7 @@ static int block_head(store_rados *s, uint64_t id, uint8_t *name, size_t *len)
             } else {
                 memcpy(name, val, vlen);
                 *len = vlen;
-                rc = JAVM_OK;
+                rc = lease_remember(s, (id - 1) / BLOCK_IDS, name, vlen);
             }
         }
     }
@@ -785,7 +809,7 @@ static int r_get(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
     case JAVM_TABLE_QUOTAS: {
         size_t idx;
         if (!s->in_txn)
-            return head_value(s, default_name, 0, 'q', be64_get(key), 8, val, vlen);
+            return head_value(s, s->dflt, s->dflt_len, 'q', be64_get(key), 8, val, vlen);
         if ((rc = txn_home(s, &idx)))
             return rc;
         return head_value(s, s->heads[idx].name, s->heads[idx].len, 'q', be64_get(key), 8, val,
@@ -803,20 +827,21 @@ static int r_get(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
     }
     case JAVM_TABLE_META: {
         if (is_key(key, klen, "next_file_id")) {
-            /* The next id of this process's block for the home head (leased on first use). */
-            size_t idx = 0;
-            rhead dflt = { 0 };
-            const rhead *h = &dflt;
+            /* The home head's next id (a new block is leased inside a transaction only). */
+            uint64_t next = 0;
+            size_t idx;
+            rhead one;
             if (s->in_txn) {
-                if ((rc = txn_home(s, &idx)))
+                if ((rc = txn_home(s, &idx)) || (rc = next_file_id(s, &s->heads[idx], &next)))
                     return rc;
-                h = &s->heads[idx];
+            } else {
+                if ((rc = head_read(s, s->dflt, s->dflt_len, &one)))
+                    return rc;
+                if (one.nf == 0)
+                    return JAVM_ERR_NOT_FOUND;
+                next = one.nf;
             }
-            lease *l;
-            if ((rc = lease_get(s, h, &l)))
-                return rc == JAVM_ERR_STORE_READONLY ? JAVM_ERR_NOT_FOUND : rc;
             uint8_t b[8];
-            uint64_t next = l->pend_next ? l->pend_next : l->next;
             for (int i = 0; i < 8; i++)
                 b[i] = (uint8_t)(next >> (8 * i)); /* u64 LE, as the kernel assist reads it */
             return give(s, b, 8, val, vlen);
@@ -910,18 +935,16 @@ static int r_write(javm_store *st, javm_table t, const uint8_t *key, size_t klen
             uint64_t next = 0;
             for (int i = 7; i >= 0; i--)
                 next = next << 8 | val[i];
-            if ((rc = txn_home(s, &idx)))
+            uint64_t first;
+            if ((rc = txn_home(s, &idx)) || (rc = next_file_id(s, &s->heads[idx], &first)))
                 return rc;
-            lease *l;
-            if ((rc = lease_get(s, &s->heads[idx], &l)))
-                return rc;
-            if (next < l->next || next > l->end) {
-                store_set_errmsg(st, "rados: next_file_id %" PRIu64 " outside this process's "
-                                     "block [%" PRIu64 ", %" PRIu64 "] (at most %llu saves a commit)",
-                                 next, l->next, l->end, (unsigned long long)BLOCK_IDS);
+            if (next < first || next > block_end(first)) {
+                store_set_errmsg(st, "rados: next_file_id %" PRIu64 " outside the block of %" PRIu64
+                                     " (at most %llu saves a commit)",
+                                 next, first, (unsigned long long)BLOCK_IDS);
                 return JAVM_ERR_LIMIT;
             }
-            l->pend_next = next;
+            s->heads[idx].nf_new = next;
             return JAVM_OK;
         }
         if (!tomb && is_key(key, klen, "format") && vlen == 4) {
@@ -1009,7 +1032,7 @@ static int name_register(store_rados *s, const rhead *h)
  * Returns the raw librados result (0, or a negative errno). */
 static int head_op(store_rados *s, const rhead *h, size_t hidx, const char *oid, bool seal)
 {
-    enum { MAXK = 1 + 1 + 1 };
+    enum { MAXK = 3 };
     char vcur[17], vnew[17], ctag[25];
     u64hex(vcur, h->v0);
     u64hex(vnew, h->v0 + 1);
@@ -1026,8 +1049,13 @@ static int head_op(store_rados *s, const rhead *h, size_t hidx, const char *oid,
     rados_write_op_t op = NULL;
     if (!keys || !rm || !vals || !lens || !rmlens || !kb || !(op = rados_create_write_op()))
         goto out;
+    char nf[17];
     keys[n] = "v", vals[n] = vnew, lens[n++] = 16;
     keys[n] = "c", vals[n] = ctag, lens[n++] = 17;
+    if (h->nf_new && !seal) {
+        u64hex(nf, h->nf_new);
+        keys[n] = "nf", vals[n] = nf, lens[n++] = 16;
+    }
     for (size_t k = 0; k < s->np && !seal; k++) {
         const pend *p = &s->pend[k];
         if (p->head != hidx)
@@ -1146,7 +1174,7 @@ static int r_commit(javm_store *st)
      * validated (docs/scale-out.md §4). */
     size_t done = 0;
     for (size_t k = 0; k < s->nh && rc == JAVM_OK; k++) {
-        bool writes = false;
+        bool writes = s->heads[k].nf_new != 0 && s->heads[k].nf_new != s->heads[k].nf;
         for (size_t j = 0; j < s->np && !writes; j++)
             writes = s->pend[j].head == k && s->pend[j].t != JAVM_TABLE_META;
         if (!writes)
@@ -1160,10 +1188,6 @@ static int r_commit(javm_store *st)
                      done == 1 ? " was" : "s were");
         }
     }
-    if (rc == JAVM_OK)
-        for (size_t k = 0; k < s->nl; k++)
-            if (s->leases[k].pend_next)
-                s->leases[k].next = s->leases[k].pend_next;
     txn_clear(s);
     store_txn_ended(st, rc == JAVM_OK);
     return rc;
@@ -1330,7 +1354,7 @@ static int r_scan(javm_store *st, javm_table t, javm_store_scan_fn cb, void *arg
                 break;
             h = &s->heads[idx];
         }
-        head_oid(oid, h ? h->name : default_name, h ? h->len : 0);
+        head_oid(oid, h ? h->name : s->dflt, h ? h->len : s->dflt_len);
         c.want = 8;
         rc = omap_list(s, oid, "q.", collect_ids, &c);
         break;
@@ -1431,6 +1455,18 @@ static void r_close(javm_store *st)
 static const javm_store_vtbl rados_vtbl = {
     r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close,
 };
+
+JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)
+{
+    if (!st || st->vtbl != &rados_vtbl || (len && !name) || len > 255)
+        return JAVM_ERR_INVALID_ARG;
+    store_rados *s = (store_rados *)st;
+    if (s->in_txn)
+        return JAVM_ERR_BUSY;
+    memcpy(s->dflt, name, len);
+    s->dflt_len = (uint8_t)len;
+    return JAVM_OK;
+}
 
 /* ==== open ================================================================================= */
 
