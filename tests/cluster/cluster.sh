@@ -23,7 +23,7 @@ MARK=.javm-rados-cluster          # marks a directory this script owns (and may 
 BINS=(ceph-mon ceph-mgr ceph-osd ceph rados monmaptool ceph-authtool)
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 now() { date +%s.%N; }
 # phase TEXT: the seconds since start, into DIR/log/start.times (where a slow start spends it)
 phase() { awk -v a="$t0" -v b="$(now)" -v t="$1" 'BEGIN{printf "%6.2f %s\n", b - a, t}' >>"$D/log/start.times"; }
