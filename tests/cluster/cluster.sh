@@ -302,13 +302,17 @@ cmd_stop_quiet() {
   local f name
   [ -d "$D" ] || return 0
   [ -f "$D/$MARK" ] || die "$D is not a cluster directory of this script"
-  # OSDs first (a mon gone first makes their shutdown wait), then the mgr and the mon
-  for f in "$D"/pid/osd.*.pid "$D"/pid/mgr.*.pid "$D"/pid/mon.*.pid; do
-    [ -f "$f" ] || continue
-    name=$(basename "$f" .pid)
-    stop_daemon "$name" TERM &
+  # the OSDs first, together (with the mon gone first, each waits 5 s for it to ack its going
+  # down), then the mgr and the mon
+  local group
+  for group in osd mgr mon; do
+    for f in "$D"/pid/"$group".*.pid; do
+      [ -f "$f" ] || continue
+      name=$(basename "$f" .pid)
+      stop_daemon "$name" TERM &
+    done
+    wait
   done
-  wait
   local rc=0
   for f in "$D"/pid/*.pid; do [ -f "$f" ] && alive "$(basename "$f" .pid)" && rc=1; done
   [ $rc -eq 0 ] || die "some daemons still run; $D left in place"
