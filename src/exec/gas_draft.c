@@ -17,23 +17,9 @@
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
 
-/* Register roles (gas.md §4.1): for src0, src1 and dst, which raw field is read or written,
- * as 2-bit selectors into {none, lo, hi, d3} (src0 | src1 << 2 | dst << 4). */
-#define SEL(s0, s1, d) ((s0) | (s1) << 2 | (d) << 4)
-enum {
-    ROLE_NONE = SEL(0, 0, 0),   /* no registers */
-    ROLE_D_LO = SEL(0, 0, 1),   /* writes lo */
-    ROLE_S_LO = SEL(1, 0, 0),   /* reads lo */
-    ROLE_HI_LO = SEL(2, 0, 1),  /* reads hi, writes lo */
-    ROLE_S_LOHI = SEL(1, 2, 0), /* reads lo and hi */
-    ROLE_3REG = SEL(1, 2, 3)    /* reads lo and hi, writes d3 */
-};
-#undef SEL
-
-/* Decode-slot rules (gas.md §4.2, §4.3). P compares the destination with the sources: for the
- * two-register roles (hi read, lo written) that is lo == hi, for three registers d3 == lo or
- * d3 == hi (SL_P3, chosen by the row macro); PS compares lo with d3. */
-enum { SL_FIXED = 0, SL_P, SL_PS, SL_P3 };
+/* Register roles (gas.md §4.1): each row names the raw register field read as src0 and src1
+ * and written as dst (ROLE_*, below); decode-slot rules (§4.2) as the field equalities that
+ * make the overlap (EQ_*). */
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
  * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
@@ -47,39 +33,55 @@ enum {
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
- * of P(a, b) / PS(a, b)), slot rule (22-23, SL_*), role (24-29), move_reg (30), terminator
- * (31). */
-#define ROW_MOVE (UINT32_C(1) << 30)
-#define ROW_TERM (UINT32_C(1) << 31)
-#define R(l, r, a, b, u, ro, f)                                                                 \
-    ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
-     (uint32_t)((r) == SL_P && (ro) == ROLE_3REG ? SL_P3 : (r)) << 22 | (uint32_t)(ro) << 24 | (f))
-#define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
-#define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
-#define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
-#define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
+/* A row (8 bytes, one byte a field, so decoding reads each with one load): latency (LAT_MEM /
+ * LAT_BR), units, slots sa and sb (fixed sa, or the a / b of P(a, b) / PS(a, b)), the
+ * register fields read as src0 and src1 and written as dst (indices into the position's
+ * register bytes, see decode_pos), and flags: D_MOVE, D_LAST (a terminator), and in bits 4-6
+ * which raw-field equalities make the slot overlap (bit 4 lo == hi, bit 5 lo == d3, bit 6
+ * hi == d3: none for fixed slots, lo == hi for P over two registers, lo == d3 or hi == d3 for
+ * P over three, lo == d3 for PS). */
+typedef struct grow {
+    uint8_t lat, units, sa, sb, i0, i1, id, fl;
+} grow;
+
+/* Register byte indices (decode_pos): 0 none (REG_NONE), 1 lo, 2 hi, 3 d3, 4 sink (REG_SINK). */
+enum { D_MOVE = 1, D_LAST = 2 };
+#define EQ_P2 0x10
+#define EQ_P3 0x60
+#define EQ_PS 0x20
+#define ROLE_NONE 0, 0, 4
+#define ROLE_D_LO 0, 0, 1
+#define ROLE_S_LO 1, 0, 4
+#define ROLE_HI_LO 2, 0, 1
+#define ROLE_S_LOHI 1, 2, 4
+#define ROLE_3REG 1, 2, 3
+#define R(l, a, b, u, ...) { (l), (u), (a), (b), __VA_ARGS__ } /* ..., role, flags */
+#define FIX(l, s, u, ro) R(l, s, s, u, ro, 0)
+#define OVP(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P2)  /* P over hi read, lo written */
+#define OVP3(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P3) /* P over three registers */
+#define OVS(l, a, b, u, ro) R(l, a, b, u, ro, EQ_PS)
+#define ROW_TRAP R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST)
 
 /* Every model opcode has exactly one row (gas.md §4.3); any other byte (2, and the undefined
  * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-static const uint32_t rows[256] = {
+static const grow rows[256] = {
     [0 ... 255] = ROW_TRAP,
-    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
+    [1] = R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
     [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
     [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
-    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, ROW_TERM),
+    [40] = R(15, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
+    [50] = R(22, 1, 1, UN_NONE, ROLE_S_LO, D_LAST),
     [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
     [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
     [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
     [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, ROW_TERM),
-    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, ROW_TERM),
-    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_MOVE), /* lat unused: renamed */
+    [80] = R(15, 1, 1, UN_NONE, ROLE_D_LO, D_LAST),
+    [81 ... 90] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LO, D_LAST),
+    [100] = R(1, 1, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */
     [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
     [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
     [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
@@ -105,17 +107,17 @@ static const uint32_t rows[256] = {
     [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
     [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
     [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, ROW_TERM),
-    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_TERM),
-    [190 ... 191] = OVP(2, 2, 3, UN_A, ROLE_3REG),
-    [192] = OVP(4, 2, 3, UN_AM, ROLE_3REG),
+    [170 ... 175] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LOHI, D_LAST),
+    [180] = R(22, 1, 1, UN_NONE, ROLE_HI_LO, D_LAST),
+    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
+    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),
     [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
     [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [200 ... 201] = OVP(1, 1, 2, UN_A, ROLE_3REG),
-    [202] = OVP(3, 1, 2, UN_AM, ROLE_3REG),
+    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
+    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),
     [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),
     [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [210 ... 212] = OVP(1, 1, 2, UN_A, ROLE_3REG),
+    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
     [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),
     [215] = FIX(6, 4, UN_AM, ROLE_3REG),
     [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),
@@ -125,8 +127,8 @@ static const uint32_t rows[256] = {
     [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),
     [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),
     [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),
-    [226] = OVP(2, 2, 3, UN_A, ROLE_3REG),
-    [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
+    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
+    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),
 };
 #pragma GCC diagnostic pop
 
@@ -134,7 +136,14 @@ static const uint32_t rows[256] = {
 #undef R
 #undef FIX
 #undef OVP
+#undef OVP3
 #undef OVS
+#undef ROLE_NONE
+#undef ROLE_D_LO
+#undef ROLE_S_LO
+#undef ROLE_HI_LO
+#undef ROLE_S_LOHI
+#undef ROLE_3REG
 
 /* ---- decoding (gas.md §2.2, §4) --------------------------------------------------------- */
 
@@ -146,9 +155,6 @@ typedef struct dins {
 } dins;
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
-enum { D_MOVE = 1, D_LAST = 2 }; /* the row's bits 30 and 31 (ROW_MOVE, ROW_TERM) */
-_Static_assert((UINT32_C(1) << 30) >> 30 == D_MOVE && (UINT32_C(1) << 31) >> 30 == D_LAST,
-               "ROW_MOVE and ROW_TERM are D_MOVE and D_LAST at bit 30");
 
 /* Positions decoded at a time. A block is decoded once into a buffer of this many records,
  * which the fast path reads, and which the simulation reads and refills for longer blocks. */
@@ -203,76 +209,87 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
-/* The register byte ζ[p+1], decoded once for all 256 values: lo = min(12, b & 15) in bits
- * 4-7, hi = min(12, b >> 4) in bits 8-11 (where decode_pos packs them), lo == hi in bit 0.
- * Generated: lo | hi << 4 shifted by 4, plus the comparison. */
-static const uint16_t regbyte[256] = {
-    0x001, 0x010, 0x020, 0x030, 0x040, 0x050, 0x060, 0x070,
-    0x080, 0x090, 0x0A0, 0x0B0, 0x0C0, 0x0C0, 0x0C0, 0x0C0,
-    0x100, 0x111, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
-    0x180, 0x190, 0x1A0, 0x1B0, 0x1C0, 0x1C0, 0x1C0, 0x1C0,
-    0x200, 0x210, 0x221, 0x230, 0x240, 0x250, 0x260, 0x270,
-    0x280, 0x290, 0x2A0, 0x2B0, 0x2C0, 0x2C0, 0x2C0, 0x2C0,
-    0x300, 0x310, 0x320, 0x331, 0x340, 0x350, 0x360, 0x370,
-    0x380, 0x390, 0x3A0, 0x3B0, 0x3C0, 0x3C0, 0x3C0, 0x3C0,
-    0x400, 0x410, 0x420, 0x430, 0x441, 0x450, 0x460, 0x470,
-    0x480, 0x490, 0x4A0, 0x4B0, 0x4C0, 0x4C0, 0x4C0, 0x4C0,
-    0x500, 0x510, 0x520, 0x530, 0x540, 0x551, 0x560, 0x570,
-    0x580, 0x590, 0x5A0, 0x5B0, 0x5C0, 0x5C0, 0x5C0, 0x5C0,
-    0x600, 0x610, 0x620, 0x630, 0x640, 0x650, 0x661, 0x670,
-    0x680, 0x690, 0x6A0, 0x6B0, 0x6C0, 0x6C0, 0x6C0, 0x6C0,
-    0x700, 0x710, 0x720, 0x730, 0x740, 0x750, 0x760, 0x771,
-    0x780, 0x790, 0x7A0, 0x7B0, 0x7C0, 0x7C0, 0x7C0, 0x7C0,
-    0x800, 0x810, 0x820, 0x830, 0x840, 0x850, 0x860, 0x870,
-    0x881, 0x890, 0x8A0, 0x8B0, 0x8C0, 0x8C0, 0x8C0, 0x8C0,
-    0x900, 0x910, 0x920, 0x930, 0x940, 0x950, 0x960, 0x970,
-    0x980, 0x991, 0x9A0, 0x9B0, 0x9C0, 0x9C0, 0x9C0, 0x9C0,
-    0xA00, 0xA10, 0xA20, 0xA30, 0xA40, 0xA50, 0xA60, 0xA70,
-    0xA80, 0xA90, 0xAA1, 0xAB0, 0xAC0, 0xAC0, 0xAC0, 0xAC0,
-    0xB00, 0xB10, 0xB20, 0xB30, 0xB40, 0xB50, 0xB60, 0xB70,
-    0xB80, 0xB90, 0xBA0, 0xBB1, 0xBC0, 0xBC0, 0xBC0, 0xBC0,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+/* The register byte ζ[p+1], decoded once for all 256 values as decode_pos's register bytes
+ * 0-2: REG_NONE, lo = min(12, b & 15), hi = min(12, b >> 4); byte 3 is 0x10 when lo == hi
+ * (the flag EQ_P2 tests). Generated. */
+static const uint32_t regtab[256] = {
+    0x1000000D, 0x0000010D, 0x0000020D, 0x0000030D, 0x0000040D, 0x0000050D,
+    0x0000060D, 0x0000070D, 0x0000080D, 0x0000090D, 0x00000A0D, 0x00000B0D,
+    0x00000C0D, 0x00000C0D, 0x00000C0D, 0x00000C0D, 0x0001000D, 0x1001010D,
+    0x0001020D, 0x0001030D, 0x0001040D, 0x0001050D, 0x0001060D, 0x0001070D,
+    0x0001080D, 0x0001090D, 0x00010A0D, 0x00010B0D, 0x00010C0D, 0x00010C0D,
+    0x00010C0D, 0x00010C0D, 0x0002000D, 0x0002010D, 0x1002020D, 0x0002030D,
+    0x0002040D, 0x0002050D, 0x0002060D, 0x0002070D, 0x0002080D, 0x0002090D,
+    0x00020A0D, 0x00020B0D, 0x00020C0D, 0x00020C0D, 0x00020C0D, 0x00020C0D,
+    0x0003000D, 0x0003010D, 0x0003020D, 0x1003030D, 0x0003040D, 0x0003050D,
+    0x0003060D, 0x0003070D, 0x0003080D, 0x0003090D, 0x00030A0D, 0x00030B0D,
+    0x00030C0D, 0x00030C0D, 0x00030C0D, 0x00030C0D, 0x0004000D, 0x0004010D,
+    0x0004020D, 0x0004030D, 0x1004040D, 0x0004050D, 0x0004060D, 0x0004070D,
+    0x0004080D, 0x0004090D, 0x00040A0D, 0x00040B0D, 0x00040C0D, 0x00040C0D,
+    0x00040C0D, 0x00040C0D, 0x0005000D, 0x0005010D, 0x0005020D, 0x0005030D,
+    0x0005040D, 0x1005050D, 0x0005060D, 0x0005070D, 0x0005080D, 0x0005090D,
+    0x00050A0D, 0x00050B0D, 0x00050C0D, 0x00050C0D, 0x00050C0D, 0x00050C0D,
+    0x0006000D, 0x0006010D, 0x0006020D, 0x0006030D, 0x0006040D, 0x0006050D,
+    0x1006060D, 0x0006070D, 0x0006080D, 0x0006090D, 0x00060A0D, 0x00060B0D,
+    0x00060C0D, 0x00060C0D, 0x00060C0D, 0x00060C0D, 0x0007000D, 0x0007010D,
+    0x0007020D, 0x0007030D, 0x0007040D, 0x0007050D, 0x0007060D, 0x1007070D,
+    0x0007080D, 0x0007090D, 0x00070A0D, 0x00070B0D, 0x00070C0D, 0x00070C0D,
+    0x00070C0D, 0x00070C0D, 0x0008000D, 0x0008010D, 0x0008020D, 0x0008030D,
+    0x0008040D, 0x0008050D, 0x0008060D, 0x0008070D, 0x1008080D, 0x0008090D,
+    0x00080A0D, 0x00080B0D, 0x00080C0D, 0x00080C0D, 0x00080C0D, 0x00080C0D,
+    0x0009000D, 0x0009010D, 0x0009020D, 0x0009030D, 0x0009040D, 0x0009050D,
+    0x0009060D, 0x0009070D, 0x0009080D, 0x1009090D, 0x00090A0D, 0x00090B0D,
+    0x00090C0D, 0x00090C0D, 0x00090C0D, 0x00090C0D, 0x000A000D, 0x000A010D,
+    0x000A020D, 0x000A030D, 0x000A040D, 0x000A050D, 0x000A060D, 0x000A070D,
+    0x000A080D, 0x000A090D, 0x100A0A0D, 0x000A0B0D, 0x000A0C0D, 0x000A0C0D,
+    0x000A0C0D, 0x000A0C0D, 0x000B000D, 0x000B010D, 0x000B020D, 0x000B030D,
+    0x000B040D, 0x000B050D, 0x000B060D, 0x000B070D, 0x000B080D, 0x000B090D,
+    0x000B0A0D, 0x100B0B0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D,
+    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
+    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
+    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D,
+    0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D,
+    0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D,
+    0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D,
+    0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D,
+    0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
+    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
+    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
+    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
 };
 
 /* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
  * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
  * profiles' callers decide the end of the block themselves. Table driven and branch-free
  * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
- * mispredicted branch per instruction on random opcodes cost more than the rest. */
+ * mispredicted branch per instruction on random opcodes cost more than the rest. The
+ * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
+ * sink), the row's fields are one byte load each. */
 static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
                                                              uint32_t m)
 {
     const uint8_t *c = cd->c;
     uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
-    uint32_t r = rows[op];
+    const grow *r = &rows[op];
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t t = regbyte[b1], lo = (t >> 4) & 15, hi = t >> 8;
-    uint32_t d3 = b2 < 12 ? b2 : 12;
-    uint32_t fs = REG_NONE | (t & 0xFF0) | d3 << 12, role = (r >> 24) & 63;
+    uint32_t t = regtab[b1], d3 = b2 < 12 ? b2 : 12;
+    uint64_t packed = (t & 0xFFFFFF) | (uint64_t)d3 << 24 | (uint64_t)REG_SINK << 32;
+    uint8_t rg[8];
+    memcpy(rg, &packed, 8);
     dins d;
-    d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
-    d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
-    d.dst = (uint8_t)((((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15);
-    /* The overlap of P / PS from the raw fields, not the roles (a shorter chain): bit 0
-     * lo == hi, bit 1 lo == d3, bit 2 hi == d3; each rule looks at some of them (0x6210:
-     * none, {0}, {1}, {1, 2} for SL_FIXED, SL_P, SL_PS, SL_P3). Fixed rows have sa == sb. */
-    uint32_t eq = (t & 1) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
-    bool ov = (eq & (UINT32_C(0x6210) >> (4 * ((r >> 22) & 3)))) != 0;
-    d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
-    d.units = (uint8_t)(r >> 8);
-    uint32_t lat = r & 255;
+    d.src0 = rg[r->i0];
+    d.src1 = rg[r->i1];
+    d.dst = rg[r->id];
+    uint32_t eq = (t >> 24) | (uint32_t)(((t >> 8) & 255) == d3) << 5 |
+                  (uint32_t)(((t >> 16) & 255) == d3) << 6;
+    d.slots = (eq & r->fl) ? r->sa : r->sb;
+    d.units = r->units;
+    uint32_t lat = r->lat;
     lat = lat == LAT_MEM ? m : lat;
     if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
         lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
     d.lat = (uint8_t)lat;
-    d.flags = (uint8_t)(r >> 30); /* ROW_MOVE, ROW_TERM are D_MOVE, D_LAST shifted by 30 */
+    d.flags = r->fl & (D_MOVE | D_LAST);
     d.pad = 0;
     return d;
 }
