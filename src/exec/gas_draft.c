@@ -174,6 +174,22 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
     return q < cd->L ? q : cd->L;
 }
 
+/* draft_next, also giving k at the result (*kb, 0 or 1) from the same word: the first set
+ * bit found is 1 unless the skip reached its cap. At L it does not matter (c[L] = 0). */
+static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+{
+    uint64_t q = p + 1, w;
+    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    w >>= q & 7;
+    unsigned z = (unsigned)__builtin_ctzll(w | (UINT64_C(1) << 24));
+    *kb = (uint32_t)(w >> z) & 1;
+    q += z;
+    return q < cd->L ? q : cd->L;
+}
+
+/* k at p (p <= L), 0 or 1: k reads 0 at L. */
+static inline uint32_t kbit_at(const exec_code *cd, uint64_t p) { return (cd->k[p >> 3] >> (p & 7)) & 1; }
+
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
 static inline uint32_t off_at(const uint8_t *c, uint64_t i, unsigned n)
 {
@@ -258,7 +274,7 @@ static const uint32_t regtab[256] = {
     0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
 };
 
-/* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
+/* Decodes position p (<= L), whose bit in k is kb, of a block under load latency m (gas.md §4). D_LAST is set for
  * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
  * profiles' callers decide the end of the block themselves. Table driven and branch-free
  * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
@@ -266,10 +282,10 @@ static const uint32_t regtab[256] = {
  * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
  * sink), the row's fields are one byte load each. */
 static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
-                                                             uint32_t m)
+                                                             uint32_t kb, uint32_t m)
 {
     const uint8_t *c = cd->c;
-    uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
+    uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
     const grow *r = &rows[op];
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
     uint32_t t = regtab[b1], d3 = b2 < 12 ? b2 : 12;
@@ -303,7 +319,7 @@ static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, din
     uint64_t p = *pcp;
     uint32_t n = 0;
     while (n < CHUNK) {
-        dins d = decode_pos(cd, p, m);
+        dins d = decode_pos(cd, p, kbit_at(cd, p), m);
         if (!draft)
             d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
         buf[n++] = d;
@@ -371,8 +387,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint32_t rdy[NREGS] = { 0 };
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
+    uint32_t kb = kbit_at(cd, b);
     for (;; n++) {
-        dins d = decode_pos(cd, p, m);
+        dins d = decode_pos(cd, p, kb, m);
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
@@ -422,7 +439,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_next(cd, p); /* p < L: L reads as trap */
+        p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
     }
     if (entries > ROB)
         return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
@@ -478,8 +495,9 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
     uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
     uint64_t p = b, snap_p = b;
+    uint32_t kb = kbit_at(cd, b);
     for (;; n++) {
-        dins d = decode_pos(cd, p, m);
+        dins d = decode_pos(cd, p, kb, m);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
             cur = er[(e - ROB) % RING] + 1;
             dec = 4;
@@ -574,7 +592,7 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_next(cd, p);
+        p = draft_step(cd, p, &kb);
     }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
