@@ -452,6 +452,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 /* ---- the same placement for long blocks ------------------------------------------------- */
 
 #define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define LWORDS (LONG_CYCLES / 64 + 3) /* past the last start word, two for its fins (lat <= 100) */
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
@@ -484,8 +485,11 @@ enum { FAST_RESUME = FAST_ORDER + 1 };
 static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
                      sim_start *rs, uint64_t *rpc, uint32_t *rn)
 {
-    uint8_t tl[LONG_CYCLES + 64], st[LONG_CYCLES + 64];
-    uint32_t clean = 0; /* bytes of tl and st zeroed */
+    /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
+     * MU, DV, S5; st the starts per cycle */
+    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint8_t st[64 * LWORDS];
+    uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
     /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
     uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
@@ -519,28 +523,29 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            /* the first cycle from s with a start slot and the units, eight cycles a step:
-             * a lane fails when its units are over the pool with this entry's added
-             * (over_pool sets bit 3, 5 or 7) or it has 5 starts (5 + 3 sets bit 3) */
-            for (uint64_t lanes = ~UINT64_C(0) << (8 * (s % 8));; lanes = ~UINT64_C(0)) {
+            /* the first cycle from s with a start slot and the units, a word at a time */
+            uint32_t un = d.units;
+            for (;;) {
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
-                for (; clean < s + lat + 16; clean += 64) {
-                    memset(tl + clean, 0, 64);
-                    memset(st + clean, 0, 64);
+                uint32_t y = s / 64;
+                for (; clean <= y + 2; clean++) { /* the words of s and of any fin from it */
+                    A[0][clean] = A[1][clean] = A[2][clean] = A[3][clean] = 0;
+                    MU[clean] = DV[clean] = S5[clean] = 0;
+                    memset(st + 64 * clean, 0, 64);
                 }
-                uint64_t v, t;
-                memcpy(&v, tl + s / 8 * 8, 8);
-                memcpy(&t, st + s / 8 * 8, 8);
-                uint64_t fail = over_pool(v + LANES(d.units)) | ((t + LANES(3)) & LANES(0x08));
-                uint64_t ok = ~((fail >> 3) | (fail >> 5) | (fail >> 7)) & LANES(1) & lanes;
-                if (ok) {
-                    s = s / 8 * 8 + (uint32_t)__builtin_ctzll(ok) / 8;
+                uint64_t full = un ? A[(un & 2) ? 2 : 3][y] : 0;
+                if (EXEC_UNLIKELY(un & 0xF0))
+                    full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                uint64_t cand = ~(full | S5[y]) & (~UINT64_C(0) << (s % 64));
+                if (cand) {
+                    s = 64 * y + (uint32_t)__builtin_ctzll(cand);
                     break;
                 }
-                s = s / 8 * 8 + 8;
+                s = 64 * y + 64;
             }
-            st[s]++;
+            if (++st[s] == 5)
+                S5[s / 64] |= UINT64_C(1) << (s % 64);
             uint32_t f = s + lat, x = e % RING;
             ret = ret > f + 1 ? ret : f + 1;
             es[x] = s;
@@ -550,15 +555,23 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
-            if (d.units) {
-                uint64_t w = LANES(d.units), bad = 0;
-                for (uint32_t y = s / 8; 8 * y < f; y++) { /* the words of [s, f) */
-                    uint32_t from = 8 * y > s ? 0 : s % 8, to = f - 8 * y > 8 ? 8 : f - 8 * y;
-                    uint64_t v, lanes = (~UINT64_C(0) >> (8 * (8 - to))) & (~UINT64_C(0) << (8 * from));
-                    memcpy(&v, tl + 8 * y, 8);
-                    v += w & lanes;
-                    bad |= over_pool(v);
-                    memcpy(tl + 8 * y, &v, 8);
+            if (un) {
+                uint64_t bad = 0;
+                for (uint32_t y = s / 64; 64 * y < f; y++) { /* the words of [s, f) */
+                    uint32_t from = 64 * y > s ? 0 : s % 64, to = f - 64 * y > 64 ? 64 : f - 64 * y;
+                    uint64_t M = (~UINT64_C(0) >> (64 - to)) & (~UINT64_C(0) << from);
+                    uint64_t full = A[(un & 2) ? 2 : 3][y];
+                    if (EXEC_UNLIKELY(un & 0xF0))
+                        full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                    bad |= full & M;
+                    for (uint32_t k = 0; k < (un & 7u); k++) { /* one ALU at a time */
+                        A[3][y] |= A[2][y] & M;
+                        A[2][y] |= A[1][y] & M;
+                        A[1][y] |= A[0][y] & M;
+                        A[0][y] |= M;
+                    }
+                    MU[y] |= (un & 0x10) ? M : 0;
+                    DV[y] |= (un & 0x40) ? M : 0;
                 }
                 if (bad) {
                     if (!snap_c)
