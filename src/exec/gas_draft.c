@@ -677,6 +677,7 @@ static uint32_t sim_block(walk *w, const sim_start *init)
     uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, depok = 0;
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
+    uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
@@ -703,16 +704,23 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             } else {
                 holding |= bit;
                 held += units[s];
+                nret = fin[s] < nret ? fin[s] : nret;
             }
         }
     }
     for (;;) {
-        /* units whose last execution cycle has passed come back (left == 1 steps) */
-        for (uint32_t h = holding; h; h &= h - 1) {
-            unsigned s = (unsigned)__builtin_ctz(h);
-            if (fin[s] <= c) {
-                held -= units[s];
-                holding &= ~(1u << s);
+        /* units whose last execution cycle has passed come back (left == 1 steps); nret is
+         * the first fin among the holders */
+        if (nret <= c) {
+            nret = UINT32_MAX;
+            for (uint32_t h = holding; h; h &= h - 1) {
+                unsigned s = (unsigned)__builtin_ctz(h);
+                if (fin[s] <= c) {
+                    held -= units[s];
+                    holding &= ~(1u << s);
+                } else if (fin[s] < nret) {
+                    nret = fin[s];
+                }
             }
         }
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
@@ -771,6 +779,7 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             }
             start[s] = c;
             fin[s] = c + lat[s];
+            nret = fin[s] < nret ? fin[s] : nret;
             held += units[s];
             unstarted &= ~bit;
             holding |= bit;
@@ -802,12 +811,7 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             c++;
             continue;
         }
-        uint32_t nx = UINT32_MAX;
-        for (uint32_t h = holding; h; h &= h - 1) {
-            unsigned s = (unsigned)__builtin_ctz(h);
-            if (fin[s] < nx)
-                nx = fin[s];
-        }
+        uint32_t nx = nret; /* the first unit return or dependency release */
         if (start[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
             nx = fin[head % ROB] + 1;
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
