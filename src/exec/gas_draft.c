@@ -482,7 +482,7 @@ typedef struct sim_start {
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
 enum { FAST_RESUME = FAST_ORDER + 1 };
-static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
+__attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
                      sim_start *rs, uint64_t *rpc, uint32_t *rn)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
@@ -661,7 +661,7 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
  * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(walk *w, const sim_start *init)
+__attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *init)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
@@ -819,16 +819,17 @@ static uint32_t sim_block(walk *w, const sim_start *init)
     return c > 4 ? c - 3 : 1;
 }
 
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
+/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
+ * from where it stops being exact, or from the start. Out of line, so the fast path's frame
+ * and registers are its own. */
+__attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
+                                                    int rc, uint32_t *npos)
 {
     uint32_t cost, n = 0;
     sim_start rs;
     uint64_t pc = b;
-    int rc = FAST_ORDER;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
-        rc = fast_walk(cd, b, m, &cost, &n);
-        if (rc == FAST_RANGE)
-            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
+    if (rc == FAST_RANGE) {
+        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
@@ -846,4 +847,19 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
     if (npos)
         *npos = w.total;
     return cost;
+}
+
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
+{
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
+        uint32_t cost, n;
+        int rc = fast_walk(cd, b, m, &cost, &n);
+        if (rc == FAST_OK) {
+            if (npos)
+                *npos = n;
+            return cost;
+        }
+        return slow_cost(cd, b, m, rc, npos);
+    }
+    return slow_cost(cd, b, m, FAST_ORDER, npos);
 }
