@@ -315,13 +315,30 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
  * them. *pcp becomes the position after the last one decoded. */
 static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
 {
-    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
     uint64_t p = *pcp;
     uint32_t n = 0;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) { /* the fields stored one by one */
+        uint32_t kb = kbit_at(cd, p);
+        while (n < CHUNK) {
+            dins d = decode_pos(cd, p, kb, m);
+            dins *o = &buf[n++];
+            o->lat = d.lat;
+            o->slots = d.slots;
+            o->units = d.units;
+            o->src0 = d.src0;
+            o->src1 = d.src1;
+            o->dst = d.dst;
+            o->flags = d.flags;
+            if (d.flags & D_LAST)
+                break;
+            p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
+        }
+        *pcp = p;
+        return n;
+    }
     while (n < CHUNK) {
         dins d = decode_pos(cd, p, kbit_at(cd, p), m);
-        if (!draft)
-            d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
+        d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
         buf[n++] = d;
         p = p < cd->L ? draft_next(cd, p) : p + 1;
         if (d.flags & D_LAST)
