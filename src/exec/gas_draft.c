@@ -542,6 +542,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             s = s > bb ? s : bb;
             /* the first cycle from s with a start slot and the units, a word at a time */
             uint32_t un = d.units;
+            const uint64_t *Af = A[(un & 2) ? 2 : 3]; /* the cycles its ALUs do not fit */
             for (;;) {
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
@@ -551,7 +552,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     MU[clean] = DV[clean] = S5[clean] = 0;
                     memset(st + 64 * clean, 0, 64);
                 }
-                uint64_t full = un ? A[(un & 2) ? 2 : 3][y] : 0;
+                uint64_t full = un ? Af[y] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
                 uint64_t cand = ~(full | S5[y]) & (~UINT64_C(0) << (s % 64));
@@ -577,18 +578,26 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                 for (uint32_t y = s / 64; 64 * y < f; y++) { /* the words of [s, f) */
                     uint32_t from = 64 * y > s ? 0 : s % 64, to = f - 64 * y > 64 ? 64 : f - 64 * y;
                     uint64_t M = (~UINT64_C(0) >> (64 - to)) & (~UINT64_C(0) << from);
-                    uint64_t full = A[(un & 2) ? 2 : 3][y];
-                    if (EXEC_UNLIKELY(un & 0xF0))
+                    uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
+                    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+                        uint64_t full = (un & 2) ? a2 : a3;
                         full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
-                    bad |= full & M;
-                    for (uint32_t k = 0; k < (un & 7u); k++) { /* one ALU at a time */
-                        A[3][y] |= A[2][y] & M;
-                        A[2][y] |= A[1][y] & M;
-                        A[1][y] |= A[0][y] & M;
-                        A[0][y] |= M;
+                        bad |= full & M;
+                        if (un & 2) { /* the first of two */
+                            a3 |= a2 & M;
+                            a2 |= a1 & M;
+                            a1 |= a0 & M;
+                            a0 |= M;
+                        }
+                        MU[y] |= (un & 0x10) ? M : 0;
+                        DV[y] |= (un & 0x40) ? M : 0;
+                    } else {
+                        bad |= a3 & M;
                     }
-                    MU[y] |= (un & 0x10) ? M : 0;
-                    DV[y] |= (un & 0x40) ? M : 0;
+                    A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
+                    A[2][y] = a2 | (a1 & M);
+                    A[1][y] = a1 | (a0 & M);
+                    A[0][y] = a0 | M;
                 }
                 if (bad) {
                     if (!snap_c)
