@@ -401,7 +401,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
-    uint32_t rdy[NREGS] = { 0 };
+    uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
@@ -451,7 +451,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             }
             if (bad)
                 return FAST_ORDER; /* a younger entry over an older one's start */
-            rdy[d.dst] = f;
+            rdy[d.dst] = (uint8_t)f;
             ret = ret > f + 1 ? ret : f + 1;
         }
         if (d.flags & D_LAST)
