@@ -660,13 +660,6 @@ static inline void walk_advance(walk *w)
     }
 }
 
-/* A dependency on entry d is met in cycle c when d retired or left <= 0 (fin <= c). */
-static inline bool dep_met(uint32_t d, uint32_t head, const uint32_t *start, const uint32_t *fin,
-                           uint32_t c)
-{
-    return d == NOSEQ || d < head || (start[d % ROB] != UNSTARTED && fin[d % ROB] <= c);
-}
-
 /* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
 static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, uint32_t needM,
                                uint32_t needD)
@@ -693,14 +686,27 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
      * tail - 1. Masks are over slots. */
     uint32_t start[ROB], fin[ROB];
     uint8_t units[ROB];
-    uint32_t lat[ROB], dep0[ROB], dep1[ROB];
+    uint32_t lat[ROB];
+    /* per slot: the slots of its producers not done yet (pm), of the entries waiting on it
+     * (dmask) */
+    uint32_t pm[ROB], dmask[ROB];
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
-    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose producers are known
-     * to be done (once met, a dependency stays met) */
-    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, depok = 0;
+    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose entry is done (left
+     * <= 0: fin <= c); whose entry was found waiting on a producer that is not done since */
+    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, done = 0, waitdep = 0;
+/* Entry in slot sl (bit) reads the result of seq q: a dependency unless q is none, retired or
+ * done. */
+#define SIM_DEP(q)                                                                              \
+    do {                                                                                        \
+        uint32_t q_ = (q);                                                                      \
+        if (q_ != NOSEQ && q_ >= head && !(done & (1u << (q_ % ROB)))) {                        \
+            pm[sl] |= 1u << (q_ % ROB);                                                         \
+            dmask[q_ % ROB] |= bit;                                                             \
+        }                                                                                       \
+    } while (0)
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
@@ -719,8 +725,8 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             fin[s] = init->fin[s];
             lat[s] = init->lat[s];
             units[s] = init->units[s];
-            dep0[s] = init->dep0[s];
-            dep1[s] = init->dep1[s];
+            pm[s] = dmask[s] = 0;
+            done |= start[s] != UNSTARTED && fin[s] <= c ? bit : 0;
             needA |= a ? bit : 0;
             need2A |= a == 2 ? bit : 0;
             needM |= (units[s] & 0x10) ? bit : 0;
@@ -731,6 +737,14 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 holding |= bit;
                 held += units[s];
                 nret = fin[s] < nret ? fin[s] : nret;
+            }
+        }
+        for (uint32_t q = head; q < tail; q++) {
+            unsigned sl = q % ROB;
+            uint32_t bit = 1u << sl;
+            if (start[sl] == UNSTARTED) {
+                SIM_DEP(init->dep0[sl]);
+                SIM_DEP(init->dep1[sl]);
             }
         }
     }
@@ -744,6 +758,11 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 if (fin[s] <= c) {
                     held -= units[s];
                     holding &= ~(1u << s);
+                    done |= 1u << s;
+                    waitdep &= ~dmask[s]; /* its dependants may be ready */
+                    for (uint32_t dm = dmask[s]; dm; dm &= dm - 1)
+                        pm[__builtin_ctz(dm)] &= ~(1u << s);
+                    dmask[s] = 0;
                 } else if (fin[s] < nret) {
                     nret = fin[s];
                 }
@@ -761,17 +780,20 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             if (in->flags & D_MOVE) {
                 writer[in->dst] = writer[in->src0];
             } else {
-                unsigned s = tail % ROB;
-                uint32_t bit = 1u << s, a = in->units & 7;
-                lat[s] = in->lat;
-                start[s] = UNSTARTED;
-                units[s] = in->units;
-                dep0[s] = writer[in->src0];
-                dep1[s] = writer[in->src1];
+                unsigned sl = tail % ROB;
+                uint32_t bit = 1u << sl, a = in->units & 7;
+                lat[sl] = in->lat;
+                start[sl] = UNSTARTED;
+                units[sl] = in->units;
+                done &= ~bit;
+                waitdep &= ~bit;
+                dmask[sl] = 0;
+                pm[sl] = 0;
+                SIM_DEP(writer[in->src0]);
+                SIM_DEP(writer[in->src1]);
                 writer[in->dst] = tail;
                 unstarted |= bit;
                 fresh |= bit;
-                depok &= ~bit;
                 needA = (needA & ~bit) | (a ? bit : 0);
                 need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
                 needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
@@ -789,15 +811,14 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
          * units are exhausted are masked out as a whole (`blocked`), not tried one by one. */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
-        uint32_t age = rotr32(unstarted & ~fresh & ~blocked(held, needA, need2A, needM, needD), h0);
+        uint32_t age = rotr32(unstarted & ~fresh & ~waitdep & ~blocked(held, needA, need2A, needM, needD), h0);
         while (age) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
             uint32_t bit = 1u << s;
             age &= age - 1;
-            if (!(depok & bit)) {
-                if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
-                    continue;
-                depok |= bit;
+            if (pm[s]) { /* a producer is not done: wait for one to be */
+                waitdep |= bit;
+                continue;
             }
             if (!iss) {
                 busy = true;
@@ -842,6 +863,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             nx = fin[head % ROB] + 1;
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
+#undef SIM_DEP
     return c > 4 ? c - 3 : 1;
 }
 
