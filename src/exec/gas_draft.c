@@ -8,7 +8,7 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (byte timelines, ROB stalls). sim_block: gas.md
+ * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls). sim_block: gas.md
  * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
  * nothing can happen; from the start, or resumed where long_walk's placement stops being
  * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
@@ -22,9 +22,9 @@
  * make the overlap (EQ_*). */
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
- * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
- * also holds an ALU, and their pools equal the ALU pool (4), so they can only run out when
- * the ALUs already have. */
+ * bits 6-7 (so sums of them, the simulation's `held`, keep the fields apart). LOAD and STORE
+ * need no field: every entry holding one of them also holds an ALU, and their pools equal
+ * the ALU pool (4), so they can only run out when the ALUs already have. */
 enum {
     UN_NONE = 0, UN_A = 0x01, UN_2A = 0x02, UN_AL = 0x01, UN_AS = 0x01, UN_AM = 0x11,
     UN_AD = 0x41
@@ -188,7 +188,10 @@ static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
 }
 
 /* k at p (p <= L), 0 or 1: k reads 0 at L. */
-static inline uint32_t kbit_at(const exec_code *cd, uint64_t p) { return (cd->k[p >> 3] >> (p & 7)) & 1; }
+static inline uint32_t kbit_at(const exec_code *cd, uint64_t p)
+{
+    return (cd->k[p >> 3] >> (p & 7)) & 1;
+}
 
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
 static inline uint32_t off_at(const uint8_t *c, uint64_t i, unsigned n)
@@ -274,10 +277,10 @@ static const uint32_t regtab[256] = {
     0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
 };
 
-/* Decodes position p (<= L), whose bit in k is kb, of a block under load latency m (gas.md §4). D_LAST is set for
- * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
- * profiles' callers decide the end of the block themselves. Table driven and branch-free
- * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
+/* Decodes position p (<= L), whose bit in k is kb, of a block under load latency m (gas.md
+ * §4). D_LAST is set for a jam-draft terminator (gas.md §2.2: invalid positions and L read as
+ * trap); other profiles' callers decide the end of the block themselves. Table driven and
+ * branch-free but for the (rare) branch hint: the walk is a chain of dependent loads, and a
  * mispredicted branch per instruction on random opcodes cost more than the rest. The
  * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
  * sink), the row's fields are one byte load each. */
@@ -348,15 +351,6 @@ static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, din
     return n;
 }
 
-/* Whether a sum of unit bytes (UN_*) is over the pool: ALU > 4, MUL > 1 or DIV > 1. Fields
- * never carry into each other: the sum is tested after every addition of at most 2 ALUs, 1 MUL
- * and 1 DIV to a sum within the pool. */
-#define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
-static inline uint64_t over_pool(uint64_t v)
-{
-    return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
-}
-
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
@@ -388,7 +382,7 @@ static inline uint64_t over_pool(uint64_t v)
  * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
  * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
  * can is one count of trailing zeros; and an added interval is over the pool exactly where
- * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (over_pool).
+ * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (UN_*).
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
  * padded, so next(p) is one word read clamped to L). */
@@ -487,8 +481,8 @@ typedef struct sim_start {
  * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
  * then; retirement follows from the fins of older entries, so it is known). Units and starts
- * are byte timelines over cycles (units as UN_* bytes summed, over_pool), eight cycles a word,
- * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE.
+ * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
+ * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
  *
  * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
  * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
@@ -499,8 +493,9 @@ typedef struct sim_start {
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
 enum { FAST_RESUME = FAST_ORDER + 1 };
-__attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
-                     sim_start *rs, uint64_t *rpc, uint32_t *rn)
+__attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
+                                               uint32_t *cost, uint32_t *npos, sim_start *rs,
+                                               uint64_t *rpc, uint32_t *rn)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
@@ -679,7 +674,11 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * is met, so `writer` is never cleared: a dependency on a finished (or retired) writer is
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
- * first unit return / dependency release (some fin) or the oldest entry's retirement. */
+ * first unit return / dependency release (some fin: nret, the first among the executing
+ * entries) or the oldest entry's retirement. Dependencies are kept as masks of slots: pm[e]
+ * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
+ * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
+ * the start scan until one of its producers does. */
 __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *init)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
@@ -811,7 +810,8 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
          * units are exhausted are masked out as a whole (`blocked`), not tried one by one. */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
-        uint32_t age = rotr32(unstarted & ~fresh & ~waitdep & ~blocked(held, needA, need2A, needM, needD), h0);
+        uint32_t age = unstarted & ~fresh & ~waitdep & ~blocked(held, needA, need2A, needM, needD);
+        age = rotr32(age, h0);
         while (age) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
             uint32_t bit = 1u << s;
