@@ -114,14 +114,17 @@ static void measure(const char *name, const uint8_t *c, size_t L, const uint8_t 
     exec_code cd = { p->code, p->bitmask, p->L, JAVM_PROFILE_JAM_DRAFT };
     /* BENCH_GAS_PASSES=K (and BENCH_GAS_ONLY=name): K passes of the block costs and nothing
      * else timed, for an instruction count under cachegrind that does not depend on the
-     * machine's load: (Ir with K passes - Ir with 0) / K is one pass. */
+     * machine's load: (Ir with K passes - Ir with 0) / K is one pass. BENCH_GAS_BLOCK=PC: only
+     * the block starting at PC (decimal), for a profile per block; BENCH_GAS_LIST=1 prints
+     * every block start with its positions and cost. */
     const char *only = getenv("BENCH_GAS_ONLY"), *passes = getenv("BENCH_GAS_PASSES");
+    const char *one = getenv("BENCH_GAS_BLOCK"); /* only the block start with this pc */
     if (passes) {
-        uint64_t s = 0, K = strtoull(passes, NULL, 10);
+        uint64_t s = 0, K = strtoull(passes, NULL, 10), pc1 = one ? strtoull(one, NULL, 10) : 0;
         if (!only || strcmp(only, name) == 0)
             for (uint64_t rep = 0; rep < K; rep++)
                 for (uint32_t i = 0; i < p->nrecs; i++)
-                    if (p->recs[i].cost[0])
+                    if (p->recs[i].cost[0] && (!one || p->recs[i].pc == pc1))
                         s += exec_draft_block_cost(&cd, p->recs[i].pc, 25, NULL);
         printf("%-12s %llu passes, gas %llu\n", name, (unsigned long long)K, (unsigned long long)s);
         javm_program_free(p);
@@ -130,6 +133,13 @@ static void measure(const char *name, const uint8_t *c, size_t L, const uint8_t 
     /* A sample costs at least ~4 MB of code (a small program's block costs many times over):
      * a single pass over 2 KB lasts microseconds, and the best of 7 of those measured the
      * caches javm_prepare left and the other tenants more than the code. */
+    if (getenv("BENCH_GAS_LIST"))
+        for (uint32_t i = 0; i < p->nrecs; i++)
+            if (p->recs[i].cost[0]) {
+                uint32_t npos = 0, cost = exec_draft_block_cost(&cd, p->recs[i].pc, 25, &npos);
+                printf("%-12s block %llu: %u positions, cost %u\n", name,
+                       (unsigned long long)p->recs[i].pc, npos, cost);
+            }
     uint64_t reps = L ? 4000000 / L + 1 : 1;
     for (int run = 0; run < RUNS; run++) {
         uint64_t t0 = now_ns(), s = 0, nb = 0;

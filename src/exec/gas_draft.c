@@ -8,7 +8,7 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (byte timelines, ROB stalls). sim_block: gas.md
+ * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls). sim_block: gas.md
  * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
  * nothing can happen; from the start, or resumed where long_walk's placement stops being
  * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
@@ -17,28 +17,14 @@
 
 /* ---- per-opcode parameters (gas.md §4) -------------------------------------------------- */
 
-/* Register roles (gas.md §4.1): for src0, src1 and dst, which raw field is read or written,
- * as 2-bit selectors into {none, lo, hi, d3} (src0 | src1 << 2 | dst << 4). */
-#define SEL(s0, s1, d) ((s0) | (s1) << 2 | (d) << 4)
-enum {
-    ROLE_NONE = SEL(0, 0, 0),   /* no registers */
-    ROLE_D_LO = SEL(0, 0, 1),   /* writes lo */
-    ROLE_S_LO = SEL(1, 0, 0),   /* reads lo */
-    ROLE_HI_LO = SEL(2, 0, 1),  /* reads hi, writes lo */
-    ROLE_S_LOHI = SEL(1, 2, 0), /* reads lo and hi */
-    ROLE_3REG = SEL(1, 2, 3)    /* reads lo and hi, writes d3 */
-};
-#undef SEL
-
-/* Decode-slot rules (gas.md §4.2, §4.3). P compares the destination with the sources: for the
- * two-register roles (hi read, lo written) that is lo == hi, for three registers d3 == lo or
- * d3 == hi (SL_P3, chosen by the row macro); PS compares lo with d3. */
-enum { SL_FIXED = 0, SL_P, SL_PS, SL_P3 };
+/* Register roles (gas.md §4.1): each row names the raw register field read as src0 and src1
+ * and written as dst (ROLE_*, below); decode-slot rules (§4.2) as the field equalities that
+ * make the overlap (EQ_*). */
 
 /* Unit vectors (gas.md §4.3) as one byte: the ALU count in bits 0-2, MUL in bits 4-5, DIV in
- * bits 6-7 (see over_pool). LOAD and STORE need no field: every entry holding one of them
- * also holds an ALU, and their pools equal the ALU pool (4), so they can only run out when
- * the ALUs already have. */
+ * bits 6-7 (so sums of them, the simulation's `held`, keep the fields apart). LOAD and STORE
+ * need no field: every entry holding one of them also holds an ALU, and their pools equal
+ * the ALU pool (4), so they can only run out when the ALUs already have. */
 enum {
     UN_NONE = 0, UN_A = 0x01, UN_2A = 0x02, UN_AL = 0x01, UN_AS = 0x01, UN_AM = 0x11,
     UN_AD = 0x41
@@ -47,39 +33,55 @@ enum {
 /* Latency markers: the load latency m and the branch latency br are not constants. */
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
-/* A row, packed in 32 bits: latency (bits 0-7; LAT_MEM / LAT_BR), units (8-15), slots sa (16-18) and sb (19-21) (fixed sa, or the a/b
- * of P(a, b) / PS(a, b)), slot rule (22-23, SL_*), role (24-29), move_reg (30), terminator
- * (31). */
-#define ROW_MOVE (UINT32_C(1) << 30)
-#define ROW_TERM (UINT32_C(1) << 31)
-#define R(l, r, a, b, u, ro, f)                                                                 \
-    ((uint32_t)(l) | (uint32_t)(u) << 8 | (uint32_t)(a) << 16 | (uint32_t)(b) << 19 |           \
-     (uint32_t)((r) == SL_P && (ro) == ROLE_3REG ? SL_P3 : (r)) << 22 | (uint32_t)(ro) << 24 | (f))
-#define FIX(l, s, u, ro) R(l, SL_FIXED, s, s, u, ro, 0)
-#define OVP(l, a, b, u, ro) R(l, SL_P, a, b, u, ro, 0)
-#define OVS(l, a, b, u, ro) R(l, SL_PS, a, b, u, ro, 0)
-#define ROW_TRAP R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM)
+/* A row (8 bytes, one byte a field, so decoding reads each with one load): latency (LAT_MEM /
+ * LAT_BR), units, slots sa and sb (fixed sa, or the a / b of P(a, b) / PS(a, b)), the
+ * register fields read as src0 and src1 and written as dst (indices into the position's
+ * register bytes, see decode_pos), and flags: D_MOVE, D_LAST (a terminator), and in bits 4-6
+ * which raw-field equalities make the slot overlap (bit 4 lo == hi, bit 5 lo == d3, bit 6
+ * hi == d3: none for fixed slots, lo == hi for P over two registers, lo == d3 or hi == d3 for
+ * P over three, lo == d3 for PS). */
+typedef struct grow {
+    uint8_t lat, units, sa, sb, i0, i1, id, fl;
+} grow;
+
+/* Register byte indices (decode_pos): 0 none (REG_NONE), 1 lo, 2 hi, 3 d3, 4 sink (REG_SINK). */
+enum { D_MOVE = 1, D_LAST = 2 };
+#define EQ_P2 0x10
+#define EQ_P3 0x60
+#define EQ_PS 0x20
+#define ROLE_NONE 0, 0, 4
+#define ROLE_D_LO 0, 0, 1
+#define ROLE_S_LO 1, 0, 4
+#define ROLE_HI_LO 2, 0, 1
+#define ROLE_S_LOHI 1, 2, 4
+#define ROLE_3REG 1, 2, 3
+#define R(l, a, b, u, ...) { (l), (u), (a), (b), __VA_ARGS__ } /* ..., role, flags */
+#define FIX(l, s, u, ro) R(l, s, s, u, ro, 0)
+#define OVP(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P2)  /* P over hi read, lo written */
+#define OVP3(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P3) /* P over three registers */
+#define OVS(l, a, b, u, ro) R(l, a, b, u, ro, EQ_PS)
+#define ROW_TRAP R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST)
 
 /* Every model opcode has exactly one row (gas.md §4.3); any other byte (2, and the undefined
  * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-static const uint32_t rows[256] = {
+static const grow rows[256] = {
     [0 ... 255] = ROW_TRAP,
-    [1] = R(2, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
+    [1] = R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
     [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
     [10] = FIX(100, 4, UN_A, ROLE_NONE),
     [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
     [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_NONE, ROW_TERM),
-    [50] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_S_LO, ROW_TERM),
+    [40] = R(15, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
+    [50] = R(22, 1, 1, UN_NONE, ROLE_S_LO, D_LAST),
     [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
     [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
     [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
     [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, SL_FIXED, 1, 1, UN_NONE, ROLE_D_LO, ROW_TERM),
-    [81 ... 90] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LO, ROW_TERM),
-    [100] = R(1, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_MOVE), /* lat unused: renamed */
+    [80] = R(15, 1, 1, UN_NONE, ROLE_D_LO, D_LAST),
+    [81 ... 90] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LO, D_LAST),
+    [100] = R(1, 1, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */
     [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
     [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
     [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
@@ -105,17 +107,17 @@ static const uint32_t rows[256] = {
     [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
     [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
     [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, SL_FIXED, 1, 1, UN_A, ROLE_S_LOHI, ROW_TERM),
-    [180] = R(22, SL_FIXED, 1, 1, UN_NONE, ROLE_HI_LO, ROW_TERM),
-    [190 ... 191] = OVP(2, 2, 3, UN_A, ROLE_3REG),
-    [192] = OVP(4, 2, 3, UN_AM, ROLE_3REG),
+    [170 ... 175] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LOHI, D_LAST),
+    [180] = R(22, 1, 1, UN_NONE, ROLE_HI_LO, D_LAST),
+    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
+    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),
     [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
     [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [200 ... 201] = OVP(1, 1, 2, UN_A, ROLE_3REG),
-    [202] = OVP(3, 1, 2, UN_AM, ROLE_3REG),
+    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
+    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),
     [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),
     [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [210 ... 212] = OVP(1, 1, 2, UN_A, ROLE_3REG),
+    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
     [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),
     [215] = FIX(6, 4, UN_AM, ROLE_3REG),
     [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),
@@ -125,8 +127,8 @@ static const uint32_t rows[256] = {
     [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),
     [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),
     [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),
-    [226] = OVP(2, 2, 3, UN_A, ROLE_3REG),
-    [227 ... 230] = OVP(3, 2, 3, UN_A, ROLE_3REG),
+    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
+    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),
 };
 #pragma GCC diagnostic pop
 
@@ -134,7 +136,14 @@ static const uint32_t rows[256] = {
 #undef R
 #undef FIX
 #undef OVP
+#undef OVP3
 #undef OVS
+#undef ROLE_NONE
+#undef ROLE_D_LO
+#undef ROLE_S_LO
+#undef ROLE_HI_LO
+#undef ROLE_S_LOHI
+#undef ROLE_3REG
 
 /* ---- decoding (gas.md §2.2, §4) --------------------------------------------------------- */
 
@@ -146,9 +155,6 @@ typedef struct dins {
 } dins;
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
-enum { D_MOVE = 1, D_LAST = 2 }; /* the row's bits 30 and 31 (ROW_MOVE, ROW_TERM) */
-_Static_assert((UINT32_C(1) << 30) >> 30 == D_MOVE && (UINT32_C(1) << 31) >> 30 == D_LAST,
-               "ROW_MOVE and ROW_TERM are D_MOVE and D_LAST at bit 30");
 
 /* Positions decoded at a time. A block is decoded once into a buffer of this many records,
  * which the fast path reads, and which the simulation reads and refills for longer blocks. */
@@ -166,6 +172,25 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
     memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
     q += (uint64_t)__builtin_ctzll((w >> (q & 7)) | (UINT64_C(1) << 24));
     return q < cd->L ? q : cd->L;
+}
+
+/* draft_next, also giving k at the result (*kb, 0 or 1) from the same word: the first set
+ * bit found is 1 unless the skip reached its cap. At L it does not matter (c[L] = 0). */
+static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+{
+    uint64_t q = p + 1, w;
+    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    w >>= q & 7;
+    unsigned z = (unsigned)__builtin_ctzll(w | (UINT64_C(1) << 24));
+    *kb = (uint32_t)(w >> z) & 1;
+    q += z;
+    return q < cd->L ? q : cd->L;
+}
+
+/* k at p (p <= L), 0 or 1: k reads 0 at L. */
+static inline uint32_t kbit_at(const exec_code *cd, uint64_t p)
+{
+    return (cd->k[p >> 3] >> (p & 7)) & 1;
 }
 
 /* sx(n, LE of n <= 4 bytes at c + i) modulo 2^32, from the padded code. */
@@ -203,76 +228,87 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
-/* The register byte ζ[p+1], decoded once for all 256 values: lo = min(12, b & 15) in bits
- * 4-7, hi = min(12, b >> 4) in bits 8-11 (where decode_pos packs them), lo == hi in bit 0.
- * Generated: lo | hi << 4 shifted by 4, plus the comparison. */
-static const uint16_t regbyte[256] = {
-    0x001, 0x010, 0x020, 0x030, 0x040, 0x050, 0x060, 0x070,
-    0x080, 0x090, 0x0A0, 0x0B0, 0x0C0, 0x0C0, 0x0C0, 0x0C0,
-    0x100, 0x111, 0x120, 0x130, 0x140, 0x150, 0x160, 0x170,
-    0x180, 0x190, 0x1A0, 0x1B0, 0x1C0, 0x1C0, 0x1C0, 0x1C0,
-    0x200, 0x210, 0x221, 0x230, 0x240, 0x250, 0x260, 0x270,
-    0x280, 0x290, 0x2A0, 0x2B0, 0x2C0, 0x2C0, 0x2C0, 0x2C0,
-    0x300, 0x310, 0x320, 0x331, 0x340, 0x350, 0x360, 0x370,
-    0x380, 0x390, 0x3A0, 0x3B0, 0x3C0, 0x3C0, 0x3C0, 0x3C0,
-    0x400, 0x410, 0x420, 0x430, 0x441, 0x450, 0x460, 0x470,
-    0x480, 0x490, 0x4A0, 0x4B0, 0x4C0, 0x4C0, 0x4C0, 0x4C0,
-    0x500, 0x510, 0x520, 0x530, 0x540, 0x551, 0x560, 0x570,
-    0x580, 0x590, 0x5A0, 0x5B0, 0x5C0, 0x5C0, 0x5C0, 0x5C0,
-    0x600, 0x610, 0x620, 0x630, 0x640, 0x650, 0x661, 0x670,
-    0x680, 0x690, 0x6A0, 0x6B0, 0x6C0, 0x6C0, 0x6C0, 0x6C0,
-    0x700, 0x710, 0x720, 0x730, 0x740, 0x750, 0x760, 0x771,
-    0x780, 0x790, 0x7A0, 0x7B0, 0x7C0, 0x7C0, 0x7C0, 0x7C0,
-    0x800, 0x810, 0x820, 0x830, 0x840, 0x850, 0x860, 0x870,
-    0x881, 0x890, 0x8A0, 0x8B0, 0x8C0, 0x8C0, 0x8C0, 0x8C0,
-    0x900, 0x910, 0x920, 0x930, 0x940, 0x950, 0x960, 0x970,
-    0x980, 0x991, 0x9A0, 0x9B0, 0x9C0, 0x9C0, 0x9C0, 0x9C0,
-    0xA00, 0xA10, 0xA20, 0xA30, 0xA40, 0xA50, 0xA60, 0xA70,
-    0xA80, 0xA90, 0xAA1, 0xAB0, 0xAC0, 0xAC0, 0xAC0, 0xAC0,
-    0xB00, 0xB10, 0xB20, 0xB30, 0xB40, 0xB50, 0xB60, 0xB70,
-    0xB80, 0xB90, 0xBA0, 0xBB1, 0xBC0, 0xBC0, 0xBC0, 0xBC0,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
-    0xC00, 0xC10, 0xC20, 0xC30, 0xC40, 0xC50, 0xC60, 0xC70,
-    0xC80, 0xC90, 0xCA0, 0xCB0, 0xCC1, 0xCC1, 0xCC1, 0xCC1,
+/* The register byte ζ[p+1], decoded once for all 256 values as decode_pos's register bytes
+ * 0-2: REG_NONE, lo = min(12, b & 15), hi = min(12, b >> 4); byte 3 is 0x10 when lo == hi
+ * (the flag EQ_P2 tests). Generated. */
+static const uint32_t regtab[256] = {
+    0x1000000D, 0x0000010D, 0x0000020D, 0x0000030D, 0x0000040D, 0x0000050D,
+    0x0000060D, 0x0000070D, 0x0000080D, 0x0000090D, 0x00000A0D, 0x00000B0D,
+    0x00000C0D, 0x00000C0D, 0x00000C0D, 0x00000C0D, 0x0001000D, 0x1001010D,
+    0x0001020D, 0x0001030D, 0x0001040D, 0x0001050D, 0x0001060D, 0x0001070D,
+    0x0001080D, 0x0001090D, 0x00010A0D, 0x00010B0D, 0x00010C0D, 0x00010C0D,
+    0x00010C0D, 0x00010C0D, 0x0002000D, 0x0002010D, 0x1002020D, 0x0002030D,
+    0x0002040D, 0x0002050D, 0x0002060D, 0x0002070D, 0x0002080D, 0x0002090D,
+    0x00020A0D, 0x00020B0D, 0x00020C0D, 0x00020C0D, 0x00020C0D, 0x00020C0D,
+    0x0003000D, 0x0003010D, 0x0003020D, 0x1003030D, 0x0003040D, 0x0003050D,
+    0x0003060D, 0x0003070D, 0x0003080D, 0x0003090D, 0x00030A0D, 0x00030B0D,
+    0x00030C0D, 0x00030C0D, 0x00030C0D, 0x00030C0D, 0x0004000D, 0x0004010D,
+    0x0004020D, 0x0004030D, 0x1004040D, 0x0004050D, 0x0004060D, 0x0004070D,
+    0x0004080D, 0x0004090D, 0x00040A0D, 0x00040B0D, 0x00040C0D, 0x00040C0D,
+    0x00040C0D, 0x00040C0D, 0x0005000D, 0x0005010D, 0x0005020D, 0x0005030D,
+    0x0005040D, 0x1005050D, 0x0005060D, 0x0005070D, 0x0005080D, 0x0005090D,
+    0x00050A0D, 0x00050B0D, 0x00050C0D, 0x00050C0D, 0x00050C0D, 0x00050C0D,
+    0x0006000D, 0x0006010D, 0x0006020D, 0x0006030D, 0x0006040D, 0x0006050D,
+    0x1006060D, 0x0006070D, 0x0006080D, 0x0006090D, 0x00060A0D, 0x00060B0D,
+    0x00060C0D, 0x00060C0D, 0x00060C0D, 0x00060C0D, 0x0007000D, 0x0007010D,
+    0x0007020D, 0x0007030D, 0x0007040D, 0x0007050D, 0x0007060D, 0x1007070D,
+    0x0007080D, 0x0007090D, 0x00070A0D, 0x00070B0D, 0x00070C0D, 0x00070C0D,
+    0x00070C0D, 0x00070C0D, 0x0008000D, 0x0008010D, 0x0008020D, 0x0008030D,
+    0x0008040D, 0x0008050D, 0x0008060D, 0x0008070D, 0x1008080D, 0x0008090D,
+    0x00080A0D, 0x00080B0D, 0x00080C0D, 0x00080C0D, 0x00080C0D, 0x00080C0D,
+    0x0009000D, 0x0009010D, 0x0009020D, 0x0009030D, 0x0009040D, 0x0009050D,
+    0x0009060D, 0x0009070D, 0x0009080D, 0x1009090D, 0x00090A0D, 0x00090B0D,
+    0x00090C0D, 0x00090C0D, 0x00090C0D, 0x00090C0D, 0x000A000D, 0x000A010D,
+    0x000A020D, 0x000A030D, 0x000A040D, 0x000A050D, 0x000A060D, 0x000A070D,
+    0x000A080D, 0x000A090D, 0x100A0A0D, 0x000A0B0D, 0x000A0C0D, 0x000A0C0D,
+    0x000A0C0D, 0x000A0C0D, 0x000B000D, 0x000B010D, 0x000B020D, 0x000B030D,
+    0x000B040D, 0x000B050D, 0x000B060D, 0x000B070D, 0x000B080D, 0x000B090D,
+    0x000B0A0D, 0x100B0B0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D,
+    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
+    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
+    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D,
+    0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D,
+    0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D,
+    0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D,
+    0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D,
+    0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
+    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
+    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
+    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
 };
 
-/* Decodes position p (<= L) of a block under load latency m (gas.md §4). D_LAST is set for
- * a jam-draft terminator (gas.md §2.2: invalid positions and L read as trap); other
- * profiles' callers decide the end of the block themselves. Table driven and branch-free
- * but for the (rare) branch hint: the walk is a chain of dependent loads, and a
- * mispredicted branch per instruction on random opcodes cost more than the rest. */
+/* Decodes position p (<= L), whose bit in k is kb, of a block under load latency m (gas.md
+ * §4). D_LAST is set for a jam-draft terminator (gas.md §2.2: invalid positions and L read as
+ * trap); other profiles' callers decide the end of the block themselves. Table driven and
+ * branch-free but for the (rare) branch hint: the walk is a chain of dependent loads, and a
+ * mispredicted branch per instruction on random opcodes cost more than the rest. The
+ * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
+ * sink), the row's fields are one byte load each. */
 static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
-                                                             uint32_t m)
+                                                             uint32_t kb, uint32_t m)
 {
     const uint8_t *c = cd->c;
-    uint8_t op = ((cd->k[p >> 3] >> (p & 7)) & 1) ? c[p] : 0; /* k reads 0 at L, c[L] = 0 */
-    uint32_t r = rows[op];
+    uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
+    const grow *r = &rows[op];
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t t = regbyte[b1], lo = (t >> 4) & 15, hi = t >> 8;
-    uint32_t d3 = b2 < 12 ? b2 : 12;
-    uint32_t fs = REG_NONE | (t & 0xFF0) | d3 << 12, role = (r >> 24) & 63;
+    uint32_t t = regtab[b1], d3 = b2 < 12 ? b2 : 12;
+    uint64_t packed = (t & 0xFFFFFF) | (uint64_t)d3 << 24 | (uint64_t)REG_SINK << 32;
+    uint8_t rg[8];
+    memcpy(rg, &packed, 8);
     dins d;
-    d.src0 = (uint8_t)((fs >> (4 * (role & 3))) & 15);
-    d.src1 = (uint8_t)((fs >> (4 * ((role >> 2) & 3))) & 15);
-    d.dst = (uint8_t)((((fs & ~UINT32_C(15)) | REG_SINK) >> (4 * (role >> 4))) & 15);
-    /* The overlap of P / PS from the raw fields, not the roles (a shorter chain): bit 0
-     * lo == hi, bit 1 lo == d3, bit 2 hi == d3; each rule looks at some of them (0x6210:
-     * none, {0}, {1}, {1, 2} for SL_FIXED, SL_P, SL_PS, SL_P3). Fixed rows have sa == sb. */
-    uint32_t eq = (t & 1) | (uint32_t)(lo == d3) << 1 | (uint32_t)(hi == d3) << 2;
-    bool ov = (eq & (UINT32_C(0x6210) >> (4 * ((r >> 22) & 3)))) != 0;
-    d.slots = (uint8_t)((r >> (19 - 3 * ov)) & 7); /* sa when ov, else sb; no branch */
-    d.units = (uint8_t)(r >> 8);
-    uint32_t lat = r & 255;
+    d.src0 = rg[r->i0];
+    d.src1 = rg[r->i1];
+    d.dst = rg[r->id];
+    uint32_t eq = (t >> 24) | (uint32_t)(((t >> 8) & 255) == d3) << 5 |
+                  (uint32_t)(((t >> 16) & 255) == d3) << 6;
+    d.slots = (eq & r->fl) ? r->sa : r->sb;
+    d.units = r->units;
+    uint32_t lat = r->lat;
     lat = lat == LAT_MEM ? m : lat;
     if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
         lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
     d.lat = (uint8_t)lat;
-    d.flags = (uint8_t)(r >> 30); /* ROW_MOVE, ROW_TERM are D_MOVE, D_LAST shifted by 30 */
+    d.flags = r->fl & (D_MOVE | D_LAST);
     d.pad = 0;
     return d;
 }
@@ -282,13 +318,30 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
  * them. *pcp becomes the position after the last one decoded. */
 static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
 {
-    bool draft = cd->profile == JAVM_PROFILE_JAM_DRAFT;
     uint64_t p = *pcp;
     uint32_t n = 0;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) { /* the fields stored one by one */
+        uint32_t kb = kbit_at(cd, p);
+        while (n < CHUNK) {
+            dins d = decode_pos(cd, p, kb, m);
+            dins *o = &buf[n++];
+            o->lat = d.lat;
+            o->slots = d.slots;
+            o->units = d.units;
+            o->src0 = d.src0;
+            o->src1 = d.src1;
+            o->dst = d.dst;
+            o->flags = d.flags;
+            if (d.flags & D_LAST)
+                break;
+            p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
+        }
+        *pcp = p;
+        return n;
+    }
     while (n < CHUNK) {
-        dins d = decode_pos(cd, p, m);
-        if (!draft)
-            d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
+        dins d = decode_pos(cd, p, kbit_at(cd, p), m);
+        d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
         buf[n++] = d;
         p = p < cd->L ? draft_next(cd, p) : p + 1;
         if (d.flags & D_LAST)
@@ -296,15 +349,6 @@ static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, din
     }
     *pcp = p;
     return n;
-}
-
-/* Whether a sum of unit bytes (UN_*) is over the pool: ALU > 4, MUL > 1 or DIV > 1. Fields
- * never carry into each other: the sum is tested after every addition of at most 2 ALUs, 1 MUL
- * and 1 DIV to a sum within the pool. */
-#define LANES(x) (UINT64_C(0x0101010101010101) * (uint64_t)(x))
-static inline uint64_t over_pool(uint64_t v)
-{
-    return (((v & LANES(0x07)) + LANES(0x03)) & LANES(0x08)) | (v & LANES(0xA0));
 }
 
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
@@ -338,7 +382,7 @@ static inline uint64_t over_pool(uint64_t v)
  * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
  * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
  * can is one count of trailing zeros; and an added interval is over the pool exactly where
- * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (over_pool).
+ * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (UN_*).
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
  * padded, so next(p) is one word read clamped to L). */
@@ -351,11 +395,12 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
-    uint32_t rdy[NREGS] = { 0 };
+    uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
+    uint32_t kb = kbit_at(cd, b);
     for (;; n++) {
-        dins d = decode_pos(cd, p, m);
+        dins d = decode_pos(cd, p, kb, m);
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
@@ -400,12 +445,12 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             }
             if (bad)
                 return FAST_ORDER; /* a younger entry over an older one's start */
-            rdy[d.dst] = f;
+            rdy[d.dst] = (uint8_t)f;
             ret = ret > f + 1 ? ret : f + 1;
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_next(cd, p); /* p < L: L reads as trap */
+        p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
     }
     if (entries > ROB)
         return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
@@ -418,6 +463,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 /* ---- the same placement for long blocks ------------------------------------------------- */
 
 #define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define LWORDS (LONG_CYCLES / 64 + 3) /* past the last start word, two for its fins (lat <= 100) */
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
@@ -435,8 +481,8 @@ typedef struct sim_start {
  * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
  * then; retirement follows from the fins of older entries, so it is known). Units and starts
- * are byte timelines over cycles (units as UN_* bytes summed, over_pool), eight cycles a word,
- * zeroed 64 bytes at a time as far as they are used. Past LONG_CYCLES: FAST_RANGE.
+ * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
+ * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
  *
  * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
  * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
@@ -447,11 +493,15 @@ typedef struct sim_start {
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
 enum { FAST_RESUME = FAST_ORDER + 1 };
-static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
-                     sim_start *rs, uint64_t *rpc, uint32_t *rn)
+__attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
+                                               uint32_t *cost, uint32_t *npos, sim_start *rs,
+                                               uint64_t *rpc, uint32_t *rn)
 {
-    uint8_t tl[LONG_CYCLES + 64], st[LONG_CYCLES + 64];
-    uint32_t clean = 0; /* bytes of tl and st zeroed */
+    /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
+     * MU, DV, S5; st the starts per cycle */
+    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint8_t st[64 * LWORDS];
+    uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
     /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
     uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
@@ -461,8 +511,9 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
     uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
     uint64_t p = b, snap_p = b;
+    uint32_t kb = kbit_at(cd, b);
     for (;; n++) {
-        dins d = decode_pos(cd, p, m);
+        dins d = decode_pos(cd, p, kb, m);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
             cur = er[(e - ROB) % RING] + 1;
             dec = 4;
@@ -484,28 +535,30 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            /* the first cycle from s with a start slot and the units, eight cycles a step:
-             * a lane fails when its units are over the pool with this entry's added
-             * (over_pool sets bit 3, 5 or 7) or it has 5 starts (5 + 3 sets bit 3) */
-            for (uint64_t lanes = ~UINT64_C(0) << (8 * (s % 8));; lanes = ~UINT64_C(0)) {
+            /* the first cycle from s with a start slot and the units, a word at a time */
+            uint32_t un = d.units;
+            const uint64_t *Af = A[(un & 2) ? 2 : 3]; /* the cycles its ALUs do not fit */
+            for (;;) {
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
-                for (; clean < s + lat + 16; clean += 64) {
-                    memset(tl + clean, 0, 64);
-                    memset(st + clean, 0, 64);
+                uint32_t y = s / 64;
+                for (; clean <= y + 2; clean++) { /* the words of s and of any fin from it */
+                    A[0][clean] = A[1][clean] = A[2][clean] = A[3][clean] = 0;
+                    MU[clean] = DV[clean] = S5[clean] = 0;
+                    memset(st + 64 * clean, 0, 64);
                 }
-                uint64_t v, t;
-                memcpy(&v, tl + s / 8 * 8, 8);
-                memcpy(&t, st + s / 8 * 8, 8);
-                uint64_t fail = over_pool(v + LANES(d.units)) | ((t + LANES(3)) & LANES(0x08));
-                uint64_t ok = ~((fail >> 3) | (fail >> 5) | (fail >> 7)) & LANES(1) & lanes;
-                if (ok) {
-                    s = s / 8 * 8 + (uint32_t)__builtin_ctzll(ok) / 8;
+                uint64_t full = un ? Af[y] : 0;
+                if (EXEC_UNLIKELY(un & 0xF0))
+                    full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                uint64_t cand = ~(full | S5[y]) & (~UINT64_C(0) << (s % 64));
+                if (cand) {
+                    s = 64 * y + (uint32_t)__builtin_ctzll(cand);
                     break;
                 }
-                s = s / 8 * 8 + 8;
+                s = 64 * y + 64;
             }
-            st[s]++;
+            if (++st[s] == 5)
+                S5[s / 64] |= UINT64_C(1) << (s % 64);
             uint32_t f = s + lat, x = e % RING;
             ret = ret > f + 1 ? ret : f + 1;
             es[x] = s;
@@ -515,15 +568,31 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
-            if (d.units) {
-                uint64_t w = LANES(d.units), bad = 0;
-                for (uint32_t y = s / 8; 8 * y < f; y++) { /* the words of [s, f) */
-                    uint32_t from = 8 * y > s ? 0 : s % 8, to = f - 8 * y > 8 ? 8 : f - 8 * y;
-                    uint64_t v, lanes = (~UINT64_C(0) >> (8 * (8 - to))) & (~UINT64_C(0) << (8 * from));
-                    memcpy(&v, tl + 8 * y, 8);
-                    v += w & lanes;
-                    bad |= over_pool(v);
-                    memcpy(tl + 8 * y, &v, 8);
+            if (un) {
+                uint64_t bad = 0;
+                for (uint32_t y = s / 64; 64 * y < f; y++) { /* the words of [s, f) */
+                    uint32_t from = 64 * y > s ? 0 : s % 64, to = f - 64 * y > 64 ? 64 : f - 64 * y;
+                    uint64_t M = (~UINT64_C(0) >> (64 - to)) & (~UINT64_C(0) << from);
+                    uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
+                    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+                        uint64_t full = (un & 2) ? a2 : a3;
+                        full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                        bad |= full & M;
+                        if (un & 2) { /* the first of two */
+                            a3 |= a2 & M;
+                            a2 |= a1 & M;
+                            a1 |= a0 & M;
+                            a0 |= M;
+                        }
+                        MU[y] |= (un & 0x10) ? M : 0;
+                        DV[y] |= (un & 0x40) ? M : 0;
+                    } else {
+                        bad |= a3 & M;
+                    }
+                    A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
+                    A[2][y] = a2 | (a1 & M);
+                    A[1][y] = a1 | (a0 & M);
+                    A[0][y] = a0 | M;
                 }
                 if (bad) {
                     if (!snap_c)
@@ -557,7 +626,7 @@ static int long_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_next(cd, p);
+        p = draft_step(cd, p, &kb);
     }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
@@ -586,13 +655,6 @@ static inline void walk_advance(walk *w)
     }
 }
 
-/* A dependency on entry d is met in cycle c when d retired or left <= 0 (fin <= c). */
-static inline bool dep_met(uint32_t d, uint32_t head, const uint32_t *start, const uint32_t *fin,
-                           uint32_t c)
-{
-    return d == NOSEQ || d < head || (start[d % ROB] != UNSTARTED && fin[d % ROB] <= c);
-}
-
 /* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
 static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, uint32_t needM,
                                uint32_t needD)
@@ -612,23 +674,41 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * is met, so `writer` is never cleared: a dependency on a finished (or retired) writer is
  * met at once, exactly as having none. Cycles in which nothing can happen are skipped: after
  * a cycle with no decode, no start and no retirement, the next cycle that can differ is the
- * first unit return / dependency release (some fin) or the oldest entry's retirement. */
-static uint32_t sim_block(walk *w, const sim_start *init)
+ * first unit return / dependency release (some fin: nret, the first among the executing
+ * entries) or the oldest entry's retirement. Dependencies are kept as masks of slots: pm[e]
+ * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
+ * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
+ * the start scan until one of its producers does. */
+__attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *init)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
     uint32_t start[ROB], fin[ROB];
     uint8_t units[ROB];
-    uint32_t lat[ROB], dep0[ROB], dep1[ROB];
+    uint32_t lat[ROB];
+    /* per slot: the slots of its producers not done yet (pm), of the entries waiting on it
+     * (dmask) */
+    uint32_t pm[ROB], dmask[ROB];
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
     uint32_t unstarted = 0, holding = 0;
-    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose producers are known
-     * to be done (once met, a dependency stays met) */
-    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, depok = 0;
+    /* slots whose entry needs an ALU, two ALUs, the MUL, the DIV; whose entry is done (left
+     * <= 0: fin <= c); whose entry was found waiting on a producer that is not done since */
+    uint32_t needA = 0, need2A = 0, needM = 0, needD = 0, done = 0, waitdep = 0;
+/* Entry in slot sl (bit) reads the result of seq q: a dependency unless q is none, retired or
+ * done. */
+#define SIM_DEP(q)                                                                              \
+    do {                                                                                        \
+        uint32_t q_ = (q);                                                                      \
+        if (q_ != NOSEQ && q_ >= head && !(done & (1u << (q_ % ROB)))) {                        \
+            pm[sl] |= 1u << (q_ % ROB);                                                         \
+            dmask[q_ % ROB] |= bit;                                                             \
+        }                                                                                       \
+    } while (0)
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
+    uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
     bool more = true, first = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
@@ -644,8 +724,8 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             fin[s] = init->fin[s];
             lat[s] = init->lat[s];
             units[s] = init->units[s];
-            dep0[s] = init->dep0[s];
-            dep1[s] = init->dep1[s];
+            pm[s] = dmask[s] = 0;
+            done |= start[s] != UNSTARTED && fin[s] <= c ? bit : 0;
             needA |= a ? bit : 0;
             need2A |= a == 2 ? bit : 0;
             needM |= (units[s] & 0x10) ? bit : 0;
@@ -655,16 +735,36 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             } else {
                 holding |= bit;
                 held += units[s];
+                nret = fin[s] < nret ? fin[s] : nret;
+            }
+        }
+        for (uint32_t q = head; q < tail; q++) {
+            unsigned sl = q % ROB;
+            uint32_t bit = 1u << sl;
+            if (start[sl] == UNSTARTED) {
+                SIM_DEP(init->dep0[sl]);
+                SIM_DEP(init->dep1[sl]);
             }
         }
     }
     for (;;) {
-        /* units whose last execution cycle has passed come back (left == 1 steps) */
-        for (uint32_t h = holding; h; h &= h - 1) {
-            unsigned s = (unsigned)__builtin_ctz(h);
-            if (fin[s] <= c) {
-                held -= units[s];
-                holding &= ~(1u << s);
+        /* units whose last execution cycle has passed come back (left == 1 steps); nret is
+         * the first fin among the holders */
+        if (nret <= c) {
+            nret = UINT32_MAX;
+            for (uint32_t h = holding; h; h &= h - 1) {
+                unsigned s = (unsigned)__builtin_ctz(h);
+                if (fin[s] <= c) {
+                    held -= units[s];
+                    holding &= ~(1u << s);
+                    done |= 1u << s;
+                    waitdep &= ~dmask[s]; /* its dependants may be ready */
+                    for (uint32_t dm = dmask[s]; dm; dm &= dm - 1)
+                        pm[__builtin_ctz(dm)] &= ~(1u << s);
+                    dmask[s] = 0;
+                } else if (fin[s] < nret) {
+                    nret = fin[s];
+                }
             }
         }
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
@@ -679,17 +779,20 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             if (in->flags & D_MOVE) {
                 writer[in->dst] = writer[in->src0];
             } else {
-                unsigned s = tail % ROB;
-                uint32_t bit = 1u << s, a = in->units & 7;
-                lat[s] = in->lat;
-                start[s] = UNSTARTED;
-                units[s] = in->units;
-                dep0[s] = writer[in->src0];
-                dep1[s] = writer[in->src1];
+                unsigned sl = tail % ROB;
+                uint32_t bit = 1u << sl, a = in->units & 7;
+                lat[sl] = in->lat;
+                start[sl] = UNSTARTED;
+                units[sl] = in->units;
+                done &= ~bit;
+                waitdep &= ~bit;
+                dmask[sl] = 0;
+                pm[sl] = 0;
+                SIM_DEP(writer[in->src0]);
+                SIM_DEP(writer[in->src1]);
                 writer[in->dst] = tail;
                 unstarted |= bit;
                 fresh |= bit;
-                depok &= ~bit;
                 needA = (needA & ~bit) | (a ? bit : 0);
                 need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
                 needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
@@ -707,15 +810,15 @@ static uint32_t sim_block(walk *w, const sim_start *init)
          * units are exhausted are masked out as a whole (`blocked`), not tried one by one. */
         unsigned iss = 5, h0 = head % ROB;
         bool busy = false; /* a ready entry was left for lack of start slots */
-        uint32_t age = rotr32(unstarted & ~fresh & ~blocked(held, needA, need2A, needM, needD), h0);
+        uint32_t age = unstarted & ~fresh & ~waitdep & ~blocked(held, needA, need2A, needM, needD);
+        age = rotr32(age, h0);
         while (age) {
             unsigned s = (h0 + (unsigned)__builtin_ctz(age)) % ROB;
             uint32_t bit = 1u << s;
             age &= age - 1;
-            if (!(depok & bit)) {
-                if (!dep_met(dep0[s], head, start, fin, c) || !dep_met(dep1[s], head, start, fin, c))
-                    continue;
-                depok |= bit;
+            if (pm[s]) { /* a producer is not done: wait for one to be */
+                waitdep |= bit;
+                continue;
             }
             if (!iss) {
                 busy = true;
@@ -723,6 +826,7 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             }
             start[s] = c;
             fin[s] = c + lat[s];
+            nret = fin[s] < nret ? fin[s] : nret;
             held += units[s];
             unstarted &= ~bit;
             holding |= bit;
@@ -754,29 +858,26 @@ static uint32_t sim_block(walk *w, const sim_start *init)
             c++;
             continue;
         }
-        uint32_t nx = UINT32_MAX;
-        for (uint32_t h = holding; h; h &= h - 1) {
-            unsigned s = (unsigned)__builtin_ctz(h);
-            if (fin[s] < nx)
-                nx = fin[s];
-        }
+        uint32_t nx = nret; /* the first unit return or dependency release */
         if (start[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
             nx = fin[head % ROB] + 1;
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
+#undef SIM_DEP
     return c > 4 ? c - 3 : 1;
 }
 
-uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
+/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
+ * from where it stops being exact, or from the start. Out of line, so the fast path's frame
+ * and registers are its own. */
+__attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
+                                                    int rc, uint32_t *npos)
 {
     uint32_t cost, n = 0;
     sim_start rs;
     uint64_t pc = b;
-    int rc = FAST_ORDER;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
-        rc = fast_walk(cd, b, m, &cost, &n);
-        if (rc == FAST_RANGE)
-            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
+    if (rc == FAST_RANGE) {
+        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
@@ -794,4 +895,19 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
     if (npos)
         *npos = w.total;
     return cost;
+}
+
+uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *npos)
+{
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
+        uint32_t cost, n;
+        int rc = fast_walk(cd, b, m, &cost, &n);
+        if (rc == FAST_OK) {
+            if (npos)
+                *npos = n;
+            return cost;
+        }
+        return slow_cost(cd, b, m, rc, npos);
+    }
+    return slow_cost(cd, b, m, FAST_ORDER, npos);
 }
