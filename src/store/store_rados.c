@@ -89,7 +89,7 @@ typedef struct store_rados {
     javm_store base; /* first: the javm_store header */
     rados_t cluster;
     rados_ioctx_t io;
-    bool connected, has_io, read_only, in_txn;
+    bool connected, has_io, read_only, in_txn; /* connected: a cluster handle exists */
     rhead *heads;
     size_t nh, caph;
     long home;       /* the transaction's home head, or -1 before its first use */
@@ -286,7 +286,8 @@ static int omap_get(store_rados *s, const char *oid, const char *const *keys, si
                         rc = JAVM_ERR_STORE_CORRUPT;
                         break;
                     }
-                    memcpy(vals[k], val, vlen);
+                    if (vlen) /* an empty value may come as NULL */
+                        memcpy(vals[k], val, vlen);
                     lens[k] = vlen;
                     found[k] = true;
                 }
@@ -612,7 +613,8 @@ static int block_head(store_rados *s, uint64_t id, uint8_t *name, size_t *len)
                 store_set_errmsg(&s->base, "rados %s: %s names no head", META_OID, key);
                 rc = JAVM_ERR_STORE_CORRUPT;
             } else {
-                memcpy(name, val, vlen);
+                if (vlen)
+                    memcpy(name, val, vlen); /* the default head's name is empty */
                 *len = vlen;
                 rc = lease_remember(s, (id - 1) / BLOCK_IDS, name, vlen);
             }
@@ -1232,9 +1234,11 @@ static int svec_add(svec *v, const uint8_t *key, size_t klen, const uint8_t *val
     r->val = malloc(vlen ? vlen : 1);
     if (!r->val)
         return JAVM_ERR_ALLOC;
-    memcpy(r->key, key, klen);
+    if (klen)
+        memcpy(r->key, key, klen);
     r->klen = klen;
-    memcpy(r->val, val, vlen);
+    if (vlen)
+        memcpy(r->val, val, vlen);
     r->vlen = vlen;
     r->tomb = false;
     v->n++;
@@ -1463,7 +1467,8 @@ JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t l
     store_rados *s = (store_rados *)st;
     if (s->in_txn)
         return JAVM_ERR_BUSY;
-    memcpy(s->dflt, name, len);
+    if (len)
+        memcpy(s->dflt, name, len);
     s->dflt_len = (uint8_t)len;
     return JAVM_OK;
 }
@@ -1562,6 +1567,7 @@ JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts,
         free(s);
         return JAVM_ERR_STORE;
     }
+    s->connected = true; /* a cluster handle to shut down, connected or not */
     char t[16];
     snprintf(t, sizeof t, "%u", timeout);
     const char *what = "read the configuration";
