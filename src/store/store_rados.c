@@ -43,6 +43,7 @@ JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t l
 #include <time.h>
 
 #include "store/store.h"
+#include "util/grow.h"
 
 #define CHUNK ((size_t)4 << 20)     /* a blob object holds at most this; the rest in chunks */
 #define BLOCK_IDS 65536ull          /* file ids per leased block */
@@ -356,14 +357,8 @@ static int head_find(store_rados *s, const uint8_t *name, size_t len, size_t *id
             *idx = k;
             return JAVM_OK;
         }
-    if (s->nh == s->caph) {
-        size_t cap = s->caph ? 2 * s->caph : 4;
-        rhead *h = realloc(s->heads, cap * sizeof *h);
-        if (!h)
-            return JAVM_ERR_ALLOC;
-        s->heads = h;
-        s->caph = cap;
-    }
+    if (util_grow((void **)&s->heads, &s->caph, s->nh + 1, sizeof *s->heads, 4))
+        return JAVM_ERR_ALLOC;
     rhead *h = &s->heads[s->nh];
     memset(h, 0, sizeof *h);
     h->len = (uint8_t)len;
@@ -445,14 +440,8 @@ static int pend_set(store_rados *s, javm_table t, size_t head, const uint8_t *ke
 {
     pend *p = pend_find(s, t, key, klen);
     if (!p) {
-        if (s->np == s->capp) {
-            size_t cap = s->capp ? 2 * s->capp : 8;
-            pend *n = realloc(s->pend, cap * sizeof *n);
-            if (!n)
-                return JAVM_ERR_ALLOC;
-            s->pend = n;
-            s->capp = cap;
-        }
+        if (util_grow((void **)&s->pend, &s->capp, s->np + 1, sizeof *s->pend, 8))
+            return JAVM_ERR_ALLOC;
         p = &s->pend[s->np++];
         p->t = t;
         p->klen = klen;
@@ -494,14 +483,8 @@ static int meta_nfb(store_rados *s, uint64_t *nfb, bool *found)
 
 static int lease_remember(store_rados *s, uint64_t block, const uint8_t *name, size_t len)
 {
-    if (s->nl == s->capl) {
-        size_t cap = s->capl ? 2 * s->capl : 4;
-        lease *n = realloc(s->leases, cap * sizeof *n);
-        if (!n)
-            return JAVM_ERR_ALLOC;
-        s->leases = n;
-        s->capl = cap;
-    }
+    if (util_grow((void **)&s->leases, &s->capl, s->nl + 1, sizeof *s->leases, 4))
+        return JAVM_ERR_ALLOC;
     lease *l = &s->leases[s->nl++];
     l->block = block;
     l->len = (uint8_t)len;
@@ -1222,14 +1205,8 @@ typedef struct svec {
 
 static int svec_add(svec *v, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 16;
-        srec *r = realloc(v->r, cap * sizeof *r);
-        if (!r)
-            return JAVM_ERR_ALLOC;
-        v->r = r;
-        v->cap = cap;
-    }
+    if (util_grow((void **)&v->r, &v->cap, v->n + 1, sizeof *v->r, 16))
+        return JAVM_ERR_ALLOC;
     srec *r = &v->r[v->n];
     r->val = malloc(vlen ? vlen : 1);
     if (!r->val)
