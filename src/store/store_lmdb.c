@@ -45,6 +45,9 @@ typedef struct store_lmdb {
     int lock_fd;     /* javm.lock: this process's open-file-description lock, or -1 */
 } store_lmdb;
 
+static int check_file(int fd, const char *fp, bool every_page, lmdbf_info *out, char *msg,
+                      size_t msglen);
+
 /* ==== errors =============================================================================== */
 
 static int map_lmdb_rc(int mrc)
@@ -424,17 +427,9 @@ static int check_data_file(store_lmdb *s, const char *path, bool *fresh)
     int fd = open(fp, O_RDONLY | O_CLOEXEC);
     if (fd < 0) /* absent (created below) or unreadable (mdb_env_open reports it) */
         return s->read_only && errno == ENOENT ? JAVM_ERR_NOT_FOUND : JAVM_OK;
-    struct stat st;
-    int rc;
     char msg[sizeof s->base.errmsg] = "";
     lmdbf_info info;
-    if (fstat(fd, &st) != 0) {
-        rc = JAVM_ERR_STORE;
-        store_set_errmsg(&s->base, "stat %.150s: %s", fp, strerror(errno));
-    } else {
-        rc = lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT, &info, msg,
-                         sizeof msg);
-    }
+    int rc = check_file(fd, fp, false, &info, msg, sizeof msg);
     close(fd);
     if (rc == JAVM_OK)
         *fresh = info.fresh;
@@ -500,6 +495,43 @@ fail:
 
 /* ==== verification ======================================================================== */
 
+/* Checks the data file open on fd (at path fp): lmdbf_check, and with every_page the walk.
+ * No LMDB reader slot pins the pages read here, so a writer in another process may commit
+ * meanwhile. It reuses the pages of transaction T only once T + 2 is committed: a failure is
+ * final when the newer meta page then is at most one commit past the state read, and the check
+ * is redone otherwise. Used at every open and by javm_store_lmdb_verify. */
+static int check_file(int fd, const char *fp, bool every_page, lmdbf_info *out, char *msg,
+                      size_t msglen)
+{
+    int rc = JAVM_OK;
+    for (int tries = 0; tries < 8; tries++) {
+        struct stat st;
+        lmdbf_info info = { 0 }, now;
+        if (fstat(fd, &st)) {
+            snprintf(msg, msglen, "stat %s: %s", fp, strerror(errno));
+            rc = JAVM_ERR_STORE;
+            break;
+        }
+        rc = lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT, &info, msg, msglen);
+        if (rc == JAVM_OK && every_page && !info.fresh)
+            rc = lmdbf_walk(fd, (uint64_t)st.st_size, info.txnid, db_names, JAVM_TABLE_COUNT, msg,
+                            msglen);
+        if (rc == JAVM_OK && out)
+            *out = info;
+        if (rc != JAVM_ERR_STORE_CORRUPT && rc != JAVM_ERR_CONFLICT)
+            break;
+        char again[64];
+        if (fstat(fd, &st) || lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT,
+                                          &now, again, sizeof again) != JAVM_OK ||
+            (rc == JAVM_ERR_STORE_CORRUPT && info.txnid && now.txnid <= info.txnid + 1) ||
+            (rc == JAVM_ERR_STORE_CORRUPT && !info.txnid && now.txnid == 0))
+            break;
+        rc = JAVM_ERR_STORE_CORRUPT; /* the file kept changing: the last reason stands */
+    }
+    return rc;
+}
+
+
 int javm_store_lmdb_verify(const char *path, bool every_page, char *msg, size_t msglen)
 {
     if (!path || !*path || !msg || !msglen)
@@ -515,33 +547,7 @@ int javm_store_lmdb_verify(const char *path, bool every_page, char *msg, size_t 
         return err == ENOENT ? JAVM_ERR_NOT_FOUND
                : err == EACCES || err == EPERM ? JAVM_ERR_STORE_READONLY : JAVM_ERR_STORE;
     }
-    /* No LMDB reader slot pins the pages read here, so a writer in another process may commit
-     * meanwhile. It reuses the pages of transaction T only once T + 2 is committed: a failure
-     * is final when the newer meta page then is at most one commit past the state walked, and
-     * the walk is redone otherwise. */
-    int rc = JAVM_OK;
-    for (int tries = 0; tries < 8; tries++) {
-        struct stat st;
-        lmdbf_info info = { 0 }, now;
-        if (fstat(fd, &st)) {
-            snprintf(msg, msglen, "stat %s: %s", fp, strerror(errno));
-            rc = JAVM_ERR_STORE;
-            break;
-        }
-        rc = lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT, &info, msg, msglen);
-        if (rc == JAVM_OK && every_page && !info.fresh)
-            rc = lmdbf_walk(fd, (uint64_t)st.st_size, info.txnid, db_names, JAVM_TABLE_COUNT, msg,
-                            msglen);
-        if (rc != JAVM_ERR_STORE_CORRUPT && rc != JAVM_ERR_CONFLICT)
-            break;
-        char again[64];
-        if (fstat(fd, &st) || lmdbf_check(fd, (uint64_t)st.st_size, db_names, JAVM_TABLE_COUNT,
-                                          &now, again, sizeof again) != JAVM_OK ||
-            (rc == JAVM_ERR_STORE_CORRUPT && info.txnid && now.txnid <= info.txnid + 1) ||
-            (rc == JAVM_ERR_STORE_CORRUPT && !info.txnid && now.txnid == 0))
-            break;
-        rc = JAVM_ERR_STORE_CORRUPT; /* the file kept changing: the last reason stands */
-    }
+    int rc = check_file(fd, fp, every_page, NULL, msg, msglen);
     close(fd);
     return rc;
 }
