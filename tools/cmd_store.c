@@ -236,19 +236,78 @@ int cmd_files(int argc, char **argv)
 /* ---- gc -------------------------------------------------------------------------------- */
 
 static const char gc_usage[] =
-    "usage: javm gc [--store PATH] [--json]\n"
+    "usage: javm gc [--store PATH] [--json] [--grace SECONDS]\n"
     "Deletes every blob that no name and no file reaches (docs/store.md), repairs refcounts,\n"
-    "and commits, in one transaction. Exit: 0 ok, 3 store error.\n";
+    "and commits, in one transaction. On a RADOS store (docs/scale-out.md §5) gc runs while\n"
+    "other clients commit: it starts a new gc epoch, fences every name, marks, and deletes the\n"
+    "unreachable blobs not written or touched in this epoch or the one before (so a blob\n"
+    "becomes garbage two runs after it was last used); --grace (default 600) is the least time\n"
+    "between two epochs, 0 in tests. Exit: 0 ok, 3 store error (also: another gc runs, or the\n"
+    "last epoch is younger than the grace).\n";
 
 int cmd_gc(int argc, char **argv)
 {
     cli_session s = { 0 };
     const char *pos[1];
-    int npos, rc = parse(&s, argc, argv, gc_usage, pos, 0, &npos);
+    long grace = -1;
+    char *args[64];
+    int n = 0;
+    for (int i = 0; i < argc && n < 64; i++) {
+        if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc && grace < 0) {
+            char *end;
+            grace = strtol(argv[++i], &end, 10);
+            if (*end || grace < 0 || grace > 100000000) {
+                fprintf(stderr, "javm gc: --grace takes seconds, not '%s'\n", argv[i]);
+                return CLI_USAGE;
+            }
+            continue;
+        }
+        args[n++] = argv[i];
+    }
+    int npos, rc = parse(&s, n, args, gc_usage, pos, 0, &npos);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     if ((rc = cli_session_open(&s, "gc")))
         return rc;
+    bool rados = cli_store_is_rados(s.path);
+    if (grace >= 0 && !rados) {
+        fprintf(stderr, "javm gc: --grace is for a RADOS store\n");
+        cli_session_close(&s);
+        return CLI_USAGE;
+    }
+    if (grace >= 0)
+        javm_store_rados_gc_grace(s.store, (unsigned)grace);
+    if (rados) {
+        uint64_t t0 = cli_now_ns();
+        int grc = javm_gc(s.vm, s.cache, s.ka, NULL, 0);
+        double ms = (double)(cli_now_ns() - t0) / 1e6;
+        javm_rados_gc_stats st;
+        javm_store_rados_gc_stats(s.store, &st);
+        if (grc) {
+            fprintf(stderr, "javm gc: %s%s%s\n", javm_strerror(grc),
+                    *javm_store_errmsg(s.store) ? ": " : "", javm_store_errmsg(s.store));
+            rc = CLI_INPUT;
+        } else if (s.json) {
+            printf("{\"epoch\":%llu,\"heads\":%llu,\"fence_retries\":%llu,\"marked\":%llu,"
+                   "\"listed\":%llu,\"kept_stamped\":%llu,\"deleted\":%llu,"
+                   "\"kept_racing\":%llu,\"chunks_deleted\":%llu,\"ms\":%.3f}\n",
+                   (unsigned long long)st.epoch, (unsigned long long)st.heads,
+                   (unsigned long long)st.fence_retries, (unsigned long long)st.marked,
+                   (unsigned long long)st.listed, (unsigned long long)st.kept_stamped,
+                   (unsigned long long)st.deleted, (unsigned long long)st.kept_racing,
+                   (unsigned long long)st.chunks_deleted, ms);
+        } else {
+            printf("gc: epoch %llu, %llu heads fenced, %llu blobs listed, %llu marked, %llu "
+                   "kept (recent), %llu deleted, %llu kept (touched meanwhile), %llu chunks "
+                   "deleted in %.3f ms\n",
+                   (unsigned long long)st.epoch, (unsigned long long)st.heads,
+                   (unsigned long long)st.listed, (unsigned long long)st.marked,
+                   (unsigned long long)st.kept_stamped, (unsigned long long)st.deleted,
+                   (unsigned long long)st.kept_racing, (unsigned long long)st.chunks_deleted, ms);
+        }
+        cli_session_close(&s);
+        return rc;
+    }
     size_t before = 0, after = 0;
     javm_cache_iter_blobs(s.cache, count_blob, &before);
     uint64_t t0 = cli_now_ns();

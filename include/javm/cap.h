@@ -306,6 +306,7 @@ typedef enum javm_table {
 } javm_table;
 
 typedef struct javm_store javm_store;
+typedef struct javm_store_collect javm_store_collect; /* below the vtbl */
 
 /* Called by scan for each record in ascending key order (memcmp, shorter first on a tie).
  * key and val are borrowed for the call only. A non-zero return stops the scan and is
@@ -339,7 +340,34 @@ typedef struct javm_store_vtbl {
     int (*scan)(javm_store *s, javm_table t, javm_store_scan_fn cb, void *arg);
     /* Aborts any open transaction and frees the store. */
     void (*close)(javm_store *s);
+    /* Optional (NULL for stores that keep refcounts): inside the open write transaction of a
+     * JAVM_STORE_SHARED store, says that what the transaction commits refers to the stored blob
+     * hash (32 bytes) without writing it, so the store's own gc keeps it (docs/scale-out.md §3
+     * step 2). JAVM_ERR_NOT_FOUND when the blob is no longer stored: the caller writes it
+     * again (put) if it still has it. */
+    int (*touch)(javm_store *s, const uint8_t *hash);
+    /* Optional (NULL: javm_gc does the collection itself from stored refcounts): the store's
+     * own garbage collection, for a JAVM_STORE_SHARED store; called by javm_gc outside any
+     * transaction. */
+    int (*collect)(javm_store *s, const javm_store_collect *how);
 } javm_store_vtbl;
+
+/* Called by javm_store_collect's edges for each hash a record refers to; non-zero stops. */
+typedef int (*javm_store_edge_fn)(void *arg, const uint8_t *hash);
+
+/* What a shared store's collect needs from the layer above it, which knows the record format:
+ * the roots and how to find a record's edges. */
+struct javm_store_collect {
+    const uint8_t (*roots)[32]; /* the embedder's roots, besides the store's names and files */
+    size_t n_roots;
+    /* Whether a record whose kind byte is kind can have edges (false: never read to mark). */
+    bool (*may_have_edges)(void *arg, uint8_t kind);
+    /* Checks the record (kind byte ‖ body) of hash and calls add for each hash it refers to;
+     * a record that does not decode or hash to its key is JAVM_ERR_STORE_CORRUPT. */
+    int (*edges)(void *arg, const uint8_t *hash, const uint8_t *rec, size_t n,
+                 javm_store_edge_fn add, void *add_arg);
+    void *arg;
+};
 
 /* Every store implementation starts with this header (zero-filled at creation). */
 struct javm_store {

@@ -82,6 +82,30 @@ JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts,
  * inside a transaction. */
 JAVM_API int javm_store_rados_home(javm_store *s, const uint8_t *name, size_t len);
 
+/* gc on RADOS (docs/scale-out.md §5) runs through javm_gc: it starts a new gc epoch, fences
+ * every name's head, marks from the names, file records and the roots given to javm_gc, and
+ * deletes the unreachable blobs not written or touched in this epoch or the one before, while
+ * other processes go on committing. A new epoch starts only when the last one began at least
+ * grace seconds ago (javm_gc is JAVM_ERR_BUSY before, and when another gc holds the lock):
+ * grace 0 lets every run start one (tests; a writer slower than two epochs between its first
+ * chunk and its commit then has to retry). Default 600 s. JAVM_ERR_INVALID_ARG for a store
+ * that is not RADOS. */
+JAVM_API int javm_store_rados_gc_grace(javm_store *s, unsigned seconds);
+
+/* What the last gc run on this handle did (all 0 before one). */
+typedef struct javm_rados_gc_stats {
+    uint64_t epoch;        /* the epoch it started */
+    uint64_t heads;        /* heads fenced */
+    uint64_t fence_retries; /* fences redone because a commit landed in between */
+    uint64_t marked;       /* blobs reached from the roots (and from kept blobs) */
+    uint64_t listed;       /* blob objects listed (first objects, not chunks) */
+    uint64_t kept_stamped; /* unreachable blobs kept: written or touched since the last epoch */
+    uint64_t deleted;      /* blobs deleted */
+    uint64_t kept_racing;  /* deletes refused: touched between the listing and the delete */
+    uint64_t chunks_deleted; /* chunk objects deleted (of deleted blobs, and orphans) */
+} javm_rados_gc_stats;
+JAVM_API int javm_store_rados_gc_stats(const javm_store *s, javm_rados_gc_stats *out);
+
 /* A human-readable description of the store's last failure (naming the table and key of a
  * corrupt record, or the LMDB reason), or "" when none. Valid until the next store call. */
 JAVM_API const char *javm_store_errmsg(const javm_store *s);

@@ -212,6 +212,69 @@ static void gc_sweep(gc_ctx *g, gc_sweep_plan *p)
     cache_fwd_clear(c);
 }
 
+/* ---- a shared store collects itself (docs/scale-out.md §5) ---- */
+
+static bool shared_may_have_edges(void *arg, uint8_t kind)
+{
+    (void)arg;
+    return kind != JAVM_KIND_DATA;
+}
+
+typedef struct shared_edges_ctx {
+    javm_store_edge_fn add;
+    void *add_arg;
+} shared_edges_ctx;
+
+static int shared_edge(void *arg, const javm_key *k)
+{
+    shared_edges_ctx *x = arg;
+    return k->tag == JAVM_KEY_HASH ? x->add(x->add_arg, k->hash.b) : JAVM_OK;
+}
+
+/* A stored record's edges, after the checks of every load: it decodes and hashes to its key. */
+static int shared_edges(void *arg, const uint8_t *hash, const uint8_t *rec, size_t n,
+                        javm_store_edge_fn add, void *add_arg)
+{
+    javm_cache *c = arg;
+    javm_cap *cap = NULL;
+    javm_decode_err err;
+    javm_hash h;
+    int rc = n < 1 ? JAVM_ERR_TRUNCATED : javm_cap_decode(rec[0], rec + 1, n - 1, &cap, &err);
+    if (rc == JAVM_OK && ((rc = javm_cap_hash(cap, &h)) == JAVM_OK && memcmp(h.b, hash, 32) != 0))
+        rc = JAVM_ERR_STORE_CORRUPT;
+    if (rc && rc != JAVM_ERR_ALLOC) {
+        char hex[65];
+        memcpy(h.b, hash, 32);
+        javm_hash_to_hex(&h, hex);
+        store_set_errmsg(c->store, "blob %s: %s", hex,
+                         rc == JAVM_ERR_STORE_CORRUPT ? "the record hashes to another key"
+                                                      : "the record does not decode");
+        rc = JAVM_ERR_STORE_CORRUPT;
+    }
+    shared_edges_ctx x = { add, add_arg };
+    if (rc == JAVM_OK)
+        rc = cap_for_each_edge(cap, shared_edge, &x);
+    javm_cap_free(cap);
+    return rc;
+}
+
+static int gc_shared(javm_cache *c, const javm_hash *roots, size_t n_roots)
+{
+    javm_store *s = c->store;
+    if (!s->vtbl->collect)
+        return JAVM_ERR_STORE_UNSUPPORTED;
+    uint8_t(*r)[32] = n_roots ? malloc(n_roots * 32) : NULL;
+    if (n_roots && !r)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    for (size_t i = 0; i < n_roots; i++)
+        memcpy(r[i], roots[i].b, 32);
+    javm_store_collect how = { (const uint8_t(*)[32])r, n_roots, shared_may_have_edges,
+                               shared_edges, c };
+    int rc = s->vtbl->collect(s, &how);
+    free(r);
+    return rc;
+}
+
 int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roots,
             size_t n_roots)
 {
@@ -224,7 +287,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     if (c->journal || c->work.t.count)
         return CAP_ERR(JAVM_ERR_BUSY);
     if (c->store->flags & JAVM_STORE_SHARED)
-        return JAVM_ERR_STORE_UNSUPPORTED; /* the shared store collects itself (scale-out.md §5) */
+        return gc_shared(c, roots, n_roots); /* the store collects itself (scale-out.md §5) */
     /* One write transaction from the first mark to the commit: no other writer can move a
      * name or add a file between the marking and the sweep (caps.md §5.6, issue 6). */
     if ((rc = c->store->vtbl->begin(c->store)))

@@ -7,8 +7,56 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "store/store.h"
 
 static const uint8_t key_generation[] = "generation";
+
+/* Writes blob e's record (kind byte then body, the encoder of the hash). */
+static int put_record(javm_store *s, const cache_entry *e)
+{
+    cap_sink sink = { 0 };
+    cap_sink_u8(&sink, (uint8_t)e->cap->kind);
+    int rc = cap_encode_body(e->cap, &sink);
+    if (rc == JAVM_OK)
+        rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, e->hash.b, 32, sink.buf, sink.len);
+    free(sink.buf);
+    return rc;
+}
+
+static int touch_edges(javm_cache *c, const javm_cap *cap);
+
+/* On a shared store, what a commit refers to without writing it is touched, so the store's gc
+ * keeps it (docs/scale-out.md §3 step 2). One that gc removed meanwhile is written again from
+ * memory, with its own edges touched; one no longer in memory is TARGET_MISSING. */
+static int shared_touch(javm_cache *c, const javm_hash *h)
+{
+    javm_store *s = c->store;
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    if (e && !(e->flags & CE_STORED))
+        return JAVM_OK; /* written by this commit */
+    int rc = s->vtbl->touch(s, h->b);
+    if (rc != JAVM_ERR_NOT_FOUND)
+        return rc;
+    if (!e || !e->cap || (e->flags & CE_DEAD)) {
+        char hex[65];
+        javm_hash_to_hex(h, hex);
+        store_set_errmsg(s, "the commit refers to blob %s, which gc removed", hex);
+        return JAVM_ERR_TARGET_MISSING;
+    }
+    if ((rc = put_record(s, e)))
+        return rc;
+    return touch_edges(c, e->cap);
+}
+
+static int touch_edge(void *arg, const javm_key *k)
+{
+    return k->tag == JAVM_KEY_HASH ? shared_touch(arg, &k->hash) : JAVM_OK;
+}
+
+static int touch_edges(javm_cache *c, const javm_cap *cap)
+{
+    return cap_for_each_edge(cap, touch_edge, c);
+}
 
 int cache_write_dirty(javm_cache *c)
 {
@@ -25,13 +73,9 @@ int cache_write_dirty(javm_cache *c)
             continue;
         }
         if (!(e->flags & CE_STORED)) {
-            /* Blob records use the same encoder as the hash: kind byte then body. */
-            cap_sink sink = { 0 };
-            cap_sink_u8(&sink, (uint8_t)e->cap->kind);
-            rc = cap_encode_body(e->cap, &sink);
-            if (rc == JAVM_OK)
-                rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, e->hash.b, 32, sink.buf, sink.len);
-            free(sink.buf);
+            rc = put_record(s, e);
+            if (rc == JAVM_OK && shared && s->vtbl->touch)
+                rc = touch_edges(c, e->cap);
         }
         if (rc == JAVM_OK && !shared) {
             uint8_t v[4];
@@ -43,7 +87,9 @@ int cache_write_dirty(javm_cache *c)
         cache_name *n = &c->names[i];
         if (!n->dirty)
             continue;
-        if (n->present)
+        if (n->present && shared && s->vtbl->touch)
+            rc = shared_touch(c, &n->hash);
+        if (n->present && rc == JAVM_OK)
             rc = s->vtbl->put(s, JAVM_TABLE_NAMES, n->bytes, n->len, n->hash.b, 32);
         else
             rc = s->vtbl->del(s, JAVM_TABLE_NAMES, n->bytes, n->len);

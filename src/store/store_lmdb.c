@@ -354,7 +354,7 @@ static void lmdb_close(javm_store *base)
 }
 
 static const javm_store_vtbl store_lmdb_vtbl = {
-    lmdb_get, lmdb_begin, lmdb_put, lmdb_del, lmdb_commit, lmdb_abort, lmdb_scan, lmdb_close,
+    lmdb_get, lmdb_begin, lmdb_put, lmdb_del, lmdb_commit, lmdb_abort, lmdb_scan, lmdb_close, NULL, NULL,
 };
 
 /* ==== open ================================================================================= */

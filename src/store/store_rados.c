@@ -31,6 +31,20 @@ JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t l
     return JAVM_ERR_INVALID_ARG; /* no store here is a RADOS store */
 }
 
+JAVM_API int javm_store_rados_gc_grace(javm_store *st, unsigned seconds)
+{
+    (void)st;
+    (void)seconds;
+    return JAVM_ERR_INVALID_ARG;
+}
+
+JAVM_API int javm_store_rados_gc_stats(const javm_store *st, javm_rados_gc_stats *out)
+{
+    (void)st;
+    (void)out;
+    return JAVM_ERR_INVALID_ARG;
+}
+
 #else
 
 #include <errno.h>
@@ -44,12 +58,16 @@ JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t l
 
 #include "store/store.h"
 #include "util/grow.h"
+#include "util/table.h"
 
 #define CHUNK ((size_t)4 << 20)     /* a blob object holds at most this; the rest in chunks */
 #define BLOCK_IDS 65536ull          /* file ids per leased block */
 #define OMAP_PAGE 512               /* omap values fetched per read while listing */
 #define META_OID "javm.meta"
 #define ARENA_RECYCLE ((size_t)64 << 20)
+#define TOUCHED_MAX ((size_t)1 << 20) /* stamped blobs remembered, then forgotten at once */
+#define GC_GRACE_DEFAULT 600u          /* seconds: an epoch is at least this long */
+#define GC_LOCK_S 60                   /* the gc lock's lease, renewed every third of it */
 
 /* A head read or written by the open transaction (scale-out.md §1). */
 typedef struct rhead {
@@ -62,7 +80,22 @@ typedef struct rhead {
     uint8_t i[32];
     uint64_t nf;        /* the head's next file id (its omap nf), 0 when it has none */
     uint64_t nf_new;    /* nf as this transaction leaves it, or 0 */
+    uint8_t elen;       /* e as read: 16 hex digits, or 0 bytes when the head has none */
+    char e[16];
+    uint64_t ep;        /* e as a number (0 when absent): the gc epoch it was last fenced in */
 } rhead;
+
+/* A blob the open transaction wrote or refers to, and the stamp it was given (§2). */
+typedef struct tblob {
+    uint8_t h[32];
+    uint64_t stamp;
+} tblob;
+
+/* A blob this handle stamped (in util_table touched, tag = its first 8 bytes). */
+typedef struct tslot {
+    uint64_t tag;
+    uint8_t h[32];
+} tslot;
 
 /* A write of the open transaction, applied by the commit's head op. */
 typedef struct pend {
@@ -108,6 +141,19 @@ typedef struct store_rados {
     uint8_t dflt[255];
     uint8_t tag[8];  /* this handle's commits: tag ‖ sequence in the head's c */
     uint64_t seq;
+    /* gc epochs (§3, §5): the blobs of the open transaction and their stamps, the gce read
+     * for it (for blobs put before any head and for new heads), and the blobs this handle
+     * stamped with touched_stamp, which need no new touch while that stamp serves. */
+    tblob *tb;
+    size_t ntb, captb;
+    bool gce_known;
+    uint64_t gce;
+    uint8_t gce_len;
+    char gce_raw[16];
+    util_table touched;
+    uint64_t touched_stamp;
+    unsigned gc_grace;           /* seconds between gc epochs (javm_store_rados_gc_grace) */
+    javm_rados_gc_stats gcst;    /* the last gc run */
 } store_rados;
 
 /* ==== errors =============================================================================== */
@@ -370,26 +416,33 @@ static int head_find(store_rados *s, const uint8_t *name, size_t len, size_t *id
 /* Reads a head's version and instance (absent: exists = false, version 0). */
 static int head_read(store_rados *s, const uint8_t *name, size_t len, rhead *h)
 {
-    static const char *const keys[3] = { "v", "i", "nf" };
-    uint8_t vals[3][64];
-    size_t lens[3] = { 0, 0, 0 };
-    bool found[3];
+    static const char *const keys[4] = { "v", "i", "nf", "e" };
+    uint8_t vals[4][64];
+    size_t lens[4] = { 0, 0, 0, 0 };
+    bool found[4];
     char oid[520];
     head_oid(oid, name, len);
-    int rc = omap_get(s, oid, keys, 3, vals, lens, found);
+    int rc = omap_get(s, oid, keys, 4, vals, lens, found);
     h->exists = rc == JAVM_OK;
     h->v0 = 0;
     h->nf = h->nf_new = 0;
     h->present = false;
+    h->elen = 0;
+    h->ep = 0;
     if (rc == JAVM_ERR_NOT_FOUND)
         return JAVM_OK;
     if (rc)
         return rc;
     if (!found[0] || !parse_u64hex((const char *)vals[0], lens[0], &h->v0) ||
         (found[1] && lens[1] != 0 && lens[1] != 32) ||
-        (found[2] && (!parse_u64hex((const char *)vals[2], lens[2], &h->nf) || h->nf == 0))) {
-        store_set_errmsg(&s->base, "rados %s: not a head (v or i malformed)", oid);
+        (found[2] && (!parse_u64hex((const char *)vals[2], lens[2], &h->nf) || h->nf == 0)) ||
+        (found[3] && (lens[3] != 16 || !parse_u64hex((const char *)vals[3], 16, &h->ep)))) {
+        store_set_errmsg(&s->base, "rados %s: not a head (v, i, nf or e malformed)", oid);
         return JAVM_ERR_STORE_CORRUPT;
+    }
+    if (found[3]) {
+        h->elen = 16;
+        memcpy(h->e, vals[3], 16);
     }
     h->present = found[1] && lens[1] == 32;
     if (h->present)
@@ -462,6 +515,8 @@ static void txn_clear(store_rados *s)
     s->np = 0;
     s->home = -1;
     s->meta_pending = false;
+    s->ntb = 0;
+    s->gce_known = false;
 }
 
 /* ==== file-id leases ======================================================================= */
@@ -611,11 +666,17 @@ static int block_head(store_rados *s, uint64_t id, uint8_t *name, size_t *len)
 
 /* ==== blobs ================================================================================ */
 
-static int blob_put(store_rados *s, const uint8_t *h, const uint8_t *rec, size_t n)
+static int blob_touch(store_rados *s, const uint8_t *h, uint64_t stamp);
+
+/* Writes blob h (record rec of n bytes) stamped with stamp (§2); "already there" is success
+ * once the existing object carries the stamp too. */
+static int blob_put(store_rados *s, const uint8_t *h, const uint8_t *rec, size_t n, uint64_t stamp)
 {
     char oid[80];
     blob_oid(oid, h);
     uint64_t nonce = 0;
+    uint8_t t[8];
+    be64_put(t, stamp);
     int rrc;
     if (n > CHUNK) {
         /* Chunks first, under a nonce of this writer: b.<h> exists only once they all do. */
@@ -627,7 +688,14 @@ static int blob_put(store_rados *s, const uint8_t *h, const uint8_t *rec, size_t
             char coid[120];
             chunk_oid(coid, h, nonce, k);
             size_t len = n - k * CHUNK < CHUNK ? n - k * CHUNK : CHUNK;
-            if ((rrc = rados_write_full(s->io, coid, (const char *)rec + k * CHUNK, len)) < 0)
+            rados_write_op_t cop = rados_create_write_op();
+            if (!cop)
+                return JAVM_ERR_ALLOC;
+            rados_write_op_write_full(cop, (const char *)rec + k * CHUNK, len);
+            rados_write_op_setxattr(cop, "javm.t", (const char *)t, 8);
+            rrc = rados_write_op_operate(cop, s->io, coid, NULL, 0);
+            rados_release_write_op(cop);
+            if (rrc < 0)
                 return rfail(s, rrc, "write", coid);
         }
     }
@@ -637,6 +705,7 @@ static int blob_put(store_rados *s, const uint8_t *h, const uint8_t *rec, size_t
     char nhex[17], khex[17];
     rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
     rados_write_op_write_full(op, (const char *)rec, n > CHUNK ? CHUNK : n);
+    rados_write_op_setxattr(op, "javm.t", (const char *)t, 8);
     if (n > CHUNK) {
         u64hex(nhex, n);
         u64hex(khex, nonce);
@@ -645,8 +714,12 @@ static int blob_put(store_rados *s, const uint8_t *h, const uint8_t *rec, size_t
     }
     rrc = rados_write_op_operate(op, s->io, oid, NULL, 0);
     rados_release_write_op(op);
-    if (rrc == -EEXIST)
-        return JAVM_OK; /* content addressed: the same bytes are there (chunks of ours: gc's) */
+    if (rrc == -EEXIST) {
+        /* Content addressed: the same bytes are there (chunks of ours are gc's). Removed by
+         * gc between the create and the touch: write it again. */
+        int rc = blob_touch(s, h, stamp);
+        return rc == JAVM_ERR_NOT_FOUND ? blob_put(s, h, rec, n, stamp) : rc;
+    }
     return rrc < 0 ? rfail(s, rrc, "write", oid) : JAVM_OK;
 }
 
@@ -719,6 +792,147 @@ static int blob_get(store_rados *s, const uint8_t *h, const uint8_t **val, size_
     *val = b;
     *vlen = (size_t)total;
     return JAVM_OK;
+}
+
+/* ==== gc epochs: stamps and touches (§2, §3) ============================================== */
+
+/* The meta object's gce (absent, or no meta yet: epoch 0 and an empty raw value), read once
+ * per transaction unless fresh. */
+static int meta_gce(store_rados *s, bool fresh)
+{
+    if (s->gce_known && !fresh)
+        return JAVM_OK;
+    static const char *const keys[1] = { "gce" };
+    uint8_t v[1][64];
+    size_t vl[1] = { 0 };
+    bool found[1];
+    int rc = omap_get(s, META_OID, keys, 1, v, vl, found);
+    s->gce = 0;
+    s->gce_len = 0;
+    if (rc == JAVM_ERR_NOT_FOUND)
+        rc = JAVM_OK, found[0] = false;
+    if (rc)
+        return rc;
+    if (found[0]) {
+        if (vl[0] != 16 || !parse_u64hex((const char *)v[0], 16, &s->gce)) {
+            store_set_errmsg(&s->base, "rados %s: gce malformed", META_OID);
+            return JAVM_ERR_STORE_CORRUPT;
+        }
+        memcpy(s->gce_raw, v[0], 16);
+        s->gce_len = 16;
+    }
+    s->gce_known = true;
+    return JAVM_OK;
+}
+
+/* The stamp the open transaction gives blobs now: the epoch of its home head once that head
+ * exists, else gce (commit raises stamps if a head needs more, restamp below). */
+static int txn_stamp(store_rados *s, uint64_t *stamp)
+{
+    if (s->home >= 0 && s->heads[s->home].known && s->heads[s->home].exists) {
+        *stamp = s->heads[s->home].ep;
+        return JAVM_OK;
+    }
+    int rc = meta_gce(s, false);
+    *stamp = s->gce;
+    return rc;
+}
+
+static bool tslot_is(const void *slot, const void *h)
+{
+    return memcmp(((const tslot *)slot)->h, h, 32) == 0;
+}
+
+/* Did this handle stamp h with stamp (which has not changed since)? */
+static bool touched_has(store_rados *s, const uint8_t *h, uint64_t stamp)
+{
+    return stamp == s->touched_stamp &&
+           util_table_find(&s->touched, util_table_tag_bytes(h), h, tslot_is) != NULL;
+}
+
+/* Remembers that h carries stamp; a new stamp, or too many, forgets the rest. Only an
+ * optimisation: a failed allocation remembers nothing. */
+static void touched_add(store_rados *s, const uint8_t *h, uint64_t stamp)
+{
+    if (stamp != s->touched_stamp || s->touched.count >= TOUCHED_MAX) {
+        util_table_clear(&s->touched);
+        s->touched_stamp = stamp;
+    }
+    if (touched_has(s, h, stamp))
+        return;
+    tslot *t = util_table_add(&s->touched, util_table_tag_bytes(h));
+    if (t)
+        memcpy(t->h, h, 32);
+}
+
+/* The open transaction wrote or refers to h, stamped with stamp. */
+static int tb_add(store_rados *s, const uint8_t *h, uint64_t stamp)
+{
+    if (util_grow((void **)&s->tb, &s->captb, s->ntb + 1, sizeof *s->tb, 16))
+        return JAVM_ERR_ALLOC;
+    memcpy(s->tb[s->ntb].h, h, 32);
+    s->tb[s->ntb++].stamp = stamp;
+    touched_add(s, h, stamp);
+    return JAVM_OK;
+}
+
+/* Raises the stamp of blob h to at least stamp: one op, assert_exists first so a blob gc
+ * removed is never recreated empty. JAVM_ERR_NOT_FOUND when it is gone. */
+static int blob_touch(store_rados *s, const uint8_t *h, uint64_t stamp)
+{
+    char oid[80];
+    uint8_t t[8];
+    blob_oid(oid, h);
+    be64_put(t, stamp);
+    rados_write_op_t op = rados_create_write_op();
+    if (!op)
+        return JAVM_ERR_ALLOC;
+    int prval = 0;
+    rados_write_op_assert_exists(op);
+    /* passes when stamp > the stored one (the given value on the left; none stored = "") */
+    rados_write_op_cmpxattr(op, "javm.t", LIBRADOS_CMPXATTR_OP_GT, (const char *)t, 8);
+    rados_write_op_setxattr(op, "javm.t", (const char *)t, 8);
+    int rrc = rados_write_op_operate(op, s->io, oid, NULL, 0);
+    rados_release_write_op(op);
+    (void)prval;
+    if (rrc == -ENOENT)
+        return JAVM_ERR_NOT_FOUND;
+    if (rrc == -ECANCELED)
+        return JAVM_OK; /* it already carries this stamp or a later one */
+    return rrc < 0 ? rfail(s, rrc, "touch", oid) : JAVM_OK;
+}
+
+/* Before a head op that needs stamp: every blob of the transaction carries at least it. */
+static int restamp(store_rados *s, uint64_t stamp)
+{
+    for (size_t k = 0; k < s->ntb; k++) {
+        if (s->tb[k].stamp >= stamp)
+            continue;
+        int rc = blob_touch(s, s->tb[k].h, stamp);
+        if (rc == JAVM_ERR_NOT_FOUND) {
+            char hx[65];
+            hex(hx, s->tb[k].h, 32);
+            store_set_errmsg(&s->base, "rados: blob %s was collected during the commit", hx);
+            return JAVM_ERR_CONFLICT;
+        }
+        if (rc)
+            return rc;
+        s->tb[k].stamp = stamp;
+        touched_add(s, s->tb[k].h, stamp);
+    }
+    return JAVM_OK;
+}
+
+static int r_touch(javm_store *st, const uint8_t *h)
+{
+    store_rados *s = (store_rados *)st;
+    uint64_t stamp;
+    if (!s->in_txn)
+        return JAVM_ERR_INVALID_ARG;
+    int rc = txn_stamp(s, &stamp);
+    if (rc == JAVM_OK && !touched_has(s, h, stamp))
+        rc = blob_touch(s, h, stamp);
+    return rc ? rc : tb_add(s, h, stamp);
 }
 
 /* ==== the vtbl ============================================================================= */
@@ -878,7 +1092,12 @@ static int r_write(javm_store *st, javm_table t, const uint8_t *key, size_t klen
     case JAVM_TABLE_BLOBS:
         /* Immutable and content addressed: written now, reachable only once a head names it;
          * never deleted but by gc. */
-        return tomb ? JAVM_OK : blob_put(s, key, val, vlen);
+        if (tomb)
+            return JAVM_OK;
+        uint64_t stamp;
+        if ((rc = txn_stamp(s, &stamp)) || (rc = blob_put(s, key, val, vlen, stamp)))
+            return rc;
+        return tb_add(s, key, stamp);
     case JAVM_TABLE_REFCOUNTS:
         return JAVM_OK; /* not stored (JAVM_STORE_SHARED) */
     case JAVM_TABLE_NAMES:
@@ -911,6 +1130,13 @@ static int r_write(javm_store *st, javm_table t, const uint8_t *key, size_t klen
                 return rc;
             s->heads[idx].known = true;
         }
+        /* the file's Data is kept by gc from now on (§3 step 2) */
+        if (!tomb && (rc = r_touch(st, val)) == JAVM_ERR_NOT_FOUND) {
+            store_set_errmsg(st, "rados: file %" PRIu64 " names a blob gc removed", id);
+            return JAVM_ERR_TARGET_MISSING;
+        }
+        if (rc)
+            return rc;
         return pend_set(s, t, idx, key, klen, val, vlen, tomb);
     }
     case JAVM_TABLE_META:
@@ -994,8 +1220,10 @@ static int meta_create(store_rados *s)
     return rc;
 }
 
-/* Registers a new name in the meta object, so that listing and gc find its head. */
-static int name_register(store_rados *s, const rhead *h)
+/* Registers a new name in the meta object, so that listing and gc find its head, in the gc
+ * epoch the head will start in (§3 "New names"): the registration compares gce, so a gc that
+ * started an epoch after it sees the name when it fences. */
+static int name_register(store_rados *s, rhead *h)
 {
     char key[520];
     memcpy(key, "n.", 2);
@@ -1003,14 +1231,30 @@ static int name_register(store_rados *s, const rhead *h)
     const char *keys[1] = { key };
     const char *vals[1] = { "" };
     size_t lens[1] = { 0 };
-    rados_write_op_t op = rados_create_write_op();
-    if (!op)
-        return JAVM_ERR_ALLOC;
-    rados_write_op_assert_exists(op);
-    rados_write_op_omap_set(op, keys, vals, lens, 1);
-    int rrc = rados_write_op_operate(op, s->io, META_OID, NULL, 0);
-    rados_release_write_op(op);
-    return rrc < 0 ? rfail(s, rrc, "register name", META_OID) : JAVM_OK;
+    for (int tries = 0;; tries++) {
+        int rc = meta_gce(s, tries > 0);
+        if (rc)
+            return rc;
+        rados_write_op_t op = rados_create_write_op();
+        if (!op)
+            return JAVM_ERR_ALLOC;
+        int prval = 0;
+        rados_write_op_assert_exists(op);
+        rados_write_op_omap_cmp(op, "gce", LIBRADOS_CMPXATTR_OP_EQ, s->gce_raw, s->gce_len,
+                                &prval);
+        rados_write_op_omap_set(op, keys, vals, lens, 1);
+        int rrc = rados_write_op_operate(op, s->io, META_OID, NULL, 0);
+        rados_release_write_op(op);
+        if (rrc == -ECANCELED && tries < 8)
+            continue; /* a gc started an epoch meanwhile */
+        if (rrc < 0)
+            return rfail(s, rrc, "register name", META_OID);
+        h->ep = s->gce;
+        u64hex(key, s->gce);
+        memcpy(h->e, key, 16);
+        h->elen = 16;
+        return JAVM_OK;
+    }
 }
 
 /* The head op: compare the version read, write the new one with every change of this head.
@@ -1025,7 +1269,7 @@ static int head_op(store_rados *s, const rhead *h, size_t hidx, const char *oid,
     for (int i = 0; i < 8; i++)
         ctag[8 + i] = (char)(s->seq >> (8 * i));
     ctag[16] = seal ? 'x' : 'c';
-    size_t n = 0, nrm = 0, cap = MAXK + s->np;
+    size_t n = 0, nrm = 0, cap = MAXK + 1 + s->np;
     const char **keys = malloc(cap * sizeof *keys), **rm = malloc(cap * sizeof *rm);
     const char **vals = malloc(cap * sizeof *vals);
     size_t *lens = malloc(cap * sizeof *lens), *rmlens = malloc(cap * sizeof *rmlens);
@@ -1037,6 +1281,8 @@ static int head_op(store_rados *s, const rhead *h, size_t hidx, const char *oid,
     char nf[17];
     keys[n] = "v", vals[n] = vnew, lens[n++] = 16;
     keys[n] = "c", vals[n] = ctag, lens[n++] = 17;
+    if (!h->exists) /* a new head starts in the epoch its name was registered in */
+        keys[n] = "e", vals[n] = h->e, lens[n++] = 16;
     if (h->nf_new && !seal) {
         u64hex(nf, h->nf_new);
         keys[n] = "nf", vals[n] = nf, lens[n++] = 16;
@@ -1063,10 +1309,12 @@ static int head_op(store_rados *s, const rhead *h, size_t hidx, const char *oid,
             lens[n++] = p->vlen; /* a removed name: i = "" */
         }
     }
-    int prval = 0;
+    int prval = 0, eprval = 0;
     if (h->exists) {
         rados_write_op_assert_exists(op);
         rados_write_op_omap_cmp(op, "v", LIBRADOS_CMPXATTR_OP_EQ, vcur, 16, &prval);
+        /* gc fenced the head since it was read: the stamps may be too old (§3 step 4) */
+        rados_write_op_omap_cmp(op, "e", LIBRADOS_CMPXATTR_OP_EQ, h->e, h->elen, &eprval);
     } else {
         rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
     }
@@ -1132,8 +1380,25 @@ static int commit_head(store_rados *s, size_t hidx)
     }
     if (!h->exists && (rc = name_register(s, h)))
         return rc;
-    s->seq++;
-    int rrc = head_op(s, h, hidx, oid, false);
+    int rrc;
+    for (int tries = 0;; tries++) {
+        /* Every blob the commit wrote or refers to carries the head's epoch before the op
+         * that compares it (§3 steps 2-3). */
+        if ((rc = restamp(s, h->ep)))
+            return rc;
+        s->seq++;
+        rrc = head_op(s, h, hidx, oid, false);
+        if (rrc != -ECANCELED || !h->exists || tries == 3)
+            break;
+        rhead now;
+        if ((rc = head_read(s, h->name, h->len, &now)))
+            return rc;
+        if (!now.exists || now.v0 != h->v0 || (now.elen == h->elen && memcmp(now.e, h->e, h->elen) == 0))
+            break; /* another commit moved it */
+        h->elen = now.elen; /* only gc's fence moved it: restamp and send again */
+        memcpy(h->e, now.e, now.elen);
+        h->ep = now.ep;
+    }
     if (rrc == 0)
         return JAVM_OK;
     if (rrc == -ECANCELED || rrc == -EEXIST || rrc == -ENOENT) {
@@ -1418,6 +1683,618 @@ static int r_scan(javm_store *st, javm_table t, javm_store_scan_fn cb, void *arg
     return rc;
 }
 
+/* ==== gc (§5): fence every head, mark, sweep unreachable blobs of old epochs ============= */
+
+/* An unmarked blob object the listing found, with what its xattrs say. */
+typedef struct gblob {
+    uint8_t h[32];
+    bool has_t;       /* javm.t present */
+    uint64_t t;
+    uint64_t nonce;   /* javm.k of a large blob, else 0 */
+    uint64_t total;   /* javm.n of a large blob, else 0 */
+    bool gone;        /* vanished since the listing */
+    uint32_t indeg;   /* candidate parents not swept yet */
+    size_t e0, ne;    /* its candidate children: gc->edges[e0 .. e0 + ne) */
+} gblob;
+
+/* A chunk object b.<h>.<nonce>.<k>. */
+typedef struct gchunk {
+    uint8_t h[32];
+    uint64_t nonce, k;
+} gchunk;
+
+typedef struct gcx {
+    store_rados *s;
+    const javm_store_collect *how;
+    util_table marks; /* of tslot */
+    uint8_t (*stack)[32];
+    size_t sn, scap;
+    gblob *b;         /* unmarked blobs, sorted by hash */
+    size_t nb, capb;
+    gchunk *c;
+    size_t nc, capc;
+    size_t *edges;    /* indexes into b */
+    size_t ne, cape;
+    uint8_t *peek;    /* PEEK bytes */
+    char cookie[40];
+    time_t renewed;
+    uint64_t E;       /* the epoch this run starts */
+    javm_rados_gc_stats st;
+} gcx;
+
+#define PEEK ((size_t)64 << 10) /* bytes read first: the whole of most records */
+
+static bool gc_marked(gcx *g, const uint8_t *h)
+{
+    return util_table_find(&g->marks, util_table_tag_bytes(h), h, tslot_is) != NULL;
+}
+
+/* Marks h and queues it for its edges. */
+static int gc_mark(void *arg, const uint8_t *h)
+{
+    gcx *g = arg;
+    if (gc_marked(g, h))
+        return JAVM_OK;
+    if (util_table_reserve(&g->marks, 1) ||
+        util_grow((void **)&g->stack, &g->scap, g->sn + 1, sizeof *g->stack, 256))
+        return JAVM_ERR_ALLOC;
+    tslot *t = util_table_add(&g->marks, util_table_tag_bytes(h));
+    memcpy(t->h, h, 32);
+    memcpy(g->stack[g->sn++], h, 32);
+    g->st.marked++;
+    return JAVM_OK;
+}
+
+/* The gc lock, renewed when a third of its lease has passed (a killed gc's lock expires). */
+static int gc_lock(gcx *g, bool renew)
+{
+    time_t now = time(NULL);
+    if (renew && now - g->renewed < GC_LOCK_S / 3)
+        return JAVM_OK;
+    struct timeval tv = { GC_LOCK_S, 0 };
+    int rrc = rados_lock_exclusive(g->s->io, META_OID, "javm.gc", g->cookie, "javm gc", &tv,
+                                   renew ? LIBRADOS_LOCK_FLAG_MUST_RENEW : 0);
+    if (rrc == -EBUSY || rrc == -EEXIST) {
+        store_set_errmsg(&g->s->base, "rados %s: %s", META_OID,
+                         renew ? "the gc lock was lost (held too long without renewal)"
+                               : "another gc holds the lock");
+        return JAVM_ERR_BUSY;
+    }
+    if (rrc < 0)
+        return rfail(g->s, rrc, "lock", META_OID);
+    g->renewed = now;
+    return JAVM_OK;
+}
+
+/* Reads blob h for its edges: its first PEEK bytes, then (only for a kind with edges and a
+ * longer record) the whole record. *rec is NULL for a record that cannot have edges.
+ * JAVM_ERR_NOT_FOUND when the blob does not exist. */
+static int gc_read(gcx *g, const uint8_t *h, const uint8_t **rec, size_t *n)
+{
+    store_rados *s = g->s;
+    char oid[80];
+    blob_oid(oid, h);
+    uint64_t size = 0;
+    time_t mtime;
+    size_t got = 0;
+    int prs = 0, prr = 0;
+    rados_read_op_t op = rados_create_read_op();
+    if (!op)
+        return JAVM_ERR_ALLOC;
+    rados_read_op_stat(op, &size, &mtime, &prs);
+    rados_read_op_read(op, 0, PEEK, (char *)g->peek, &got, &prr);
+    int rrc = rados_read_op_operate(op, s->io, oid, 0);
+    rados_release_read_op(op);
+    if (rrc == -ENOENT)
+        return JAVM_ERR_NOT_FOUND;
+    if (rrc < 0 || prs < 0 || prr < 0)
+        return rfail(s, rrc < 0 ? rrc : prs < 0 ? prs : prr, "read", oid);
+    *rec = NULL;
+    *n = 0;
+    if (got == 0) {
+        store_set_errmsg(&s->base, "rados %s: an empty blob", oid);
+        return JAVM_ERR_STORE_CORRUPT;
+    }
+    if (!g->how->may_have_edges(g->how->arg, g->peek[0]))
+        return JAVM_OK;
+    if (size <= PEEK && got == size) {
+        *rec = g->peek;
+        *n = got;
+        return JAVM_OK;
+    }
+    copies_free(s);
+    return blob_get(s, h, rec, n);
+}
+
+/* Calls add for each edge of blob h. A missing blob sets *gone when gone is not NULL (a
+ * candidate another gc removed), else it is STORE_CORRUPT (a reachable blob is missing). */
+static int gc_edges_of(gcx *g, const uint8_t *h, javm_store_edge_fn add, void *arg, bool *gone)
+{
+    const uint8_t *rec;
+    size_t n;
+    int rc = gc_read(g, h, &rec, &n);
+    if (rc == JAVM_ERR_NOT_FOUND && gone) {
+        *gone = true;
+        return JAVM_OK;
+    }
+    if (rc == JAVM_ERR_NOT_FOUND) {
+        char hx[65];
+        hex(hx, h, 32);
+        store_set_errmsg(&g->s->base, "rados: blob %s is reachable but missing", hx);
+        return JAVM_ERR_STORE_CORRUPT;
+    }
+    if (rc == JAVM_OK && rec)
+        rc = g->how->edges(g->how->arg, h, rec, n, add, arg);
+    copies_free(g->s);
+    return rc;
+}
+
+/* Marks the closure of everything queued. */
+static int gc_drain(gcx *g)
+{
+    int rc = JAVM_OK;
+    while (rc == JAVM_OK && g->sn) {
+        uint8_t h[32];
+        memcpy(h, g->stack[--g->sn], 32);
+        if ((rc = gc_lock(g, true)) == JAVM_OK)
+            rc = gc_edges_of(g, h, gc_mark, g, NULL);
+    }
+    return rc;
+}
+
+typedef struct fence_vals {
+    gcx *g;
+    int rc;
+} fence_vals;
+
+/* Each f.<id> of a head is a root. */
+static int fence_file(store_rados *s, void *arg, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    (void)s;
+    (void)key;
+    (void)klen;
+    gcx *g = arg;
+    return vlen == 32 ? gc_mark(g, (const uint8_t *)val) : JAVM_OK;
+}
+
+/* Fences head name (§5 step 2): reads its version, instance and files, then sets e to the new
+ * epoch with a compare of that version, again until no commit lands in between. A name that
+ * is registered but has no head gets one, fenced and empty. Its roots are marked. */
+static int gc_fence(gcx *g, const uint8_t *name, size_t len)
+{
+    store_rados *s = g->s;
+    char oid[520], ehex[17], zero[17];
+    head_oid(oid, name, len);
+    u64hex(ehex, g->E);
+    u64hex(zero, 0);
+    for (unsigned tries = 0;; tries++) {
+        rhead h;
+        int rc = head_read(s, name, len, &h);
+        if (rc)
+            return rc;
+        rados_write_op_t op = rados_create_write_op();
+        if (!op)
+            return JAVM_ERR_ALLOC;
+        int prval = 0;
+        char vcur[17];
+        if (h.exists) {
+            static const char *const keys[1] = { "e" };
+            const char *vals[1] = { ehex };
+            size_t lens[1] = { 16 };
+            u64hex(vcur, h.v0);
+            rados_write_op_assert_exists(op);
+            rados_write_op_omap_cmp(op, "v", LIBRADOS_CMPXATTR_OP_EQ, vcur, 16, &prval);
+            rados_write_op_omap_set(op, keys, vals, lens, 1);
+        } else {
+            static const char *const keys[3] = { "v", "e", "i" };
+            const char *vals[3] = { zero, ehex, "" };
+            size_t lens[3] = { 16, 16, 0 };
+            rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+            rados_write_op_omap_set(op, keys, vals, lens, 3);
+        }
+        int rrc = rados_write_op_operate(op, s->io, oid, NULL, 0);
+        rados_release_write_op(op);
+        if (rrc == -ECANCELED || rrc == -EEXIST || rrc == -ENOENT) {
+            g->st.fence_retries++;
+            if (tries == 1000) {
+                store_set_errmsg(&s->base, "rados %s: commits kept moving it while gc fenced it",
+                                 oid);
+                return JAVM_ERR_BUSY;
+            }
+            continue;
+        }
+        if (rrc < 0)
+            return rfail(s, rrc, "fence", oid);
+        g->st.heads++;
+        if (!h.exists)
+            return JAVM_OK;
+        /* The version did not move between the reads and the fence: they are one state. */
+        if (h.present && (rc = gc_mark(g, h.i)))
+            return rc;
+        return omap_list(s, oid, "f.", fence_file, g);
+    }
+}
+
+static int fence_name(store_rados *s, void *arg, const char *key, size_t klen, const char *val,
+                      size_t vlen)
+{
+    (void)val;
+    (void)vlen;
+    gcx *g = arg;
+    uint8_t name[255];
+    size_t len = (klen - 2) / 2;
+    if (klen < 2 || len > 255 || !unhex(key + 2, klen - 2, name, len)) {
+        store_set_errmsg(&s->base, "rados %s: a malformed name key", META_OID);
+        return JAVM_ERR_STORE_CORRUPT;
+    }
+    int rc = gc_lock(g, true);
+    return rc ? rc : gc_fence(g, name, len);
+}
+
+static int gblob_cmp(const void *a, const void *b)
+{
+    return memcmp(((const gblob *)a)->h, ((const gblob *)b)->h, 32);
+}
+
+static gblob *gc_find(gcx *g, const uint8_t *h)
+{
+    gblob k;
+    memcpy(k.h, h, 32);
+    return bsearch(&k, g->b, g->nb, sizeof *g->b, gblob_cmp);
+}
+
+/* Lists the namespace: blob objects not marked, and every chunk object. */
+static int gc_list(gcx *g)
+{
+    store_rados *s = g->s;
+    rados_list_ctx_t lc;
+    int rrc = rados_nobjects_list_open(s->io, &lc);
+    if (rrc < 0)
+        return rfail(s, rrc, "list", "b.*");
+    int rc = JAVM_OK;
+    const char *entry, *key, *nspace;
+    while (rc == JAVM_OK && (rrc = rados_nobjects_list_next(lc, &entry, &key, &nspace)) == 0) {
+        size_t el = strlen(entry);
+        uint8_t h[32];
+        if (el < 66 || strncmp(entry, "b.", 2) != 0 || !unhex(entry + 2, 64, h, 32))
+            continue;
+        if (el == 66) {
+            g->st.listed++;
+            if (gc_marked(g, h))
+                continue;
+            if (util_grow((void **)&g->b, &g->capb, g->nb + 1, sizeof *g->b, 256)) {
+                rc = JAVM_ERR_ALLOC;
+                break;
+            }
+            gblob *b = &g->b[g->nb++];
+            memset(b, 0, sizeof *b);
+            memcpy(b->h, h, 32);
+        } else {
+            uint64_t nonce, k = 0;
+            if (el < 85 || el > 104 || entry[66] != '.' || entry[83] != '.' ||
+                !parse_u64hex(entry + 67, 16, &nonce))
+                continue;
+            size_t d = 84;
+            while (d < el && entry[d] >= '0' && entry[d] <= '9' && k < UINT64_MAX / 10)
+                k = k * 10 + (uint64_t)(entry[d++] - '0');
+            if (d != el || k == 0)
+                continue; /* not a chunk_oid name */
+            if (util_grow((void **)&g->c, &g->capc, g->nc + 1, sizeof *g->c, 64)) {
+                rc = JAVM_ERR_ALLOC;
+                break;
+            }
+            gchunk *c = &g->c[g->nc++];
+            memcpy(c->h, h, 32);
+            c->nonce = nonce;
+            c->k = k;
+        }
+        if (rc == JAVM_OK && (g->nb + g->nc) % 1024 == 0)
+            rc = gc_lock(g, true);
+    }
+    if (rc == JAVM_OK && rrc != -ENOENT)
+        rc = rfail(s, rrc, "list", "b.*");
+    rados_nobjects_list_close(lc);
+    if (rc == JAVM_OK)
+        qsort(g->b, g->nb, sizeof *g->b, gblob_cmp);
+    return rc;
+}
+
+/* Reads the stamp (and a large blob's length and nonce) of blob object oid. */
+static int gc_xattrs(gcx *g, const char *oid, bool *gone, bool *has_t, uint64_t *t,
+                     uint64_t *nonce, uint64_t *total)
+{
+    store_rados *s = g->s;
+    rados_read_op_t op = rados_create_read_op();
+    rados_xattrs_iter_t it = NULL;
+    int prval = 0;
+    if (!op)
+        return JAVM_ERR_ALLOC;
+    rados_read_op_getxattrs(op, &it, &prval);
+    int rrc = rados_read_op_operate(op, s->io, oid, 0);
+    int rc = JAVM_OK;
+    *gone = *has_t = false;
+    *t = *nonce = *total = 0;
+    if (rrc == -ENOENT)
+        *gone = true;
+    else if (rrc < 0 || prval < 0)
+        rc = rfail(s, rrc < 0 ? rrc : prval, "getxattrs", oid);
+    else {
+        const char *name, *val;
+        size_t len;
+        while (rados_getxattrs_next(it, &name, &val, &len) == 0 && name) {
+            if (strcmp(name, "javm.t") == 0 && len == 8) {
+                *has_t = true;
+                *t = be64_get((const uint8_t *)val);
+            } else if (strcmp(name, "javm.k") == 0 && !parse_u64hex(val, len, nonce)) {
+                rc = JAVM_ERR_STORE_CORRUPT;
+            } else if (strcmp(name, "javm.n") == 0 && !parse_u64hex(val, len, total)) {
+                rc = JAVM_ERR_STORE_CORRUPT;
+            }
+        }
+        if (rc)
+            store_set_errmsg(&s->base, "rados %s: javm.k or javm.n malformed", oid);
+    }
+    if (it)
+        rados_getxattrs_end(it);
+    rados_release_read_op(op);
+    return rc;
+}
+
+/* One candidate's child among the candidates (an edge to a candidate). */
+static int gc_child(void *arg, const uint8_t *h)
+{
+    gcx *g = arg;
+    gblob *c = gc_find(g, h);
+    if (!c || gc_marked(g, h))
+        return JAVM_OK;
+    if (util_grow((void **)&g->edges, &g->cape, g->ne + 1, sizeof *g->edges, 256))
+        return JAVM_ERR_ALLOC;
+    g->edges[g->ne++] = (size_t)(c - g->b);
+    c->indeg++;
+    return JAVM_OK;
+}
+
+/* Deletes the chunks k = 1 .. of a large blob's nonce (its first object is gone). */
+static int gc_drop_chunks(gcx *g, const uint8_t *h, uint64_t nonce, uint64_t total)
+{
+    for (uint64_t k = 1; k * CHUNK < total; k++) {
+        char coid[120];
+        chunk_oid(coid, h, nonce, k);
+        int rrc = rados_remove(g->s->io, coid);
+        if (rrc < 0 && rrc != -ENOENT)
+            return rfail(g->s, rrc, "remove", coid);
+        g->st.chunks_deleted += rrc == 0;
+    }
+    return JAVM_OK;
+}
+
+/* One conditional delete: the object goes only while its stamp is at most limit
+ * (cmpxattr(GTE, limit) passes when limit >= stamp; none stored passes). 1 when deleted, 0
+ * when it was touched meanwhile or is already gone. */
+static int gc_delete(gcx *g, const char *oid, uint64_t limit)
+{
+    uint8_t l[8];
+    be64_put(l, limit);
+    rados_write_op_t op = rados_create_write_op();
+    if (!op)
+        return JAVM_ERR_ALLOC;
+    rados_write_op_cmpxattr(op, "javm.t", LIBRADOS_CMPXATTR_OP_GTE, (const char *)l, 8);
+    rados_write_op_remove(op);
+    int rrc = rados_write_op_operate(op, g->s->io, oid, NULL, 0);
+    rados_release_write_op(op);
+    if (rrc == 0)
+        return 1;
+    if (rrc == -ECANCELED || rrc == -ENOENT)
+        return 0;
+    return rfail(g->s, rrc, "remove", oid);
+}
+
+/* Steps 4-5: stamps of the unmarked blobs, keeps by stamp, then the sweep, parents first. */
+static int gc_sweep(gcx *g)
+{
+    int rc = JAVM_OK;
+    /* Kept by stamp: written or touched since the previous epoch began. */
+    for (size_t i = 0; i < g->nb && rc == JAVM_OK; i++) {
+        gblob *b = &g->b[i];
+        char oid[80];
+        blob_oid(oid, b->h);
+        rc = gc_xattrs(g, oid, &b->gone, &b->has_t, &b->t, &b->nonce, &b->total);
+        if (rc == JAVM_OK && !b->gone && b->has_t && b->t + 1 >= g->E && !gc_marked(g, b->h)) {
+            g->st.kept_stamped++;
+            if ((rc = gc_mark(g, b->h)) == JAVM_OK)
+                rc = gc_drain(g);
+        }
+        if (rc == JAVM_OK)
+            rc = gc_lock(g, true);
+    }
+    if (rc || g->E < 2)
+        return rc; /* the first epoch deletes nothing: no stamp is two epochs old */
+    uint64_t limit = g->E - 2;
+    /* The candidates' edges among themselves. */
+    for (size_t i = 0; i < g->nb && rc == JAVM_OK; i++) {
+        gblob *b = &g->b[i];
+        b->e0 = g->ne;
+        if (!b->gone && !gc_marked(g, b->h))
+            rc = gc_edges_of(g, b->h, gc_child, g, &b->gone);
+        b->ne = g->ne - b->e0;
+        if (rc == JAVM_OK)
+            rc = gc_lock(g, true);
+    }
+    /* Parents first (Kahn): a candidate goes only after every candidate parent went. */
+    size_t *queue = rc == JAVM_OK ? malloc((g->nb + 1) * sizeof *queue) : NULL;
+    if (rc == JAVM_OK && !queue)
+        rc = JAVM_ERR_ALLOC;
+    size_t qh = 0, qt = 0;
+    for (size_t i = 0; i < g->nb && rc == JAVM_OK; i++)
+        if (g->b[i].indeg == 0)
+            queue[qt++] = i;
+    while (rc == JAVM_OK && qh < qt) {
+        gblob *b = &g->b[queue[qh++]];
+        if (!b->gone && !gc_marked(g, b->h)) {
+            char oid[80];
+            blob_oid(oid, b->h);
+            int d = gc_delete(g, oid, limit);
+            if (d < 0) {
+                rc = d;
+                break;
+            }
+            if (d == 1) {
+                g->st.deleted++;
+                if (b->total)
+                    rc = gc_drop_chunks(g, b->h, b->nonce, b->total);
+            } else {
+                /* touched since it was listed: it and everything below it stay */
+                g->st.kept_racing++;
+                if ((rc = gc_mark(g, b->h)) == JAVM_OK)
+                    rc = gc_drain(g);
+            }
+            b->gone = true;
+        }
+        for (size_t e = b->e0; e < b->e0 + b->ne && rc == JAVM_OK; e++)
+            if (--g->b[g->edges[e]].indeg == 0)
+                queue[qt++] = g->edges[e];
+        if (rc == JAVM_OK)
+            rc = gc_lock(g, true);
+    }
+    free(queue);
+    /* Orphan chunks: of a writer killed before its first object, or of one that lost the
+     * race for it (another nonce). */
+    for (size_t i = 0; i < g->nc && rc == JAVM_OK; i++) {
+        gchunk *c = &g->c[i];
+        gblob *b = gc_find(g, c->h);
+        if (b && b->total && b->nonce == c->nonce)
+            continue; /* its blob is unmarked: dropped with it, or kept */
+        if (!b) {
+            char oid[80];
+            bool gone, has_t;
+            uint64_t t, nonce, total;
+            blob_oid(oid, c->h);
+            if ((rc = gc_xattrs(g, oid, &gone, &has_t, &t, &nonce, &total)))
+                break;
+            if (!gone && nonce == c->nonce)
+                continue; /* the chunks of a live (marked) blob */
+        }
+        char coid[120];
+        chunk_oid(coid, c->h, c->nonce, c->k);
+        int d = gc_delete(g, coid, limit);
+        if (d < 0)
+            rc = d;
+        else
+            g->st.chunks_deleted += (uint64_t)d;
+    }
+    return rc;
+}
+
+static int r_collect(javm_store *st, const javm_store_collect *how)
+{
+    store_rados *s = (store_rados *)st;
+    if (!how || !how->edges || !how->may_have_edges || (how->n_roots && !how->roots))
+        return JAVM_ERR_INVALID_ARG;
+    if (s->in_txn)
+        return JAVM_ERR_BUSY;
+    if (s->read_only) {
+        store_set_errmsg(st, "rados: the store was opened read-only");
+        return JAVM_ERR_STORE_READONLY;
+    }
+    gcx g = { .s = s, .how = how, .marks = UTIL_TABLE_INIT(tslot) };
+    g.peek = malloc(PEEK);
+    if (!g.peek)
+        return JAVM_ERR_ALLOC;
+    snprintf(g.cookie, sizeof g.cookie, "%02x%02x%02x%02x%02x%02x%02x%02x.%" PRIu64, s->tag[0],
+             s->tag[1], s->tag[2], s->tag[3], s->tag[4], s->tag[5], s->tag[6], s->tag[7],
+             ++s->seq);
+    int rc = gc_lock(&g, false);
+    bool locked = rc == JAVM_OK;
+    /* Step 1: the new epoch, unless the last one is younger than the grace. */
+    if (rc == JAVM_OK)
+        rc = meta_gce(s, true);
+    if (rc == JAVM_OK) {
+        static const char *const keys[1] = { "gcs" };
+        uint8_t v[1][64];
+        size_t vl[1] = { 0 };
+        bool found[1];
+        uint64_t gcs = 0;
+        time_t now = time(NULL);
+        rc = omap_get(s, META_OID, keys, 1, v, vl, found);
+        if (rc == JAVM_ERR_NOT_FOUND) {
+            store_set_errmsg(st, "rados: an empty store (no %s)", META_OID);
+        } else if (rc == JAVM_OK && found[0] && !parse_u64hex((const char *)v[0], vl[0], &gcs)) {
+            store_set_errmsg(st, "rados %s: gcs malformed", META_OID);
+            rc = JAVM_ERR_STORE_CORRUPT;
+        } else if (rc == JAVM_OK && found[0] && (uint64_t)now < gcs + s->gc_grace) {
+            store_set_errmsg(st, "rados: the gc epoch %" PRIu64 " began %" PRIu64
+                                 " s ago, less than the grace of %u s",
+                             s->gce, (uint64_t)now - gcs, s->gc_grace);
+            rc = JAVM_ERR_BUSY;
+        }
+        if (rc == JAVM_OK) {
+            char e1[17], t1[17];
+            g.E = s->gce + 1;
+            u64hex(e1, g.E);
+            u64hex(t1, (uint64_t)now);
+            const char *k2[2] = { "gce", "gcs" }, *v2[2] = { e1, t1 };
+            size_t l2[2] = { 16, 16 };
+            int prval = 0;
+            rados_write_op_t op = rados_create_write_op();
+            if (!op)
+                rc = JAVM_ERR_ALLOC;
+            else {
+                rados_write_op_assert_exists(op);
+                rados_write_op_omap_cmp(op, "gce", LIBRADOS_CMPXATTR_OP_EQ, s->gce_raw, s->gce_len,
+                                        &prval);
+                rados_write_op_omap_set(op, k2, v2, l2, 2);
+                int rrc = rados_write_op_operate(op, s->io, META_OID, NULL, 0);
+                rados_release_write_op(op);
+                if (rrc < 0)
+                    rc = rfail(s, rrc, "new gc epoch", META_OID);
+            }
+        }
+    }
+    s->gce_known = false;
+    memset(&g.st, 0, sizeof g.st);
+    g.st.epoch = g.E;
+    /* Steps 2-3: fence every registered head (after the new epoch: every name registered in
+     * an older one is seen), the default head, mark from their roots and the embedder's. */
+    if (rc == JAVM_OK)
+        rc = omap_list(s, META_OID, "n.", fence_name, &g);
+    for (size_t i = 0; i < how->n_roots && rc == JAVM_OK; i++)
+        rc = gc_mark(&g, how->roots[i]);
+    if (rc == JAVM_OK)
+        rc = gc_drain(&g);
+    if (rc == JAVM_OK)
+        rc = gc_list(&g);
+    if (rc == JAVM_OK)
+        rc = gc_sweep(&g);
+    if (locked)
+        rados_unlock(s->io, META_OID, "javm.gc", g.cookie);
+    s->gcst = g.st;
+    copies_free(s);
+    util_table_free(&g.marks);
+    free(g.stack);
+    free(g.b);
+    free(g.c);
+    free(g.edges);
+    free(g.peek);
+    return rc;
+}
+
+JAVM_API int javm_store_rados_gc_grace(javm_store *st, unsigned seconds)
+{
+    if (!st || st->vtbl->collect != r_collect)
+        return JAVM_ERR_INVALID_ARG;
+    ((store_rados *)st)->gc_grace = seconds;
+    return JAVM_OK;
+}
+
+JAVM_API int javm_store_rados_gc_stats(const javm_store *st, javm_rados_gc_stats *out)
+{
+    if (!st || !out || st->vtbl->collect != r_collect)
+        return JAVM_ERR_INVALID_ARG;
+    *out = ((const store_rados *)st)->gcst;
+    return JAVM_OK;
+}
+
 static void r_close(javm_store *st)
 {
     store_rados *s = (store_rados *)st;
@@ -1430,11 +2307,13 @@ static void r_close(javm_store *st)
     free(s->heads);
     free(s->pend);
     free(s->leases);
+    free(s->tb);
+    util_table_free(&s->touched);
     free(s);
 }
 
 static const javm_store_vtbl rados_vtbl = {
-    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close,
+    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close, r_touch, r_collect,
 };
 
 JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)
@@ -1533,6 +2412,8 @@ JAVM_API int javm_store_rados_open(const char *url, const javm_rados_opts *opts,
     s->base.vtbl = &rados_vtbl;
     s->base.flags = JAVM_STORE_SHARED;
     s->home = -1;
+    s->touched = UTIL_TABLE_INIT(tslot);
+    s->gc_grace = GC_GRACE_DEFAULT;
     s->read_only = opts && opts->read_only;
     int rrc = rados_create(&s->cluster, NULL);
     if (getrandom(s->tag, sizeof s->tag, 0) != (ssize_t)sizeof s->tag || rrc < 0) {

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT
+ * tests/test_rados_gc.c — gc on the RADOS store (docs/scale-out.md §5) against the test
+ * cluster: unreachable blobs (small, chunked, orphan chunks) go two epochs after their last
+ * stamp and reachable ones never; a touch keeps a blob one more epoch; a commit that gc
+ * fenced resends with new stamps; a commit whose new blob gc collected meanwhile is a CONFLICT,
+ * never a name pointing at a missing blob; javm_gc on a live counter. Store-level cases use
+ * records of their own ("kind 0x99 ‖ child hashes"), read back through the collect callbacks.
+ * Each run uses its own RADOS namespace. Skipped (77) without a cluster, except in CI. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cap_fixtures.h"
+#include "tprog.h"
+#include "vmfix.h"
+
+#ifndef JAVM_TEST_HAVE_LIBRADOS
+int main(void)
+{
+    printf("skipped: built without librados\n");
+    return getenv("CI") && *getenv("CI") ? 1 : 77;
+}
+#else
+#include <rados/librados.h>
+
+#define BASE 0x10000u
+#define NODE 0x99 /* a test record with edges: kind then 32-byte child hashes */
+#define LEAF 0x30
+
+static const char *conf;
+static char ns_prefix[64];
+
+static void url_of(char *buf, size_t n, const char *ns)
+{
+    snprintf(buf, n, "rados://javm/%s-%s?conf=%s&timeout=20", ns_prefix, ns, conf);
+}
+
+static javm_store *open_ns(const char *ns)
+{
+    char url[4200], msg[256];
+    url_of(url, sizeof url, ns);
+    javm_store *s = NULL;
+    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
+    if (rc)
+        fail_msg("open %s: %s: %s", url, javm_strerror(rc), msg);
+    assert_int_equal(javm_store_rados_gc_grace(s, 0), JAVM_OK);
+    return s;
+}
+
+/* ---- test records and the collect callbacks ---- */
+
+static bool may_have_edges(void *arg, uint8_t kind)
+{
+    (void)arg;
+    return kind == NODE;
+}
+
+static int node_edges(void *arg, const uint8_t *hash, const uint8_t *rec, size_t n,
+                      javm_store_edge_fn add, void *add_arg)
+{
+    (void)arg;
+    (void)hash;
+    if (n < 1 || rec[0] != NODE || (n - 1) % 32)
+        return JAVM_ERR_STORE_CORRUPT;
+    for (size_t o = 1; o < n; o += 32) {
+        int rc = add(add_arg, rec + o);
+        if (rc)
+            return rc;
+    }
+    return JAVM_OK;
+}
+
+static const javm_store_collect HOW = { NULL, 0, may_have_edges, node_edges, NULL };
+
+typedef struct blob {
+    uint8_t h[32];
+    uint8_t *rec;
+    size_t n;
+} blob;
+
+static void hash_of(uint8_t h[32], const char *label)
+{
+    char b[128];
+    int n = snprintf(b, sizeof b, "%s-%s", ns_prefix, label);
+    memset(h, 0, 32);
+    memcpy(h, b, n < 32 ? (size_t)n : 32);
+}
+
+static blob leaf(const char *label, size_t n)
+{
+    blob b;
+    hash_of(b.h, label);
+    b.n = n;
+    b.rec = malloc(n);
+    assert_non_null(b.rec);
+    for (size_t i = 0; i < n; i++)
+        b.rec[i] = (uint8_t)(i * 7 + (unsigned char)label[0]);
+    b.rec[0] = LEAF;
+    return b;
+}
+
+static blob node(const char *label, const blob *kids, size_t nk)
+{
+    blob b;
+    hash_of(b.h, label);
+    b.n = 1 + 32 * nk;
+    b.rec = malloc(b.n);
+    assert_non_null(b.rec);
+    b.rec[0] = NODE;
+    for (size_t k = 0; k < nk; k++)
+        memcpy(b.rec + 1 + 32 * k, kids[k].h, 32);
+    return b;
+}
+
+static void put(javm_store *s, const blob *b)
+{
+    assert_int_equal(s->vtbl->put(s, JAVM_TABLE_BLOBS, b->h, 32, b->rec, b->n), JAVM_OK);
+}
+
+static void name_to(javm_store *s, const char *name, const blob *b)
+{
+    assert_int_equal(s->vtbl->put(s, JAVM_TABLE_NAMES, (const uint8_t *)name, strlen(name), b->h,
+                                  32),
+                     JAVM_OK);
+}
+
+/* What a new store gets from the cache: its format and hash profile (the meta object). */
+static void init_meta(javm_store *s)
+{
+    static const uint8_t one[4] = { 1, 0, 0, 0 };
+    assert_int_equal(s->vtbl->put(s, JAVM_TABLE_META, (const uint8_t *)"format", 6, one, 4),
+                     JAVM_OK);
+    assert_int_equal(s->vtbl->put(s, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12,
+                                  (const uint8_t *)"blake2b-256-tagged", 18),
+                     JAVM_OK);
+}
+
+static bool present(javm_store *s, const blob *b)
+{
+    const uint8_t *v;
+    size_t n;
+    int rc = s->vtbl->get(s, JAVM_TABLE_BLOBS, b->h, 32, &v, &n);
+    if (rc == JAVM_ERR_NOT_FOUND)
+        return false;
+    assert_int_equal(rc, JAVM_OK);
+    assert_int_equal(n, b->n);
+    assert_memory_equal(v, b->rec, n);
+    return true;
+}
+
+static javm_rados_gc_stats gc(javm_store *s)
+{
+    int rc = s->vtbl->collect(s, &HOW);
+    if (rc)
+        fail_msg("gc: %s: %s", javm_strerror(rc), javm_store_errmsg(s));
+    javm_rados_gc_stats st;
+    assert_int_equal(javm_store_rados_gc_stats(s, &st), JAVM_OK);
+    return st;
+}
+
+/* Objects of namespace ns whose name starts with prefix, counted with librados itself. */
+static size_t count_objects(const char *ns, const char *prefix)
+{
+    rados_t cl;
+    rados_ioctx_t io;
+    char full[128];
+    snprintf(full, sizeof full, "%s-%s", ns_prefix, ns);
+    assert_int_equal(rados_create(&cl, NULL), 0);
+    assert_int_equal(rados_conf_read_file(cl, conf), 0);
+    assert_int_equal(rados_connect(cl), 0);
+    assert_int_equal(rados_ioctx_create(cl, "javm", &io), 0);
+    rados_ioctx_set_namespace(io, full);
+    rados_list_ctx_t lc;
+    assert_int_equal(rados_nobjects_list_open(io, &lc), 0);
+    const char *e, *k, *nsp;
+    size_t n = 0;
+    while (rados_nobjects_list_next(lc, &e, &k, &nsp) == 0)
+        n += strncmp(e, prefix, strlen(prefix)) == 0;
+    rados_nobjects_list_close(lc);
+    rados_ioctx_destroy(io);
+    rados_shutdown(cl);
+    return n;
+}
+
+/* An orphan chunk, as a writer killed before its first object leaves it. */
+static void orphan_chunk(const char *ns, const blob *of)
+{
+    rados_t cl;
+    rados_ioctx_t io;
+    char full[128], oid[160];
+    snprintf(full, sizeof full, "%s-%s", ns_prefix, ns);
+    assert_int_equal(rados_create(&cl, NULL), 0);
+    assert_int_equal(rados_conf_read_file(cl, conf), 0);
+    assert_int_equal(rados_connect(cl), 0);
+    assert_int_equal(rados_ioctx_create(cl, "javm", &io), 0);
+    rados_ioctx_set_namespace(io, full);
+    int w = snprintf(oid, sizeof oid, "b.");
+    for (int i = 0; i < 32; i++)
+        w += snprintf(oid + w, sizeof oid - (size_t)w, "%02x", of->h[i]);
+    snprintf(oid + w, sizeof oid - (size_t)w, ".%016x.%u", 0x1234u, 1u); /* as chunk_oid */
+    uint8_t t[8] = { 0 };
+    assert_int_equal(rados_write_full(io, oid, "chunk", 5), 0);
+    assert_int_equal(rados_setxattr(io, oid, "javm.t", (const char *)t, 8), 0);
+    rados_ioctx_destroy(io);
+    rados_shutdown(cl);
+}
+
+/* ---- cases ---- */
+
+/* Unreachable blobs go in the second epoch after their stamp (the first never deletes
+ * anything of its own epoch or the one before), with their chunks; reachable ones stay,
+ * chunked or not; an orphan chunk goes too. */
+static void test_reclaims_unreachable_only(void **state)
+{
+    (void)state;
+    javm_store *s = open_ns("reclaim");
+    blob r2 = leaf("r2", 100), big = leaf("big", (9u << 20) + 5);
+    blob r1 = node("r1", (blob[]){ r2, big }, 2);
+    blob g2 = leaf("g2", 200), gbig = leaf("gbig", (9u << 20) + 7);
+    blob g1 = node("g1", (blob[]){ g2, r2 }, 2); /* garbage that shares a child with a root */
+    blob gone_parent = leaf("never-written", 10);
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    init_meta(s);
+    put(s, &r2);
+    put(s, &big);
+    put(s, &r1);
+    put(s, &g2);
+    put(s, &gbig);
+    put(s, &g1);
+    name_to(s, "root", &r1);
+    assert_int_equal(s->vtbl->commit(s), JAVM_OK);
+    orphan_chunk("reclaim", &gone_parent);
+    assert_int_equal(count_objects("reclaim", "b."), 6 + 2 + 2 + 1); /* firsts, chunks, orphan */
+
+    javm_rados_gc_stats st = gc(s); /* epoch 1: everything is recent */
+    assert_int_equal(st.epoch, 1);
+    assert_int_equal(st.deleted, 0);
+    assert_int_equal(st.kept_stamped, 2); /* g1 (g2 with it, as its child) and gbig */
+    assert_true(present(s, &g1) && present(s, &gbig));
+
+    st = gc(s); /* epoch 2: stamps of epoch 0 are two epochs old */
+    assert_int_equal(st.epoch, 2);
+    assert_int_equal(st.deleted, 3);
+    assert_int_equal(st.chunks_deleted, 2 + 1);
+    assert_false(present(s, &g1));
+    assert_false(present(s, &g2));
+    assert_false(present(s, &gbig));
+    assert_true(present(s, &r1) && present(s, &r2) && present(s, &big));
+    assert_int_equal(count_objects("reclaim", "b."), 3 + 2);
+
+    st = gc(s); /* nothing more to do, and never a reachable blob */
+    assert_int_equal(st.deleted, 0);
+    assert_int_equal(st.chunks_deleted, 0);
+    assert_true(present(s, &r1) && present(s, &r2) && present(s, &big));
+    for (blob *b = (blob[]){ r2, big, r1, g2, gbig, g1, gone_parent }, *e = b + 7; b < e; b++)
+        free(b->rec);
+    javm_store_close(s);
+}
+
+/* A touch in a transaction (even one that is aborted) stamps the blob with the current epoch:
+ * it survives one more gc. */
+static void test_touch_keeps_one_more_epoch(void **state)
+{
+    (void)state;
+    javm_store *s = open_ns("touch");
+    blob k = leaf("k", 64), root = leaf("root", 8);
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    init_meta(s);
+    put(s, &k);
+    put(s, &root);
+    name_to(s, "x", &root);
+    assert_int_equal(s->vtbl->commit(s), JAVM_OK);
+    gc(s); /* epoch 1 */
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    assert_int_equal(s->vtbl->touch(s, k.h), JAVM_OK); /* stamp 1 */
+    s->vtbl->abort(s);
+    javm_rados_gc_stats st = gc(s); /* epoch 2: k's stamp 1 is recent */
+    assert_int_equal(st.deleted, 0);
+    assert_true(present(s, &k));
+    st = gc(s); /* epoch 3 */
+    assert_int_equal(st.deleted, 1);
+    assert_false(present(s, &k));
+    /* a touch of a collected blob says so, and creates nothing */
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    assert_int_equal(s->vtbl->touch(s, k.h), JAVM_ERR_NOT_FOUND);
+    s->vtbl->abort(s);
+    assert_false(present(s, &k));
+    free(k.rec);
+    free(root.rec);
+    javm_store_close(s);
+}
+
+/* gc fences a head between a transaction's read and its commit: the commit restamps what it
+ * wrote and goes through (no CONFLICT: the version did not move), and stays reachable. */
+static void test_fenced_commit_resends(void **state)
+{
+    (void)state;
+    javm_store *a = open_ns("fence"), *g = open_ns("fence");
+    blob a0 = leaf("a0", 16), m = leaf("m", 16);
+    assert_int_equal(a->vtbl->begin(a), JAVM_OK);
+    init_meta(a);
+    put(a, &a0);
+    name_to(a, "n", &a0);
+    assert_int_equal(a->vtbl->commit(a), JAVM_OK);
+    const uint8_t *v;
+    size_t vl;
+    assert_int_equal(a->vtbl->begin(a), JAVM_OK);
+    assert_int_equal(a->vtbl->get(a, JAVM_TABLE_NAMES, (const uint8_t *)"n", 1, &v, &vl), JAVM_OK);
+    put(a, &m);
+    name_to(a, "n", &m);
+    javm_rados_gc_stats st = gc(g);
+    assert_int_equal(st.heads, 1);
+    assert_int_equal(a->vtbl->commit(a), JAVM_OK);
+    gc(g);
+    gc(g);
+    st = gc(g);
+    assert_true(present(g, &m));
+    assert_int_equal(g->vtbl->get(g, JAVM_TABLE_NAMES, (const uint8_t *)"n", 1, &v, &vl), JAVM_OK);
+    assert_memory_equal(v, m.h, 32);
+    assert_false(present(g, &a0)); /* the old value went */
+    free(a0.rec);
+    free(m.rec);
+    javm_store_close(a);
+    javm_store_close(g);
+}
+
+/* A transaction that waited through two gc epochs: the blob it wrote was unreachable and two
+ * epochs old, so gc removed it; the commit must not name it (CONFLICT), and the name keeps
+ * its old, complete value. */
+static void test_stale_commit_conflicts(void **state)
+{
+    (void)state;
+    javm_store *a = open_ns("stale"), *g = open_ns("stale");
+    blob a0 = leaf("a0", 16), nb = leaf("new", 16);
+    assert_int_equal(a->vtbl->begin(a), JAVM_OK);
+    init_meta(a);
+    put(a, &a0);
+    name_to(a, "n", &a0);
+    assert_int_equal(a->vtbl->commit(a), JAVM_OK);
+    const uint8_t *v;
+    size_t vl;
+    assert_int_equal(a->vtbl->begin(a), JAVM_OK);
+    assert_int_equal(a->vtbl->get(a, JAVM_TABLE_NAMES, (const uint8_t *)"n", 1, &v, &vl), JAVM_OK);
+    put(a, &nb);
+    name_to(a, "n", &nb);
+    gc(g);
+    javm_rados_gc_stats st = gc(g);
+    assert_int_equal(st.deleted, 1); /* nb: unreachable, stamped two epochs ago */
+    assert_int_equal(a->vtbl->commit(a), JAVM_ERR_CONFLICT);
+    assert_non_null(strstr(javm_store_errmsg(a), "collected"));
+    assert_int_equal(g->vtbl->get(g, JAVM_TABLE_NAMES, (const uint8_t *)"n", 1, &v, &vl), JAVM_OK);
+    assert_memory_equal(v, a0.h, 32);
+    assert_true(present(g, &a0));
+    free(a0.rec);
+    free(nb.rec);
+    javm_store_close(a);
+    javm_store_close(g);
+}
+
+/* ---- through javm_gc: a counter, its old instances, and a cache that outlives a gc ---- */
+
+typedef struct client {
+    javm_store *store;
+    javm_cache *cache;
+    javm_ka *ka;
+    javm_vm *vm;
+} client;
+
+static void client_open(client *c, const char *ns)
+{
+    c->store = open_ns(ns);
+    assert_int_equal(javm_cache_open(c->store, &c->cache), JAVM_OK);
+    assert_int_equal(javm_ka_store_new(c->store, &c->ka), JAVM_OK);
+    assert_int_equal(javm_vm_new(&c->vm, 0), JAVM_OK);
+}
+
+static void client_close(client *c)
+{
+    javm_vm_free(c->vm);
+    javm_ka_free(c->ka);
+    javm_cache_close(c->cache);
+    javm_store_close(c->store);
+}
+
+static javm_hash counter_image(javm_cache *c)
+{
+    tprog p;
+    tprog_init(&p);
+    TI(&p, 58, 7, 0x00, 0x00, 0x01);
+    TI(&p, 149, 0x77, 1);
+    TI(&p, 62, 7, 0x00, 0x00, 0x01);
+    TI(&p, 10, 0);
+    javm_hash img;
+    return vm_spawn_image(c, vm_image_of(&p, BASE, 4096, 1), &img);
+}
+
+static const uint64_t NOARGS[4] = { 0, 0, 0, 0 };
+
+static uint64_t bump(client *c, const char *name)
+{
+    javm_hash inst;
+    size_t len = strlen(name);
+    assert_int_equal(javm_name_get(c->cache, (const uint8_t *)name, len, &inst), JAVM_OK);
+    javm_invoke_opts o = { (const uint8_t *)name, len };
+    javm_call_result r;
+    int rc = javm_invoke(c->vm, c->cache, c->ka, &inst, 0, NOARGS, 1000, NULL, &o, &r);
+    if (rc)
+        fail_msg("invoke %s: %s: %s", name, javm_strerror(rc), javm_store_errmsg(c->store));
+    assert_int_equal(r.kind, JAVM_RES_HALT);
+    javm_key k = javm_key_of_hash(&r.post_instance);
+    assert_int_equal(javm_cache_decref(c->cache, &k), JAVM_OK);
+    return r.return_value;
+}
+
+static void test_javm_gc_counter(void **state)
+{
+    (void)state;
+    client a, g;
+    client_open(&a, "counter");
+    client_open(&g, "counter");
+    javm_hash inst = counter_image(a.cache);
+    assert_int_equal(javm_name_set(a.cache, (const uint8_t *)"c", 1, &inst), JAVM_OK);
+    assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
+    uint64_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = bump(&a, "c");
+    assert_int_equal(v, 4);
+    size_t before = count_objects("counter", "b.");
+    javm_rados_gc_stats st;
+    for (int i = 0; i < 3; i++) {
+        int rc = javm_gc(g.vm, g.cache, g.ka, NULL, 0);
+        if (rc)
+            fail_msg("javm_gc: %s: %s", javm_strerror(rc), javm_store_errmsg(g.store));
+        assert_int_equal(javm_store_rados_gc_stats(g.store, &st), JAVM_OK);
+        v = bump(&a, "c"); /* commits go on between the runs */
+    }
+    assert_int_equal(v, 7);
+    size_t after = count_objects("counter", "b.");
+    printf("# counter: %zu blob objects before gc, %zu after three runs\n", before, after);
+    assert_true(after < before);
+    /* a fresh client finds everything the name reaches */
+    client b;
+    client_open(&b, "counter");
+    assert_int_equal(bump(&b, "c"), 8);
+    client_close(&b);
+    /* javm_gc on RADOS before the grace: BUSY, nothing changed */
+    assert_int_equal(javm_store_rados_gc_grace(g.store, 3600), JAVM_OK);
+    assert_int_equal(javm_gc(g.vm, g.cache, g.ka, NULL, 0), JAVM_ERR_BUSY);
+    assert_non_null(strstr(javm_store_errmsg(g.store), "grace"));
+    client_close(&a);
+    client_close(&g);
+}
+
+int main(void)
+{
+    conf = getenv("JAVM_TEST_RADOS_CONF");
+    if (!conf || !*conf) {
+        printf("skipped: no test cluster (JAVM_TEST_RADOS_CONF unset)\n");
+        return getenv("CI") && *getenv("CI") ? 1 : 77;
+    }
+    snprintf(ns_prefix, sizeof ns_prefix, "g%ld-%ld", (long)getpid(), (long)time(NULL));
+    javm_store *s = NULL;
+    char url[4200], msg[256];
+    url_of(url, sizeof url, "probe");
+    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
+    if (rc == JAVM_ERR_STORE_UNSUPPORTED) {
+        printf("skipped: libjavm built without librados\n");
+        return getenv("CI") && *getenv("CI") ? 1 : 77;
+    }
+    if (rc) {
+        fprintf(stderr, "test_rados_gc: the test cluster does not answer: %s\n", msg);
+        return 1;
+    }
+    javm_store_close(s);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reclaims_unreachable_only),
+        cmocka_unit_test(test_touch_keeps_one_more_epoch),
+        cmocka_unit_test(test_fenced_commit_resends),
+        cmocka_unit_test(test_stale_commit_conflicts),
+        cmocka_unit_test(test_javm_gc_counter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#endif
