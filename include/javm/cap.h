@@ -390,8 +390,9 @@ struct javm_store {
  * never reads or writes the refcounts table, never deletes a blob (the store's own gc does),
  * counts a loaded blob as held by the store (it is never reclaimed or changed in place), reads
  * each name through the store when it uses it, and keeps a paused invocation's transaction
- * open (javm_journal_suspend holds no lock on such a store). javm_gc is
- * JAVM_ERR_STORE_UNSUPPORTED on it. */
+ * open (javm_journal_suspend holds no lock on such a store). Its commits touch what they refer
+ * to without writing it (vtbl touch), and javm_gc runs the store's own collect (vtbl collect;
+ * JAVM_ERR_STORE_UNSUPPORTED without one). */
 #define JAVM_STORE_SHARED 1u
 
 /* A new in-memory store (tables in hash maps; a transaction's writes are applied atomically at

@@ -266,11 +266,14 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
         edge_ctx e = { &f, b };
         cap_for_each_edge(b->cap, mark_edge, &e);
     }
+    bool shared = (s->flags & JAVM_STORE_SHARED) != 0; /* no stored refcounts */
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++) {
         fblob *b = &f.b[i];
         if (!b->cap)
             continue;
-        if (!b->has_count)
+        if (shared)
+            ;
+        else if (!b->has_count)
             problem(&f, "refcount-missing", "refcounts", b->h.b, 32, "no refcount for a stored blob");
         else if (b->count < b->holders)
             problem(&f, "refcount-low", "refcounts", b->h.b, 32,
