@@ -1010,6 +1010,10 @@ static int name_register(store_rados *s, const rhead *h)
     rados_write_op_omap_set(op, keys, vals, lens, 1);
     int rrc = rados_write_op_operate(op, s->io, META_OID, NULL, 0);
     rados_release_write_op(op);
+    if (rrc == -ENOENT) { /* as lease_block: the name is there, the store is not */
+        store_set_errmsg(&s->base, "rados %s: missing (the store was never created)", META_OID);
+        return JAVM_ERR_STORE_CORRUPT;
+    }
     return rrc < 0 ? rfail(s, rrc, "register name", META_OID) : JAVM_OK;
 }
 
