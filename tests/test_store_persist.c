@@ -380,6 +380,62 @@ static void test_file_ids(void **state)
     tstore_remove(dir);
 }
 
+/* A transaction over two names. LMDB: one atomic commit, and no other writer can commit in
+ * between (the journal holds the write lock). RADOS (scale-out.md §4): atomic per head, one op
+ * each in name order; a head another client moved since the journal read it is a CONFLICT
+ * after the heads before it were committed, and the message says so; no lost update. */
+static void test_two_names_one_commit(void **state)
+{
+    (void)state;
+    char dir[TSTORE_LOC];
+    tstore_make(dir);
+    sfx f;
+    sfx_must_open(&f, dir);
+    static const uint8_t A[] = "A", B[] = "B";
+    javm_hash img = put_counter_image(f.cache, false, 1);
+    javm_hash i1 = spawn_instance(f.cache, &img), i2 = spawn_instance(f.cache, &img);
+    javm_hash i3 = spawn_instance(f.cache, &img);
+    assert_int_equal(javm_name_set(f.cache, A, 1, &i1), JAVM_OK);
+    assert_int_equal(javm_name_set(f.cache, B, 1, &i1), JAVM_OK);
+    assert_int_equal(javm_commit(f.cache, f.ka), JAVM_OK);
+
+    javm_hash got;
+    assert_int_equal(javm_journal_begin(f.cache, f.ka), JAVM_OK);
+    /* A first: the heads are committed in the order the transaction first used them (which
+     * here is also name order) */
+    assert_int_equal(javm_name_get(f.cache, A, 1, &got), JAVM_OK);
+    assert_int_equal(javm_name_get(f.cache, B, 1, &got), JAVM_OK);
+    assert_int_equal(javm_name_set(f.cache, A, 1, &i2), JAVM_OK);
+    assert_int_equal(javm_name_set(f.cache, B, 1, &i2), JAVM_OK);
+    if (!tstore_is_rados()) {
+        assert_int_equal(javm_journal_commit(f.cache, f.ka), JAVM_OK);
+        sfx_close(&f);
+        sfx_must_open(&f, dir);
+        assert_int_equal(javm_name_get(f.cache, A, 1, &got), JAVM_OK);
+        assert_hash_equal(got, i2);
+        assert_int_equal(javm_name_get(f.cache, B, 1, &got), JAVM_OK);
+        assert_hash_equal(got, i2);
+        sfx_close(&f);
+        tstore_remove(dir);
+        return;
+    }
+    sfx g; /* another client moves B */
+    sfx_must_open(&g, dir);
+    assert_int_equal(javm_name_set(g.cache, B, 1, &i3), JAVM_OK);
+    assert_int_equal(javm_commit(g.cache, g.ka), JAVM_OK);
+    assert_int_equal(javm_journal_commit(f.cache, f.ka), JAVM_ERR_CONFLICT);
+    assert_non_null(strstr(javm_store_errmsg(f.store), "1 other head was committed"));
+    sfx_close(&f);
+    sfx_close(&g);
+    sfx_must_open(&f, dir);
+    assert_int_equal(javm_name_get(f.cache, A, 1, &got), JAVM_OK);
+    assert_hash_equal(got, i2); /* committed before B's head op failed */
+    assert_int_equal(javm_name_get(f.cache, B, 1, &got), JAVM_OK);
+    assert_hash_equal(got, i3); /* the other client's, not lost */
+    sfx_close(&f);
+    tstore_remove(dir);
+}
+
 int main(void)
 {
     int st = tstore_init("test_store_persist", TSTORE_LMDB);
@@ -391,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_persistence),
         cmocka_unit_test(test_names_persist),
         cmocka_unit_test(test_file_ids),
+        cmocka_unit_test(test_two_names_one_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
