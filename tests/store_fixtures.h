@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "javm.h"
+#include "support/test_store.h"
 #include "support/tprog.h"
 
 /* ---- temporary directories ------------------------------------------------------------- */
@@ -54,10 +55,12 @@ typedef struct sfx {
     javm_vm *vm;
 } sfx;
 
+/* Opens the store at dir: with o, the LMDB store there; without, the test's store
+ * (tests/support/test_store.h: dir is a location from tstore_make). */
 static inline int sfx_open(sfx *f, const char *dir, const javm_lmdb_opts *o)
 {
     memset(f, 0, sizeof *f);
-    int rc = javm_store_lmdb_open(dir, o, &f->store);
+    int rc = o ? javm_store_lmdb_open(dir, o, &f->store) : tstore_open(dir, false, &f->store);
     if (rc == JAVM_OK)
         rc = javm_cache_open(f->store, &f->cache);
     if (rc == JAVM_OK)

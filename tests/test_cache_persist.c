@@ -2,19 +2,26 @@
  * tests/test_cache_persist.c — persistence of the cache (caps.md §5.6, §5.7, §11.2): explicit
  * commit through the store, per-invocation journals (abort restores everything exactly, commit
  * persists, a foreign commit makes resume conflict), names, gc from roots, JIMG image files and
- * JCAP import. */
+ * JCAP import. Runs on the in-memory store and, as test_cache_persist_rados, on RADOS
+ * (tests/support/test_store.h), where the cache sees a JAVM_STORE_SHARED store and the rules
+ * of docs/scale-out.md §2/§4 replace stored refcounts, deletions, the global generation and
+ * javm_gc: each test checks the rule of the store it runs on. */
 #include "cap_fixtures.h"
+#include "cache/cache.h" /* CACHE_STORE_HOLD */
+#include "support/test_store.h"
 
 typedef struct fx {
     javm_store *store;
     javm_cache *cache;
     javm_ka *ka;
+    char loc[TSTORE_LOC];
 } fx;
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    assert_int_equal(javm_store_mem_new(&f->store), JAVM_OK);
+    tstore_make(f->loc);
+    assert_int_equal(tstore_open(f->loc, false, &f->store), JAVM_OK);
     assert_int_equal(javm_cache_open(f->store, &f->cache), JAVM_OK);
     assert_int_equal(javm_ka_mem_new(&f->ka), JAVM_OK);
     *state = f;
@@ -27,8 +34,16 @@ static int teardown(void **state)
     javm_cache_close(f->cache);
     javm_ka_free(f->ka);
     javm_store_close(f->store);
+    tstore_remove(f->loc);
     free(f);
     return 0;
+}
+
+/* The count a fresh cache gives a committed blob that n holds refer to: n stored refcounts, or
+ * on RADOS none stored and the store's one implicit hold (scale-out.md §4). */
+static uint32_t committed_rc(uint32_t n)
+{
+    return tstore_is_rados() ? CACHE_STORE_HOLD : n;
 }
 
 /* ---- snapshot of everything a journal must restore ------------------------------------- */
@@ -225,6 +240,40 @@ static void test_journal_abort_working(void **state)
     assert_int_equal(rc_of(c, &b), 1);
 }
 
+/* scale-out.md §4 on RADOS: no stored counts; a blob loaded from the store carries the store's
+ * implicit hold, so dropping every hold this process has never deletes it, and only the
+ * store's own gc removes blobs. */
+static void commit_and_reopen_shared(fx *f, const javm_hash *inst, const javm_hash *stored,
+                                     const javm_hash *dirty)
+{
+    javm_cache *c = f->cache, *c2;
+    assert_int_equal(rc_of(c, stored), CACHE_STORE_HOLD);
+    assert_int_equal(rc_of(c, dirty), 1);
+    javm_key dk = javm_key_of_hash(dirty);
+    assert_int_equal(javm_cache_decref(c, &dk), JAVM_OK);
+    assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    assert_int_equal(javm_cache_blob_count(c2), 0);
+    javm_hash got;
+    assert_int_equal(javm_name_get(c2, (const uint8_t *)"N", 1, &got), JAVM_OK);
+    assert_hash_equal(got, *inst);
+    const javm_cap *g = javm_cache_get_hash(c2, inst);
+    assert_non_null(g);
+    assert_int_equal(g->kind, JAVM_KIND_INSTANCE);
+    assert_int_equal(rc_of(c2, inst), CACHE_STORE_HOLD);
+    javm_cache_close(c2);
+    /* Two decrefs (the put's and the file's hold in the LMDB run) and a commit: still
+     * stored, still loadable here and by another cache. */
+    javm_key sk = javm_key_of_hash(stored);
+    assert_int_equal(javm_cache_decref(c, &sk), JAVM_OK);
+    assert_int_equal(javm_cache_decref(c, &sk), JAVM_OK);
+    assert_non_null(javm_cache_get_hash(c, stored));
+    assert_int_equal(javm_commit(c, f->ka), JAVM_OK);
+    assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    assert_non_null(javm_cache_get_hash(c2, stored));
+    assert_int_equal(rc_of(c2, stored), CACHE_STORE_HOLD);
+    javm_cache_close(c2);
+}
+
 static void test_commit_and_reopen(void **state)
 {
     fx *f = *state;
@@ -247,6 +296,10 @@ static void test_commit_and_reopen(void **state)
     javm_hash dirty = put_free(c, data_str("dirty"));
     javm_cache_evict_clean(c);
     assert_int_equal(javm_cache_blob_count(c), 1);
+    if (tstore_is_rados()) {
+        commit_and_reopen_shared(f, &inst, &stored, &dirty);
+        return;
+    }
     assert_int_equal(rc_of(c, &stored), 2);
     assert_int_equal(rc_of(c, &dirty), 1);
     javm_key dk = javm_key_of_hash(&dirty);
@@ -338,7 +391,10 @@ static void test_journal_commit_failure(void **state)
     fx fx0, *f = &fx0;
     flaky *fl = calloc(1, sizeof *fl);
     fl->base.vtbl = &flaky_vtbl;
-    assert_int_equal(javm_store_mem_new(&fl->inner), JAVM_OK);
+    char loc[TSTORE_LOC];
+    tstore_make(loc);
+    assert_int_equal(tstore_open(loc, false, &fl->inner), JAVM_OK);
+    fl->base.flags = fl->inner->flags;
     f->store = &fl->base;
     assert_int_equal(javm_cache_open(f->store, &f->cache), JAVM_OK);
     assert_int_equal(javm_ka_mem_new(&f->ka), JAVM_OK);
@@ -355,11 +411,30 @@ static void test_journal_commit_failure(void **state)
     assert_int_equal(javm_name_set(f->cache, (const uint8_t *)"N", 1, &other), JAVM_OK);
     uint64_t id;
     assert_int_equal(f->ka->vtbl->host_save(f->ka, &stored, 0, 6, &id), JAVM_OK);
+    javm_cap *lc = data_str("lost");
+    javm_hash lost = cap_h(lc);
+    javm_cap_free(lc);
     fl->fail_commit = true;
     assert_int_equal(javm_journal_commit(f->cache, f->ka), JAVM_ERR_STORE);
     assert_false(javm_journal_is_open(f->cache));
     take(f, &after);
-    same(&before, &after);
+    if (tstore_is_rados()) {
+        /* scale-out.md §2: the blobs were written before the commit that failed; they stay,
+         * unreachable (the name is unchanged), for gc. Everything else is as before. */
+        snap kept = after;
+        kept.n = 0;
+        for (size_t i = 0; i < after.n; i++) {
+            if (memcmp(after.h[i].b, lost.b, 32) == 0 || memcmp(after.h[i].b, other.b, 32) == 0)
+                continue;
+            kept.h[kept.n] = after.h[i];
+            kept.rc[kept.n] = after.rc[i];
+            kept.kind[kept.n++] = after.kind[i];
+        }
+        assert_int_equal(after.n, before.n + 2);
+        same(&before, &kept);
+    } else {
+        same(&before, &after);
+    }
     assert_int_equal(javm_cache_generation(f->cache), gen);
 
     /* javm_commit keeps memory dirty on failure and can be retried. */
@@ -372,11 +447,12 @@ static void test_journal_commit_failure(void **state)
     javm_cap *r = data_str("retry");
     javm_hash rh = cap_h(r);
     javm_cap_free(r);
-    assert_int_equal(rc_of(c2, &rh), 1);
+    assert_int_equal(rc_of(c2, &rh), committed_rc(1));
     javm_cache_close(c2);
     javm_cache_close(f->cache);
     javm_ka_free(f->ka);
     javm_store_close(f->store);
+    tstore_remove(loc);
 }
 
 static void test_journal_commit_and_conflict(void **state)
@@ -388,17 +464,61 @@ static void test_journal_commit_and_conflict(void **state)
     assert_int_equal(javm_journal_commit(c, f->ka), JAVM_OK);
     assert_false(javm_journal_is_open(c));
     assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
-    assert_int_equal(rc_of(c2, &h), 1);
+    assert_int_equal(rc_of(c2, &h), committed_rc(1));
 
     /* Pause, a foreign commit, resume: CONFLICT; the invocation is then discarded. */
     assert_int_equal(javm_journal_begin(c, f->ka), JAVM_OK);
     javm_hash p = put_free(c, data_str("paused"));
     assert_int_equal(javm_journal_suspend(c), JAVM_OK);
-    put_free(c2, data_str("foreign"));
-    assert_int_equal(javm_commit(c2, NULL), JAVM_OK);
-    assert_int_equal(javm_journal_resume(c), JAVM_ERR_CONFLICT);
-    javm_journal_abort(c, f->ka);
-    assert_null(javm_cache_get_hash(c, &p));
+    if (tstore_is_rados()) {
+        /* JAVM_STORE_SHARED (javm/cap.h): a paused journal keeps its store transaction, so
+         * another cache on the same store handle cannot commit meanwhile; another client (a
+         * second handle, as another process would have) can. */
+        javm_hash fh = put_free(c2, data_str("foreign"));
+        assert_int_equal(javm_commit(c2, NULL), JAVM_ERR_BUSY);
+        javm_cache_close(c2);
+        javm_store *s2;
+        assert_int_equal(tstore_open(f->loc, false, &s2), JAVM_OK);
+        assert_int_equal(javm_cache_open(s2, &c2), JAVM_OK);
+        fh = put_free(c2, data_str("foreign"));
+        assert_int_equal(javm_commit(c2, NULL), JAVM_OK);
+        /* scale-out.md §3-§4: no global generation; a commit conflicts only with one that
+         * moved a head it writes. The foreign commit wrote no name: resume and commit go
+         * through. A name the paused journal read and another client moved: CONFLICT. */
+        assert_int_equal(javm_journal_resume(c), JAVM_OK);
+        assert_int_equal(javm_journal_commit(c, f->ka), JAVM_OK);
+        assert_non_null(javm_cache_get_hash(c2, &p));
+        javm_hash i0 = put_instance(c, 0);
+        assert_int_equal(javm_name_set(c, (const uint8_t *)"N", 1, &i0), JAVM_OK);
+        assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+        javm_hash got, i1 = put_instance(c2, 8192);
+        assert_int_equal(javm_journal_begin(c, f->ka), JAVM_OK);
+        assert_int_equal(javm_name_get(c, (const uint8_t *)"N", 1, &got), JAVM_OK);
+        assert_hash_equal(got, i0);
+        javm_hash i2 = put_instance(c, 4096);
+        assert_int_equal(javm_journal_suspend(c), JAVM_OK);
+        assert_int_equal(javm_name_set(c2, (const uint8_t *)"N", 1, &i1), JAVM_OK);
+        assert_int_equal(javm_commit(c2, NULL), JAVM_OK);
+        assert_int_equal(javm_journal_resume(c), JAVM_OK);
+        assert_int_equal(javm_name_set(c, (const uint8_t *)"N", 1, &i2), JAVM_OK);
+        assert_int_equal(javm_journal_commit(c, f->ka), JAVM_ERR_CONFLICT);
+        assert_non_null(strstr(javm_store_errmsg(f->store), "moved"));
+        javm_cache *c3;
+        assert_int_equal(javm_cache_open(f->store, &c3), JAVM_OK);
+        assert_int_equal(javm_name_get(c3, (const uint8_t *)"N", 1, &got), JAVM_OK);
+        assert_hash_equal(got, i1); /* no lost update */
+        assert_non_null(javm_cache_get_hash(c3, &fh));
+        javm_cache_close(c3);
+        javm_cache_close(c2);
+        javm_store_close(s2);
+        assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    } else {
+        put_free(c2, data_str("foreign"));
+        assert_int_equal(javm_commit(c2, NULL), JAVM_OK);
+        assert_int_equal(javm_journal_resume(c), JAVM_ERR_CONFLICT);
+        javm_journal_abort(c, f->ka);
+        assert_null(javm_cache_get_hash(c, &p));
+    }
 
     /* Pause and resume without a foreign commit: the commit goes through. */
     assert_int_equal(javm_journal_begin(c, f->ka), JAVM_OK);
@@ -406,7 +526,7 @@ static void test_journal_commit_and_conflict(void **state)
     assert_int_equal(javm_journal_suspend(c), JAVM_OK);
     assert_int_equal(javm_journal_resume(c), JAVM_OK);
     assert_int_equal(javm_journal_commit(c, f->ka), JAVM_OK);
-    assert_int_equal(rc_of(c2, &p), 1);
+    assert_int_equal(rc_of(c2, &p), committed_rc(1));
     javm_cache_close(c2);
 }
 
@@ -444,6 +564,29 @@ static void test_names(void **state)
     javm_cache_close(c2);
 }
 
+/* RADOS (scale-out.md §4-§5): blobs leave through the store's own mark-and-sweep gc, from
+ * the names, the kernel assist's file records and the roots given, two epochs after they were
+ * last written or touched. A fresh cache sees what the store kept. */
+static void gc_shared(fx *f, const javm_hash *root, const javm_hash *leaf, const javm_hash *file,
+                      const javm_hash *inst, const javm_hash *junk, const javm_hash *orphan)
+{
+    assert_int_equal(javm_store_rados_gc_grace(f->store, 0), JAVM_OK);
+    assert_int_equal(javm_gc(NULL, f->cache, f->ka, root, 1), JAVM_OK); /* epoch 1: all recent */
+    javm_cache *c2;
+    assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    assert_non_null(javm_cache_get_hash(c2, junk));
+    javm_cache_close(c2);
+    assert_int_equal(javm_gc(NULL, f->cache, f->ka, root, 1), JAVM_OK);
+    assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
+    assert_null(javm_cache_get_hash(c2, junk));
+    assert_null(javm_cache_get_hash(c2, orphan));
+    assert_non_null(javm_cache_get_hash(c2, root));
+    assert_non_null(javm_cache_get_hash(c2, leaf));
+    assert_non_null(javm_cache_get_hash(c2, file));
+    assert_non_null(javm_cache_get_hash(c2, inst));
+    javm_cache_close(c2);
+}
+
 static void test_gc(void **state)
 {
     fx *f = *state;
@@ -464,6 +607,10 @@ static void test_gc(void **state)
     javm_hash junk = put_free(c, data_str("junk"));
     javm_hash orphan = put_free(c, data_str("orphan"));
     assert_int_equal(javm_commit(c, f->ka), JAVM_OK);
+    if (tstore_is_rados()) {
+        gc_shared(f, &root, &leaf, &file, &inst, &junk, &orphan);
+        return;
+    }
     javm_hash img = javm_cache_get_hash(c, &inst)->instance.image_hash;
     javm_hash r8 = javm_cache_get_hash(c, &inst)->instance.root_cnode.hash;
     /* Working entries block gc. */
@@ -513,6 +660,10 @@ static void test_gc_stored_only(void **state)
     javm_hash a = put_free(c2, data_str("a")), b = put_free(c2, data_str("b"));
     assert_int_equal(javm_commit(c2, NULL), JAVM_OK);
     javm_cache_close(c2);
+    if (tstore_is_rados()) {
+        gc_shared(f, &b, &b, &b, &b, &a, &a);
+        return;
+    }
     assert_int_equal(javm_gc(NULL, f->cache, NULL, &b, 1), JAVM_OK);
     assert_int_equal(javm_cache_open(f->store, &c2), JAVM_OK);
     assert_null(javm_cache_get_hash(c2, &a));
@@ -776,6 +927,9 @@ static void test_cap_import(void **state)
 
 int main(void)
 {
+    int st = tstore_init("test_cache_persist", TSTORE_MEM);
+    if (st >= 0)
+        return st;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_journal_abort_restores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_abort_working, setup, teardown),

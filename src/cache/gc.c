@@ -258,20 +258,39 @@ static int shared_edges(void *arg, const uint8_t *hash, const uint8_t *rec, size
     return rc;
 }
 
-static int gc_shared(javm_cache *c, const javm_hash *roots, size_t n_roots)
+typedef struct shared_roots {
+    uint8_t (*r)[32];
+    size_t n, cap;
+} shared_roots;
+
+static int shared_root(void *arg, uint64_t id, const javm_hash *h)
+{
+    (void)id;
+    shared_roots *x = arg;
+    if (util_grow((void **)&x->r, &x->cap, x->n + 1, 32, 16))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    memcpy(x->r[x->n++], h->b, 32);
+    return JAVM_OK;
+}
+
+/* The roots are the embedder's and the kernel assist's file records (a persistent one's are
+ * the store's, which the store finds itself too; an in-memory one's only it knows). */
+static int gc_shared(javm_cache *c, javm_ka *ka, const javm_hash *roots, size_t n_roots)
 {
     javm_store *s = c->store;
     if (!s->vtbl->collect)
         return JAVM_ERR_STORE_UNSUPPORTED;
-    uint8_t(*r)[32] = n_roots ? malloc(n_roots * 32) : NULL;
-    if (n_roots && !r)
-        return CAP_ERR(JAVM_ERR_ALLOC);
-    for (size_t i = 0; i < n_roots; i++)
-        memcpy(r[i], roots[i].b, 32);
-    javm_store_collect how = { (const uint8_t(*)[32])r, n_roots, shared_may_have_edges,
+    shared_roots x = { NULL, 0, 0 };
+    int rc = JAVM_OK;
+    for (size_t i = 0; i < n_roots && rc == JAVM_OK; i++)
+        rc = shared_root(&x, 0, &roots[i]);
+    if (rc == JAVM_OK && ka)
+        rc = ka->vtbl->file_iter(ka, shared_root, &x);
+    javm_store_collect how = { (const uint8_t(*)[32])x.r, x.n, shared_may_have_edges,
                                shared_edges, c };
-    int rc = s->vtbl->collect(s, &how);
-    free(r);
+    if (rc == JAVM_OK)
+        rc = s->vtbl->collect(s, &how);
+    free(x.r);
     return rc;
 }
 
@@ -287,7 +306,7 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     if (c->journal || c->work.t.count)
         return CAP_ERR(JAVM_ERR_BUSY);
     if (c->store->flags & JAVM_STORE_SHARED)
-        return gc_shared(c, roots, n_roots); /* the store collects itself (scale-out.md §5) */
+        return gc_shared(c, ka, roots, n_roots); /* the store collects itself (scale-out.md §5) */
     /* One write transaction from the first mark to the commit: no other writer can move a
      * name or add a file between the marking and the sweep (caps.md §5.6, issue 6). */
     if ((rc = c->store->vtbl->begin(c->store)))

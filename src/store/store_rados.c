@@ -1247,6 +1247,11 @@ static int name_register(store_rados *s, rhead *h)
         rados_release_write_op(op);
         if (rrc == -ECANCELED && tries < 8)
             continue; /* a gc started an epoch meanwhile */
+        if (rrc == -ENOENT) { /* as lease_block: the name is there, the store is not */
+            store_set_errmsg(&s->base, "rados %s: missing (the store was never created)",
+                             META_OID);
+            return JAVM_ERR_STORE_CORRUPT;
+        }
         if (rrc < 0)
             return rfail(s, rrc, "register name", META_OID);
         h->ep = s->gce;
@@ -1411,6 +1416,13 @@ static int commit_head(store_rados *s, size_t hidx)
     return rfail(s, rrc, "commit", oid);
 }
 
+/* Byte order of head names, the shorter first on a common prefix. */
+static int head_cmp(const rhead *a, const rhead *b)
+{
+    int c = memcmp(a->name, b->name, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
 static int r_commit(javm_store *st)
 {
     store_rados *s = (store_rados *)st;
@@ -1420,10 +1432,19 @@ static int r_commit(javm_store *st)
     int rc = JAVM_OK;
     if (s->meta_pending)
         rc = meta_create(s);
-    /* One op per head with writes, in the order of their names; heads only read are not
+    /* One op per head with writes, in the order of their names (scale-out.md §3; the heads
+     * array is in the order the transaction first used them); heads only read are not
      * validated (docs/scale-out.md §4). */
-    size_t done = 0;
-    for (size_t k = 0; k < s->nh && rc == JAVM_OK; k++) {
+    size_t done = 0, last = s->nh;
+    while (rc == JAVM_OK) {
+        size_t k = s->nh; /* the first name after the last one committed */
+        for (size_t j = 0; j < s->nh; j++)
+            if ((last == s->nh || head_cmp(&s->heads[j], &s->heads[last]) > 0) &&
+                (k == s->nh || head_cmp(&s->heads[j], &s->heads[k]) < 0))
+                k = j;
+        if (k == s->nh)
+            break;
+        last = k;
         bool writes = s->heads[k].nf_new != 0 && s->heads[k].nf_new != s->heads[k].nf;
         for (size_t j = 0; j < s->np && !writes; j++)
             writes = s->pend[j].head == k && s->pend[j].t != JAVM_TABLE_META;

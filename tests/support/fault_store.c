@@ -81,6 +81,7 @@ fault_store *fault_store_new(javm_store *in)
     if (!f)
         return NULL;
     f->base.vtbl = &fault_vtbl;
+    f->base.flags = in->flags; /* a shared store stays shared (javm/cap.h) */
     f->inner = in;
     f->fail_table = -1;
     f->fail_status = JAVM_ERR_STORE;
