@@ -71,7 +71,7 @@ static int node_edges(void *arg, const uint8_t *hash, const uint8_t *rec, size_t
     return JAVM_OK;
 }
 
-static const javm_store_collect HOW = { NULL, 0, may_have_edges, node_edges, NULL };
+static const javm_store_collect HOW = { NULL, 0, may_have_edges, node_edges, NULL, NULL };
 
 typedef struct blob {
     uint8_t h[32];
@@ -358,6 +358,64 @@ static void test_stale_commit_conflicts(void **state)
     javm_store_close(g);
 }
 
+/* A client touches a garbage blob after gc read the stamps and before it deletes: the
+ * conditional delete refuses, and the blob stays with everything below it (parents go first,
+ * so its child was not deleted before it). */
+typedef struct racer {
+    javm_store *s;
+    const uint8_t *h;
+    int touched;
+} racer;
+
+static void race_step(void *arg, const char *name)
+{
+    racer *r = arg;
+    if (strcmp(name, "stamped") != 0)
+        return;
+    assert_int_equal(r->s->vtbl->begin(r->s), JAVM_OK);
+    r->touched = r->s->vtbl->touch(r->s, r->h);
+    r->s->vtbl->abort(r->s);
+}
+
+static void test_touch_during_sweep_keeps(void **state)
+{
+    (void)state;
+    javm_store *s = open_ns("race"), *c = open_ns("race");
+    blob kid = leaf("kid", 40), root = leaf("root", 8);
+    blob top = node("top", &kid, 1);
+    assert_int_equal(s->vtbl->begin(s), JAVM_OK);
+    init_meta(s);
+    put(s, &kid);
+    put(s, &top);
+    put(s, &root);
+    name_to(s, "x", &root);
+    assert_int_equal(s->vtbl->commit(s), JAVM_OK);
+    gc(s); /* epoch 1: top and kid are recent */
+    racer r = { c, top.h, -1 };
+    javm_store_collect how = HOW;
+    how.arg = &r;
+    how.step = race_step;
+    assert_int_equal(s->vtbl->collect(s, &how), JAVM_OK); /* epoch 2, raced */
+    javm_rados_gc_stats st;
+    assert_int_equal(javm_store_rados_gc_stats(s, &st), JAVM_OK);
+    assert_int_equal(r.touched, JAVM_OK);
+    assert_int_equal(st.kept_racing, 1);
+    assert_int_equal(st.deleted, 0);
+    assert_true(present(s, &top));
+    assert_true(present(s, &kid));
+    st = gc(s); /* epoch 3: the touch (stamp 2, the epoch it raced) still counts */
+    assert_int_equal(st.deleted, 0);
+    st = gc(s); /* epoch 4: both go, parent first */
+    assert_int_equal(st.deleted, 2);
+    assert_false(present(s, &top));
+    assert_false(present(s, &kid));
+    free(kid.rec);
+    free(top.rec);
+    free(root.rec);
+    javm_store_close(s);
+    javm_store_close(c);
+}
+
 /* ---- through javm_gc: a counter, its old instances, and a cache that outlives a gc ---- */
 
 typedef struct client {
@@ -478,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_touch_keeps_one_more_epoch),
         cmocka_unit_test(test_fenced_commit_resends),
         cmocka_unit_test(test_stale_commit_conflicts),
+        cmocka_unit_test(test_touch_during_sweep_keeps),
         cmocka_unit_test(test_javm_gc_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

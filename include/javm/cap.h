@@ -367,6 +367,10 @@ struct javm_store_collect {
     int (*edges)(void *arg, const uint8_t *hash, const uint8_t *rec, size_t n,
                  javm_store_edge_fn add, void *add_arg);
     void *arg;
+    /* Optional (NULL: none): called as each step ends ("fenced", "marked", "stamped" (the
+     * unreachable blobs' stamps are read: the deletes come next), "swept"), for progress and
+     * for tests that race a client against a step. */
+    void (*step)(void *arg, const char *name);
 };
 
 /* Every store implementation starts with this header (zero-filled at creation). */

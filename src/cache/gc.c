@@ -287,7 +287,7 @@ static int gc_shared(javm_cache *c, javm_ka *ka, const javm_hash *roots, size_t 
     if (rc == JAVM_OK && ka)
         rc = ka->vtbl->file_iter(ka, shared_root, &x);
     javm_store_collect how = { (const uint8_t(*)[32])x.r, x.n, shared_may_have_edges,
-                               shared_edges, c };
+                               shared_edges, c, NULL };
     if (rc == JAVM_OK)
         rc = s->vtbl->collect(s, &how);
     free(x.r);

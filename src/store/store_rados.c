@@ -1962,7 +1962,7 @@ static gblob *gc_find(gcx *g, const uint8_t *h)
 {
     gblob k;
     memcpy(k.h, h, 32);
-    return bsearch(&k, g->b, g->nb, sizeof *g->b, gblob_cmp);
+    return g->nb ? bsearch(&k, g->b, g->nb, sizeof *g->b, gblob_cmp) : NULL;
 }
 
 /* Lists the namespace: blob objects not marked, and every chunk object. */
@@ -2016,7 +2016,7 @@ static int gc_list(gcx *g)
     if (rc == JAVM_OK && rrc != -ENOENT)
         rc = rfail(s, rrc, "list", "b.*");
     rados_nobjects_list_close(lc);
-    if (rc == JAVM_OK)
+    if (rc == JAVM_OK && g->nb)
         qsort(g->b, g->nb, sizeof *g->b, gblob_cmp);
     return rc;
 }
@@ -2129,6 +2129,8 @@ static int gc_sweep(gcx *g)
         if (rc == JAVM_OK)
             rc = gc_lock(g, true);
     }
+    if (rc == JAVM_OK && g->how->step)
+        g->how->step(g->how->arg, "stamped");
     if (rc || g->E < 2)
         return rc; /* the first epoch deletes nothing: no stamp is two epochs old */
     uint64_t limit = g->E - 2;
@@ -2279,14 +2281,20 @@ static int r_collect(javm_store *st, const javm_store_collect *how)
      * an older one is seen), the default head, mark from their roots and the embedder's. */
     if (rc == JAVM_OK)
         rc = omap_list(s, META_OID, "n.", fence_name, &g);
+    if (rc == JAVM_OK && how->step)
+        how->step(how->arg, "fenced");
     for (size_t i = 0; i < how->n_roots && rc == JAVM_OK; i++)
         rc = gc_mark(&g, how->roots[i]);
     if (rc == JAVM_OK)
         rc = gc_drain(&g);
+    if (rc == JAVM_OK && how->step)
+        how->step(how->arg, "marked");
     if (rc == JAVM_OK)
         rc = gc_list(&g);
     if (rc == JAVM_OK)
         rc = gc_sweep(&g);
+    if (rc == JAVM_OK && how->step)
+        how->step(how->arg, "swept");
     if (locked)
         rados_unlock(s->io, META_OID, "javm.gc", g.cookie);
     s->gcst = g.st;
