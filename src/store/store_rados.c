@@ -1744,6 +1744,7 @@ typedef struct gcx {
 } gcx;
 
 #define PEEK ((size_t)64 << 10) /* bytes read first: the whole of most records */
+#define GC_BATCH 64              /* stamp reads and deletes in flight at once */
 
 static bool gc_marked(gcx *g, const uint8_t *h)
 {
@@ -2021,25 +2022,18 @@ static int gc_list(gcx *g)
     return rc;
 }
 
-/* Reads the stamp (and a large blob's length and nonce) of blob object oid. */
-static int gc_xattrs(gcx *g, const char *oid, bool *gone, bool *has_t, uint64_t *t,
-                     uint64_t *nonce, uint64_t *total)
+/* The stamp (and a large blob's length and nonce) from a getxattrs read of blob object oid
+ * that returned rrc and prval. */
+static int xattrs_parse(gcx *g, const char *oid, int rrc, int prval, rados_xattrs_iter_t it,
+                        bool *gone, bool *has_t, uint64_t *t, uint64_t *nonce, uint64_t *total)
 {
-    store_rados *s = g->s;
-    rados_read_op_t op = rados_create_read_op();
-    rados_xattrs_iter_t it = NULL;
-    int prval = 0;
-    if (!op)
-        return JAVM_ERR_ALLOC;
-    rados_read_op_getxattrs(op, &it, &prval);
-    int rrc = rados_read_op_operate(op, s->io, oid, 0);
     int rc = JAVM_OK;
     *gone = *has_t = false;
     *t = *nonce = *total = 0;
     if (rrc == -ENOENT)
         *gone = true;
     else if (rrc < 0 || prval < 0)
-        rc = rfail(s, rrc < 0 ? rrc : prval, "getxattrs", oid);
+        rc = rfail(g->s, rrc < 0 ? rrc : prval, "getxattrs", oid);
     else {
         const char *name, *val;
         size_t len;
@@ -2054,11 +2048,86 @@ static int gc_xattrs(gcx *g, const char *oid, bool *gone, bool *has_t, uint64_t 
             }
         }
         if (rc)
-            store_set_errmsg(&s->base, "rados %s: javm.k or javm.n malformed", oid);
+            store_set_errmsg(&g->s->base, "rados %s: javm.k or javm.n malformed", oid);
     }
+    return rc;
+}
+
+static int gc_xattrs(gcx *g, const char *oid, bool *gone, bool *has_t, uint64_t *t,
+                     uint64_t *nonce, uint64_t *total)
+{
+    rados_read_op_t op = rados_create_read_op();
+    rados_xattrs_iter_t it = NULL;
+    int prval = 0;
+    if (!op)
+        return JAVM_ERR_ALLOC;
+    rados_read_op_getxattrs(op, &it, &prval);
+    int rrc = rados_read_op_operate(op, g->s->io, oid, 0);
+    int rc = xattrs_parse(g, oid, rrc, prval, it, gone, has_t, t, nonce, total);
     if (it)
         rados_getxattrs_end(it);
     rados_release_read_op(op);
+    return rc;
+}
+
+/* One op of a batch in flight. */
+typedef struct aop {
+    rados_read_op_t rop;
+    rados_write_op_t wop;
+    rados_completion_t c;
+    rados_xattrs_iter_t it;
+    int prval;
+    char oid[80];
+} aop;
+
+/* Waits for the ops of a batch that were sent and returns each one's result in res. */
+static void batch_wait(aop *a, size_t n, int *res)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!a[i].c) {
+            res[i] = -ENOMEM;
+            continue;
+        }
+        rados_aio_wait_for_complete(a[i].c);
+        res[i] = rados_aio_get_return_value(a[i].c);
+        rados_aio_release(a[i].c);
+        a[i].c = NULL;
+    }
+}
+
+/* The xattrs of g->b[from .. from + n), n <= GC_BATCH, all in flight together. */
+static int gc_xattrs_batch(gcx *g, size_t from, size_t n)
+{
+    aop a[GC_BATCH];
+    int res[GC_BATCH];
+    memset(a, 0, sizeof a);
+    for (size_t i = 0; i < n; i++) {
+        blob_oid(a[i].oid, g->b[from + i].h);
+        if (!(a[i].rop = rados_create_read_op()) ||
+            rados_aio_create_completion2(NULL, NULL, &a[i].c) < 0) {
+            a[i].c = NULL;
+            continue;
+        }
+        rados_read_op_getxattrs(a[i].rop, &a[i].it, &a[i].prval);
+        if (rados_aio_read_op_operate(a[i].rop, g->s->io, a[i].c, a[i].oid, 0) < 0) {
+            rados_aio_release(a[i].c);
+            a[i].c = NULL;
+        }
+    }
+    batch_wait(a, n, res);
+    int rc = JAVM_OK;
+    for (size_t i = 0; i < n; i++) {
+        gblob *b = &g->b[from + i];
+        if (rc == JAVM_OK)
+            rc = res[i] == -ENOMEM ? JAVM_ERR_ALLOC
+                                   : xattrs_parse(g, a[i].oid, res[i], a[i].prval, a[i].it,
+                                                  &b->gone, &b->has_t, &b->t, &b->nonce,
+                                                  &b->total);
+        if (a[i].it)
+            rados_getxattrs_end(a[i].it);
+        if (a[i].rop)
+            rados_release_read_op(a[i].rop);
+    }
     return rc;
 }
 
@@ -2111,23 +2180,63 @@ static int gc_delete(gcx *g, const char *oid, uint64_t limit)
     return rfail(g->s, rrc, "remove", oid);
 }
 
+/* gc_delete of the blobs idx[0 .. n), n <= GC_BATCH, in flight together: d[i] is 1 deleted,
+ * 0 kept (touched meanwhile, or gone), 2 not sent (gone or marked), or a status. */
+static int gc_delete_batch(gcx *g, const size_t *idx, size_t n, uint64_t limit, int *d)
+{
+    aop a[GC_BATCH];
+    int res[GC_BATCH];
+    uint8_t l[8];
+    be64_put(l, limit);
+    memset(a, 0, sizeof a);
+    for (size_t i = 0; i < n; i++) {
+        gblob *b = &g->b[idx[i]];
+        d[i] = 2;
+        if (b->gone || gc_marked(g, b->h))
+            continue;
+        d[i] = JAVM_ERR_ALLOC;
+        blob_oid(a[i].oid, b->h);
+        if (!(a[i].wop = rados_create_write_op()) ||
+            rados_aio_create_completion2(NULL, NULL, &a[i].c) < 0) {
+            a[i].c = NULL;
+            continue;
+        }
+        rados_write_op_cmpxattr(a[i].wop, "javm.t", LIBRADOS_CMPXATTR_OP_GTE, (const char *)l, 8);
+        rados_write_op_remove(a[i].wop);
+        if (rados_aio_write_op_operate(a[i].wop, g->s->io, a[i].c, a[i].oid, NULL, 0) < 0) {
+            rados_aio_release(a[i].c);
+            a[i].c = NULL;
+        }
+    }
+    batch_wait(a, n, res);
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].wop)
+            rados_release_write_op(a[i].wop);
+        if (d[i] == 2 || !a[i].wop)
+            continue;
+        d[i] = res[i] == 0                             ? 1
+               : res[i] == -ECANCELED || res[i] == -ENOENT ? 0
+               : res[i] == -ENOMEM                    ? JAVM_ERR_ALLOC
+                                                      : rfail(g->s, res[i], "remove", a[i].oid);
+    }
+    return JAVM_OK;
+}
+
 /* Steps 4-5: stamps of the unmarked blobs, keeps by stamp, then the sweep, parents first. */
 static int gc_sweep(gcx *g)
 {
     int rc = JAVM_OK;
     /* Kept by stamp: written or touched since the previous epoch began. */
+    for (size_t i = 0; i < g->nb && rc == JAVM_OK; i += GC_BATCH)
+        if ((rc = gc_xattrs_batch(g, i, g->nb - i < GC_BATCH ? g->nb - i : GC_BATCH)) == JAVM_OK)
+            rc = gc_lock(g, true);
     for (size_t i = 0; i < g->nb && rc == JAVM_OK; i++) {
         gblob *b = &g->b[i];
-        char oid[80];
-        blob_oid(oid, b->h);
-        rc = gc_xattrs(g, oid, &b->gone, &b->has_t, &b->t, &b->nonce, &b->total);
-        if (rc == JAVM_OK && !b->gone && b->has_t && b->t + 1 >= g->E && !gc_marked(g, b->h)) {
+        if (!b->gone && b->has_t && b->t + 1 >= g->E && !gc_marked(g, b->h)) {
             g->st.kept_stamped++;
             if ((rc = gc_mark(g, b->h)) == JAVM_OK)
                 rc = gc_drain(g);
         }
-        if (rc == JAVM_OK)
-            rc = gc_lock(g, true);
     }
     if (rc == JAVM_OK && g->how->step)
         g->how->step(g->how->arg, "stamped");
@@ -2153,30 +2262,35 @@ static int gc_sweep(gcx *g)
         if (g->b[i].indeg == 0)
             queue[qt++] = i;
     while (rc == JAVM_OK && qh < qt) {
-        gblob *b = &g->b[queue[qh++]];
-        if (!b->gone && !gc_marked(g, b->h)) {
-            char oid[80];
-            blob_oid(oid, b->h);
-            int d = gc_delete(g, oid, limit);
-            if (d < 0) {
-                rc = d;
-                break;
+        /* The front of the queue goes at once: none of it is below another (a child is queued
+         * only once all its candidate parents were dealt with). */
+        size_t n = qt - qh < GC_BATCH ? qt - qh : GC_BATCH;
+        int d[GC_BATCH];
+        rc = gc_delete_batch(g, queue + qh, n, limit, d);
+        for (size_t i = 0; i < n && rc == JAVM_OK; i++) {
+            gblob *b = &g->b[queue[qh + i]];
+            if (d[i] != 2) { /* 2: not sent (gone or marked) */
+                if (d[i] < 0) {
+                    rc = d[i];
+                    break;
+                }
+                if (d[i] == 1) {
+                    g->st.deleted++;
+                    if (b->total)
+                        rc = gc_drop_chunks(g, b->h, b->nonce, b->total);
+                } else {
+                    /* touched since it was listed: it and everything below it stay */
+                    g->st.kept_racing++;
+                    if ((rc = gc_mark(g, b->h)) == JAVM_OK)
+                        rc = gc_drain(g);
+                }
+                b->gone = true;
             }
-            if (d == 1) {
-                g->st.deleted++;
-                if (b->total)
-                    rc = gc_drop_chunks(g, b->h, b->nonce, b->total);
-            } else {
-                /* touched since it was listed: it and everything below it stay */
-                g->st.kept_racing++;
-                if ((rc = gc_mark(g, b->h)) == JAVM_OK)
-                    rc = gc_drain(g);
-            }
-            b->gone = true;
+            for (size_t e = b->e0; e < b->e0 + b->ne && rc == JAVM_OK; e++)
+                if (--g->b[g->edges[e]].indeg == 0)
+                    queue[qt++] = g->edges[e];
         }
-        for (size_t e = b->e0; e < b->e0 + b->ne && rc == JAVM_OK; e++)
-            if (--g->b[g->edges[e]].indeg == 0)
-                queue[qt++] = g->edges[e];
+        qh += n;
         if (rc == JAVM_OK)
             rc = gc_lock(g, true);
     }
