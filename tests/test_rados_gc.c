@@ -24,26 +24,15 @@ int main(void)
 #else
 #include <rados/librados.h>
 
-#define BASE 0x10000u
 #define NODE 0x99 /* a test record with edges: kind then 32-byte child hashes */
 #define LEAF 0x30
 
-static const char *conf;
-static char ns_prefix[64];
+#include "rados_fix.h"
 
-static void url_of(char *buf, size_t n, const char *ns)
-{
-    snprintf(buf, n, "rados://javm/%s-%s?conf=%s&timeout=20", ns_prefix, ns, conf);
-}
-
+/* A store of namespace ns with no grace between gc epochs. */
 static javm_store *open_ns(const char *ns)
 {
-    char url[4200], msg[256];
-    url_of(url, sizeof url, ns);
-    javm_store *s = NULL;
-    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
-    if (rc)
-        fail_msg("open %s: %s: %s", url, javm_strerror(rc), msg);
+    javm_store *s = rfx_open(ns);
     assert_int_equal(javm_store_rados_gc_grace(s, 0), JAVM_OK);
     return s;
 }
@@ -82,7 +71,7 @@ typedef struct blob {
 static void hash_of(uint8_t h[32], const char *label)
 {
     char b[128];
-    int n = snprintf(b, sizeof b, "%s-%s", ns_prefix, label);
+    int n = snprintf(b, sizeof b, "%s-%s", rfx_prefix, label);
     memset(h, 0, 32);
     memcpy(h, b, n < 32 ? (size_t)n : 32);
 }
@@ -165,9 +154,9 @@ static size_t count_objects(const char *ns, const char *prefix)
     rados_t cl;
     rados_ioctx_t io;
     char full[128];
-    snprintf(full, sizeof full, "%s-%s", ns_prefix, ns);
+    snprintf(full, sizeof full, "%s-%s", rfx_prefix, ns);
     assert_int_equal(rados_create(&cl, NULL), 0);
-    assert_int_equal(rados_conf_read_file(cl, conf), 0);
+    assert_int_equal(rados_conf_read_file(cl, rfx_conf), 0);
     assert_int_equal(rados_connect(cl), 0);
     assert_int_equal(rados_ioctx_create(cl, "javm", &io), 0);
     rados_ioctx_set_namespace(io, full);
@@ -189,9 +178,9 @@ static void orphan_chunk(const char *ns, const blob *of)
     rados_t cl;
     rados_ioctx_t io;
     char full[128], oid[160];
-    snprintf(full, sizeof full, "%s-%s", ns_prefix, ns);
+    snprintf(full, sizeof full, "%s-%s", rfx_prefix, ns);
     assert_int_equal(rados_create(&cl, NULL), 0);
-    assert_int_equal(rados_conf_read_file(cl, conf), 0);
+    assert_int_equal(rados_conf_read_file(cl, rfx_conf), 0);
     assert_int_equal(rados_connect(cl), 0);
     assert_int_equal(rados_ioctx_create(cl, "javm", &io), 0);
     rados_ioctx_set_namespace(io, full);
@@ -418,44 +407,9 @@ static void test_touch_during_sweep_keeps(void **state)
 
 /* ---- through javm_gc: a counter, its old instances, and a cache that outlives a gc ---- */
 
-typedef struct client {
-    javm_store *store;
-    javm_cache *cache;
-    javm_ka *ka;
-    javm_vm *vm;
-} client;
-
-static void client_open(client *c, const char *ns)
-{
-    c->store = open_ns(ns);
-    assert_int_equal(javm_cache_open(c->store, &c->cache), JAVM_OK);
-    assert_int_equal(javm_ka_store_new(c->store, &c->ka), JAVM_OK);
-    assert_int_equal(javm_vm_new(&c->vm, 0), JAVM_OK);
-}
-
-static void client_close(client *c)
-{
-    javm_vm_free(c->vm);
-    javm_ka_free(c->ka);
-    javm_cache_close(c->cache);
-    javm_store_close(c->store);
-}
-
-static javm_hash counter_image(javm_cache *c)
-{
-    tprog p;
-    tprog_init(&p);
-    TI(&p, 58, 7, 0x00, 0x00, 0x01);
-    TI(&p, 149, 0x77, 1);
-    TI(&p, 62, 7, 0x00, 0x00, 0x01);
-    TI(&p, 10, 0);
-    javm_hash img;
-    return vm_spawn_image(c, vm_image_of(&p, BASE, 4096, 1), &img);
-}
-
 static const uint64_t NOARGS[4] = { 0, 0, 0, 0 };
 
-static uint64_t bump(client *c, const char *name)
+static uint64_t bump(rfx_client *c, const char *name)
 {
     javm_hash inst;
     size_t len = strlen(name);
@@ -474,10 +428,11 @@ static uint64_t bump(client *c, const char *name)
 static void test_javm_gc_counter(void **state)
 {
     (void)state;
-    client a, g;
-    client_open(&a, "counter");
-    client_open(&g, "counter");
-    javm_hash inst = counter_image(a.cache);
+    rfx_client a, g;
+    rfx_client_open(&a, "counter");
+    rfx_client_open(&g, "counter");
+    assert_int_equal(javm_store_rados_gc_grace(g.store, 0), JAVM_OK);
+    javm_hash inst = rfx_spawn_counter(a.cache);
     assert_int_equal(javm_name_set(a.cache, (const uint8_t *)"c", 1, &inst), JAVM_OK);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
     uint64_t v = 0;
@@ -498,39 +453,23 @@ static void test_javm_gc_counter(void **state)
     printf("# counter: %zu blob objects before gc, %zu after three runs\n", before, after);
     assert_true(after < before);
     /* a fresh client finds everything the name reaches */
-    client b;
-    client_open(&b, "counter");
+    rfx_client b;
+    rfx_client_open(&b, "counter");
     assert_int_equal(bump(&b, "c"), 8);
-    client_close(&b);
+    rfx_client_close(&b);
     /* javm_gc on RADOS before the grace: BUSY, nothing changed */
     assert_int_equal(javm_store_rados_gc_grace(g.store, 3600), JAVM_OK);
     assert_int_equal(javm_gc(g.vm, g.cache, g.ka, NULL, 0), JAVM_ERR_BUSY);
     assert_non_null(strstr(javm_store_errmsg(g.store), "grace"));
-    client_close(&a);
-    client_close(&g);
+    rfx_client_close(&a);
+    rfx_client_close(&g);
 }
 
 int main(void)
 {
-    conf = getenv("JAVM_TEST_RADOS_CONF");
-    if (!conf || !*conf) {
-        printf("skipped: no test cluster (JAVM_TEST_RADOS_CONF unset)\n");
-        return getenv("CI") && *getenv("CI") ? 1 : 77;
-    }
-    snprintf(ns_prefix, sizeof ns_prefix, "g%ld-%ld", (long)getpid(), (long)time(NULL));
-    javm_store *s = NULL;
-    char url[4200], msg[256];
-    url_of(url, sizeof url, "probe");
-    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
-    if (rc == JAVM_ERR_STORE_UNSUPPORTED) {
-        printf("skipped: libjavm built without librados\n");
-        return getenv("CI") && *getenv("CI") ? 1 : 77;
-    }
-    if (rc) {
-        fprintf(stderr, "test_rados_gc: the test cluster does not answer: %s\n", msg);
-        return 1;
-    }
-    javm_store_close(s);
+    int st = rfx_setup("test_rados_gc", 'g');
+    if (st >= 0)
+        return st;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reclaims_unreachable_only),
         cmocka_unit_test(test_touch_keeps_one_more_epoch),

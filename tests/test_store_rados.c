@@ -13,70 +13,13 @@
 #include "tprog.h"
 #include "vmfix.h"
 
-#define BASE 0x10000u
-
-static const char *conf;
-static char ns_prefix[64];
-
-static void url_of(char *buf, size_t n, const char *ns)
-{
-    snprintf(buf, n, "rados://javm/%s-%s?conf=%s&timeout=20", ns_prefix, ns, conf);
-}
-
-static javm_store *open_ns(const char *ns)
-{
-    char url[4200], msg[256];
-    url_of(url, sizeof url, ns);
-    javm_store *s = NULL;
-    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
-    if (rc)
-        fail_msg("open %s: %s: %s", url, javm_strerror(rc), msg);
-    assert_true(s->flags & JAVM_STORE_SHARED);
-    return s;
-}
-
-/* One client: store, cache, persistent kernel assist, VM. */
-typedef struct client {
-    javm_store *store;
-    javm_cache *cache;
-    javm_ka *ka;
-    javm_vm *vm;
-} client;
-
-static void client_open(client *c, const char *ns)
-{
-    c->store = open_ns(ns);
-    assert_int_equal(javm_cache_open(c->store, &c->cache), JAVM_OK);
-    assert_int_equal(javm_ka_store_new(c->store, &c->ka), JAVM_OK);
-    assert_int_equal(javm_vm_new(&c->vm, 0), JAVM_OK);
-}
-
-static void client_close(client *c)
-{
-    javm_vm_free(c->vm);
-    javm_ka_free(c->ka);
-    javm_cache_close(c->cache);
-    javm_store_close(c->store);
-}
-
-/* load_u64 φ7, [BASE]; add_imm_64 φ7, φ7, 1; store_u64 [BASE], φ7; ecalli 0 (halt, φ7). */
-static javm_hash spawn_counter(javm_cache *c)
-{
-    tprog p;
-    tprog_init(&p);
-    TI(&p, 58, 7, 0x00, 0x00, 0x01);
-    TI(&p, 149, 0x77, 1);
-    TI(&p, 62, 7, 0x00, 0x00, 0x01);
-    TI(&p, 10, 0);
-    javm_hash img;
-    return vm_spawn_image(c, vm_image_of(&p, BASE, 4096, 1), &img);
-}
+#include "rados_fix.h"
 
 static const uint8_t NAME[] = "counter";
 static const uint64_t NOARGS[4] = { 0, 0, 0, 0 };
 
 /* Invokes the instance NAME points at, under that name; returns the status. */
-static int bump(client *c, const uint8_t *name, size_t len, uint64_t *value)
+static int bump(rfx_client *c, const uint8_t *name, size_t len, uint64_t *value)
 {
     javm_hash inst;
     int rc = javm_name_get(c->cache, name, len, &inst);
@@ -109,7 +52,7 @@ static void test_urls(void **state)
         assert_non_null(strstr(msg, "rados://POOL"));
     }
     char url[4200];
-    snprintf(url, sizeof url, "rados://no-such-pool?conf=%s&timeout=20", conf);
+    snprintf(url, sizeof url, "rados://no-such-pool?conf=%s&timeout=20", rfx_conf);
     assert_int_equal(javm_store_rados_open(url, NULL, &s, msg, sizeof msg), JAVM_ERR_NOT_FOUND);
     assert_non_null(strstr(msg, "no-such-pool"));
     snprintf(url, sizeof url, "rados://javm?conf=/nonexistent/ceph.conf");
@@ -120,9 +63,9 @@ static void test_urls(void **state)
 static void test_counter_survives_reopen(void **state)
 {
     (void)state;
-    client a;
-    client_open(&a, "counter");
-    javm_hash inst = spawn_counter(a.cache);
+    rfx_client a;
+    rfx_client_open(&a, "counter");
+    javm_hash inst = rfx_spawn_counter(a.cache);
     assert_int_equal(javm_name_set(a.cache, NAME, sizeof NAME - 1, &inst), JAVM_OK);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
     uint64_t v = 0;
@@ -130,17 +73,17 @@ static void test_counter_survives_reopen(void **state)
         assert_int_equal(bump(&a, NAME, sizeof NAME - 1, &v), JAVM_OK);
         assert_int_equal(v, want);
     }
-    client_close(&a);
+    rfx_client_close(&a);
 
-    client b;
-    client_open(&b, "counter");
+    rfx_client b;
+    rfx_client_open(&b, "counter");
     assert_int_equal(bump(&b, NAME, sizeof NAME - 1, &v), JAVM_OK);
     assert_int_equal(v, 4);
     /* the name is listed, and its instance loads and hashes */
     javm_hash got;
     assert_int_equal(javm_name_get(b.cache, NAME, sizeof NAME - 1, &got), JAVM_OK);
     assert_non_null(javm_cache_get_hash(b.cache, &got));
-    client_close(&b);
+    rfx_client_close(&b);
 }
 
 /* Two clients at the same version of one name: the first commit wins, the second is a
@@ -148,12 +91,12 @@ static void test_counter_survives_reopen(void **state)
 static void test_same_name_conflicts(void **state)
 {
     (void)state;
-    client a, b;
-    client_open(&a, "same");
-    javm_hash inst = spawn_counter(a.cache);
+    rfx_client a, b;
+    rfx_client_open(&a, "same");
+    javm_hash inst = rfx_spawn_counter(a.cache);
     assert_int_equal(javm_name_set(a.cache, NAME, sizeof NAME - 1, &inst), JAVM_OK);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
-    client_open(&b, "same");
+    rfx_client_open(&b, "same");
 
     /* B reads the name inside its journal, then A commits an increment of it */
     javm_hash hb;
@@ -163,7 +106,7 @@ static void test_same_name_conflicts(void **state)
     assert_int_equal(bump(&a, NAME, sizeof NAME - 1, &v), JAVM_OK);
     assert_int_equal(v, 1);
     /* B's change of the name, based on what it read, must not land */
-    javm_hash fresh = spawn_counter(b.cache);
+    javm_hash fresh = rfx_spawn_counter(b.cache);
     assert_int_equal(javm_name_set(b.cache, NAME, sizeof NAME - 1, &fresh), JAVM_OK);
     assert_int_equal(javm_journal_commit(b.cache, b.ka), JAVM_ERR_CONFLICT);
     assert_non_null(strstr(javm_store_errmsg(b.store), "moved"));
@@ -172,8 +115,8 @@ static void test_same_name_conflicts(void **state)
     assert_int_equal(v, 2);
     assert_int_equal(bump(&a, NAME, sizeof NAME - 1, &v), JAVM_OK);
     assert_int_equal(v, 3);
-    client_close(&a);
-    client_close(&b);
+    rfx_client_close(&a);
+    rfx_client_close(&b);
 }
 
 /* Two names, each journal open across the other's commit: both commit. */
@@ -181,13 +124,13 @@ static void test_different_names_independent(void **state)
 {
     (void)state;
     static const uint8_t N1[] = "one", N2[] = "two";
-    client a, b;
-    client_open(&a, "indep");
-    client_open(&b, "indep");
-    javm_hash i1 = spawn_counter(a.cache);
+    rfx_client a, b;
+    rfx_client_open(&a, "indep");
+    rfx_client_open(&b, "indep");
+    javm_hash i1 = rfx_spawn_counter(a.cache);
     assert_int_equal(javm_name_set(a.cache, N1, 3, &i1), JAVM_OK);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
-    javm_hash i2 = spawn_counter(b.cache);
+    javm_hash i2 = rfx_spawn_counter(b.cache);
     assert_int_equal(javm_name_set(b.cache, N2, 3, &i2), JAVM_OK);
     assert_int_equal(javm_commit(b.cache, b.ka), JAVM_OK);
 
@@ -196,7 +139,7 @@ static void test_different_names_independent(void **state)
     assert_int_equal(javm_name_get(a.cache, N1, 3, &h1), JAVM_OK);
     assert_int_equal(javm_journal_begin(b.cache, b.ka), JAVM_OK);
     assert_int_equal(javm_name_get(b.cache, N2, 3, &h2), JAVM_OK);
-    javm_hash n1 = spawn_counter(a.cache), n2 = spawn_counter(b.cache);
+    javm_hash n1 = rfx_spawn_counter(a.cache), n2 = rfx_spawn_counter(b.cache);
     assert_int_equal(javm_name_set(a.cache, N1, 3, &n1), JAVM_OK);
     assert_int_equal(javm_name_set(b.cache, N2, 3, &n2), JAVM_OK);
     assert_int_equal(javm_journal_commit(b.cache, b.ka), JAVM_OK);
@@ -204,8 +147,8 @@ static void test_different_names_independent(void **state)
     uint64_t v;
     assert_int_equal(bump(&b, N1, 3, &v), JAVM_OK); /* B sees A's commit */
     assert_int_equal(v, 1);
-    client_close(&a);
-    client_close(&b);
+    rfx_client_close(&a);
+    rfx_client_close(&b);
 }
 
 /* A record of more than one 4 MiB object: chunks written first, read back whole. */
@@ -220,17 +163,17 @@ static void test_large_blob(void **state)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         bytes[i] = (uint8_t)x;
     }
-    client a;
-    client_open(&a, "large");
+    rfx_client a;
+    rfx_client_open(&a, "large");
     javm_cap *d;
     assert_int_equal(javm_data_new(bytes, n, &d), JAVM_OK);
     javm_hash h;
     assert_int_equal(javm_cache_put_owned(a.cache, d, &h), JAVM_OK);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
-    client_close(&a);
+    rfx_client_close(&a);
 
-    client b;
-    client_open(&b, "large");
+    rfx_client b;
+    rfx_client_open(&b, "large");
     const javm_cap *got = javm_cache_get_hash(b.cache, &h);
     assert_non_null(got);
     uint8_t *back = malloc(n);
@@ -239,7 +182,7 @@ static void test_large_blob(void **state)
     assert_memory_equal(back, bytes, n);
     free(back);
     free(bytes);
-    client_close(&b);
+    rfx_client_close(&b);
 }
 
 /* Quotas and file records go through the kernel assist into the home head, file ids come from
@@ -247,8 +190,8 @@ static void test_large_blob(void **state)
 static void test_quotas_and_files(void **state)
 {
     (void)state;
-    client a;
-    client_open(&a, "files");
+    rfx_client a;
+    rfx_client_open(&a, "files");
     a.ka->vtbl->storage_quota_set(a.ka, 5, 1000);
     assert_int_equal(javm_commit(a.cache, a.ka), JAVM_OK);
     javm_hash d = vm_put(a.cache, data_str("saved"));
@@ -259,10 +202,10 @@ static void test_quotas_and_files(void **state)
     assert_int_equal(a.ka->vtbl->host_save(a.ka, &d, 5, 500, &id2), JAVM_ERR_QUOTA);
     assert_int_equal(javm_journal_commit(a.cache, a.ka), JAVM_OK);
     assert_int_equal(id2, id1 + 1);
-    client_close(&a);
+    rfx_client_close(&a);
 
-    client b;
-    client_open(&b, "files");
+    rfx_client b;
+    rfx_client_open(&b, "files");
     uint64_t q = 0;
     assert_int_equal(b.ka->vtbl->storage_quota_read(b.ka, 5, &q), JAVM_OK);
     assert_int_equal(q, 400);
@@ -279,35 +222,14 @@ static void test_quotas_and_files(void **state)
     assert_true(id3 > id2);
     assert_int_equal(b.ka->vtbl->host_open(b.ka, id3, &got), JAVM_OK);
     assert_hash_equal(got, d);
-    client_close(&b);
+    rfx_client_close(&b);
 }
 
 int main(void)
 {
-    conf = getenv("JAVM_TEST_RADOS_CONF");
-    if (!conf || !*conf) {
-        const char *ci = getenv("CI");
-        if (ci && *ci) {
-            fprintf(stderr, "test_store_rados: CI without a test cluster (JAVM_TEST_RADOS_CONF)\n");
-            return 1;
-        }
-        printf("skipped: no test cluster (JAVM_TEST_RADOS_CONF unset)\n");
-        return 77;
-    }
-    snprintf(ns_prefix, sizeof ns_prefix, "t%ld-%ld", (long)getpid(), (long)time(NULL));
-    javm_store *s = NULL;
-    char url[4200], msg[256];
-    url_of(url, sizeof url, "probe");
-    int rc = javm_store_rados_open(url, NULL, &s, msg, sizeof msg);
-    if (rc == JAVM_ERR_STORE_UNSUPPORTED) {
-        printf("skipped: libjavm built without librados\n");
-        return getenv("CI") && *getenv("CI") ? 1 : 77;
-    }
-    if (rc) {
-        fprintf(stderr, "test_store_rados: the test cluster does not answer: %s\n", msg);
-        return 1;
-    }
-    javm_store_close(s);
+    int st = rfx_setup("test_store_rados", 't');
+    if (st >= 0)
+        return st;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_counter_survives_reopen),
