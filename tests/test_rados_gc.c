@@ -347,6 +347,41 @@ static void test_stale_commit_conflicts(void **state)
     javm_store_close(g);
 }
 
+/* A transaction read a name; another client moved it and gc took the old state: reading the
+ * old state now is a CONFLICT (re-run), never "not found". A blob that was never there, with
+ * the name unmoved, is still NOT_FOUND. */
+static void test_read_of_collected_state_conflicts(void **state)
+{
+    (void)state;
+    javm_store *a = open_ns("readgone"), *b = open_ns("readgone");
+    blob old = leaf("old", 24), young = leaf("young", 24), never = leaf("never", 4);
+    assert_int_equal(b->vtbl->begin(b), JAVM_OK);
+    init_meta(b);
+    put(b, &old);
+    name_to(b, "n", &old);
+    assert_int_equal(b->vtbl->commit(b), JAVM_OK);
+    const uint8_t *v;
+    size_t vl;
+    assert_int_equal(a->vtbl->begin(a), JAVM_OK);
+    assert_int_equal(a->vtbl->get(a, JAVM_TABLE_NAMES, (const uint8_t *)"n", 1, &v, &vl), JAVM_OK);
+    assert_int_equal(a->vtbl->get(a, JAVM_TABLE_BLOBS, never.h, 32, &v, &vl), JAVM_ERR_NOT_FOUND);
+    assert_int_equal(b->vtbl->begin(b), JAVM_OK);
+    put(b, &young);
+    name_to(b, "n", &young);
+    assert_int_equal(b->vtbl->commit(b), JAVM_OK);
+    gc(b);
+    javm_rados_gc_stats st = gc(b);
+    assert_int_equal(st.deleted, 1); /* old */
+    assert_int_equal(a->vtbl->get(a, JAVM_TABLE_BLOBS, old.h, 32, &v, &vl), JAVM_ERR_CONFLICT);
+    assert_non_null(strstr(javm_store_errmsg(a), "moved"));
+    a->vtbl->abort(a);
+    free(old.rec);
+    free(young.rec);
+    free(never.rec);
+    javm_store_close(a);
+    javm_store_close(b);
+}
+
 /* A client touches a garbage blob after gc read the stamps and before it deletes: the
  * conditional delete refuses, and the blob stays with everything below it (parents go first,
  * so its child was not deleted before it). */
@@ -476,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_fenced_commit_resends),
         cmocka_unit_test(test_stale_commit_conflicts),
         cmocka_unit_test(test_touch_during_sweep_keeps),
+        cmocka_unit_test(test_read_of_collected_state_conflicts),
         cmocka_unit_test(test_javm_gc_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

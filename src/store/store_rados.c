@@ -990,7 +990,25 @@ static int r_get(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
         return p->tomb ? JAVM_ERR_NOT_FOUND : give(s, p->val, p->vlen, val, vlen);
     switch (t) {
     case JAVM_TABLE_BLOBS:
-        return blob_get(s, key, val, vlen);
+        rc = blob_get(s, key, val, vlen);
+        if (rc == JAVM_ERR_NOT_FOUND && s->in_txn && s->home >= 0 && s->heads[s->home].known &&
+            s->heads[s->home].exists) {
+            /* What the transaction read may be gone because its name moved on and gc took the
+             * old state (§3): that is a conflict, not an absence. */
+            rhead now;
+            const rhead *h = &s->heads[s->home];
+            int hrc = head_read(s, h->name, h->len, &now);
+            if (hrc)
+                return hrc;
+            if (now.v0 != h->v0) {
+                char hx[65];
+                hex(hx, key, 32);
+                store_set_errmsg(st, "rados: blob %s is gone and the name moved since it was "
+                                     "read (gc took its old state)", hx);
+                return JAVM_ERR_CONFLICT;
+            }
+        }
+        return rc;
     case JAVM_TABLE_REFCOUNTS:
         return JAVM_ERR_NOT_FOUND; /* none stored (JAVM_STORE_SHARED) */
     case JAVM_TABLE_NAMES: {
