@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Independent commits on RADOS (docs/scale-out.md §7, issue 16): two phases of
-# JAVM_LOAD_SECONDS (30) each, every client a loop of `javm invoke --no-retry` on a counter.
+# Independent commits on RADOS through the CLI (docs/scale-out.md §7; tests/test_rados_load.c is
+# the same with long-lived clients, 30 s per phase): two phases of JAVM_CLI_LOAD_SECONDS (10)
+# each, every client a loop of `javm invoke --no-retry` on a counter (a process, a cluster
+# connection per invocation: a few per second on this machine).
 #   own:    4 clients, each on its own name: every success logged (the counter returned) is
 #           there afterwards (values 1..n, the next invocation returns n + 1), no conflict.
 #   shared: 4 clients on one name: every success is there (the values of all clients are
@@ -14,8 +16,8 @@ if [ -z "${JAVM_TEST_RADOS_CONF:-}" ]; then
   echo "skipped: no test cluster (JAVM_TEST_RADOS_CONF unset)"; exit 77
 fi
 export CEPH_CONF=$JAVM_TEST_RADOS_CONF
-store="rados://javm/load-$$-$(date +%s)"
-secs=${JAVM_LOAD_SECONDS:-30}
+store="rados://javm/cliload-$$-$(date +%s)"
+secs=${JAVM_CLI_LOAD_SECONDS:-10}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
