@@ -519,7 +519,8 @@ static void rados_blobs(const rbench *b, size_t size, int n)
     for (int i = 0; i < n; i++) {
         memcpy(k, &i, sizeof i);
         memcpy(rec + 1, &i, sizeof i);
-        if ((rc = s->vtbl->begin(s)) || (rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, k, 32, rec, size)) ||
+        if ((rc = s->vtbl->begin(s)) ||
+            (rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, k, 32, rec, size)) ||
             (rc = s->vtbl->commit(s)))
             die("blob put", rc, s);
     }
@@ -536,7 +537,8 @@ static void rados_blobs(const rbench *b, size_t size, int n)
             die("blob get: other bytes", JAVM_ERR_STORE_CORRUPT, s);
     }
     double dget = now_s() - t0;
-    printf("rados blob %5zu KiB x %4d  put %7.1f MB/s (%.2f ms each)  get %7.1f MB/s (%.2f ms each)\n",
+    printf("rados blob %5zu KiB x %4d  put %7.1f MB/s (%.2f ms each)  get %7.1f MB/s"
+           " (%.2f ms each)\n",
            size >> 10, n, (double)size * n / dput / 1e6, dput * 1e3 / n,
            (double)size * n / dget / 1e6, dget * 1e3 / n);
     free(rec);
