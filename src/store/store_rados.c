@@ -2474,7 +2474,7 @@ static void r_close(javm_store *st)
 }
 
 static const javm_store_vtbl rados_vtbl = {
-    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close, r_touch, r_collect,
+    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close, r_touch, r_collect, NULL, NULL,
 };
 
 JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)
