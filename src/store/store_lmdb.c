@@ -441,17 +441,41 @@ static int lmdb_read_piece(void *rarg, const uint8_t **p, size_t *n)
     return JAVM_OK;
 }
 
-static int lmdb_consume(store_lmdb *s, const MDB_val *v,
+/* Whether [p, p + n) lies in a shared read-only file mapping: LMDB's map of data.mdb (without
+ * MDB_WRITEMAP), the only such mapping LMDB hands out values from; its dirty pages are heap.
+ * LMDB does not publish the map's address (mdb_env_info gives it only for MDB_FIXEDMAP), so
+ * /proc/self/maps says; read only for values worth releasing. */
+static bool in_file_map(const void *p, size_t n)
+{
+    FILE *fp = fopen("/proc/self/maps", "r");
+    if (!fp)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = false;
+    uintptr_t a = (uintptr_t)p;
+    while (getline(&line, &cap, fp) > 0) {
+        unsigned long lo, hi, off, ino;
+        unsigned maj, mnr;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off, &maj, &mnr, &ino) != 7)
+            continue;
+        if (a >= lo && a < hi) {
+            ok = n <= hi - a && ino != 0 && strcmp(perms, "r--s") == 0;
+            break;
+        }
+    }
+    free(line);
+    fclose(fp);
+    return ok;
+}
+
+static int lmdb_consume(const MDB_val *v,
                         int (*consume)(void *, uint64_t, javm_store_read_fn, void *), void *arg)
 {
-    MDB_envinfo info;
     long page = sysconf(_SC_PAGESIZE);
     lmdb_reader r = { v->mv_data, v->mv_size, v->mv_data, false, page > 0 ? (size_t)page : 4096 };
-    if (mdb_env_info(s->env, &info) == 0) {
-        uintptr_t lo = (uintptr_t)info.me_mapaddr, at = (uintptr_t)v->mv_data;
-        r.in_map = info.me_mapaddr && at >= lo && at - lo <= info.me_mapsize &&
-                   v->mv_size <= info.me_mapsize - (at - lo);
-    }
+    r.in_map = v->mv_size > 2 * LMDB_PIECE && in_file_map(v->mv_data, v->mv_size);
     int rc = consume(arg, v->mv_size, lmdb_read_piece, &r);
     lmdb_release(&r); /* everything given */
     return rc;
@@ -472,7 +496,7 @@ static int lmdb_get_stream(javm_store *base, javm_table t, const uint8_t *key, s
         int mrc = mdb_get(s->wtxn, s->dbi[t], &k, &v);
         if (mrc)
             return mrc == MDB_NOTFOUND ? JAVM_ERR_NOT_FOUND : lmdb_fail(s, mrc, "get", t, key, klen);
-        return lmdb_consume(s, &v, consume, arg);
+        return lmdb_consume(&v, consume, arg);
     }
     int mrc = rtxn_renew(s);
     if (mrc)
@@ -484,7 +508,7 @@ static int lmdb_get_stream(javm_store *base, javm_table t, const uint8_t *key, s
     else if (mrc)
         rc = lmdb_fail(s, mrc, "get", t, key, klen);
     else
-        rc = lmdb_consume(s, &v, consume, arg); /* read in place, under the read txn */
+        rc = lmdb_consume(&v, consume, arg); /* read in place, under the read txn */
     mdb_txn_reset(s->rtxn);
     return rc;
 }
