@@ -3,9 +3,9 @@
  * 64 MiB Data committed and loaded through the store's put_stream / get_stream, with the peak
  * resident set (VmHWM, reset through /proc/self/clear_refs just before the step, in a forked
  * child so that nothing earlier counts) at most 64 MiB x 1.25 above the resident set before
- * the step: a whole-buffer read holds the record beside the cap it decodes (and LMDB's copy
- * of it), a whole-buffer write the record beside LMDB's pages or the chunks in flight, each
- * well past the bound. Also streamed records round-trip byte for byte and a damaged one is
+ * the step (for a commit on RADOS, half a record: see test_64mib_data_rss): a whole-buffer
+ * read holds the record beside the cap it decodes (and LMDB's copy of it), a whole-buffer
+ * write the record beside LMDB's pages or the chunks in flight, each past the bound. Also streamed records round-trip byte for byte and a damaged one is
  * STORE_CORRUPT naming the record (its hash, or the missing chunk on RADOS). Runs on LMDB and,
  * as test_blob_rss_rados, on RADOS (tests/support/test_store.h). The RSS bound is checked only
  * in optimised builds without sanitizers (ASan's allocator changes RSS); the content checks
@@ -179,8 +179,6 @@ static void child_load(const char *loc, measure *m, int fd)
     CHECK(base > 0);
     const javm_cap *c = javm_cache_get_hash(f.cache, &load_hash);
     long peak = status_kib("VmHWM");
-    if (getenv("RSS_DEBUG"))
-        fprintf(stderr, "anon %ld file %ld\n", status_kib("RssAnon"), status_kib("RssFile"));
     CHECK(c != NULL);
     CHECK(data_is(c, BIG, 7));
     m->base_mib = (double)base / 1024.0;
@@ -190,9 +188,10 @@ static void child_load(const char *loc, measure *m, int fd)
     report(fd, m);
 }
 
-static void check_bound(const char *what, const measure *m)
+/* bound: MiB the step may add to RSS. */
+static void check_bound(const char *what, const measure *m, double bound)
 {
-    double over = m->peak_mib - m->base_mib, bound = 64.0 * 1.25;
+    double over = m->peak_mib - m->base_mib;
     printf("%s %s: RSS %.1f MiB before, peak %.1f MiB: +%.1f MiB (bound +%.0f MiB%s)\n",
            tstore_kind_name(), what, m->base_mib, m->peak_mib, over, bound,
            RSS_BOUND_CHECKED ? "" : ", not checked in this build");
@@ -206,11 +205,14 @@ static void test_64mib_data_rss(void **state)
     (void)state;
     char loc[TSTORE_LOC];
     tstore_make(loc);
+    /* The commit may add one copy of the record on LMDB (its own dirty pages, written at
+     * commit: docs/store.md), so the same 64 MiB x 1.25; on RADOS only the chunks in flight
+     * (at most 6 x 4 MiB), so half a record: the record built whole (+64 MiB) fails both. */
     measure put = in_child(child_put, loc);
-    check_bound("put (commit)", &put);
+    check_bound("put (commit)", &put, tstore_is_rados() ? 64.0 * 0.5 : 64.0 * 1.25);
     load_hash = put.h;
     measure load = in_child(child_load, loc);
-    check_bound("load", &load);
+    check_bound("load", &load, 64.0 * 1.25);
     tstore_remove(loc);
 }
 

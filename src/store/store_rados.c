@@ -1248,7 +1248,7 @@ static int sr_one(void *rarg, const uint8_t **p, size_t *n)
 }
 
 #define STREAM_WRITES 4 /* chunk writes in flight */
-#define STREAM_READS 2  /* chunk reads in flight ahead of the one being consumed */
+#define STREAM_READS 1  /* chunk reads in flight ahead of the one being consumed */
 
 /* A chunked blob being written: chunk 0 (for b.<h>, written last) kept in first, the chunk
  * being filled in fill; a full chunk k >= 1 is sent at once (librados copies it into its op)
