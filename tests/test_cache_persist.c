@@ -383,7 +383,7 @@ static void fl_close(javm_store *s)
     free(f);
 }
 static const javm_store_vtbl flaky_vtbl = { fl_get, fl_begin, fl_put, fl_del,
-                                            fl_commit, fl_abort, fl_scan, fl_close, NULL, NULL };
+                                            fl_commit, fl_abort, fl_scan, fl_close, NULL, NULL, NULL, NULL };
 
 static void test_journal_commit_failure(void **state)
 {

@@ -2,8 +2,10 @@
  * tests/test_cap_codec.c — canonical encodings (caps.md §11.1): round trips for every kind, and
  * every decoder error path of §11.3: truncation at each offset, oversized counts, bad
  * size_log, unsorted or duplicate slots, non-canonical values, trailing bytes, bad kind, and
- * the JCAP file's magic and version. */
+ * the JCAP file's magic and version; the streaming decoder (cap_decode_stream, used by stores
+ * with get_stream) decides exactly as javm_cap_decode however the input is cut. */
 #include "cap_fixtures.h"
+#include "cap/cap.h" /* cap_decode_stream */
 
 static javm_cap *sample_image(void)
 {
@@ -156,6 +158,125 @@ static void test_truncation_and_trailing(void **state)
         assert_int_equal(javm_cap_decode((uint8_t)c->kind, q, l + 1, &d, &err), JAVM_ERR_TRAILING);
         assert_int_equal(err.offset, l);
         free(q);
+        javm_free(e);
+        javm_cap_free(c);
+    }
+}
+
+/* A source handing out an input in pieces of `step` bytes, each an exact-size heap copy (ASan
+ * sees any read past a piece); fail_at >= 0: that piece fails with JAVM_ERR_STORE instead. */
+typedef struct pieces {
+    const uint8_t *in;
+    size_t len, at, step;
+    long fail_at, given;
+    uint8_t *cur;
+} pieces;
+
+static int next_piece(void *arg, const uint8_t **p, size_t *n)
+{
+    pieces *ps = arg;
+    free(ps->cur);
+    ps->cur = NULL;
+    if (ps->fail_at >= 0 && ps->given == ps->fail_at)
+        return JAVM_ERR_STORE;
+    size_t k = ps->len - ps->at < ps->step ? ps->len - ps->at : ps->step;
+    *n = k;
+    *p = NULL;
+    if (k) {
+        ps->cur = malloc(k);
+        memcpy(ps->cur, ps->in + ps->at, k);
+        *p = ps->cur;
+        ps->at += k;
+        ps->given++;
+    }
+    return JAVM_OK;
+}
+
+/* Decodes in[0..len) whole and streamed in pieces of step bytes: the same status, reason and
+ * offset, or the same cap. */
+static void same_both_ways(uint8_t kind, const uint8_t *in, size_t len, size_t step)
+{
+    javm_cap *a = NULL, *b = NULL;
+    javm_decode_err ea, eb;
+    memset(&ea, 0, sizeof ea);
+    memset(&eb, 0, sizeof eb);
+    int ra = javm_cap_decode(kind, in, len, &a, &ea);
+    pieces ps = { in, len, 0, step, -1, 0, NULL };
+    bool src_failed = true;
+    int rb = cap_decode_stream(kind, len, NULL, 0, next_piece, &ps, NULL, &b, &eb, &src_failed);
+    free(ps.cur);
+    assert_int_equal(ra, rb);
+    assert_false(src_failed);
+    if (ra) {
+        assert_null(b);
+        assert_int_equal(ea.reason, eb.reason);
+        assert_int_equal(ea.offset, eb.offset);
+        return;
+    }
+    uint8_t *e1, *e2;
+    size_t l1, l2;
+    assert_int_equal(javm_cap_encode(a, &e1, &l1), JAVM_OK);
+    assert_int_equal(javm_cap_encode(b, &e2, &l2), JAVM_OK);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(e1, e2, l1);
+    javm_free(e1);
+    javm_free(e2);
+    javm_cap_free(a);
+    javm_cap_free(b);
+}
+
+static void test_stream_decode_matches(void **state)
+{
+    (void)state;
+    static const size_t steps[] = { 1, 3, 4097 };
+    for (int i = 0; i < N_SAMPLES; i++) {
+        javm_cap *c = sample(i);
+        uint8_t *e;
+        size_t l;
+        assert_int_equal(javm_cap_encode(c, &e, &l), JAVM_OK);
+        uint8_t kind = (uint8_t)c->kind;
+        for (size_t s = 0; s < 3; s++) {
+            same_both_ways(kind, e, l, steps[s]);
+            for (size_t cut = 0; cut < l; cut += cut < 64 ? 1 : 61)
+                same_both_ways(kind, e, cut, steps[s]); /* truncated */
+            for (size_t at = 0; at < l; at += at < 300 ? 1 : 97) {
+                e[at] ^= 0xff; /* damaged */
+                same_both_ways(kind, e, l, steps[s]);
+                e[at] ^= 0xff;
+            }
+        }
+        /* the body hashed as it streams is the body's hash */
+        crypto_generichash_state st;
+        javm_hash want, got;
+        javm_blake2b(e, l, &want);
+        crypto_generichash_init(&st, NULL, 0, 32);
+        pieces ps = { e, l, 1, 5, -1, 0, NULL };
+        javm_cap *d = NULL;
+        bool src_failed = true;
+        assert_int_equal(cap_decode_stream(kind, l, e, l ? 1 : 0, next_piece, &ps, &st, &d, NULL,
+                                           &src_failed), JAVM_OK);
+        free(ps.cur);
+        crypto_generichash_final(&st, got.b, 32);
+        assert_hash_equal(want, got);
+        javm_cap_free(d);
+        d = NULL;
+        /* a source that fails is the source's status, not a decode failure; one that ends
+         * early is TRUNCATED at the offset it ended */
+        if (l > 8) {
+            pieces bad = { e, l, 0, 4, 1, 0, NULL };
+            javm_decode_err err;
+            assert_int_equal(cap_decode_stream(kind, l, NULL, 0, next_piece, &bad, NULL, &d, &err,
+                                               &src_failed), JAVM_ERR_STORE);
+            free(bad.cur);
+            assert_true(src_failed);
+            assert_null(d);
+            pieces shortp = { e, l - 3, 0, 4, -1, 0, NULL };
+            assert_int_equal(cap_decode_stream(kind, l, NULL, 0, next_piece, &shortp, NULL, &d,
+                                               &err, &src_failed), JAVM_ERR_TRUNCATED);
+            free(shortp.cur);
+            assert_false(src_failed);
+            assert_null(d);
+        }
         javm_free(e);
         javm_cap_free(c);
     }
@@ -416,6 +537,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_truncation_and_trailing),
+        cmocka_unit_test(test_stream_decode_matches),
         cmocka_unit_test(test_oversized),
         cmocka_unit_test(test_cnode_errors),
         cmocka_unit_test(test_data_errors),

@@ -314,6 +314,10 @@ typedef struct javm_store_collect javm_store_collect; /* below the vtbl */
 typedef int (*javm_store_scan_fn)(void *arg, const uint8_t *key, size_t klen,
                                   const uint8_t *val, size_t vlen);
 
+/* The pieces of a streamed record (vtbl put_stream / get_stream). */
+typedef int (*javm_store_write_fn)(void *warg, const uint8_t *p, size_t n);
+typedef int (*javm_store_read_fn)(void *rarg, const uint8_t **p, size_t *n);
+
 /* A byte-string key/value store with six tables and one write transaction at a time, whose
  * reads see its own writes (an LMDB environment with six named databases fits unchanged).
  * Every function returns JAVM_OK or a negative status; no store-specific code leaks through
@@ -350,6 +354,34 @@ typedef struct javm_store_vtbl {
      * own garbage collection, for a JAVM_STORE_SHARED store; called by javm_gc outside any
      * transaction. */
     int (*collect)(javm_store *s, const javm_store_collect *how);
+    /* put_stream and get_stream come last so that a vtbl written before them (by position or
+     * by name) still compiles, its missing members NULL; a binary built against the older,
+     * shorter struct must be rebuilt. docs/store.md "Streamed blobs" says what each backend
+     * holds in memory meanwhile.
+     *
+     * Optional (NULL: the cache uses put): put of a record of exactly len bytes whose bytes the
+     * caller produces piece by piece, so the store never needs them in one caller buffer.
+     * The store calls produce(arg, write, warg) once (again only if it must start the record
+     * over: RADOS when gc removed the blob between its create and the touch); produce calls
+     * write(warg, p, n) for consecutive pieces (p borrowed for the call; the pieces' lengths
+     * add up to len) and returns JAVM_OK or a status, which put_stream returns (a write that
+     * fails returns its status, which produce passes on). Pieces past len, or fewer bytes
+     * than len, are JAVM_ERR_INVALID_ARG; on any failure nothing becomes readable under key
+     * (LMDB poisons the transaction as after a failed put; RADOS may leave chunks for its gc).
+     * Same transaction rules as put. */
+    int (*put_stream)(javm_store *s, javm_table t, const uint8_t *key, size_t klen, uint64_t len,
+                      int (*produce)(void *arg, javm_store_write_fn write, void *warg), void *arg);
+    /* Optional (NULL: the cache uses get): get of a record handed over piece by piece. The
+     * store calls consume(arg, len, read, rarg) once with the record's length; each call of
+     * read(rarg, &p, &n) gives the next piece (n >= 1, p borrowed until the next read or the
+     * end of get_stream), then n = 0 once len bytes were given; read's other statuses are the
+     * store's failures (a missing chunk is JAVM_ERR_STORE_CORRUPT). consume's status is
+     * returned (consume may stop early). JAVM_ERR_NOT_FOUND (consume not called) when absent.
+     * Reads as get does (through the open write transaction if there is one); consume must
+     * not call the store (LMDB holds a read transaction open, RADOS reads in flight). */
+    int (*get_stream)(javm_store *s, javm_table t, const uint8_t *key, size_t klen,
+                      int (*consume)(void *arg, uint64_t len, javm_store_read_fn read, void *rarg),
+                      void *arg);
 } javm_store_vtbl;
 
 /* Called by javm_store_collect's edges for each hash a record refers to; non-zero stops. */

@@ -11,9 +11,33 @@
 
 static const uint8_t key_generation[] = "generation";
 
-/* Writes blob e's record (kind byte then body, the encoder of the hash). */
+/* The record of a cap, encoded piece by piece into the store's put_stream. */
+static int produce_record(void *arg, javm_store_write_fn write, void *warg)
+{
+    const javm_cap *cap = arg;
+    cap_sink sink = { .write = write, .warg = warg };
+    cap_sink_u8(&sink, (uint8_t)cap->kind);
+    int rc = cap_encode_body(cap, &sink);
+    if (rc == JAVM_OK)
+        rc = cap_sink_flush(&sink);
+    free(sink.buf);
+    return rc;
+}
+
+/* Writes blob e's record (kind byte then body, the encoder of the hash): streamed when the
+ * store can take it so (its length counted by a first pass of the encoder), so the record is
+ * never built whole beside the cap; else in one buffer. */
 static int put_record(javm_store *s, const cache_entry *e)
 {
+    if (s->vtbl->put_stream) {
+        cap_sink count = { .count_only = true };
+        cap_sink_u8(&count, (uint8_t)e->cap->kind);
+        int rc = cap_encode_body(e->cap, &count);
+        if (rc == JAVM_OK)
+            rc = s->vtbl->put_stream(s, JAVM_TABLE_BLOBS, e->hash.b, 32, count.len,
+                                     produce_record, (void *)e->cap);
+        return rc;
+    }
     cap_sink sink = { 0 };
     cap_sink_u8(&sink, (uint8_t)e->cap->kind);
     int rc = cap_encode_body(e->cap, &sink);

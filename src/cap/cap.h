@@ -35,8 +35,17 @@ typedef struct cap_sink {
     size_t len;
     size_t cap;
     crypto_generichash_state *hs; /* non-NULL: hash instead of buffering */
+    /* non-NULL: pass the bytes on (in pieces of up to CAP_SINK_PIECE, buf staging the small
+     * ones; cap_sink_flush writes the rest); a non-zero return becomes status */
+    int (*write)(void *warg, const uint8_t *p, size_t n);
+    void *warg;
+    bool count_only; /* only len grows (the length of an encoding, nothing stored) */
     int status;
 } cap_sink;
+
+#define CAP_SINK_PIECE ((size_t)1 << 16)
+/* Writes what a write-mode sink still stages; returns status. */
+int cap_sink_flush(cap_sink *s);
 
 void cap_sink_bytes(cap_sink *s, const void *p, size_t n);
 void cap_sink_u8(cap_sink *s, uint8_t v);
@@ -44,6 +53,18 @@ void cap_sink_u32(cap_sink *s, uint32_t v);
 void cap_sink_u64(cap_sink *s, uint64_t v);
 /* Encodes the body of §11.1 after checking the cap's intrinsic canonical form. */
 int cap_encode_body(const javm_cap *cap, cap_sink *s);
+
+/* The next piece of a record being decoded (n = 0: no more); a non-zero status is the
+ * source's failure. */
+typedef int (*cap_source_fn)(void *arg, const uint8_t **p, size_t *n);
+/* javm_cap_decode of a body of len bytes that arrives in pieces: first[0..first_n) then what
+ * src gives, read as it comes (only the decoded cap is built, never the body whole). With hs
+ * every body byte is fed to it (hs initialised by the caller). On failure *src_failed says
+ * whether the status is the source's own (then it is returned unchanged) rather than a
+ * decode failure of the bytes. Same hostile-input guarantees as javm_cap_decode. */
+int cap_decode_stream(uint8_t kind, size_t len, const uint8_t *first, size_t first_n,
+                      cap_source_fn src, void *src_arg, crypto_generichash_state *hs,
+                      javm_cap **out, javm_decode_err *err, bool *src_failed);
 
 /* Edges in encoding order (Instance: image, root, overlays; CNode: slots; Image: pinned then
  * initial). A non-zero fn result stops the walk and is returned. */

@@ -17,6 +17,26 @@ void cap_sink_bytes(cap_sink *s, const void *p, size_t n)
         crypto_generichash_update(s->hs, p, n);
         return;
     }
+    if (s->count_only) {
+        s->len += n;
+        return;
+    }
+    if (s->write) {
+        if (n > CAP_SINK_PIECE - s->len && cap_sink_flush(s))
+            return;
+        if (n >= CAP_SINK_PIECE) {
+            s->status = s->write(s->warg, p, n);
+            return;
+        }
+        if (!s->buf && !(s->buf = malloc(CAP_SINK_PIECE))) {
+            s->status = CAP_ERR(JAVM_ERR_ALLOC);
+            return;
+        }
+        s->cap = CAP_SINK_PIECE;
+        memcpy(s->buf + s->len, p, n);
+        s->len += n;
+        return;
+    }
     if (n > s->cap - s->len) {
         size_t want = s->cap ? s->cap : 64;
         while (want - s->len < n) {
@@ -36,6 +56,15 @@ void cap_sink_bytes(cap_sink *s, const void *p, size_t n)
     }
     memcpy(s->buf + s->len, p, n);
     s->len += n;
+}
+
+int cap_sink_flush(cap_sink *s)
+{
+    if (s->write && !s->status && s->len) {
+        s->status = s->write(s->warg, s->buf, s->len);
+        s->len = 0;
+    }
+    return s->status;
 }
 
 void cap_sink_u8(cap_sink *s, uint8_t v)
@@ -208,14 +237,23 @@ int javm_cap_export(const javm_cap *c, uint8_t **out, size_t *len)
 
 /* ---- decoder --------------------------------------------------------------------------- */
 
-/* A bounded reader: every read checks the remaining length; the first failure records its
- * reason and offset and every later read fails too. */
+/* A bounded reader over a record of len bytes, given whole (javm_cap_decode) or in pieces
+ * pulled from a source (cap_decode_stream): every read checks the remaining length against
+ * len before it is made, and copies across piece boundaries, so no read depends on how the
+ * record was cut. The first failure records its reason and offset and every later read
+ * fails too; a failure of the source itself is kept as it is (src_failed). */
 typedef struct reader {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
+    const uint8_t *p; /* the current piece */
+    size_t n;         /* its length (at most what is left of len) */
+    size_t pos;       /* bytes of it consumed */
+    size_t len;       /* the whole record */
+    size_t off;       /* bytes of the record consumed */
+    cap_source_fn src;
+    void *src_arg;
+    crypto_generichash_state *hs; /* non-NULL: every byte of the record goes through it */
     int err;
     size_t err_off;
+    bool src_failed;
 } reader;
 
 static int fail(reader *r, int reason, size_t off)
@@ -238,37 +276,72 @@ static bool need(reader *r, size_t n)
     return true;
 }
 
+/* Takes the next piece of the record from the source, cut to what is left of len (a source
+ * that gives more is not read further; one that ends early is TRUNCATED). */
+static bool refill(reader *r)
+{
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    int rc = r->src ? r->src(r->src_arg, &p, &n) : JAVM_OK;
+    if (rc) {
+        r->src_failed = true;
+        fail(r, rc, r->off);
+        return false;
+    }
+    if (n == 0 || !p) {
+        fail(r, CAP_ERR(JAVM_ERR_TRUNCATED), r->off);
+        return false;
+    }
+    if (n > r->len - r->off)
+        n = r->len - r->off;
+    if (r->hs)
+        crypto_generichash_update(r->hs, p, n);
+    r->p = p;
+    r->n = n;
+    r->pos = 0;
+    return true;
+}
+
+/* Copies the next k bytes of the record to dst (after need(k)). */
+static bool rd_copy(reader *r, void *dst, size_t k)
+{
+    if (!need(r, k))
+        return false;
+    uint8_t *d = dst;
+    while (k) {
+        if (r->pos == r->n && !refill(r))
+            return false;
+        size_t m = r->n - r->pos < k ? r->n - r->pos : k;
+        memcpy(d, r->p + r->pos, m);
+        d += m;
+        r->pos += m;
+        r->off += m;
+        k -= m;
+    }
+    return true;
+}
+
 static uint8_t rd_u8(reader *r)
 {
-    if (!need(r, 1))
-        return 0;
-    return r->p[r->off++];
+    uint8_t b = 0;
+    return rd_copy(r, &b, 1) ? b : 0;
 }
 
 static uint32_t rd_u32(reader *r)
 {
-    if (!need(r, 4))
-        return 0;
-    uint32_t v = cap_get_u32(r->p + r->off);
-    r->off += 4;
-    return v;
+    uint8_t b[4];
+    return rd_copy(r, b, 4) ? cap_get_u32(b) : 0;
 }
 
 static uint64_t rd_u64(reader *r)
 {
-    if (!need(r, 8))
-        return 0;
-    uint64_t v = cap_get_u64(r->p + r->off);
-    r->off += 8;
-    return v;
+    uint8_t b[8];
+    return rd_copy(r, b, 8) ? cap_get_u64(b) : 0;
 }
 
 static void rd_hash(reader *r, javm_hash *h)
 {
-    if (!need(r, 32))
-        return;
-    memcpy(h->b, r->p + r->off, 32);
-    r->off += 32;
+    rd_copy(r, h->b, 32);
 }
 
 /* A count of elements of at least `min_size` bytes each must fit in what is left, checked
@@ -302,10 +375,8 @@ static void *rd_blob(reader *r, uint32_t *n_out)
     if (!count_fits(r, n, 1, at))
         return NULL;
     uint8_t *b = rd_alloc(r, n, 1);
-    if (b) {
-        memcpy(b, r->p + r->off, n);
-        r->off += n;
-    }
+    if (b)
+        rd_copy(r, b, n);
     *n_out = r->err ? 0 : n;
     return b;
 }
@@ -435,9 +506,8 @@ static void decode_data(reader *r, javm_data *d)
         d->bytes = rd_alloc(r, d->size, 1);
         if (r->err)
             return;
-        if (d->size)
-            memcpy(d->bytes, r->p + r->off, (size_t)d->size);
-        r->off += (size_t)d->size;
+        if (d->size && !rd_copy(r, d->bytes, (size_t)d->size))
+            return;
         if (d->size && d->bytes[d->size - 1] == 0)
             fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), r->off - 1);
         return;
@@ -470,7 +540,15 @@ static void decode_data(reader *r, javm_data *d)
         } else if (st == JAVM_PAGE_LOADED) {
             if (!need(r, JAVM_PAGE_SIZE))
                 break;
-            const uint8_t *b = r->p + r->off;
+            uint8_t *b = cap_page_alloc();
+            if (!b) {
+                fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
+                break;
+            }
+            if (!rd_copy(r, b, JAVM_PAGE_SIZE)) {
+                cap_page_unref(b);
+                break;
+            }
             bool ok;
             if (last) {
                 size_t in = (size_t)((d->size - 1) % JAVM_PAGE_SIZE);
@@ -479,16 +557,11 @@ static void decode_data(reader *r, javm_data *d)
                 ok = !cap_all_zero(b, JAVM_PAGE_SIZE);
             }
             if (!ok) {
+                cap_page_unref(b);
                 fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
                 break;
             }
-            p->bytes = cap_page_alloc();
-            if (!p->bytes) {
-                fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
-                break;
-            }
-            memcpy(p->bytes, b, JAVM_PAGE_SIZE);
-            r->off += JAVM_PAGE_SIZE;
+            p->bytes = b;
             p->state = JAVM_PAGE_LOADED;
             javm_blake2b(p->bytes, JAVM_PAGE_SIZE, &p->hash);
         } else if (st == JAVM_PAGE_MISSING) {
@@ -561,47 +634,65 @@ static void decode_instance(reader *r, javm_instance *in)
     in->mem_size = rd_u32(r);
 }
 
-int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **out,
-                    javm_decode_err *err)
+static int decode(reader *r, uint8_t kind, javm_cap **out, javm_decode_err *err)
 {
-    reader r = { body, len, 0, 0, 0 };
     javm_cap *c = NULL;
     if (kind != JAVM_KIND_INSTANCE && kind != JAVM_KIND_IMAGE && kind != JAVM_KIND_DATA &&
         kind != JAVM_KIND_CNODE && kind != JAVM_KIND_TYPE) {
-        fail(&r, CAP_ERR(JAVM_ERR_BAD_KIND), 0);
+        fail(r, CAP_ERR(JAVM_ERR_BAD_KIND), 0);
         goto done;
     }
-    if (kind == JAVM_KIND_IMAGE && len > JAVM_MAX_IMAGE_SIZE) {
-        fail(&r, CAP_ERR(JAVM_ERR_LIMIT), 0);
+    if (kind == JAVM_KIND_IMAGE && r->len > JAVM_MAX_IMAGE_SIZE) {
+        fail(r, CAP_ERR(JAVM_ERR_LIMIT), 0);
         goto done;
     }
     c = calloc(1, sizeof *c);
     if (!c) {
-        fail(&r, CAP_ERR(JAVM_ERR_ALLOC), 0);
+        fail(r, CAP_ERR(JAVM_ERR_ALLOC), 0);
         goto done;
     }
     c->kind = (javm_kind)kind;
     switch (c->kind) {
-    case JAVM_KIND_INSTANCE: decode_instance(&r, &c->instance); break;
-    case JAVM_KIND_IMAGE: decode_image(&r, &c->image); break;
-    case JAVM_KIND_DATA: decode_data(&r, &c->data); break;
-    case JAVM_KIND_CNODE: decode_cnode(&r, &c->cnode); break;
-    case JAVM_KIND_TYPE: rd_hash(&r, &c->type.image_hash_chain); break;
+    case JAVM_KIND_INSTANCE: decode_instance(r, &c->instance); break;
+    case JAVM_KIND_IMAGE: decode_image(r, &c->image); break;
+    case JAVM_KIND_DATA: decode_data(r, &c->data); break;
+    case JAVM_KIND_CNODE: decode_cnode(r, &c->cnode); break;
+    case JAVM_KIND_TYPE: rd_hash(r, &c->type.image_hash_chain); break;
     }
-    if (!r.err && r.off != r.len)
-        fail(&r, CAP_ERR(JAVM_ERR_TRAILING), r.off);
+    if (!r->err && r->off != r->len)
+        fail(r, CAP_ERR(JAVM_ERR_TRAILING), r->off);
 done:
-    if (r.err) {
+    if (r->err) {
         javm_cap_free(c);
         if (err) {
             memset(err, 0, sizeof *err);
-            err->reason = r.err;
-            err->offset = r.err_off;
+            err->reason = r->err;
+            err->offset = r->err_off;
         }
-        return r.err;
+        return r->err;
     }
     *out = c;
     return JAVM_OK;
+}
+
+int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **out,
+                    javm_decode_err *err)
+{
+    reader r = { .p = body, .n = len, .len = len };
+    return decode(&r, kind, out, err);
+}
+
+int cap_decode_stream(uint8_t kind, size_t len, const uint8_t *first, size_t first_n,
+                      cap_source_fn src, void *src_arg, crypto_generichash_state *hs,
+                      javm_cap **out, javm_decode_err *err, bool *src_failed)
+{
+    reader r = { .p = first, .n = first_n < len ? first_n : len, .len = len, .src = src,
+                 .src_arg = src_arg, .hs = hs };
+    if (hs && r.n)
+        crypto_generichash_update(hs, first, r.n);
+    int rc = decode(&r, kind, out, err);
+    *src_failed = r.src_failed;
+    return rc;
 }
 
 int javm_cap_parse_export(const uint8_t *file, size_t len, javm_cap **out, javm_decode_err *err)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -353,8 +354,168 @@ static void lmdb_close(javm_store *base)
     free(s);
 }
 
+/* ---- streamed records (docs/store.md "Streamed blobs") ---------------------------------- */
+
+typedef struct lmdb_writer {
+    uint8_t *dst; /* the reserved value, filled in order */
+    size_t left;
+} lmdb_writer;
+
+static int lmdb_write_piece(void *warg, const uint8_t *p, size_t n)
+{
+    lmdb_writer *w = warg;
+    if (n > w->left)
+        return JAVM_ERR_INVALID_ARG;
+    memcpy(w->dst, p, n);
+    w->dst += n;
+    w->left -= n;
+    return JAVM_OK;
+}
+
+/* MDB_RESERVE: LMDB makes room for the value in the transaction's pages and the producer
+ * writes straight into it, so no caller buffer holds the record. A failure leaves a partly
+ * written value, so the transaction is ended (poisoned) as after a failed put. */
+static int lmdb_put_stream(javm_store *base, javm_table t, const uint8_t *key, size_t klen,
+                           uint64_t len, int (*produce)(void *, javm_store_write_fn, void *),
+                           void *arg)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if (s->wfail)
+        return s->wfail;
+    if (!s->wtxn || !key_ok(t, klen) || len > SIZE_MAX)
+        return JAVM_ERR_INVALID_ARG;
+    arena_reset(s);
+    MDB_val k = { klen, (void *)key }, v = { (size_t)len, NULL };
+    int mrc = mdb_put(s->wtxn, s->dbi[t], &k, &v, MDB_RESERVE);
+    if (mrc)
+        return poison(s, lmdb_fail(s, mrc, "put", t, key, klen));
+    lmdb_writer w = { v.mv_data, (size_t)len };
+    int rc = produce(arg, lmdb_write_piece, &w);
+    if (rc == JAVM_OK && w.left)
+        rc = JAVM_ERR_INVALID_ARG;
+    if (rc) {
+        char what[96];
+        store_describe_key(what, sizeof what, t, key, klen);
+        store_set_errmsg(base, "lmdb put_stream %s: the record was not written whole (%s); the "
+                         "transaction is aborted", what, javm_strerror(rc));
+        return poison(s, rc);
+    }
+    return JAVM_OK;
+}
+
+/* Pieces of a value read in place. A piece of the memory map that has been consumed is given
+ * back (MADV_DONTNEED on its whole pages: the next touch maps it again from the page cache),
+ * so reading a large value does not leave it in this process's resident set. Values written
+ * by the open transaction live in LMDB's heap pages, which are never advised. */
+#define LMDB_PIECE ((size_t)1 << 20)
+
+typedef struct lmdb_reader {
+    const uint8_t *p;    /* next byte to give */
+    size_t left;
+    const uint8_t *kept; /* start of the given bytes not yet released */
+    bool in_map;
+    size_t page;
+} lmdb_reader;
+
+static void lmdb_release(lmdb_reader *r)
+{
+    if (!r->in_map)
+        return;
+    uintptr_t lo = ((uintptr_t)r->kept + r->page - 1) & ~(uintptr_t)(r->page - 1);
+    uintptr_t hi = (uintptr_t)r->p & ~(uintptr_t)(r->page - 1);
+    if (hi > lo) {
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: a failure only costs RSS */
+        r->kept = (const uint8_t *)hi;
+    }
+}
+
+static int lmdb_read_piece(void *rarg, const uint8_t **p, size_t *n)
+{
+    lmdb_reader *r = rarg;
+    lmdb_release(r);
+    size_t k = r->left < LMDB_PIECE ? r->left : LMDB_PIECE;
+    *p = r->p;
+    *n = k;
+    r->p += k;
+    r->left -= k;
+    return JAVM_OK;
+}
+
+/* Whether [p, p + n) lies in a shared read-only file mapping: LMDB's map of data.mdb (without
+ * MDB_WRITEMAP), the only such mapping LMDB hands out values from; its dirty pages are heap.
+ * LMDB does not publish the map's address (mdb_env_info gives it only for MDB_FIXEDMAP), so
+ * /proc/self/maps says; read only for values worth releasing. */
+static bool in_file_map(const void *p, size_t n)
+{
+    FILE *fp = fopen("/proc/self/maps", "r");
+    if (!fp)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = false;
+    uintptr_t a = (uintptr_t)p;
+    while (getline(&line, &cap, fp) > 0) {
+        unsigned long lo, hi, off, ino;
+        unsigned maj, mnr;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off, &maj, &mnr, &ino) != 7)
+            continue;
+        if (a >= lo && a < hi) {
+            ok = n <= hi - a && ino != 0 && strcmp(perms, "r--s") == 0;
+            break;
+        }
+    }
+    free(line);
+    fclose(fp);
+    return ok;
+}
+
+static int lmdb_consume(const MDB_val *v,
+                        int (*consume)(void *, uint64_t, javm_store_read_fn, void *), void *arg)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    lmdb_reader r = { v->mv_data, v->mv_size, v->mv_data, false, page > 0 ? (size_t)page : 4096 };
+    r.in_map = v->mv_size > 2 * LMDB_PIECE && in_file_map(v->mv_data, v->mv_size);
+    int rc = consume(arg, v->mv_size, lmdb_read_piece, &r);
+    lmdb_release(&r); /* everything given */
+    return rc;
+}
+
+static int lmdb_get_stream(javm_store *base, javm_table t, const uint8_t *key, size_t klen,
+                           int (*consume)(void *, uint64_t, javm_store_read_fn, void *), void *arg)
+{
+    store_lmdb *s = (store_lmdb *)base;
+    if ((unsigned)t >= JAVM_TABLE_COUNT)
+        return JAVM_ERR_INVALID_ARG;
+    if (!key_ok(t, klen))
+        return JAVM_ERR_NOT_FOUND;
+    if (s->wfail)
+        return s->wfail;
+    MDB_val k = { klen, (void *)key }, v;
+    if (s->wtxn) {
+        int mrc = mdb_get(s->wtxn, s->dbi[t], &k, &v);
+        if (mrc)
+            return mrc == MDB_NOTFOUND ? JAVM_ERR_NOT_FOUND : lmdb_fail(s, mrc, "get", t, key, klen);
+        return lmdb_consume(&v, consume, arg);
+    }
+    int mrc = rtxn_renew(s);
+    if (mrc)
+        return lmdb_fail(s, mrc, "read txn", t, key, klen);
+    mrc = mdb_get(s->rtxn, s->dbi[t], &k, &v);
+    int rc;
+    if (mrc == MDB_NOTFOUND)
+        rc = JAVM_ERR_NOT_FOUND;
+    else if (mrc)
+        rc = lmdb_fail(s, mrc, "get", t, key, klen);
+    else
+        rc = lmdb_consume(&v, consume, arg); /* read in place, under the read txn */
+    mdb_txn_reset(s->rtxn);
+    return rc;
+}
+
 static const javm_store_vtbl store_lmdb_vtbl = {
     lmdb_get, lmdb_begin, lmdb_put, lmdb_del, lmdb_commit, lmdb_abort, lmdb_scan, lmdb_close, NULL, NULL,
+    lmdb_put_stream, lmdb_get_stream,
 };
 
 /* ==== open ================================================================================= */

@@ -292,7 +292,7 @@ static void mem_close(javm_store *s)
 }
 
 static const javm_store_vtbl store_mem_vtbl = {
-    mem_get, mem_begin, mem_put, mem_del, mem_commit, mem_abort, mem_scan, mem_close, NULL, NULL,
+    mem_get, mem_begin, mem_put, mem_del, mem_commit, mem_abort, mem_scan, mem_close, NULL, NULL, NULL, NULL,
 };
 
 int javm_store_mem_new(javm_store **out)

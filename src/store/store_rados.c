@@ -739,9 +739,11 @@ static int xattr_u64(store_rados *s, const char *oid, const char *name, uint64_t
     return JAVM_OK;
 }
 
-static int blob_get(store_rados *s, const uint8_t *h, const uint8_t **val, size_t *vlen)
+/* Where blob h's record is: its length and, for a chunked one (total > CHUNK), the nonce of
+ * its chunks. JAVM_ERR_NOT_FOUND when b.<h> does not exist. */
+static int blob_layout(store_rados *s, const uint8_t *h, char oid[80], uint64_t *total_out,
+                       uint64_t *nonce_out)
 {
-    char oid[80];
     blob_oid(oid, h);
     uint64_t size = 0;
     time_t mtime;
@@ -770,24 +772,48 @@ static int blob_get(store_rados *s, const uint8_t *h, const uint8_t **val, size_
         store_set_errmsg(&s->base, "rados %s: %" PRIu64 " bytes, more than a chunk", oid, size);
         return JAVM_ERR_STORE_CORRUPT;
     }
+    *total_out = total;
+    *nonce_out = nonce;
+    return JAVM_OK;
+}
+
+/* The status of a chunk read of len bytes that returned rrc (a missing or short chunk of a
+ * present b.<h> is corruption, naming the chunk). */
+static int chunk_status(store_rados *s, const char *coid, const char *oid, int rrc, size_t len)
+{
+    if (rrc == -ENOENT || (rrc >= 0 && (size_t)rrc != len)) {
+        store_set_errmsg(&s->base, "rados %s: %s of blob %s", coid,
+                         rrc == -ENOENT ? "missing chunk" : "short chunk", oid + 2);
+        return JAVM_ERR_STORE_CORRUPT;
+    }
+    return rrc < 0 ? rfail(s, rrc, "read", coid) : JAVM_OK;
+}
+
+static void piece_oid(char coid[120], const char *oid, const uint8_t *h, uint64_t nonce, uint64_t k)
+{
+    if (k)
+        chunk_oid(coid, h, nonce, k);
+    else
+        snprintf(coid, 120, "%s", oid);
+}
+
+static int blob_get(store_rados *s, const uint8_t *h, const uint8_t **val, size_t *vlen)
+{
+    char oid[80];
+    uint64_t total = 0, nonce = 0;
+    int rrc, rc = blob_layout(s, h, oid, &total, &nonce);
+    if (rc)
+        return rc;
     uint8_t *b = copy_new(s, (size_t)total);
     if (!b)
         return JAVM_ERR_ALLOC;
     for (uint64_t off = 0, k = 0; off < total; off += CHUNK, k++) {
         char coid[120];
         size_t len = total - off < CHUNK ? (size_t)(total - off) : CHUNK;
-        if (k)
-            chunk_oid(coid, h, nonce, k);
-        else
-            snprintf(coid, sizeof coid, "%s", oid);
+        piece_oid(coid, oid, h, nonce, k);
         rrc = rados_read(s->io, coid, (char *)b + off, len, 0);
-        if (rrc == -ENOENT || (rrc >= 0 && (size_t)rrc != len)) {
-            store_set_errmsg(&s->base, "rados %s: %s of blob %s", coid,
-                             rrc == -ENOENT ? "missing chunk" : "short chunk", oid + 2);
-            return JAVM_ERR_STORE_CORRUPT;
-        }
-        if (rrc < 0)
-            return rfail(s, rrc, "read", coid);
+        if ((rc = chunk_status(s, coid, oid, rrc, len)))
+            return rc;
     }
     *val = b;
     *vlen = (size_t)total;
@@ -978,6 +1004,28 @@ static int head_value(store_rados *s, const uint8_t *name, size_t len, char pfx,
     return give(s, v[0], want, val, vlen);
 }
 
+/* rc of a read of blob key: a NOT_FOUND inside a transaction may be gone because its name
+ * moved on and gc took the old state (§3): that is a conflict, not an absence. */
+static int blob_gone(store_rados *s, const uint8_t *key, int rc)
+{
+    if (rc == JAVM_ERR_NOT_FOUND && s->in_txn && s->home >= 0 && s->heads[s->home].known &&
+        s->heads[s->home].exists) {
+        rhead now;
+        const rhead *h = &s->heads[s->home];
+        int hrc = head_read(s, h->name, h->len, &now);
+        if (hrc)
+            return hrc;
+        if (now.v0 != h->v0) {
+            char hx[65];
+            hex(hx, key, 32);
+            store_set_errmsg(&s->base, "rados: blob %s is gone and the name moved since it was "
+                                       "read (gc took its old state)", hx);
+            return JAVM_ERR_CONFLICT;
+        }
+    }
+    return rc;
+}
+
 static int r_get(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
                  const uint8_t **val, size_t *vlen)
 {
@@ -990,25 +1038,7 @@ static int r_get(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
         return p->tomb ? JAVM_ERR_NOT_FOUND : give(s, p->val, p->vlen, val, vlen);
     switch (t) {
     case JAVM_TABLE_BLOBS:
-        rc = blob_get(s, key, val, vlen);
-        if (rc == JAVM_ERR_NOT_FOUND && s->in_txn && s->home >= 0 && s->heads[s->home].known &&
-            s->heads[s->home].exists) {
-            /* What the transaction read may be gone because its name moved on and gc took the
-             * old state (§3): that is a conflict, not an absence. */
-            rhead now;
-            const rhead *h = &s->heads[s->home];
-            int hrc = head_read(s, h->name, h->len, &now);
-            if (hrc)
-                return hrc;
-            if (now.v0 != h->v0) {
-                char hx[65];
-                hex(hx, key, 32);
-                store_set_errmsg(st, "rados: blob %s is gone and the name moved since it was "
-                                     "read (gc took its old state)", hx);
-                return JAVM_ERR_CONFLICT;
-            }
-        }
-        return rc;
+        return blob_gone(s, key, blob_get(s, key, val, vlen));
     case JAVM_TABLE_REFCOUNTS:
         return JAVM_ERR_NOT_FOUND; /* none stored (JAVM_STORE_SHARED) */
     case JAVM_TABLE_NAMES: {
@@ -1198,6 +1228,329 @@ static int r_put(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
 {
     copies_free((store_rados *)st);
     return r_write(st, t, key, klen, val, vlen, false);
+}
+
+/* ==== streamed blobs (§2; docs/store.md "Streamed blobs") =================================== */
+
+/* The one piece of a record read whole. */
+typedef struct spiece {
+    const uint8_t *p;
+    size_t n;
+} spiece;
+
+static int sr_one(void *rarg, const uint8_t **p, size_t *n)
+{
+    spiece *one = rarg;
+    *p = one->p;
+    *n = one->n;
+    one->n = 0;
+    return JAVM_OK;
+}
+
+#define STREAM_WRITES 4 /* chunk writes in flight */
+#define STREAM_READS 1  /* chunk reads in flight ahead of the one being consumed */
+
+/* A chunked blob being written: chunk 0 (for b.<h>, written last) kept in first, the chunk
+ * being filled in fill; a full chunk k >= 1 is sent at once (librados copies it into its op)
+ * with at most STREAM_WRITES in flight. */
+typedef struct swriter {
+    store_rados *s;
+    const uint8_t *h;
+    uint64_t len, nonce, done; /* done: bytes taken */
+    uint8_t t[8];              /* the stamp */
+    uint8_t *first, *fill;
+    size_t filled; /* bytes in the chunk being filled */
+    struct {
+        rados_write_op_t op;
+        rados_completion_t c;
+        char oid[120];
+    } fly[STREAM_WRITES];
+    size_t nfly;
+    int status;
+} swriter;
+
+/* Waits for the oldest chunk write in flight. */
+static int sw_wait_one(swriter *w)
+{
+    rados_aio_wait_for_complete(w->fly[0].c);
+    int rrc = rados_aio_get_return_value(w->fly[0].c);
+    rados_aio_release(w->fly[0].c);
+    rados_release_write_op(w->fly[0].op);
+    int rc = rrc < 0 ? rfail(w->s, rrc, "write", w->fly[0].oid) : JAVM_OK;
+    memmove(&w->fly[0], &w->fly[1], (w->nfly - 1) * sizeof w->fly[0]);
+    w->nfly--;
+    return rc;
+}
+
+static int sw_wait_all(swriter *w)
+{
+    int rc = JAVM_OK;
+    while (w->nfly) {
+        int r = sw_wait_one(w);
+        if (!rc)
+            rc = r;
+    }
+    return rc;
+}
+
+/* Sends chunk k of the bytes in fill. */
+static int sw_send(swriter *w, uint64_t k, size_t n)
+{
+    int rc = JAVM_OK;
+    if (w->nfly == STREAM_WRITES && (rc = sw_wait_one(w)))
+        return rc;
+    rados_write_op_t op = rados_create_write_op();
+    rados_completion_t c = NULL;
+    if (!op || rados_aio_create_completion2(NULL, NULL, &c) < 0) {
+        if (op)
+            rados_release_write_op(op);
+        return JAVM_ERR_ALLOC;
+    }
+    char *oid = w->fly[w->nfly].oid;
+    chunk_oid(oid, w->h, w->nonce, k);
+    rados_write_op_write_full(op, (const char *)w->fill, n);
+    rados_write_op_setxattr(op, "javm.t", (const char *)w->t, 8);
+    int rrc = rados_aio_write_op_operate(op, w->s->io, c, oid, NULL, 0);
+    if (rrc < 0) {
+        rados_aio_release(c);
+        rados_release_write_op(op);
+        return rfail(w->s, rrc, "write", oid);
+    }
+    w->fly[w->nfly].op = op;
+    w->fly[w->nfly].c = c;
+    w->nfly++;
+    return JAVM_OK;
+}
+
+static int sw_write(void *warg, const uint8_t *p, size_t n)
+{
+    swriter *w = warg;
+    if (w->status)
+        return w->status;
+    if (n > w->len - w->done)
+        return w->status = JAVM_ERR_INVALID_ARG;
+    while (n) {
+        uint64_t k = w->done / CHUNK;
+        uint8_t *dst = k ? w->fill : w->first;
+        size_t m = CHUNK - w->filled < n ? CHUNK - w->filled : n;
+        memcpy(dst + w->filled, p, m);
+        w->filled += m;
+        w->done += m;
+        p += m;
+        n -= m;
+        if (w->filled == CHUNK || (k && w->done == w->len)) {
+            if (k && (w->status = sw_send(w, k, w->filled)))
+                return w->status;
+            w->filled = 0;
+        }
+    }
+    return JAVM_OK;
+}
+
+/* blob_put of a record of len > CHUNK bytes that produce writes piece by piece: the chunks
+ * under a new nonce, at most STREAM_WRITES in flight, then b.<h> by exclusive create, as
+ * blob_put does with a whole record. */
+static int blob_put_stream(store_rados *s, const uint8_t *h, uint64_t len,
+                           int (*produce)(void *, javm_store_write_fn, void *), void *arg,
+                           uint64_t stamp)
+{
+    swriter w = { .s = s, .h = h, .len = len };
+    be64_put(w.t, stamp);
+    if (getrandom(&w.nonce, sizeof w.nonce, 0) != (ssize_t)sizeof w.nonce) {
+        store_set_errmsg(&s->base, "getrandom: %s", strerror(errno));
+        return JAVM_ERR_STORE;
+    }
+    w.first = malloc(CHUNK);
+    w.fill = malloc(CHUNK);
+    int rc = w.first && w.fill ? produce(arg, sw_write, &w) : JAVM_ERR_ALLOC;
+    if (rc == JAVM_OK && w.done != len)
+        rc = JAVM_ERR_INVALID_ARG;
+    int wrc = sw_wait_all(&w);
+    if (!rc)
+        rc = wrc;
+    free(w.fill);
+    if (rc) {
+        free(w.first);
+        return rc; /* chunks written so far are orphans for gc (§5) */
+    }
+    char oid[80], nhex[17], khex[17];
+    blob_oid(oid, h);
+    rados_write_op_t op = rados_create_write_op();
+    if (!op) {
+        free(w.first);
+        return JAVM_ERR_ALLOC;
+    }
+    u64hex(nhex, len);
+    u64hex(khex, w.nonce);
+    rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+    rados_write_op_write_full(op, (const char *)w.first, CHUNK);
+    rados_write_op_setxattr(op, "javm.t", (const char *)w.t, 8);
+    rados_write_op_setxattr(op, "javm.n", nhex, 16);
+    rados_write_op_setxattr(op, "javm.k", khex, 16);
+    int rrc = rados_write_op_operate(op, s->io, oid, NULL, 0);
+    rados_release_write_op(op);
+    free(w.first);
+    if (rrc == -EEXIST) {
+        /* as blob_put: another writer finished it first; gone again before the touch: the
+         * content is produced once more */
+        rc = blob_touch(s, h, stamp);
+        return rc == JAVM_ERR_NOT_FOUND ? blob_put_stream(s, h, len, produce, arg, stamp) : rc;
+    }
+    return rrc < 0 ? rfail(s, rrc, "write", oid) : JAVM_OK;
+}
+
+/* A record of at most one chunk, or of another table: gathered, then put as usual. */
+typedef struct sgather {
+    uint8_t *b;
+    size_t len, done;
+} sgather;
+
+static int sg_write(void *warg, const uint8_t *p, size_t n)
+{
+    sgather *g = warg;
+    if (n > g->len - g->done)
+        return JAVM_ERR_INVALID_ARG;
+    memcpy(g->b + g->done, p, n);
+    g->done += n;
+    return JAVM_OK;
+}
+
+static int r_put_stream(javm_store *st, javm_table t, const uint8_t *key, size_t klen, uint64_t len,
+                        int (*produce)(void *, javm_store_write_fn, void *), void *arg)
+{
+    store_rados *s = (store_rados *)st;
+    copies_free(s);
+    if (!s->in_txn)
+        return JAVM_ERR_INVALID_ARG;
+    int rc = check_key(s, t, klen);
+    if (rc)
+        return rc;
+    if (t != JAVM_TABLE_BLOBS || len <= CHUNK) {
+        if (len > SIZE_MAX / 2)
+            return JAVM_ERR_INVALID_ARG;
+        sgather g = { malloc(len ? (size_t)len : 1), (size_t)len, 0 };
+        rc = g.b ? produce(arg, sg_write, &g) : JAVM_ERR_ALLOC;
+        if (rc == JAVM_OK && g.done != g.len)
+            rc = JAVM_ERR_INVALID_ARG;
+        if (rc == JAVM_OK)
+            rc = r_write(st, t, key, klen, g.b, g.len, false);
+        free(g.b);
+        return rc;
+    }
+    uint64_t stamp;
+    if ((rc = txn_stamp(s, &stamp)) || (rc = blob_put_stream(s, key, len, produce, arg, stamp)))
+        return rc;
+    return tb_add(s, key, stamp);
+}
+
+/* A chunked blob being read: chunk k's read is sent STREAM_READS ahead of the one given, each
+ * into its own CHUNK buffer; a buffer is reused once the piece it held has been consumed. */
+typedef struct sreader {
+    store_rados *s;
+    const uint8_t *h;
+    const char *oid;
+    uint64_t total, nonce, nchunks;
+    uint64_t next_send, next_give;
+    struct {
+        uint8_t *buf;
+        rados_completion_t c;
+        size_t len;
+        char oid[120];
+    } ring[STREAM_READS + 1];
+} sreader;
+
+static int sr_send(sreader *r)
+{
+    uint64_t k = r->next_send;
+    if (k >= r->nchunks)
+        return JAVM_OK;
+    size_t slot = (size_t)(k % (STREAM_READS + 1));
+    if (!r->ring[slot].buf && !(r->ring[slot].buf = malloc(CHUNK)))
+        return JAVM_ERR_ALLOC;
+    uint64_t off = k * CHUNK;
+    r->ring[slot].len = r->total - off < CHUNK ? (size_t)(r->total - off) : CHUNK;
+    piece_oid(r->ring[slot].oid, r->oid, r->h, r->nonce, k);
+    if (rados_aio_create_completion2(NULL, NULL, &r->ring[slot].c) < 0) {
+        r->ring[slot].c = NULL;
+        return JAVM_ERR_ALLOC;
+    }
+    int rrc = rados_aio_read(r->s->io, r->ring[slot].oid, r->ring[slot].c,
+                             (char *)r->ring[slot].buf, r->ring[slot].len, 0);
+    if (rrc < 0) {
+        rados_aio_release(r->ring[slot].c);
+        r->ring[slot].c = NULL;
+        return rfail(r->s, rrc, "read", r->ring[slot].oid);
+    }
+    r->next_send++;
+    return JAVM_OK;
+}
+
+static int sr_read(void *rarg, const uint8_t **p, size_t *n)
+{
+    sreader *r = rarg;
+    *n = 0;
+    if (r->next_give >= r->nchunks)
+        return JAVM_OK;
+    int rc;
+    /* the previous piece is consumed: its buffer takes the next read ahead */
+    while (r->next_send < r->nchunks && r->next_send <= r->next_give + STREAM_READS)
+        if ((rc = sr_send(r)))
+            return rc;
+    size_t slot = (size_t)(r->next_give % (STREAM_READS + 1));
+    rados_aio_wait_for_complete(r->ring[slot].c);
+    int rrc = rados_aio_get_return_value(r->ring[slot].c);
+    rados_aio_release(r->ring[slot].c);
+    r->ring[slot].c = NULL;
+    if ((rc = chunk_status(r->s, r->ring[slot].oid, r->oid, rrc, r->ring[slot].len)))
+        return rc;
+    r->next_give++;
+    *p = r->ring[slot].buf;
+    *n = r->ring[slot].len;
+    return JAVM_OK;
+}
+
+static int r_get_stream(javm_store *st, javm_table t, const uint8_t *key, size_t klen,
+                        int (*consume)(void *, uint64_t, javm_store_read_fn, void *), void *arg)
+{
+    store_rados *s = (store_rados *)st;
+    const uint8_t *val;
+    size_t vlen;
+    int rc = check_key(s, t, klen);
+    if (rc)
+        return rc;
+    char oid[80];
+    uint64_t total = 0, nonce = 0;
+    if (t == JAVM_TABLE_BLOBS &&
+        (rc = blob_gone(s, key, blob_layout(s, key, oid, &total, &nonce))))
+        return rc;
+    if (t != JAVM_TABLE_BLOBS) {
+        if ((rc = r_get(st, t, key, klen, &val, &vlen)))
+            return rc;
+        spiece one = { val, vlen };
+        return consume(arg, vlen, sr_one, &one);
+    }
+    if (total <= CHUNK) { /* one object, read whole as get does */
+        uint8_t *b = copy_new(s, (size_t)total);
+        if (!b)
+            return JAVM_ERR_ALLOC;
+        int rrc = rados_read(s->io, oid, (char *)b, (size_t)total, 0);
+        if ((rc = chunk_status(s, oid, oid, rrc, (size_t)total)))
+            return rc == JAVM_ERR_STORE_CORRUPT && rrc == -ENOENT ? blob_gone(s, key, JAVM_ERR_NOT_FOUND)
+                                                                  : rc;
+        spiece one = { b, (size_t)total };
+        return consume(arg, total, sr_one, &one);
+    }
+    sreader r = { .s = s, .h = key, .oid = oid, .total = total, .nonce = nonce,
+                  .nchunks = (total + CHUNK - 1) / CHUNK };
+    rc = consume(arg, total, sr_read, &r);
+    for (size_t i = 0; i <= STREAM_READS; i++) {
+        if (r.ring[i].c) {
+            rados_aio_wait_for_complete(r.ring[i].c); /* the buffer is the OSD's until then */
+            rados_aio_release(r.ring[i].c);
+        }
+        free(r.ring[i].buf);
+    }
+    return rc;
 }
 
 static int r_del(javm_store *st, javm_table t, const uint8_t *key, size_t klen)
@@ -2474,7 +2827,8 @@ static void r_close(javm_store *st)
 }
 
 static const javm_store_vtbl rados_vtbl = {
-    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close, r_touch, r_collect,
+    r_get, r_begin, r_put, r_del, r_commit, r_abort, r_scan, r_close, r_touch, r_collect, r_put_stream,
+    r_get_stream,
 };
 
 JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)

@@ -73,7 +73,7 @@ static void f_close(javm_store *s)
 }
 
 static const javm_store_vtbl fault_vtbl = { f_get, f_begin, f_put, f_del, f_commit, f_abort,
-                                            f_scan, f_close, NULL, NULL };
+                                            f_scan, f_close, NULL, NULL, NULL, NULL };
 
 fault_store *fault_store_new(javm_store *in)
 {

@@ -172,7 +172,8 @@ _fn = c_void_p  # function pointers the binding never calls
 class StoreVtbl(ctypes.Structure):
     _fields_ = [("get", _fn), ("begin", _fn), ("put", _fn), ("del_", _fn), ("commit", _fn),
                 ("abort", _fn), ("scan", ctypes.CFUNCTYPE(c_int, c_void_p, c_int, SCAN_FN, c_void_p)),
-                ("close", _fn), ("touch", _fn), ("collect", _fn)]
+                ("close", _fn), ("touch", _fn), ("collect", _fn),
+                ("put_stream", _fn), ("get_stream", _fn)]  # optional, appended (javm/cap.h)
 
 
 class StoreHead(ctypes.Structure):
