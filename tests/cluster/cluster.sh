@@ -171,6 +171,11 @@ mon pg warn min per osd = 0
 osd heartbeat grace = 6
 osd heartbeat interval = 1
 osd recovery sleep = 0
+# memstore reports itself rotational, so without these the hdd value (0.1 s per recovery op)
+# applies: a restarted OSD would take tens of seconds to be clean again
+osd recovery sleep hdd = 0
+osd recovery sleep hybrid = 0
+osd max backfills = 16
 paxos propose interval = 0.1
 
 [client]
