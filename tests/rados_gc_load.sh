@@ -18,20 +18,9 @@ secs=${JAVM_GC_LOAD_SECONDS:-20}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
-le() { local v=$1 n=$2 i; for ((i = 0; i < n; i++)); do printf "\\x$(printf %02x $(( (v >> (8 * i)) & 255 )))"; done; }
-# A counter guest adding $2 (pvm.md encodings, as tests/cli_store.sh): φ7 = u64 [0x10000] + k.
-image() {
-  { printf 'JIMG'; le 1 4; le 0 4
-    le 15 4; printf '\x3a\x07\x00\x00\x01\x95\x77'; printf "\\x$(printf %02x "$2")"
-    printf '\x3e\x07\x00\x00\x01\x0a\x00'
-    le 2 4; printf '\x21\x21'
-    le 0 4
-    le 1 4; le 0 8; le 0 8; le 0 4; le 0 1; for r in $(seq 13); do le 0 8; done
-    le 1 4; le $((0x10000)) 8; le 8 8; le 1 1; le 0 1
-    le 0 4; le 0 4; le 0 1; } > "$1"
-}
-image "$tmp/one.jimg" 1
-image "$tmp/two.jimg" 2
+. "$(dirname "$0")/support/counter_image.sh"
+counter_image "$tmp/one.jimg" 1
+counter_image "$tmp/two.jimg" 2
 one=$("$javm" put "$tmp/one.jimg" --store "$store") || { echo "FAIL: put"; exit 1; }
 for c in 1 2 3; do
   "$javm" spawn "$one" --name "c$c" --store "$store" >/dev/null || { echo "FAIL: spawn c$c"; exit 1; }

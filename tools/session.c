@@ -5,6 +5,7 @@
 
 #include "resolve.h"
 #include "session.h"
+#include "testhook.h"
 
 bool cli_session_opt(cli_session *s, int argc, char **argv, int *i)
 {
@@ -84,6 +85,11 @@ int cli_session_open(cli_session *s, const char *cmd)
         fprintf(stderr, "javm %s: %s\n", cmd, javm_strerror(rc));
         cli_session_close(s);
         return cli_status_exit(rc);
+    }
+    /* the fault tests' kill points (inert unless JAVM_TEST_KILL_AT / JAVM_TEST_STOP_AT) */
+    if ((rc = cli_testhook_install(s->store, cmd))) {
+        cli_session_close(s);
+        return rc;
     }
     return CLI_OK;
 }

@@ -2833,7 +2833,8 @@ static const javm_store_vtbl rados_vtbl = {
 
 JAVM_API int javm_store_rados_home(javm_store *st, const uint8_t *name, size_t len)
 {
-    if (!st || st->vtbl != &rados_vtbl || (len && !name) || len > 255)
+    /* by a member, as the gc calls: a wrapper copying the vtbl (tools/testhook.c) is this store */
+    if (!st || st->vtbl->collect != r_collect || (len && !name) || len > 255)
         return JAVM_ERR_INVALID_ARG;
     store_rados *s = (store_rados *)st;
     if (s->in_txn)
