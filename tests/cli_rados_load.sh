@@ -21,16 +21,8 @@ secs=${JAVM_CLI_LOAD_SECONDS:-10}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi; }
-le() { local v=$1 n=$2 i; for ((i = 0; i < n; i++)); do printf "\\x$(printf %02x $(( (v >> (8 * i)) & 255 )))"; done; }
-# The counter guest (as tests/rados_gc_load.sh): φ7 = u64 [0x10000] + 1, stored back, returned.
-{ printf 'JIMG'; le 1 4; le 0 4
-  le 15 4; printf '\x3a\x07\x00\x00\x01\x95\x77\x01'
-  printf '\x3e\x07\x00\x00\x01\x0a\x00'
-  le 2 4; printf '\x21\x21'
-  le 0 4
-  le 1 4; le 0 8; le 0 8; le 0 4; le 0 1; for r in $(seq 13); do le 0 8; done
-  le 1 4; le $((0x10000)) 8; le 8 8; le 1 1; le 0 1
-  le 0 4; le 0 4; le 0 1; } > "$tmp/counter.jimg"
+. "$(dirname "$0")/support/counter_image.sh"
+counter_image "$tmp/counter.jimg" 1
 img=$("$javm" put "$tmp/counter.jimg" --store "$store") || { echo "FAIL: put"; exit 1; }
 
 # client LOG NAME END: invoke NAME until END (epoch seconds); each success's value to LOG, each

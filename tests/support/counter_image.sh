@@ -1,5 +1,6 @@
 # tests/support/counter_image.sh — sourced by the RADOS shell tests (rados_gc_load.sh,
-# rados_faults.sh): the smallest counter guest as a JIMG file, no compiler needed.
+# rados_faults.sh, cli_rados_load.sh): the smallest counter guest as a JIMG file, no compiler
+# needed.
 # le V N: V as N little-endian bytes
 le() { local v=$1 n=$2 i; for ((i = 0; i < n; i++)); do printf "\\x$(printf %02x $(( (v >> (8 * i)) & 255 )))"; done; }
 # counter_image FILE K: a guest that adds K to the u64 at 0x10000 and returns the sum (pvm.md
