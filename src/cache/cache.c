@@ -492,10 +492,7 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
      * Image's body was hashed as it arrived. */
     javm_hash got;
     if (L.hashed) {
-        uint8_t top[33];
-        top[0] = JAVM_KIND_IMAGE;
-        memcpy(top + 1, L.inner.b, 32);
-        javm_blake2b(top, sizeof top, &got);
+        cap_image_hash_of_body(&L.inner, &got);
         rc = JAVM_OK;
     } else {
         rc = javm_cap_hash(cap, &got);

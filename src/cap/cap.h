@@ -111,6 +111,8 @@ uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm
                         javm_hash *copy, javm_hash *root);
 /* The Data cap hash H(0x30 ‖ u64 size ‖ data_root) (caps.md §4.1). */
 void cap_data_hash_of_root(uint64_t size, const javm_hash *root, javm_hash *out);
+/* An Image's hash from H(body): H(0x20 ‖ H(body)) (caps.md §4). */
+void cap_image_hash_of_body(const javm_hash *body, javm_hash *out);
 /* Page buffers: every Loaded page's bytes are allocated here with a reference count of 1
  * (cap.c); ref adds a sharer, unref (NULL allowed) frees at 0. A shared buffer is never
  * written: cap_data_unshare gives every shared page of d a private copy (JAVM_ERR_ALLOC). */

@@ -118,6 +118,14 @@ void cap_data_hash_of_root(uint64_t size, const javm_hash *root, javm_hash *out)
     javm_blake2b(buf, sizeof buf, out);
 }
 
+void cap_image_hash_of_body(const javm_hash *body, javm_hash *out)
+{
+    uint8_t buf[33];
+    buf[0] = JAVM_KIND_IMAGE;
+    memcpy(buf + 1, body->b, 32);
+    javm_blake2b(buf, sizeof buf, out);
+}
+
 static int data_root(const javm_data *d, javm_hash *out)
 {
     if (!d->paged) {
@@ -231,9 +239,7 @@ int javm_cap_hash(const javm_cap *c, javm_hash *out)
         if (rc)
             return rc;
         crypto_generichash_final(&st, inner.b, 32);
-        buf[0] = JAVM_KIND_IMAGE;
-        memcpy(buf + 1, inner.b, 32);
-        javm_blake2b(buf, 33, out);
+        cap_image_hash_of_body(&inner, out);
         return JAVM_OK;
     }
     case JAVM_KIND_DATA:
