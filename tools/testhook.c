@@ -15,9 +15,9 @@
 enum hook_point { AT_BLOB, AT_COMMIT, AT_COMMIT_AFTER, AT_COMMITTED };
 
 static struct {
-    /* The store's own vtbl, copied whole, with put and commit replaced: every other member
-     * (get, begin, del, abort, scan, close, the optional touch and collect) is the store's, so
-     * the store behaves unchanged but for the kill. */
+    /* The store's own vtbl, copied whole, with put, put_stream and commit replaced: every
+     * other member (get, begin, del, abort, scan, close, the optional touch, collect and
+     * get_stream) is the store's, so the store behaves unchanged but for the kill. */
     javm_store_vtbl vt;
     const javm_store_vtbl *inner;
     enum hook_point at;
@@ -42,13 +42,25 @@ static void hook_alarm(int sig)
     hook_fire();
 }
 
-static int hook_put(javm_store *s, javm_table t, const uint8_t *key, size_t klen,
-                    const uint8_t *val, size_t vlen)
+/* After a blob write, whole (put) or streamed (put_stream, which the cache prefers) */
+static int hook_blob_written(int rc, javm_table t)
 {
-    int rc = hook.inner->put(s, t, key, klen, val, vlen);
     if (rc == JAVM_OK && t == JAVM_TABLE_BLOBS && hook.at == AT_BLOB && ++hook.blobs == hook.n)
         hook_fire();
     return rc;
+}
+
+static int hook_put(javm_store *s, javm_table t, const uint8_t *key, size_t klen,
+                    const uint8_t *val, size_t vlen)
+{
+    return hook_blob_written(hook.inner->put(s, t, key, klen, val, vlen), t);
+}
+
+static int hook_put_stream(javm_store *s, javm_table t, const uint8_t *key, size_t klen,
+                           uint64_t len, int (*produce)(void *, javm_store_write_fn, void *),
+                           void *arg)
+{
+    return hook_blob_written(hook.inner->put_stream(s, t, key, klen, len, produce, arg), t);
 }
 
 static int hook_commit(javm_store *s)
@@ -130,6 +142,8 @@ int cli_testhook_install(javm_store *s, const char *cmd)
     hook.inner = s->vtbl;
     hook.vt = *s->vtbl;
     hook.vt.put = hook_put;
+    if (hook.inner->put_stream)
+        hook.vt.put_stream = hook_put_stream;
     hook.vt.commit = hook_commit;
     s->vtbl = &hook.vt;
     return CLI_OK;
