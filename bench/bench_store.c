@@ -313,7 +313,7 @@ typedef struct rclient_res {
  * byte, invokes for b->seconds, reports on res_fd. Never returns. */
 static void rados_client(const rbench *b, int n, int idx, int ready_fd, int go_fd, int res_fd)
 {
-    char row[16], name[16];
+    char row[16], name[32];
     snprintf(row, sizeof row, "c%d", n);
     snprintf(name, sizeof name, "c%d-%d", n, idx);
     javm_store *s = rados_open_ns(b, row);
