@@ -145,14 +145,13 @@ static void test_build_entry_copies_nothing(void **state)
     javm_trap trap;
     assert_int_equal(vm_build_entry(E->vm, E->cache, &inst, 0, NULL, &e, &trap), JAVM_OK);
     const javm_memory *m = e.st.mem;
-    size_t copied = 0, lazy = 0;
+    /* The layout is layers: no page has been touched, so build_entry did nothing per page */
+    assert_int_equal(m->ntouched, 0);
     for (uint32_t pg = BASE >> 12; pg < (BASE >> 12) + NPAGES; pg++) {
-        copied += (m->page[pg] & EXEC_P_WR) != 0;
-        lazy += (m->page[pg] & EXEC_P_L) != 0;
+        assert_int_equal(m->page[pg], 0);
         assert_int_equal(javm_memory_get_perm(m, pg), JAVM_PERM_RW);
+        assert_true(javm_memory_page_written(m, pg));
     }
-    assert_int_equal(copied, 0);
-    assert_int_equal(lazy, NPAGES);
     uint8_t b;
     assert_int_equal(javm_memory_peek(m, BASE + 77 * 4096 + 9, 1, &b), JAVM_OK);
     assert_int_equal(b, page_byte(77));
@@ -190,8 +189,9 @@ static void test_invoke_one_byte(void **state)
     }
 }
 
-/* exec_memory_materialize (run when an invocation pauses) copies borrowed pages in: the
- * embedder may then drop the Instance and its overlay Data and the memory keeps the bytes. */
+/* vm_entry_hold_lays (run when an invocation pauses) copies touched borrowed pages in and
+ * takes the entry's own references on the rest: the embedder may then drop the Instance and
+ * its overlay Data and the memory keeps the bytes (ASan checks that nothing freed is read). */
 static void test_materialize_owns_pages(void **state)
 {
     env *E = *state;
@@ -200,17 +200,24 @@ static void test_materialize_owns_pages(void **state)
     vm_entry e;
     javm_trap trap;
     assert_int_equal(vm_build_entry(E->vm, E->cache, &inst, 0, NULL, &e, &trap), JAVM_OK);
-    exec_memory_materialize(e.st.mem);
+    uint8_t b;
+    assert_int_equal(javm_memory_read(e.st.mem, BASE + 3 * 4096, 1, &b), JAVM_OK); /* not touched */
+    assert_int_equal(javm_memory_write(e.st.mem, BASE + 5 * 4096, 1, &b), JAVM_OK); /* touched */
+    assert_int_equal(vm_entry_hold_lays(&e), JAVM_OK);
+    /* the entry reads its own copy of the page list from now on, not the Data's */
+    assert_true(e.lays_held);
+    assert_ptr_not_equal(e.lays[0].pages, javm_cache_get_hash(E->cache, &dh)->data.pages);
     javm_key k = javm_key_of_hash(&inst);
     assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK);
     k = javm_key_of_hash(&dh);
     assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK); /* the put's hold */
-    uint8_t b;
     for (uint32_t pg = 0; pg < NPAGES; pg += 17) {
         assert_int_equal(javm_memory_peek(e.st.mem, BASE + pg * 4096 + 4095, 1, &b), JAVM_OK);
         assert_int_equal(b, page_byte(pg));
-        assert_false(e.st.mem->page[(BASE >> 12) + pg] & EXEC_P_L);
     }
+    assert_false(e.st.mem->page[(BASE >> 12) + 5] & EXEC_P_L); /* the touched page: copied in */
+    assert_int_equal(javm_memory_read(e.st.mem, BASE + 5 * 4096, 1, &b), JAVM_OK);
+    assert_int_equal(b, page_byte(3));
     vm_entry_dispose(E->vm, &e);
 }
 

@@ -147,6 +147,9 @@ typedef struct javm_data {
     uint8_t *bytes;     /* inline form: size bytes (NULL when size is 0) */
     javm_page *pages;   /* paged form: ceil(size / 4096) pages */
     uint64_t n_pages;
+    uint64_t n_missing; /* paged form: how many pages are Missing. Kept by the library
+                         * (javm_data_page_load / _missing, decoding, clone); javm_cap_check
+                         * refuses a Data whose count is wrong, so the VM can trust it */
 } javm_data;
 
 /* CNode (§3.4): populated slots, sorted by strictly increasing slot. */

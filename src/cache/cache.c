@@ -1099,6 +1099,14 @@ int javm_cache_hold(javm_cache *c, const javm_hash *h)
     return cache_rc_inc(c, e, 1);
 }
 
+int cache_hold_live(javm_cache *c, const javm_hash *h)
+{
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    if (!e || (e->flags & CE_DEAD) || !e->cap)
+        return JAVM_ERR_NOT_FOUND;
+    return cache_rc_inc(c, e, 1);
+}
+
 int javm_cache_incref(javm_cache *c, const javm_key *key)
 {
     cache_entry *e;

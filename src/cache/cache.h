@@ -197,6 +197,8 @@ void cache_fwd_clear(javm_cache *c);
 /* Cold-path checks of put against the cache (§5.3): targets, kinds, overlay extents. */
 int cache_check_targets(javm_cache *c, const javm_cap *cap);
 int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out);
+/* +1 on the blob h if it is live in memory (no store read); JAVM_ERR_NOT_FOUND otherwise. */
+int cache_hold_live(javm_cache *c, const javm_hash *h);
 /* put_owned of a cap whose cap hash the caller computed (h, trusted: the VM's settle derives
  * it from cached Merkle levels, vm/trees.c). On failure the caller keeps owned. */
 int cache_put_owned_hashed(javm_cache *c, javm_cap *owned, const javm_hash *h, javm_hash *out);

@@ -261,6 +261,8 @@ int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page)
     if (b != p->bytes)
         cap_page_unref(p->bytes); /* shared with another Data: that one keeps it */
     memcpy(b, page, JAVM_PAGE_SIZE);
+    if (p->state == JAVM_PAGE_MISSING)
+        data->data.n_missing--;
     p->state = JAVM_PAGE_LOADED;
     p->bytes = b;
     javm_blake2b(b, JAVM_PAGE_SIZE, &p->hash);
@@ -274,6 +276,8 @@ int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash)
     javm_page *p = &data->data.pages[i];
     cap_page_unref(p->bytes);
     p->bytes = NULL;
+    if (p->state != JAVM_PAGE_MISSING)
+        data->data.n_missing++;
     p->state = JAVM_PAGE_MISSING;
     p->hash = *hash;
     return JAVM_OK;
@@ -588,6 +592,7 @@ int javm_cap_clone(const javm_cap *src, javm_cap **out)
             }
         }
         d->n_pages = s->n_pages;
+        d->n_missing = s->n_missing;
         for (uint64_t i = 0; i < s->n_pages && rc == JAVM_OK; i++) {
             d->pages[i] = s->pages[i];
             d->pages[i].bytes = NULL;
@@ -629,6 +634,7 @@ bool cap_data_is_canonical(const javm_data *d)
         return false;
     if (d->n_pages != (d->size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE)
         return false;
+    uint64_t missing = 0;
     for (uint64_t i = 0; i < d->n_pages; i++) {
         const javm_page *p = &d->pages[i];
         bool last = i + 1 == d->n_pages;
@@ -653,12 +659,13 @@ bool cap_data_is_canonical(const javm_data *d)
             if (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
                 sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
                 return false;
+            missing++;
             break;
         default:
             return false;
         }
     }
-    return true;
+    return missing == d->n_missing;
 }
 
 static bool slot_list_sorted(const javm_slot_cap *l, uint32_t n)

@@ -567,6 +567,7 @@ static void decode_data(reader *r, javm_data *d)
         } else if (st == JAVM_PAGE_MISSING) {
             rd_hash(r, &p->hash);
             p->state = JAVM_PAGE_MISSING;
+            d->n_missing++;
             if (!r->err && (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
                             sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0))
                 fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);

@@ -214,6 +214,20 @@ enum {
     EXEC_P_L = 32, EXEC_P_LR = 64, EXEC_P_LW = 128
 };
 
+/* A layer of build_entry's layout (exec_memory_layer_*): a range of pages with a permission
+ * (items NULL) or with contents (items: page k of the range reads the 4096 bytes whose
+ * pointer is stored at items + k * stride, NULL or k >= nitems: zeros). An untouched page
+ * (state byte 0) takes the permission of the last permission layer over it and the contents
+ * of the last content layer, when it is first touched (exec/memory.c): laying out a region
+ * costs O(1), not a state byte per page (issue 13 item 2). */
+typedef struct exec_layer {
+    uint32_t first, count;
+    uint8_t perm;       /* EXEC_P_R | EXEC_P_W bits */
+    const uint8_t *items;
+    size_t stride;
+    uint64_t nitems;
+} exec_layer;
+
 struct javm_memory {
     uint8_t *base;     /* 4 GiB reservation; page contents */
     uint8_t *page;     /* JAVM_NUM_PAGES state bytes, immediately before base (the same
@@ -225,6 +239,8 @@ struct javm_memory {
     size_t ntouched;
     const uint8_t **src; /* lazily mapped pages: the 4096 bytes copied in on first access */
     /* dirty, touched and src share one anonymous mapping, committed only where written */
+    exec_layer *layers;  /* build_entry's layout, in order (later layers win); reset drops them */
+    size_t nlayers, caplayers;
 };
 
 /* The state byte of page pg, addressed from the contents base (one register for both). */
@@ -258,7 +274,21 @@ javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool w
  * guest access, write or poke copies them in. The page must already be mapped (not NONE):
  * JAVM_ERR_MEM_RANGE otherwise. */
 int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src);
-/* Copies every lazily mapped page in, so that nothing borrowed remains. */
+/* Copies every touched lazily mapped page in. Untouched pages of a content layer still
+ * borrow their source (exec_memory_layer_repoint moves it). */
 void exec_memory_materialize(javm_memory *m);
+
+/* Layers (exec_layer): what javm_memory_set_perm(start, size, perm) and exec_memory_map_lazy
+ * on each page would do, in O(1) plus O(pages already touched). A permission layer must be
+ * RO or RW (JAVM_ERR_MEM_RANGE otherwise, or for a range that is not page-aligned inside 2^32);
+ * a content layer maps pages lazily from items (see exec_layer; the pointers and the bytes are
+ * borrowed until the memory is reset or the layer repointed) where they are mapped when first
+ * touched. The page states accessors report are those of the per-page calls. JAVM_ERR_ALLOC. */
+int exec_memory_layer_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm);
+int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *items,
+                              size_t stride, uint64_t nitems);
+/* The content layer starting at page `first` reads its pointers from items from now on (the
+ * same pointers, moved: a paused invocation's own copy). */
+void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *items);
 
 #endif

@@ -63,6 +63,7 @@ void javm_memory_free(javm_memory *m)
         munmap(m->page, STATES + SPACE);
     if (m->dirty)
         munmap(m->dirty, LISTS_BYTES);
+    free(m->layers);
     free(m);
 }
 
@@ -86,14 +87,124 @@ void javm_memory_reset(javm_memory *m)
     }
     m->ntouched = 0;
     m->ndirty = 0;
+    m->nlayers = 0;
 }
 
+/* ---- layers: build_entry's layout, resolved page by page on first use ------------------ */
+
+/* The state and source an untouched page (state byte 0) has through the layers: the
+ * permission of the last permission layer over it, and, when mapped, the source of the
+ * content layer over it (a lazily mapped page) or none (a zero page). Untouched pages are
+ * zero in the contents, so a page no layer maps reads as before. */
+static uint8_t layered(const javm_memory *m, uint32_t pg, const uint8_t **src)
+{
+    uint8_t perm = 0;
+    bool have_perm = false, have_content = false;
+    const uint8_t *s = NULL;
+    for (size_t i = m->nlayers; i-- > 0 && !(have_perm && have_content);) {
+        const exec_layer *l = &m->layers[i];
+        if ((uint64_t)pg - l->first >= l->count)
+            continue;
+        if (l->items && !have_content) {
+            uint64_t k = (uint64_t)pg - l->first;
+            have_content = true;
+            if (k < l->nitems)
+                memcpy(&s, l->items + k * l->stride, sizeof s);
+        } else if (!l->items && !have_perm) {
+            have_perm = true;
+            perm = l->perm;
+        }
+    }
+    *src = NULL;
+    if (!perm)
+        return 0;
+    if (s) {
+        *src = s;
+        return (uint8_t)(EXEC_P_L | (perm << 6));
+    }
+    return perm;
+}
+
+/* A page's state as every accessor sees it (its state byte, or the layers' for an untouched
+ * page), and its lazy source. */
+static inline uint8_t state_of(const javm_memory *m, uint32_t pg, const uint8_t **src)
+{
+    uint8_t s = m->page[pg];
+    if (s || !m->nlayers) {
+        *src = m->src[pg];
+        return s;
+    }
+    return layered(m, pg, src);
+}
+
+/* Every change to a page's state or contents starts here: the page joins the touched list
+ * (reset clears it) and, if untouched, takes the state its layers give it. */
 static void touch(javm_memory *m, uint32_t pg)
 {
     if (!(m->page[pg] & EXEC_P_T)) {
+        if (m->nlayers && !m->page[pg])
+            m->page[pg] = layered(m, pg, &m->src[pg]);
         m->page[pg] |= EXEC_P_T;
         m->touched[m->ntouched++] = pg;
     }
+}
+
+static int push_layer(javm_memory *m, const exec_layer *l)
+{
+    if (m->nlayers == m->caplayers) {
+        size_t c = m->caplayers ? m->caplayers * 2 : 8;
+        exec_layer *p = realloc(m->layers, c * sizeof *p);
+        if (!p)
+            return JAVM_ERR_ALLOC;
+        m->layers = p;
+        m->caplayers = c;
+    }
+    m->layers[m->nlayers++] = *l;
+    return JAVM_OK;
+}
+
+int exec_memory_layer_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm)
+{
+    if ((start | size) & 0xFFF || start > SPACE || size > SPACE - start || perm == JAVM_PERM_NONE)
+        return JAVM_ERR_MEM_RANGE;
+    uint8_t bits = perm == JAVM_PERM_RW ? EXEC_P_R | EXEC_P_W : EXEC_P_R;
+    exec_layer l = { (uint32_t)(start >> 12), (uint32_t)(size >> 12), bits, NULL, 0, 0 };
+    int rc = push_layer(m, &l);
+    /* Pages already touched do not look at layers: give them the permission as set_perm would */
+    for (size_t i = 0; rc == JAVM_OK && i < m->ntouched; i++) {
+        uint32_t pg = m->touched[i];
+        if ((uint64_t)pg - l.first < l.count)
+            rc = javm_memory_set_perm(m, (uint64_t)pg << 12, JAVM_PAGE_SIZE, perm);
+    }
+    return rc;
+}
+
+int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *items,
+                              size_t stride, uint64_t nitems)
+{
+    if (first >= JAVM_NUM_PAGES || count > JAVM_NUM_PAGES - first || !items)
+        return JAVM_ERR_MEM_RANGE;
+    exec_layer l = { first, (uint32_t)count, 0, items, stride, nitems };
+    int rc = push_layer(m, &l);
+    for (size_t i = 0; rc == JAVM_OK && i < m->ntouched; i++) {
+        uint32_t pg = m->touched[i];
+        uint64_t k = (uint64_t)pg - first;
+        const uint8_t *s = NULL;
+        if (k >= count)
+            continue;
+        if (k < nitems)
+            memcpy(&s, l.items + k * stride, sizeof s);
+        if (s)
+            rc = exec_memory_map_lazy(m, pg, s);
+    }
+    return rc;
+}
+
+void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *items)
+{
+    for (size_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].items && m->layers[i].first == first)
+            m->layers[i].items = items;
 }
 
 /* The permission bits (EXEC_P_R, EXEC_P_W) a page has, lazy or not. */
@@ -106,6 +217,8 @@ static inline uint8_t perm_bits(uint8_t s)
  * reset zeroes it) but not dirty (its contents are the overlay's). */
 static void materialize(javm_memory *m, uint32_t pg)
 {
+    if (!m->page[pg] && m->nlayers)
+        touch(m, pg);
     uint8_t s = m->page[pg];
     if (!(s & EXEC_P_L))
         return;
@@ -123,11 +236,12 @@ static void materialize_range(javm_memory *m, uint32_t addr, uint64_t len)
 
 int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src)
 {
-    if (pg >= JAVM_NUM_PAGES || !perm_bits(m->page[pg]))
+    const uint8_t *cur;
+    if (pg >= JAVM_NUM_PAGES || !perm_bits(state_of(m, pg, &cur)))
         return JAVM_ERR_MEM_RANGE;
+    touch(m, pg);
     uint8_t s = m->page[pg];
     uint8_t perm = perm_bits(s);
-    touch(m, pg);
     if (s & EXEC_P_WR) /* old contents: zero them, the page reads as src until first use */
         memset(m->base + ((uint64_t)pg << 12), 0, JAVM_PAGE_SIZE);
     m->page[pg] = (uint8_t)((m->page[pg] & (EXEC_P_D | EXEC_P_T)) | EXEC_P_L | (perm << 6));
@@ -148,7 +262,8 @@ static void copy_out(const javm_memory *m, uint32_t addr, uint64_t len, uint8_t 
     while (a < end) {
         uint64_t pg = a >> 12, next = (pg + 1) << 12;
         uint64_t n = (next < end ? next : end) - a;
-        const uint8_t *from = (m->page[pg] & EXEC_P_L) ? m->src[pg] + (a & 0xFFF) : m->base + a;
+        const uint8_t *src;
+        const uint8_t *from = (state_of(m, (uint32_t)pg, &src) & EXEC_P_L) ? src + (a & 0xFFF) : m->base + a;
         memcpy(buf, from, n);
         buf += n;
         a += n;
@@ -172,7 +287,8 @@ static bool first_bad_page(const javm_memory *m, uint32_t addr, uint64_t len, ui
     /* len may be any u64: clip at 2^32 without computing addr + len, which could wrap */
     uint64_t end = len > SPACE - addr ? SPACE : (uint64_t)addr + len;
     for (uint64_t pg = addr >> 12; (pg << 12) < end; pg++) {
-        if ((perm_bits(m->page[pg]) & need) != need) {
+        const uint8_t *src;
+        if ((perm_bits(state_of(m, (uint32_t)pg, &src)) & need) != need) {
             *bad = (uint32_t)(pg << 12);
             return true;
         }
@@ -189,7 +305,8 @@ javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool w
     uint8_t need = write ? EXEC_P_W : EXEC_P_R;
     uint32_t bad;
     if (first_bad_page(m, addr, n, need, &bad)) {
-        if (draft && write && (m->page[bad >> 12] & EXEC_P_R))
+        const uint8_t *src;
+        if (draft && write && (perm_bits(state_of(m, bad >> 12, &src)) & EXEC_P_R))
             return JAVM_EXIT_PANIC; /* jam-draft: a store to a read-only page */
         *fault = bad; /* pvm.md §2.4 rule 1: the page of the lowest inaccessible byte */
         return JAVM_EXIT_PAGE_FAULT;
@@ -285,7 +402,8 @@ javm_perm javm_memory_get_perm(const javm_memory *m, uint32_t page)
 {
     if (page >= JAVM_NUM_PAGES)
         return JAVM_PERM_NONE;
-    uint8_t s = perm_bits(m->page[page]);
+    const uint8_t *src;
+    uint8_t s = perm_bits(state_of(m, page, &src));
     return (s & EXEC_P_W) ? JAVM_PERM_RW : (s & EXEC_P_R) ? JAVM_PERM_RO : JAVM_PERM_NONE;
 }
 
@@ -302,7 +420,8 @@ bool javm_memory_is_dirty(const javm_memory *m, uint32_t page)
 
 bool javm_memory_page_written(const javm_memory *m, uint32_t page)
 {
-    return page < JAVM_NUM_PAGES && (m->page[page] & (EXEC_P_WR | EXEC_P_L));
+    const uint8_t *src;
+    return page < JAVM_NUM_PAGES && (state_of(m, page, &src) & (EXEC_P_WR | EXEC_P_L));
 }
 
 void javm_memory_clear_dirty(javm_memory *m)

@@ -418,7 +418,7 @@ static javm_answer op_type_of(op *o)
 /* Whether a Missing page meets [0, n) of a Data. */
 static bool missing_in(const javm_data *d, uint64_t n)
 {
-    if (!d->paged)
+    if (!d->paged || !d->n_missing)
         return false;
     for (uint64_t i = 0; i < d->n_pages && i * JAVM_PAGE_SIZE < n; i++)
         if (d->pages[i].state == JAVM_PAGE_MISSING)

@@ -50,14 +50,7 @@ static void tree_insert(javm_vm *vm, const javm_hash *h, uint64_t n, javm_hash *
     *v = (vm_tree){ *h, n, levels, ++vm->tree_clock };
 }
 
-/* The leaf a page stands for (caps.md §4.3: H("") for Empty, else the page hash). */
-static void leaf_value(const javm_page *p, javm_hash *out)
-{
-    *out = p->state == JAVM_PAGE_EMPTY ? cap_hash_empty : p->hash;
-}
-
-/* The levels of the Paged Data base_hash: cached, or built from the Data in the cache. */
-static vm_tree *base_tree(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash)
+vm_tree *vm_tree_get(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash)
 {
     vm_tree *t = tree_find(vm, base_hash);
     if (t)
@@ -72,63 +65,29 @@ static vm_tree *base_tree(javm_vm *vm, javm_cache *cache, const javm_hash *base_
     if (!levels)
         return NULL;
     for (uint64_t i = 0; i < n; i++)
-        leaf_value(&b->data.pages[i], &levels[i]);
+        levels[i] = b->data.pages[i].state == JAVM_PAGE_EMPTY ? cap_hash_empty : b->data.pages[i].hash;
     cap_bmt_build(levels, n);
     vm->tree_builds++;
     tree_insert(vm, base_hash, n, levels, NULL);
     return tree_find(vm, base_hash);
 }
 
-/* The changed leaves among cand: idx/val (room for ncand each); returns how many. */
-static size_t changed_leaves(const vm_tree *t, const javm_data *d, const uint64_t *cand, size_t ncand,
-                             uint64_t *idx, javm_hash *val)
+void vm_tree_root(javm_vm *vm, const vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
+                  javm_hash *root)
 {
-    size_t k = 0;
-    for (size_t j = 0; j < ncand; j++) {
-        javm_hash v;
-        leaf_value(&d->pages[cand[j]], &v);
-        if (memcmp(&v, &t->levels[cand[j]], sizeof v) != 0) {
-            idx[k] = cand[j];
-            val[k++] = v;
-        }
-    }
-    return k;
+    vm->tree_nodes += cap_bmt_update(t->levels, t->n, idx, val, k, NULL, root);
 }
 
-int vm_data_hash(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash, const javm_cap *d,
-                 const uint64_t *cand, size_t ncand, javm_hash *out)
+void vm_tree_keep(javm_vm *vm, vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
+                  const javm_hash *h)
 {
-    vm_tree *t = NULL;
-    if (base_hash && d->data.paged)
-        t = base_tree(vm, cache, base_hash);
-    if (!t || t->n != d->data.n_pages) {
-        vm->tree_misses++;
-        return javm_cap_hash(d, out);
-    }
-    uint64_t *idx = malloc((ncand ? ncand : 1) * sizeof *idx);
-    javm_hash *val = malloc((ncand ? ncand : 1) * sizeof *val);
-    if (!idx || !val) {
-        free(idx);
-        free(val);
-        return JAVM_ERR_ALLOC;
-    }
-    javm_hash root;
-    size_t k = changed_leaves(t, &d->data, cand, ncand, idx, val);
-    vm->tree_nodes += cap_bmt_update(t->levels, t->n, idx, val, k, NULL, &root);
-    cap_data_hash_of_root(d->data.size, &root, out);
-    /* Keep the result's levels for the invocation that starts from it (a copy of the base's
-     * with the changed paths: n/64 of the Data's size). Best effort: no memory, no cache. */
-    if (k && !tree_find(vm, out)) {
-        size_t total = (size_t)cap_bmt_total(t->n);
-        javm_hash *copy = malloc(total * sizeof *copy);
-        if (copy) {
-            memcpy(copy, t->levels, total * sizeof *copy);
-            k = changed_leaves(t, &d->data, cand, ncand, idx, val);
-            vm->tree_nodes += cap_bmt_update(t->levels, t->n, idx, val, k, copy, &root);
-            tree_insert(vm, out, t->n, copy, t);
-        }
-    }
-    free(idx);
-    free(val);
-    return JAVM_OK;
+    if (tree_find(vm, h))
+        return;
+    size_t total = (size_t)cap_bmt_total(t->n);
+    javm_hash *copy = malloc(total * sizeof *copy), root;
+    if (!copy)
+        return;
+    memcpy(copy, t->levels, total * sizeof *copy);
+    vm->tree_nodes += cap_bmt_update(t->levels, t->n, idx, val, k, copy, &root);
+    tree_insert(vm, h, t->n, copy, t);
 }

@@ -2,6 +2,7 @@
  * vm/vm.c — the VM (caps.md §6): lifecycle, the image decode cache, call-stack entries and
  * build_entry, spawn, settle of the post-instance, the driver loop, invoke/resume/abort.
  * Internals in vm/vm.h; the ecall dispatcher is vm/dispatch.c. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,6 @@ void javm_vm_free(javm_vm *vm)
         vm_entry_dispose(vm, &vm->stack[--vm->depth]);
     javm_vm_clear_image_cache(vm);
     vm_trees_free(vm);
-    free(vm->spare_leaves);
     free(vm->progs);
     for (size_t i = 0; i < vm->npool; i++)
         javm_memory_free(vm->pool[i]);
@@ -243,15 +243,14 @@ void vm_entry_dispose(javm_vm *vm, vm_entry *e)
         pool_give(vm, e->st.mem);
     free(e->slots);
     free(e->pinned);
-    for (uint32_t i = 0; e->leaves_held && i < e->nleaves; i++)
-        cap_page_unref((uint8_t *)(uintptr_t)e->leaves[i].bytes);
-    if (e->leaves && e->capleaves > vm->spare_capleaves) { /* keep the larger for reuse */
-        free(vm->spare_leaves);
-        vm->spare_leaves = e->leaves;
-        vm->spare_capleaves = e->capleaves;
-    } else {
-        free(e->leaves);
+    for (uint32_t i = 0; e->lays_held && i < e->nlays; i++) {
+        const vm_lay *l = &e->lays[i];
+        for (uint64_t k = 0; l->pages && k < l->npages; k++)
+            if (l->pages[k].state == JAVM_PAGE_LOADED)
+                cap_page_unref(l->pages[k].bytes);
+        free((javm_page *)(uintptr_t)l->pages);
     }
+    free(e->lays);
     memset(e, 0, sizeof *e);
 }
 
@@ -297,93 +296,62 @@ static int set_image_fields(vm_entry *e, const javm_image *img)
     return JAVM_OK;
 }
 
-/* Lays an overlay's logical bytes at start (build_entry step 7), recording base leaves in
- * e->leaves (room reserved by lay_memory). */
-static int lay_overlay(vm_entry *e, uint32_t start, const javm_data *d)
+/* The pointer to page k's bytes inside a page list, as exec_layer reads it. */
+static const void *page_items(const javm_page *pages)
 {
-    if (!d->paged) {
-        if (d->size) {
-            if (javm_memory_poke(e->st.mem, start, d->size, d->bytes))
-                return JAVM_ERR_MAP_FAILED;
-            e->leaves[e->nleaves++] = (vm_leaf){ start >> 12, true, { { 0 } }, NULL };
-        }
-        return JAVM_OK;
-    }
-    for (uint64_t i = 0; i < d->n_pages; i++) {
-        const javm_page *pg = &d->pages[i];
-        if (pg->state != JAVM_PAGE_LOADED)
-            continue; /* Empty: fresh pages are zero; Missing was refused before */
-        uint64_t addr = (uint64_t)start + i * JAVM_PAGE_SIZE;
-        /* Borrowed until first touched: the Instance being run holds the Data (docs/vm.md) */
-        if (exec_memory_map_lazy(e->st.mem, (uint32_t)(addr >> 12), pg->bytes))
-            return JAVM_ERR_MAP_FAILED;
-        e->leaves[e->nleaves++] = (vm_leaf){ (uint32_t)(addr >> 12), false, pg->hash, pg->bytes };
-    }
-    return JAVM_OK;
-}
-
-/* Room for n leaves in e: the VM's spare array (the last disposed entry's) when it is large
- * enough, so that invocations of a large instance reuse memory already touched instead of
- * faulting in a fresh megabyte each time (issue 13 item 2). */
-static int reserve_leaves(javm_vm *vm, vm_entry *e, uint64_t n)
-{
-    if (n > UINT32_MAX)
-        return JAVM_ERR_MAP_FAILED;
-    if (vm->spare_leaves && vm->spare_capleaves >= n) {
-        e->leaves = vm->spare_leaves;
-        e->capleaves = vm->spare_capleaves;
-        vm->spare_leaves = NULL;
-        vm->spare_capleaves = 0;
-        return JAVM_OK;
-    }
-    if (n && !(e->leaves = malloc((size_t)n * sizeof *e->leaves)))
-        return JAVM_ERR_ALLOC;
-    e->capleaves = (uint32_t)n;
-    return JAVM_OK;
+    return (const uint8_t *)pages + offsetof(javm_page, bytes);
 }
 
 /* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
- * pooled memory, [0, S) RW, each overlay laid (Paged pages lazily) recording base leaves in
- * e, read-only mappings, the dirty record cleared. MAP_FAILED or ALLOC (the caller disposes
- * of e either way). */
+ * pooled memory, [0, S) RW, each overlay RW with its logical bytes, read-only mappings, the
+ * dirty record cleared. Paged overlays are content layers (exec_layer: their pages are mapped
+ * lazily, each when first touched, from the Data's own buffers, borrowed: the Instance being
+ * run holds the Data, docs/vm.md), so the layout costs O(overlays + mappings) whatever the
+ * mapped size; the one page of an Inline overlay is poked. Each overlay is recorded in
+ * e->lays (settle's base leaves). MAP_FAILED or ALLOC (the caller disposes of e either way). */
 static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
                       const javm_image *img, uint64_t S, vm_entry *e)
 {
-    int rc;
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
-        n += d->paged ? d->n_pages : 1;
-    }
-    if ((rc = reserve_leaves(vm, e, n)) != JAVM_OK)
-        return rc;
+    if (inst->n_overlays && !(e->lays = calloc(inst->n_overlays, sizeof *e->lays)))
+        return JAVM_ERR_ALLOC;
     if (pool_take(vm, &e->st.mem) != JAVM_OK)
         return JAVM_ERR_MAP_FAILED;
-    if (S > 0 && javm_memory_set_perm(e->st.mem, 0, S, JAVM_PERM_RW))
-        return JAVM_ERR_MAP_FAILED;
-    for (uint32_t i = 0; i < inst->n_overlays; i++) {
-        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+    javm_memory *mem = e->st.mem;
+    int rc = JAVM_OK;
+    if (S > 0)
+        rc = exec_memory_layer_perm(mem, 0, S, JAVM_PERM_RW);
+    for (uint32_t i = 0; rc == JAVM_OK && i < inst->n_overlays; i++) {
+        const javm_hash *dh = &inst->overlays[i].data;
+        const javm_data *d = &javm_cache_get_hash(cache, dh)->data;
         uint32_t start = inst->overlays[i].start;
-        if (javm_memory_set_perm(e->st.mem, start, round_up(d->size), JAVM_PERM_RW))
-            return JAVM_ERR_MAP_FAILED;
-        if ((rc = lay_overlay(e, start, d)) != JAVM_OK)
-            return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
+        vm_lay *l = &e->lays[e->nlays++];
+        *l = (vm_lay){ start >> 12, d->paged ? d->n_pages : 1, !d->paged, d->paged ? d->pages : NULL, *dh };
+        rc = exec_memory_layer_perm(mem, start, round_up(d->size), JAVM_PERM_RW);
+        if (rc == JAVM_OK && d->paged) /* Empty pages read zero; Missing was refused before */
+            rc = exec_memory_layer_content(mem, l->first, d->n_pages, page_items(d->pages),
+                                           sizeof *d->pages, d->n_pages);
     }
-    for (uint32_t i = 0; i < img->n_mappings; i++) {
+    for (uint32_t i = 0; rc == JAVM_OK && i < img->n_mappings; i++) {
         const javm_mapping *m = &img->mappings[i];
-        if (!(m->flags & 1) && javm_memory_set_perm(e->st.mem, m->start, round_up(m->size), JAVM_PERM_RO))
-            return JAVM_ERR_MAP_FAILED;
+        if (!(m->flags & 1))
+            rc = exec_memory_layer_perm(mem, m->start, round_up(m->size), JAVM_PERM_RO);
     }
-    javm_memory_clear_dirty(e->st.mem);
+    /* Inline overlays last: a poke touches its page, which then takes every layer above */
+    for (uint32_t i = 0; rc == JAVM_OK && i < inst->n_overlays; i++) {
+        const javm_data *d = &javm_cache_get_hash(cache, &inst->overlays[i].data)->data;
+        if (!d->paged && d->size && javm_memory_poke(mem, inst->overlays[i].start, d->size, d->bytes))
+            rc = JAVM_ERR_MAP_FAILED;
+    }
+    if (rc != JAVM_OK)
+        return rc == JAVM_ERR_ALLOC ? rc : JAVM_ERR_MAP_FAILED;
+    javm_memory_clear_dirty(mem);
     return JAVM_OK;
 }
 
+/* O(1): a Data in the cache has passed javm_cap_check or the decoder, so its count is exact */
 static bool data_has_missing(const javm_data *d)
 {
-    for (uint64_t i = 0; d->paged && i < d->n_pages; i++)
-        if (d->pages[i].state == JAVM_PAGE_MISSING)
-            return true;
-    return false;
+    return d->paged && d->n_missing;
 }
 
 /* What steps 1-6 of build_entry found: borrowed from the cache (heap nodes that stay put
@@ -621,113 +589,298 @@ done:
 
 /* ---- settle of the post-instance (caps.md §6.5) ----------------------------------------- */
 
-/* Builds the canonical Data of memory [start, start + size) with 4 KiB pages (caps.md §6.5
- * step 3): unmapped pages read as zero; an untouched page wholly inside the region that
- * build_entry laid from a Paged overlay keeps its hash and shares its buffer (caps.md §3.3:
- * no copy, no hash); an untouched page without a base leaf is Empty; every other page (dirty,
- * the partial last page, the page of an Inline overlay) is read and hashed. So the cost is
- * one state check per page plus O(pages written) copies and hashes (issue 13 item 2).
- * *out is NULL when the region is all zero. */
-/* Appends page index i to the list of pages not shared with the base (settle's Merkle
- * candidates, vm_data_hash). */
-static int cand_push(uint64_t **cand, size_t *n, size_t *cap, uint64_t i)
+/* The lay holding page pg (NULL: none). */
+static const vm_lay *lay_at(const vm_entry *e, uint64_t pg)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        uint64_t *p = realloc(*cand, c * sizeof *p);
-        if (!p)
-            return JAVM_ERR_ALLOC;
-        *cand = p;
-        *cap = c;
-    }
-    (*cand)[(*n)++] = i;
-    return JAVM_OK;
+    size_t i = UTIL_LOWER_BOUND(e->lays, e->nlays, first, pg + 1);
+    if (i == 0)
+        return NULL;
+    const vm_lay *l = &e->lays[i - 1];
+    return pg - l->first < l->npages ? l : NULL;
 }
 
-static int snapshot_region(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size,
-                           javm_cap **out, uint64_t **cand, size_t *ncand)
+/* A page of a region whose value settle computed: bytes NULL for Empty, else a buffer of
+ * 4096 bytes (one reference, owned) and its hash. */
+typedef struct snap_page {
+    uint64_t i;
+    uint8_t *bytes;
+    javm_hash hash;
+} snap_page;
+
+typedef struct snap {
+    snap_page *p;
+    size_t n, cap;
+} snap;
+
+static void snap_free(snap *s)
 {
-    size_t capcand = 0;
-    *ncand = 0;
-    uint64_t npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
-    javm_cap *d;
-    *out = NULL;
-    int rc = javm_data_new_paged(npages * JAVM_PAGE_SIZE, &d);
-    if (rc)
-        return rc;
-    javm_page *pages = d->data.pages;
-    size_t li = UTIL_LOWER_BOUND(e->leaves, e->nleaves, page, (uint32_t)(start >> 12));
-    uint64_t last = UINT64_MAX; /* last non-empty page */
-    for (uint64_t i = 0; i < npages; i++) {
-        uint64_t addr = start + i * JAVM_PAGE_SIZE;
-        uint32_t pg = (uint32_t)(addr >> 12);
-        bool whole = addr + JAVM_PAGE_SIZE <= start + size;
-        while (li < e->nleaves && e->leaves[li].page < pg)
-            li++;
-        const vm_leaf *leaf = li < e->nleaves && e->leaves[li].page == pg ? &e->leaves[li] : NULL;
-        if (!(whole && leaf && !leaf->reread && javm_memory_get_perm(e->st.mem, pg) != JAVM_PERM_NONE &&
-              !javm_memory_is_dirty(e->st.mem, pg)) &&
-            cand_push(cand, ncand, &capcand, i) != JAVM_OK) {
-            rc = JAVM_ERR_ALLOC;
-            goto fail;
-        }
-        if (javm_memory_get_perm(e->st.mem, pg) == JAVM_PERM_NONE)
-            continue;
-        if (whole && !javm_memory_is_dirty(e->st.mem, pg)) {
-            if (!leaf)
-                continue; /* build_entry left it zero */
-            if (!leaf->reread) {
-                cap_page_ref(leaf->bytes);
-                pages[i] = (javm_page){ JAVM_PAGE_LOADED, (uint8_t *)(uintptr_t)leaf->bytes, leaf->hash };
-                vm->settle_pages_shared++;
-                last = i;
+    for (size_t j = 0; j < s->n; j++)
+        if (s->p[j].bytes)
+            cap_page_unref(s->p[j].bytes);
+    free(s->p);
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const snap_page *)a)->i, y = ((const snap_page *)b)->i;
+    return (x > y) - (x < y);
+}
+
+/* The computed page i, or NULL when page i has its base value. */
+static snap_page *snap_find(const snap *s, uint64_t i)
+{
+    size_t j = UTIL_LOWER_BOUND(s->p, s->n, i, i);
+    return j < s->n && s->p[j].i == i ? &s->p[j] : NULL;
+}
+
+/* The pages of region [start, start + size) whose value is not their base value, each
+ * computed (caps.md §6.5 step 3). The base value of a page is the base leaf build_entry laid
+ * there (a Loaded page of a Paged overlay: its buffer and hash, shared) or Empty without one.
+ * An untouched page has its base value (the layers mapped it from that leaf, or not at all),
+ * and so has a touched one that is whole, mapped, not dirty and not an Inline overlay's; the
+ * others (dirty, unmapped, the partial last page, an Inline overlay's page) are read from
+ * memory and hashed, Empty when unmapped or all zero. Cost: O(pages touched), never O(region)
+ * (issue 13 item 2). */
+static int region_changes(javm_vm *vm, const vm_entry *e, uint64_t start, uint64_t size, snap *out)
+{
+    javm_memory *mem = e->st.mem;
+    uint64_t first = start >> 12, npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
+    bool partial = size % JAVM_PAGE_SIZE != 0;
+    snap s = { 0 };
+    int rc = JAVM_OK;
+    for (size_t t = 0; t <= mem->ntouched && rc == JAVM_OK; t++) {
+        uint64_t i;
+        if (t < mem->ntouched) {
+            uint32_t pg = mem->touched[t];
+            const vm_lay *l = lay_at(e, pg);
+            i = (uint64_t)pg - first;
+            if (i >= npages || ((!partial || i + 1 < npages) && !(l && l->reread) &&
+                                !javm_memory_is_dirty(mem, pg) &&
+                                javm_memory_get_perm(mem, pg) != JAVM_PERM_NONE))
                 continue;
-            }
+        } else if (partial) {
+            i = npages - 1; /* the partial last page, touched or not */
+        } else {
+            break;
         }
+        if (s.n == s.cap) {
+            size_t c = s.cap ? s.cap * 2 : 8;
+            snap_page *p = realloc(s.p, c * sizeof *p);
+            if (!p) {
+                rc = JAVM_ERR_ALLOC;
+                break;
+            }
+            s.p = p;
+            s.cap = c;
+        }
+        s.p[s.n++] = (snap_page){ i, NULL, { { 0 } } };
+    }
+    if (rc == JAVM_OK && s.n > 1) {
+        qsort(s.p, s.n, sizeof *s.p, snap_cmp);
+        size_t w = 1; /* the partial last page may also be touched */
+        for (size_t j = 1; j < s.n; j++)
+            if (s.p[j].i != s.p[w - 1].i)
+                s.p[w++] = s.p[j];
+        s.n = w;
+    }
+    for (size_t j = 0; j < s.n && rc == JAVM_OK; j++) {
+        uint64_t addr = start + s.p[j].i * JAVM_PAGE_SIZE;
+        if (javm_memory_get_perm(mem, (uint32_t)(addr >> 12)) == JAVM_PERM_NONE)
+            continue; /* unmapped: reads as zero */
         uint8_t *b = cap_page_alloc();
         if (!b) {
             rc = JAVM_ERR_ALLOC;
-            goto fail;
+            break;
         }
-        uint64_t n = whole ? JAVM_PAGE_SIZE : start + size - addr;
-        javm_memory_peek(e->st.mem, (uint32_t)addr, n, b);
+        uint64_t n = addr + JAVM_PAGE_SIZE <= start + size ? JAVM_PAGE_SIZE : start + size - addr;
+        javm_memory_peek(mem, (uint32_t)addr, n, b);
         memset(b + n, 0, (size_t)(JAVM_PAGE_SIZE - n));
         vm->settle_pages_read++;
+        const vm_lay *l = lay_at(e, addr >> 12);
+        const javm_page *bp = l && !l->reread ? &l->pages[(addr >> 12) - l->first] : NULL;
+        if (bp && bp->state == JAVM_PAGE_LOADED && memcmp(b, bp->bytes, JAVM_PAGE_SIZE) == 0) {
+            cap_page_unref(b); /* written back as it was: the base leaf, no hash */
+            s.p[j].i = UINT64_MAX;
+            continue;
+        }
         if (cap_all_zero(b, JAVM_PAGE_SIZE)) {
             cap_page_unref(b);
             continue;
         }
-        pages[i] = (javm_page){ JAVM_PAGE_LOADED, b, { { 0 } } };
-        javm_blake2b(b, JAVM_PAGE_SIZE, &pages[i].hash);
-        last = i;
+        s.p[j].bytes = b;
+        javm_blake2b(b, JAVM_PAGE_SIZE, &s.p[j].hash);
     }
-    if (last == UINT64_MAX) {
-        javm_cap_free(d);
-        return JAVM_OK;
-    }
-    uint64_t dsize = last * JAVM_PAGE_SIZE + javm_strip_len(pages[last].bytes, JAVM_PAGE_SIZE);
-    if (dsize <= JAVM_DATA_INLINE_MAX) {
-        rc = javm_data_new(pages[0].bytes, dsize, out);
-        javm_cap_free(d);
+    size_t w = 0; /* drop the pages found equal to their base leaf */
+    for (size_t j = 0; j < s.n; j++)
+        if (s.p[j].i != UINT64_MAX)
+            s.p[w++] = s.p[j];
+    s.n = w;
+    if (rc != JAVM_OK) {
+        snap_free(&s);
         return rc;
     }
-    /* Pages past the last are Empty (no buffer): drop them from the count. */
-    d->data.n_pages = last + 1;
-    d->data.size = dsize;
-    *out = d;
+    *out = s;
     return JAVM_OK;
-fail:
-    javm_cap_free(d);
-    return rc;
 }
 
-/* The Data of the base overlay at start (NULL: none). */
-static const javm_hash *find_base(const javm_overlay *bases, size_t n, uint64_t start)
+/* The last non-Empty page of the region's new value (false: all Empty): the last computed
+ * page with bytes, or a base leaf above it that no computed page replaces. Walks down from
+ * the region's end only through the lays' pages (usually one step: a canonical Paged Data's
+ * last page is Loaded). */
+static bool region_last(const vm_entry *e, uint64_t first, uint64_t npages, const snap *s, uint64_t *last)
 {
-    for (size_t i = 0; i < n; i++)
-        if (bases[i].start == start)
-            return &bases[i].data;
-    return NULL;
+    bool has = false;
+    for (size_t j = s->n; j-- > 0;)
+        if (s->p[j].bytes) {
+            *last = s->p[j].i;
+            has = true;
+            break;
+        }
+    size_t li = UTIL_LOWER_BOUND(e->lays, e->nlays, first, first + npages);
+    for (size_t x = li; x-- > 0;) {
+        const vm_lay *l = &e->lays[x];
+        if (l->first + l->npages <= first)
+            break; /* lays are disjoint and sorted: the rest lie below the region */
+        if (l->reread)
+            continue;
+        uint64_t lo = l->first > first ? l->first : first;
+        uint64_t hi = l->first + l->npages < first + npages ? l->first + l->npages : first + npages;
+        for (uint64_t pg = hi; pg-- > lo;) {
+            uint64_t i = pg - first;
+            if (has && i <= *last)
+                return true;
+            if (!snap_find(s, i) && l->pages[pg - l->first].state == JAVM_PAGE_LOADED) {
+                *last = i;
+                return true;
+            }
+        }
+    }
+    return has;
+}
+
+/* Snapshots region [start, start + size) into a canonical Data (caps.md §6.5 step 3) put in
+ * the cache with one hold: *has false (nothing put) when the region is all zero. When the
+ * region starts at a Paged overlay with as many pages as the new value, the new cap hash comes
+ * from the cached Merkle levels of that overlay's Data with only the changed leaves' paths
+ * rehashed (vm/trees.c), and a Data already live in the cache under that hash (the value did
+ * not change, or came back to one still held) is taken as it is: no page list is built. Only a
+ * new value gets its page list (O(pages): the base leaves shared by reference, the computed
+ * pages moved in) and is put. */
+static int snapshot_region(javm_vm *vm, javm_cache *cache, const vm_entry *e, uint64_t start,
+                           uint64_t size, javm_hash *out, bool *has)
+{
+    uint64_t first = start >> 12, npages = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE, last = 0;
+    snap s;
+    int rc = region_changes(vm, e, start, size, &s);
+    if (rc)
+        return rc;
+    *has = region_last(e, first, npages, &s, &last);
+    if (!*has) {
+        snap_free(&s);
+        return JAVM_OK;
+    }
+    const snap_page *lp = snap_find(&s, last);
+    const uint8_t *lastb = lp ? lp->bytes : lay_at(e, first + last)->pages[first + last - lay_at(e, first + last)->first].bytes;
+    uint64_t dsize = last * JAVM_PAGE_SIZE + javm_strip_len(lastb, JAVM_PAGE_SIZE);
+    javm_cap *d = NULL;
+    javm_hash h;
+    if (dsize <= JAVM_DATA_INLINE_MAX) { /* last == 0: lastb is page 0 */
+        if ((rc = javm_data_new(lastb, dsize, &d)) == JAVM_OK && (rc = javm_cap_hash(d, &h)) == JAVM_OK &&
+            (rc = cache_put_owned_hashed(cache, d, &h, out)) == JAVM_OK)
+            d = NULL;
+        goto done;
+    }
+    uint64_t n = last + 1;
+    /* the changed leaves against the base overlay's cached levels */
+    const vm_lay *base = lay_at(e, first);
+    vm_tree *t = NULL;
+    uint64_t *idx = NULL;
+    javm_hash *val = NULL;
+    size_t k = 0;
+    if (base && base->first == first && !base->reread && base->npages == n &&
+        (t = vm_tree_get(vm, cache, &base->data)) != NULL && t->n == n) {
+        idx = malloc((s.n ? s.n : 1) * sizeof *idx);
+        val = malloc((s.n ? s.n : 1) * sizeof *val);
+        if (!idx || !val) {
+            rc = JAVM_ERR_ALLOC;
+            goto tree_done;
+        }
+        for (size_t j = 0; j < s.n && s.p[j].i < n; j++) {
+            const javm_hash *v = s.p[j].bytes ? &s.p[j].hash : &cap_hash_empty;
+            if (memcmp(v, &t->levels[s.p[j].i], sizeof *v) != 0) {
+                idx[k] = s.p[j].i;
+                val[k++] = *v;
+            }
+        }
+        javm_hash root;
+        uint64_t *idx2 = malloc((k ? k : 1) * sizeof *idx2);
+        javm_hash *val2 = malloc((k ? k : 1) * sizeof *val2);
+        if (!idx2 || !val2) {
+            free(idx2);
+            free(val2);
+            rc = JAVM_ERR_ALLOC;
+            goto tree_done;
+        }
+        memcpy(idx2, idx, k * sizeof *idx2);
+        memcpy(val2, val, k * sizeof *val2);
+        vm_tree_root(vm, t, idx2, val2, k, &root);
+        free(idx2);
+        free(val2);
+        cap_data_hash_of_root(dsize, &root, &h);
+        if (cache_hold_live(cache, &h) == JAVM_OK) {
+            vm->settle_reused++;
+            *out = h;
+            if (k)
+                vm_tree_keep(vm, t, idx, val, k, &h);
+            goto tree_done;
+        }
+    } else {
+        t = NULL;
+    }
+    /* a new value: its page list */
+    if ((rc = javm_data_new_paged(n * JAVM_PAGE_SIZE, &d)))
+        goto tree_done;
+    javm_page *pages = d->data.pages;
+    for (size_t x = UTIL_LOWER_BOUND(e->lays, e->nlays, first, first + n); x-- > 0;) {
+        const vm_lay *l = &e->lays[x];
+        if (l->first + l->npages <= first)
+            break;
+        if (l->reread)
+            continue;
+        uint64_t lo = l->first > first ? l->first : first;
+        uint64_t hi = l->first + l->npages < first + n ? l->first + l->npages : first + n;
+        for (uint64_t pg = lo; pg < hi; pg++) {
+            const javm_page *bp = &l->pages[pg - l->first];
+            if (bp->state == JAVM_PAGE_LOADED && !snap_find(&s, pg - first)) {
+                cap_page_ref(bp->bytes);
+                pages[pg - first] = *bp;
+                vm->settle_pages_shared++;
+            }
+        }
+    }
+    for (size_t j = 0; j < s.n && s.p[j].i < n; j++)
+        if (s.p[j].bytes) {
+            pages[s.p[j].i] = (javm_page){ JAVM_PAGE_LOADED, s.p[j].bytes, s.p[j].hash };
+            s.p[j].bytes = NULL; /* moved into d */
+        }
+    d->data.size = dsize;
+    if (!t) {
+        vm->tree_misses++;
+        if ((rc = javm_cap_hash(d, &h)))
+            goto tree_done;
+    }
+    if ((rc = cache_put_owned_hashed(cache, d, &h, out)) == JAVM_OK) {
+        d = NULL;
+        if (t && k)
+            vm_tree_keep(vm, t, idx, val, k, &h);
+    }
+tree_done:
+    free(idx);
+    free(val);
+done:
+    javm_cap_free(d);
+    snap_free(&s);
+    return rc;
 }
 
 /* Settles the base entry on HALT and pops it: result slot 0, post-instance (caller holds 1). */
@@ -737,8 +890,7 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     int rc;
     javm_cap *cn = NULL, *inst = NULL;
     javm_hash cnode_hash, *held = NULL;
-    size_t nheld = 0, nbases = 0;
-    javm_overlay *bases = NULL;
+    size_t nheld = 0;
     /* 1: slot 0 out unless pinned; its hold moves to the result */
     const vm_slot *s0 = vm_slot_find(e, 0);
     res->has_slot0 = s0 && !vm_is_pinned(e, 0);
@@ -758,15 +910,6 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
         goto done;
-    /* The overlays build_entry laid (their Data are the bases of vm_data_hash), copied: the
-     * puts below may change the cache. Absent or unreadable: every Data is hashed in full. */
-    const javm_cap *bic;
-    if (cache_get_hash(cache, &e->instance_hash, &bic) == JAVM_OK && bic->kind == JAVM_KIND_INSTANCE &&
-        bic->instance.n_overlays &&
-        (bases = malloc(bic->instance.n_overlays * sizeof *bases)) != NULL) {
-        memcpy(bases, bic->instance.overlays, bic->instance.n_overlays * sizeof *bases);
-        nbases = bic->instance.n_overlays;
-    }
     /* 2: the cnode blob */
     if ((rc = javm_cnode_new(e->size_log, &cn)))
         goto done;
@@ -784,28 +927,12 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
         const javm_mapping *m = &img->mappings[i];
         if (m->start + m->size > mem_size)
             mem_size = m->start + m->size;
-        javm_cap *d;
-        uint64_t *cand = NULL;
-        size_t ncand = 0;
-        if ((rc = snapshot_region(vm, e, m->start, m->size, &d, &cand, &ncand))) {
-            free(cand);
-            goto done;
-        }
-        if (!d) {
-            free(cand);
-            continue;
-        }
         javm_hash dh;
-        while (ncand && cand[ncand - 1] >= d->data.n_pages)
-            ncand--; /* past the stripped end */
-        rc = vm_data_hash(vm, cache, find_base(bases, nbases, m->start), d, cand, ncand, &dh);
-        free(cand);
-        if (rc == JAVM_OK)
-            rc = cache_put_owned_hashed(cache, d, &dh, &dh);
-        if (rc) {
-            javm_cap_free(d);
+        bool has;
+        if ((rc = snapshot_region(vm, cache, e, m->start, m->size, &dh, &has)))
             goto done;
-        }
+        if (!has)
+            continue;
         held[nheld++] = dh;
         if ((rc = javm_instance_add_overlay(inst, (uint32_t)m->start, &dh)))
             goto done;
@@ -823,7 +950,6 @@ done:
     for (size_t i = 0; i < nheld; i++)
         javm_cache_decref(cache, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = held[i] });
     free(held);
-    free(bases);
     javm_cap_free(cn);
     javm_cap_free(inst);
     return rc;
@@ -853,6 +979,41 @@ static int move_hold(javm_cache *cache, bool from_acc, bool to_acc, const javm_h
     return JAVM_OK;
 }
 
+int vm_entry_hold_lays(vm_entry *e)
+{
+    if (e->st.mem)
+        exec_memory_materialize(e->st.mem);
+    if (e->lays_held)
+        return JAVM_OK;
+    javm_page **copies = calloc(e->nlays ? e->nlays : 1, sizeof *copies);
+    if (!copies)
+        return JAVM_ERR_ALLOC;
+    for (uint32_t i = 0; i < e->nlays; i++) {
+        const vm_lay *l = &e->lays[i];
+        if (l->pages && !(copies[i] = malloc((size_t)l->npages * sizeof *copies[i]))) {
+            for (uint32_t j = 0; j < i; j++)
+                free(copies[j]);
+            free(copies);
+            return JAVM_ERR_ALLOC;
+        }
+    }
+    for (uint32_t i = 0; i < e->nlays; i++) {
+        vm_lay *l = &e->lays[i];
+        if (!l->pages)
+            continue;
+        memcpy(copies[i], l->pages, (size_t)l->npages * sizeof *copies[i]);
+        for (uint64_t k = 0; k < l->npages; k++)
+            if (copies[i][k].state == JAVM_PAGE_LOADED)
+                cap_page_ref(copies[i][k].bytes);
+        l->pages = copies[i];
+        if (e->st.mem)
+            exec_memory_layer_repoint(e->st.mem, l->first, page_items(l->pages));
+    }
+    free(copies);
+    e->lays_held = true;
+    return JAVM_OK;
+}
+
 static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *res)
 {
     for (;;) {
@@ -870,15 +1031,13 @@ static int drive(javm_vm *vm, javm_cache *cache, javm_ka *ka, javm_call_result *
             continue; /* new program, or a child pushed: run the top again */
         if (ex.reason == JAVM_EXIT_HOST_CALL && ex.arg == JAVM_OP_HOST_YIELD) {
             /* The embedder may release the Instances while paused: copy borrowed pages in */
-            for (uint32_t i = 0; i < vm->depth; i++) {
-                vm_entry *pe = &vm->stack[i];
-                if (pe->st.mem)
-                    exec_memory_materialize(pe->st.mem);
-                /* settle shares the base leaves' buffers: they must outlive the Data too */
-                for (uint32_t l = 0; !pe->leaves_held && l < pe->nleaves; l++)
-                    if (pe->leaves[l].bytes)
-                        cap_page_ref(pe->leaves[l].bytes);
-                pe->leaves_held = true;
+            int hrc = JAVM_OK;
+            for (uint32_t i = 0; i < vm->depth && hrc == JAVM_OK; i++)
+                hrc = vm_entry_hold_lays(&vm->stack[i]);
+            if (hrc != JAVM_OK) {
+                discard_stack(vm, cache);
+                javm_journal_abort(cache, ka);
+                return hrc; /* made a fault by error_result */
             }
             res->kind = JAVM_RES_PAUSED;
             res->marker = e->marker;

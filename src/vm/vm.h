@@ -16,15 +16,19 @@ typedef struct vm_slot {
     javm_hash h;
 } vm_slot;
 
-/* A page build_entry laid from an overlay (caps.md §6.2 base_leaves): with its page hash for
- * a Loaded page of a Paged overlay, or marked for re-reading (Inline overlays). */
-typedef struct vm_leaf {
-    uint32_t page;
+/* An overlay build_entry laid (caps.md §6.2 base_leaves, kept per overlay, not per page, so
+ * that laying out a large instance costs O(overlays): issue 13 item 2). Paged: page k of
+ * [first, first + npages) has the base leaf pages[k] when Loaded (hash and buffer; settle
+ * shares both into the post-instance), none when Empty. Inline: its one page is marked for
+ * re-reading. pages is borrowed from the Data in the cache, or the entry's own copy once the
+ * invocation pauses (vm_entry.lays_held). */
+typedef struct vm_lay {
+    uint32_t first;
+    uint64_t npages;
     bool reread;
-    javm_hash hash;
-    const uint8_t *bytes; /* Paged: the page's buffer, borrowed from the Data (or held, see
-                           * vm_entry.leaves_held); settle shares it into the post-instance */
-} vm_leaf;
+    const javm_page *pages; /* Paged; NULL for Inline */
+    javm_hash data;         /* the overlay Data's cap hash */
+} vm_lay;
 
 typedef struct vm_entry {
     bool is_ref;                /* reference entry pushed by HOST_YIELD */
@@ -41,10 +45,11 @@ typedef struct vm_entry {
     uint32_t npinned;
     bool has_yield;
     uint32_t yield_slot;
-    vm_leaf *leaves;            /* sorted by page */
-    uint32_t nleaves, capleaves;
-    bool leaves_held;           /* each leaf's buffer carries a reference of this entry (taken
-                                 * when the invocation pauses: the Data may go meanwhile) */
+    vm_lay *lays;               /* one per overlay, by increasing first page */
+    uint32_t nlays;
+    bool lays_held;             /* each Paged lay's pages is the entry's own copy and each of
+                                 * its buffers carries a reference of this entry (taken when
+                                 * the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
 } vm_entry;
 
@@ -95,8 +100,8 @@ struct javm_vm {
      * on the changed paths, Data hashed without the cache (javm_cap_hash) */
     uint64_t tree_builds, tree_nodes, tree_misses;
     vm_tree trees[VM_TREES_MAX];
-    vm_leaf *spare_leaves;      /* a disposed entry's leaf array, reused by the next build */
-    uint32_t spare_capleaves;
+    uint64_t settle_reused;     /* snapshots whose Data was found live in the cache by its
+                                 * hash, so no page list was built (cumulative, for tests) */
     uint64_t tree_clock;
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
@@ -115,6 +120,12 @@ int vm_slot_reserve(vm_entry *e, uint32_t extra);
 
 /* Releases the entry's own memory (program reference, memory back to the pool), not holds. */
 void vm_entry_dispose(javm_vm *vm, vm_entry *e);
+/* A pausing entry stops borrowing from the overlay Data, which the embedder may release or
+ * evict while paused: touched lazy pages are copied in, and each Paged lay's page list
+ * becomes the entry's own copy with a reference on every buffer (settle shares them; the
+ * memory's content layer reads the copy from now on). O(pages of the overlays), once per
+ * entry. JAVM_ERR_ALLOC (nothing changed). */
+int vm_entry_hold_lays(vm_entry *e);
 /* Releases the holds of an accounted entry (slot values, image). */
 void vm_entry_release_holds(javm_cache *cache, vm_entry *e);
 /* Takes the holds of step 10 (each slot value, the image); undone on failure. */
@@ -138,13 +149,17 @@ int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bo
 
 /* ---- Merkle cache (trees.c) ---- */
 
-/* The cap hash of d, a Paged or Inline Data that settle snapshot from the region whose base
- * overlay (same start) was the Data base_hash (NULL: none): through the cached levels of the
- * base when d has as many pages, hashing only the paths of the pages listed in cand (every
- * page of d not shared with the base, increasing), else with javm_cap_hash. Caches the
- * levels of the result for the next invocation. JAVM_ERR_ALLOC. */
-int vm_data_hash(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash, const javm_cap *d,
-                 const uint64_t *cand, size_t ncand, javm_hash *out);
+/* The cached Merkle levels of the Paged Data base_hash (building them from the Data in the
+ * cache on a miss), or NULL (not a Paged Data in the cache, or no memory). */
+vm_tree *vm_tree_get(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash);
+/* The root of t with leaves idx[0..k) (strictly increasing) replaced by val[0..k); idx and val
+ * are used as scratch. */
+void vm_tree_root(javm_vm *vm, const vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
+                  javm_hash *root);
+/* Caches the levels of the Data `h`: t's with the same replacement (idx, val scratch as above).
+ * Best effort: without memory nothing is cached. */
+void vm_tree_keep(javm_vm *vm, vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
+                  const javm_hash *h);
 void vm_trees_free(javm_vm *vm);
 
 /* ---- dispatch (dispatch.c) ---- */

@@ -135,7 +135,7 @@ class Page(ctypes.Structure):
 
 class Data(ctypes.Structure):
     _fields_ = [("size", c_u64), ("paged", c_bool), ("bytes", P(c_u8)), ("pages", P(Page)),
-                ("n_pages", c_u64)]
+                ("n_pages", c_u64), ("n_missing", c_u64)]
 
 
 class CNodeSlot(ctypes.Structure):
