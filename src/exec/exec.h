@@ -274,6 +274,9 @@ javm_exit_reason exec_mem_slow(javm_memory *m, uint32_t addr, unsigned n, bool w
  * guest access, write or poke copies them in. The page must already be mapped (not NONE):
  * JAVM_ERR_MEM_RANGE otherwise. */
 int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src);
+/* The 4096 bytes page pg reads as now (its lazy source, or the contents), valid until the
+ * next change to the memory. pg < JAVM_NUM_PAGES. */
+const uint8_t *exec_memory_page_bytes(const javm_memory *m, uint32_t pg);
 /* Copies every touched lazily mapped page in. Untouched pages of a content layer still
  * borrow their source (exec_memory_layer_repoint moves it). */
 void exec_memory_materialize(javm_memory *m);

@@ -249,6 +249,12 @@ int exec_memory_map_lazy(javm_memory *m, uint32_t pg, const uint8_t *src)
     return JAVM_OK;
 }
 
+const uint8_t *exec_memory_page_bytes(const javm_memory *m, uint32_t pg)
+{
+    const uint8_t *src;
+    return (state_of(m, pg, &src) & EXEC_P_L) ? src : m->base + ((uint64_t)pg << 12);
+}
+
 void exec_memory_materialize(javm_memory *m)
 {
     for (size_t i = 0; i < m->ntouched; i++)

@@ -212,6 +212,7 @@ int vm_slot_reserve(vm_entry *e, uint32_t extra)
 int vm_slot_put(vm_entry *e, uint32_t slot, const javm_hash *h)
 {
     uint32_t i = slot_lower_bound(e, slot);
+    e->slots_changed = true;
     if (i < e->nslots && e->slots[i].slot == slot) {
         e->slots[i].h = *h;
         return JAVM_OK;
@@ -228,6 +229,7 @@ int vm_slot_put(vm_entry *e, uint32_t slot, const javm_hash *h)
 void vm_slot_clear(vm_entry *e, uint32_t slot)
 {
     uint32_t i = slot_lower_bound(e, slot);
+    e->slots_changed = true;
     if (i < e->nslots && e->slots[i].slot == slot) {
         memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof *e->slots);
         e->nslots--;
@@ -463,6 +465,8 @@ int vm_build_entry(javm_vm *vm, javm_cache *cache, const javm_hash *instance_has
         e->slots[i] = (vm_slot){ root->slots[i].slot, root->slots[i].target.hash };
     e->nslots = root->n_slots;
     e->size_log = root->size_log;
+    e->has_root_hash = inst->root_cnode.tag == JAVM_KEY_HASH;
+    e->root_hash = inst->root_cnode.hash;
     e->instance_hash = *instance_hash;
     e->chain = inst->image_hash_chain;
     e->image_hash = inst->image_hash;
@@ -687,19 +691,24 @@ static int region_changes(javm_vm *vm, const vm_entry *e, uint64_t start, uint64
         uint64_t addr = start + s.p[j].i * JAVM_PAGE_SIZE;
         if (javm_memory_get_perm(mem, (uint32_t)(addr >> 12)) == JAVM_PERM_NONE)
             continue; /* unmapped: reads as zero */
+        uint64_t n = addr + JAVM_PAGE_SIZE <= start + size ? JAVM_PAGE_SIZE : start + size - addr;
+        const vm_lay *l = lay_at(e, addr >> 12);
+        const javm_page *bp = l && !l->reread ? &l->pages[(addr >> 12) - l->first] : NULL;
+        vm->settle_pages_read++;
+        if (n == JAVM_PAGE_SIZE && bp && bp->state == JAVM_PAGE_LOADED &&
+            memcmp(exec_memory_page_bytes(mem, (uint32_t)(addr >> 12)), bp->bytes, JAVM_PAGE_SIZE) == 0) {
+            s.p[j].i = UINT64_MAX; /* written back as it was: the base leaf, no copy, no hash */
+            continue;
+        }
         uint8_t *b = cap_page_alloc();
         if (!b) {
             rc = JAVM_ERR_ALLOC;
             break;
         }
-        uint64_t n = addr + JAVM_PAGE_SIZE <= start + size ? JAVM_PAGE_SIZE : start + size - addr;
         javm_memory_peek(mem, (uint32_t)addr, n, b);
         memset(b + n, 0, (size_t)(JAVM_PAGE_SIZE - n));
-        vm->settle_pages_read++;
-        const vm_lay *l = lay_at(e, addr >> 12);
-        const javm_page *bp = l && !l->reread ? &l->pages[(addr >> 12) - l->first] : NULL;
-        if (bp && bp->state == JAVM_PAGE_LOADED && memcmp(b, bp->bytes, JAVM_PAGE_SIZE) == 0) {
-            cap_page_unref(b); /* written back as it was: the base leaf, no hash */
+        if (n < JAVM_PAGE_SIZE && bp && bp->state == JAVM_PAGE_LOADED && memcmp(b, bp->bytes, JAVM_PAGE_SIZE) == 0) {
+            cap_page_unref(b); /* the partial last page, unchanged */
             s.p[j].i = UINT64_MAX;
             continue;
         }
@@ -910,14 +919,20 @@ static int settle_post_instance(javm_vm *vm, javm_cache *cache, javm_call_result
     rc = JAVM_ERR_ALLOC;
     if (!(held = malloc((img->n_mappings + 1) * sizeof *held)))
         goto done;
-    /* 2: the cnode blob */
-    if ((rc = javm_cnode_new(e->size_log, &cn)))
-        goto done;
-    for (uint32_t i = 0; i < e->nslots; i++)
-        if ((rc = javm_cnode_set_slot(cn, e->slots[i].slot, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->slots[i].h })))
+    /* 2: the cnode blob: the root CNode build_entry read, while no slot changed (the same
+     * slots and size give the same blob), else built from the slots and put */
+    if (!e->slots_changed && e->has_root_hash && cache_hold_live(cache, &e->root_hash) == JAVM_OK) {
+        cnode_hash = e->root_hash;
+        vm->settle_cnode_reused++;
+    } else {
+        if ((rc = javm_cnode_new(e->size_log, &cn)))
             goto done;
-    if ((rc = javm_cache_put(cache, cn, &cnode_hash)))
-        goto done;
+        for (uint32_t i = 0; i < e->nslots; i++)
+            if ((rc = javm_cnode_set_slot(cn, e->slots[i].slot, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = e->slots[i].h })))
+                goto done;
+        if ((rc = javm_cache_put(cache, cn, &cnode_hash)))
+            goto done;
+    }
     held[nheld++] = cnode_hash;
     if ((rc = javm_instance_new(&e->chain, &e->image_hash, &(javm_key){ .tag = JAVM_KEY_HASH, .hash = cnode_hash }, &inst)))
         goto done;

@@ -41,6 +41,9 @@ typedef struct vm_entry {
     uint8_t size_log;
     vm_slot *slots;
     uint32_t nslots, capslots;
+    bool slots_changed;         /* vm_slot_put / vm_slot_clear ran since build_entry */
+    bool has_root_hash;         /* root_hash: the root CNode build_entry took the slots from, */
+    javm_hash root_hash;        /* which settle reuses while the slots are unchanged */
     uint32_t *pinned;           /* sorted */
     uint32_t npinned;
     bool has_yield;
@@ -100,6 +103,7 @@ struct javm_vm {
      * on the changed paths, Data hashed without the cache (javm_cap_hash) */
     uint64_t tree_builds, tree_nodes, tree_misses;
     vm_tree trees[VM_TREES_MAX];
+    uint64_t settle_cnode_reused; /* settles that took the root CNode as it was (cumulative) */
     uint64_t settle_reused;     /* snapshots whose Data was found live in the cache by its
                                  * hash, so no page list was built (cumulative, for tests) */
     uint64_t tree_clock;
