@@ -683,9 +683,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             ed1[x] = wseq[d.src1];
             if (un) {
                 uint64_t bad = 0;
-                for (uint32_t y = s / 64; 64 * y < f; y++) { /* the words of [s, f) */
-                    uint32_t from = 64 * y > s ? 0 : s % 64, to = f - 64 * y > 64 ? 64 : f - 64 * y;
-                    uint64_t M = (~UINT64_C(0) >> (64 - to)) & (~UINT64_C(0) << from);
+                /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
+                uint32_t y = s / 64, sh = s % 64, left = lat; /* lat >= 1: units held */
+                for (;; y++) {
+                    uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
                     uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
                     if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
                         uint64_t full = (un & 2) ? a2 : a3;
@@ -706,6 +707,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     A[2][y] = a2 | (a1 & M);
                     A[1][y] = a1 | (a0 & M);
                     A[0][y] = a0 | M;
+                    if (left <= 64 - sh)
+                        break;
+                    left -= 64 - sh;
+                    sh = 0;
                 }
                 if (bad) {
                     if (!snap_c)
@@ -719,13 +724,13 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     rs->head = head;
                     rs->tail = snap_e;
                     for (uint32_t q = head; q < snap_e; q++) {
-                        uint32_t y = q % RING, sl = q % ROB;
-                        rs->start[sl] = es[y] < C ? es[y] : UNSTARTED;
-                        rs->fin[sl] = ef[y];
-                        rs->lat[sl] = el[y];
-                        rs->units[sl] = eu[y];
-                        rs->dep0[sl] = ed0[y];
-                        rs->dep1[sl] = ed1[y];
+                        uint32_t qx = q % RING, sl = q % ROB;
+                        rs->start[sl] = es[qx] < C ? es[qx] : UNSTARTED;
+                        rs->fin[sl] = ef[qx];
+                        rs->lat[sl] = el[qx];
+                        rs->units[sl] = eu[qx];
+                        rs->dep0[sl] = ed0[qx];
+                        rs->dep1[sl] = ed1[qx];
                     }
                     memcpy(rs->writer, snap_w, sizeof snap_w);
                     *rpc = snap_p;
@@ -907,9 +912,14 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 unstarted |= bit;
                 fresh |= bit;
                 needA = (needA & ~bit) | (a ? bit : 0);
-                need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
-                needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
-                needD = (needD & ~bit) | ((in->units & 0x40) ? bit : 0);
+                need2A &= ~bit;
+                needM &= ~bit;
+                needD &= ~bit;
+                if (EXEC_UNLIKELY(in->units & 0xF2)) { /* two ALUs, MUL, DIV */
+                    need2A |= a == 2 ? bit : 0;
+                    needM |= (in->units & 0x10) ? bit : 0;
+                    needD |= (in->units & 0x40) ? bit : 0;
+                }
                 tail++;
             }
             if (in->flags & D_LAST)
