@@ -801,7 +801,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
-    uint32_t start[ROB], fin[ROB];
+    uint32_t fin[ROB]; /* UNSTARTED until the entry starts */
     uint8_t units[ROB];
     uint32_t lat[ROB];
     /* per slot: the slots of its producers not done yet (pm), of the entries waiting on it
@@ -838,17 +838,16 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         for (uint32_t q = head; q < tail; q++) {
             unsigned s = q % ROB;
             uint32_t bit = 1u << s, a = init->units[s] & 7;
-            start[s] = init->start[s];
-            fin[s] = init->fin[s];
+            fin[s] = init->start[s] == UNSTARTED ? UNSTARTED : init->fin[s];
             lat[s] = init->lat[s];
             units[s] = init->units[s];
             pm[s] = dmask[s] = 0;
-            done |= start[s] != UNSTARTED && fin[s] <= c ? bit : 0;
+            done |= fin[s] <= c ? bit : 0;
             needA |= a ? bit : 0;
             need2A |= a == 2 ? bit : 0;
             needM |= (units[s] & 0x10) ? bit : 0;
             needD |= (units[s] & 0x40) ? bit : 0;
-            if (start[s] == UNSTARTED) {
+            if (fin[s] == UNSTARTED) {
                 unstarted |= bit;
             } else {
                 holding |= bit;
@@ -859,7 +858,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         for (uint32_t q = head; q < tail; q++) {
             unsigned sl = q % ROB;
             uint32_t bit = 1u << sl;
-            if (start[sl] == UNSTARTED) {
+            if (fin[sl] == UNSTARTED) {
                 SIM_DEP(init->dep0[sl]);
                 SIM_DEP(init->dep1[sl]);
             }
@@ -900,7 +899,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 unsigned sl = tail % ROB;
                 uint32_t bit = 1u << sl, a = in->units & 7;
                 lat[sl] = in->lat;
-                start[sl] = UNSTARTED;
+                fin[sl] = UNSTARTED;
                 units[sl] = in->units;
                 done &= ~bit;
                 waitdep &= ~bit;
@@ -947,7 +946,6 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 busy = true;
                 break;
             }
-            start[s] = c;
             fin[s] = c + lat[s];
             nret = fin[s] < nret ? fin[s] : nret;
             held += units[s];
@@ -971,7 +969,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             break;
         }
         /* (d) end of cycle: retire the oldest entries that were DONE before it */
-        while (head != tail && start[head % ROB] != UNSTARTED && fin[head % ROB] < c)
+        while (head != tail && fin[head % ROB] < c) /* UNSTARTED is not */
             head++;
         /* The next cycle in which anything can happen: the next one if it can decode, if an
          * entry becomes WAITING, or if starts were short; otherwise the first unit return or
@@ -982,7 +980,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             continue;
         }
         uint32_t nx = nret; /* the first unit return or dependency release */
-        if (start[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
+        if (fin[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
             nx = fin[head % ROB] + 1;
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
