@@ -158,10 +158,6 @@ typedef struct dins {
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
 
-/* Positions decoded at a time. A block is decoded once into a buffer of this many records,
- * which the fast path reads, and which the simulation reads and refills for longer blocks. */
-#define CHUNK 64
-
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
 
@@ -424,44 +420,6 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     d.flags = r->fl;
     d.pad = 0;
     return d;
-}
-
-/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
- * into buf: at most CHUNK positions, the last one flagged D_LAST when the block ends among
- * them. *pcp becomes the position after the last one decoded. */
-static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
-{
-    uint64_t p = *pcp;
-    uint32_t n = 0;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) { /* the fields stored one by one */
-        uint32_t kb = kbit_at(cd, p);
-        while (n < CHUNK) {
-            dins d = decode_pos(cd, p, kb, m);
-            dins *o = &buf[n++];
-            o->lat = d.lat;
-            o->slots = d.slots;
-            o->units = d.units;
-            o->src0 = d.src0;
-            o->src1 = d.src1;
-            o->dst = d.dst;
-            o->flags = d.flags;
-            if (d.flags & D_LAST)
-                break;
-            p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
-        }
-        *pcp = p;
-        return n;
-    }
-    while (n < CHUNK) {
-        dins d = decode_pos(cd, p, kbit_at(cd, p), m);
-        d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
-        buf[n++] = d;
-        p = p < cd->L ? draft_next(cd, p) : p + 1;
-        if (d.flags & D_LAST)
-            break;
-    }
-    *pcp = p;
-    return n;
 }
 
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
@@ -754,23 +712,35 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
 
-/* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
+/* The block's positions in order, decoded one at a time as the simulation takes them. */
 typedef struct walk {
     const exec_code *cd;
     uint32_t m;
-    dins *buf;
-    uint32_t n, i; /* records in buf, current one */
-    uint64_t pc;   /* where the next refill decodes from */
-    uint32_t total; /* positions decoded so far */
+    uint32_t kb;    /* k at p */
+    uint64_t p;     /* the position of the next record */
+    uint32_t total; /* positions taken so far */
 } walk;
 
-static inline void walk_advance(walk *w)
+/* The record at w->p: gas.md's under jam-draft, the profile's block (exec_block_last)
+ * otherwise (other profiles' blocks end where their own rules say). */
+static inline __attribute__((always_inline)) dins walk_pos(const walk *w)
 {
-    if (++w->i == w->n) {
-        w->n = decode_chunk(w->cd, &w->pc, w->m, w->buf);
-        w->total += w->n;
-        w->i = 0;
-    }
+    const exec_code *cd = w->cd;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT)
+        return decode_pos(cd, w->p, w->kb, w->m);
+    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m);
+    d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, w->p) ? D_LAST : 0));
+    return d;
+}
+
+/* To the position after w->p (a record without D_LAST). */
+static inline void walk_step(walk *w)
+{
+    const exec_code *cd = w->cd;
+    if (cd->profile == JAVM_PROFILE_JAM_DRAFT)
+        w->p = draft_step(cd, w->p, &w->kb); /* p < L: L reads as trap */
+    else
+        w->p = w->p < cd->L ? draft_next(cd, w->p) : w->p + 1;
 }
 
 /* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
@@ -824,6 +794,9 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             dmask[q_ % ROB] |= bit;                                                             \
         }                                                                                       \
     } while (0)
+    walk wk = *w;              /* in registers: the walk and its current record */
+    uint32_t wt = w->total;
+    dins in = walk_pos(&wk);
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
@@ -888,43 +861,45 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
         while (more && tail - head < ROB) {
-            const dins *in = &w->buf[w->i];
-            if (!first && in->slots > dec)
+            if (!first && in.slots > dec)
                 break;
             first = false;
-            dec -= in->slots < dec ? in->slots : dec;
-            if (in->flags & D_MOVE) {
-                writer[in->dst] = writer[in->src0];
+            dec -= in.slots < dec ? in.slots : dec;
+            if (in.flags & D_MOVE) {
+                writer[in.dst] = writer[in.src0];
             } else {
                 unsigned sl = tail % ROB;
-                uint32_t bit = 1u << sl, a = in->units & 7;
-                lat[sl] = in->lat;
+                uint32_t bit = 1u << sl, a = in.units & 7;
+                lat[sl] = in.lat;
                 fin[sl] = UNSTARTED;
-                units[sl] = in->units;
+                units[sl] = in.units;
                 done &= ~bit;
                 waitdep &= ~bit;
                 dmask[sl] = 0;
                 pm[sl] = 0;
-                SIM_DEP(writer[in->src0]);
-                SIM_DEP(writer[in->src1]);
-                writer[in->dst] = tail;
+                SIM_DEP(writer[in.src0]);
+                SIM_DEP(writer[in.src1]);
+                writer[in.dst] = tail;
                 unstarted |= bit;
                 fresh |= bit;
                 needA = (needA & ~bit) | (a ? bit : 0);
                 need2A &= ~bit;
                 needM &= ~bit;
                 needD &= ~bit;
-                if (EXEC_UNLIKELY(in->units & 0xF2)) { /* two ALUs, MUL, DIV */
+                if (EXEC_UNLIKELY(in.units & 0xF2)) { /* two ALUs, MUL, DIV */
                     need2A |= a == 2 ? bit : 0;
-                    needM |= (in->units & 0x10) ? bit : 0;
-                    needD |= (in->units & 0x40) ? bit : 0;
+                    needM |= (in.units & 0x10) ? bit : 0;
+                    needD |= (in.units & 0x40) ? bit : 0;
                 }
                 tail++;
             }
-            if (in->flags & D_LAST)
+            wt++;
+            if (in.flags & D_LAST) {
                 more = false;
-            else
-                walk_advance(w);
+            } else {
+                walk_step(&wk);
+                in = walk_pos(&wk);
+            }
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
@@ -985,6 +960,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
 #undef SIM_DEP
+    w->total = wt;
     return c > 4 ? c - 3 : 1;
 }
 
@@ -1009,9 +985,7 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
         pc = b;
         n = 0;
     }
-    dins buf[CHUNK];
-    uint32_t k = decode_chunk(cd, &pc, m, buf);
-    walk w = { cd, m, buf, k, 0, pc, n + k };
+    walk w = { cd, m, kbit_at(cd, pc), pc, n };
     cost = sim_block(&w, rc == FAST_RESUME ? &rs : NULL);
     if (npos)
         *npos = w.total;
