@@ -801,12 +801,11 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    bool more = true, first = true;
+    bool more = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
         c = init->c;
         head = init->head;
         tail = init->tail;
-        first = false;
         memcpy(writer, init->writer, sizeof writer);
         for (uint32_t q = head; q < tail; q++) {
             unsigned s = q % ROB;
@@ -861,10 +860,9 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
         while (more && tail - head < ROB) {
-            if (!first && in.slots > dec)
+            if (in.slots > dec) /* never the block's first: slots <= 4 (gas.md §5.3) */
                 break;
-            first = false;
-            dec -= in.slots < dec ? in.slots : dec;
+            dec -= in.slots;
             if (in.flags & D_MOVE) {
                 writer[in.dst] = writer[in.src0];
             } else {
