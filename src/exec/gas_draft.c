@@ -574,8 +574,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint8_t st[64 * LWORDS];
     uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
-    /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
-    uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
+    /* per entry, by seq % RING: start, fin, retirement, producers, units */
+    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING]; /* latency: ef - es */
     uint8_t eu[RING];
     for (int i = 0; i < NREGS; i++)
         wseq[i] = NOSEQ;
@@ -635,7 +635,6 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             es[x] = s;
             ef[x] = f;
             er[x] = ret;
-            el[x] = lat;
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
@@ -685,7 +684,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                         uint32_t qx = q % RING, sl = q % ROB;
                         rs->start[sl] = es[qx] < C ? es[qx] : UNSTARTED;
                         rs->fin[sl] = ef[qx];
-                        rs->lat[sl] = el[qx];
+                        rs->lat[sl] = ef[qx] - es[qx];
                         rs->units[sl] = eu[qx];
                         rs->dep0[sl] = ed0[qx];
                         rs->dep1[sl] = ed1[qx];
