@@ -459,7 +459,21 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
  * padded, so next(p) is one word read clamped to L). */
 enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; not exact */
 
-static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
+/* Where fast_walk left a block that runs past its 64 cycles, for long_walk to go on from
+ * (ok): its sets, starts per cycle and register fins, the retirement cycle after each of its
+ * e entries, and the position it could not place (the decode cycle and slots to decode
+ * it from). Only when its e entries are at most 31: none of its positions could wait for the
+ * ROB. */
+typedef struct fast_hand {
+    uint64_t A[4], MU, DV, S5;
+    uint8_t st[64], rdy[NREGS], er[64];
+    uint64_t p;
+    uint32_t kb, n, e, cur, dec;
+    bool ok;
+} fast_hand;
+
+static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
+                     fast_hand *h)
 {
     /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
      * S5 = cycles with 5 starts. */
@@ -467,6 +481,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
     uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
+    uint8_t er8[64];            /* retirement after each entry, for long_walk (h) */
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
@@ -481,7 +496,6 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            entries++;
             /* cycles in which this entry's units do not fit beside the older entries' (two
              * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
             uint64_t full = A4 & -(uint64_t)(d.units != 0);
@@ -489,14 +503,14 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                 full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
                        ((d.units & 0x40) ? DV : 0);
             if (s > 63)
-                return FAST_RANGE;
+                goto range;
             uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
             if (!cand)
-                return FAST_RANGE;
+                goto range;
             s = (uint32_t)__builtin_ctzll(cand);
             uint32_t f = s + lat;
             if (f > 64)
-                return FAST_RANGE;
+                goto range;
             uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
             if (++st[s] == 5)
                 S5 |= UINT64_C(1) << s;
@@ -518,13 +532,37 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                 return FAST_ORDER; /* a younger entry over an older one's start */
             rdy[d.dst] = (uint8_t)f;
             ret = ret > f + 1 ? ret : f + 1;
+            er8[entries % 64] = (uint8_t)ret;
+            entries++;
         }
         if (d.flags & D_LAST)
             break;
         p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
+        continue;
+    range: /* this entry does not fit in 64 cycles: hand over to long_walk */
+        h->ok = entries < ROB;
+        h->A[0] = A1;
+        h->A[1] = A2;
+        h->A[2] = A3;
+        h->A[3] = A4;
+        h->MU = MU;
+        h->DV = DV;
+        h->S5 = S5;
+        memcpy(h->st, st, sizeof st);
+        memcpy(h->rdy, rdy, sizeof rdy);
+        memcpy(h->er, er8, sizeof er8);
+        h->p = p;
+        h->kb = kb;
+        h->n = n;
+        h->e = entries;
+        h->cur = cur; /* as before this position, or (after a wrap) the same outcome */
+        h->dec = dec + d.slots;
+        return FAST_RANGE;
     }
-    if (entries > ROB)
+    if (entries > ROB) {
+        h->ok = false;
         return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
+    }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
     *npos = n + 1;
@@ -563,10 +601,10 @@ typedef struct sim_start {
  * writer of each register then, kept as `wseq` and copied at the start of each decode
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
-enum { FAST_RESUME = FAST_ORDER + 1 };
+enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
                                                uint32_t *cost, uint32_t *npos, sim_start *rs,
-                                               uint64_t *rpc, uint32_t *rn)
+                                               uint64_t *rpc, uint32_t *rn, const fast_hand *h)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
@@ -583,6 +621,33 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
     uint64_t p = b, snap_p = b;
     uint32_t kb = kbit_at(cd, b);
+    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
+     * record but their retirement; their registers read as written by none (wseq NOSEQ),
+     * which holds at a resume point C only once they have all retired before C: otherwise
+     * FAST_REDO, and the caller starts over without h. */
+    uint32_t e0 = 0, hcur = 0;
+    if (h) {
+        for (int k = 0; k < 4; k++)
+            A[k][0] = h->A[k];
+        MU[0] = h->MU;
+        DV[0] = h->DV;
+        S5[0] = h->S5;
+        memcpy(st, h->st, 64);
+        clean = 1;
+        for (int i = 0; i < NREGS; i++)
+            rdy[i] = h->rdy[i];
+        for (uint32_t x = 0; x < h->e; x++)
+            er[x] = h->er[x];
+        /* decoding p again gives the same cycle: these are the slots before it, or (after
+         * a wrap) 4, which wrap no more but land in the same cycle with the same slots */
+        cur = hcur = h->cur;
+        dec = h->dec;
+        ret = h->e ? h->er[h->e - 1] : 0;
+        e = e0 = h->e;
+        n = h->n;
+        p = h->p;
+        kb = h->kb;
+    }
     for (;; n++) {
         dins d = decode_pos(cd, p, kb, m);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
@@ -677,6 +742,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
                     while (head < snap_e && er[head % RING] < C)
                         head++;
+                    if (h && (head < e0 || C <= hcur))
+                        return FAST_REDO;
                     rs->c = C;
                     rs->head = head;
                     rs->tail = snap_e;
@@ -965,13 +1032,15 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
  * from where it stops being exact, or from the start. Out of line, so the fast path's frame
  * and registers are its own. */
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
-                                                    int rc, uint32_t *npos)
+                                                    int rc, uint32_t *npos, const fast_hand *h)
 {
     uint32_t cost, n = 0;
     sim_start rs;
     uint64_t pc = b;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
+        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
+        if (rc == FAST_REDO)
+            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
@@ -993,13 +1062,14 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
 {
     if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
         uint32_t cost, n;
-        int rc = fast_walk(cd, b, m, &cost, &n);
+        fast_hand h;
+        int rc = fast_walk(cd, b, m, &cost, &n, &h);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
-        return slow_cost(cd, b, m, rc, npos);
+        return slow_cost(cd, b, m, rc, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
     }
-    return slow_cost(cd, b, m, FAST_ORDER, npos);
+    return slow_cost(cd, b, m, FAST_ORDER, npos, NULL);
 }
