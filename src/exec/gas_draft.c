@@ -843,6 +843,8 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
     /* per slot: the slots of its producers not done yet (pm), of the entries waiting on it
      * (dmask) */
     uint32_t pm[ROB], dmask[ROB];
+    memset(pm, 0, sizeof pm);
+    memset(dmask, 0, sizeof dmask);
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
@@ -925,7 +927,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
-        while (more && tail - head < ROB) {
+        for (uint32_t room = more ? ROB - (tail - head) : 0; room;) { /* ROB entries free */
             if (in.slots > dec) /* never the block's first: slots <= 4 (gas.md §5.3) */
                 break;
             dec -= in.slots;
@@ -937,10 +939,8 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 lat[sl] = in.lat;
                 fin[sl] = UNSTARTED;
                 units[sl] = in.units;
-                done &= ~bit;
-                waitdep &= ~bit;
-                dmask[sl] = 0;
-                pm[sl] = 0;
+                done &= ~bit; /* pm, dmask and waitdep were cleared when the slot's last
+                               * entry became done */
                 SIM_DEP(writer[in.src0]);
                 SIM_DEP(writer[in.src1]);
                 writer[in.dst] = tail;
@@ -956,10 +956,12 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                     needD |= (in.units & 0x40) ? bit : 0;
                 }
                 tail++;
+                room--;
             }
             wt++;
             if (in.flags & D_LAST) {
                 more = false;
+                break;
             } else {
                 walk_step(&wk);
                 in = walk_pos(&wk);
