@@ -8,7 +8,8 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls). sim_block: gas.md
+ * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
+ * fast_walk stopped when it can (fast_hand). sim_block: gas.md
  * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
  * nothing can happen; from the start, or resumed where long_walk's placement stops being
  * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
