@@ -68,70 +68,76 @@ enum { OV_PS = 0, OV_P3 = 16, OV_P2 = 32, OV_FIX = 48 }; /* ovtab's bit groups *
  * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-static const grow rows[256] = {
-    [0 ... 255] = ROW_TRAP,
-    [1] = R(2, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),
-    [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
-    [10] = FIX(100, 4, UN_A, ROLE_NONE),
-    [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
-    [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),
-    [50] = R(22, OV_FIX, 1, UN_NONE, ROLE_S_LO, D_LAST),
-    [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
-    [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
-    [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, OV_FIX, 1, UN_NONE, ROLE_D_LO, D_LAST),
-    [81 ... 90] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LO, D_LAST),
-    [100] = R(1, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */
-    [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
-    [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
-    [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
-    [108 ... 110] = FIX(1, 1, UN_A, ROLE_HI_LO),
-    [111] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [120 ... 123] = FIX(25, 1, UN_AS, ROLE_S_LOHI),
-    [124 ... 130] = FIX(LAT_MEM, 1, UN_AL, ROLE_HI_LO),
-    [131] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [132 ... 134] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [135] = OVP(4, 2, 3, UN_AM, ROLE_HI_LO),
-    [136 ... 137] = FIX(3, 3, UN_A, ROLE_HI_LO),
-    [138 ... 140] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [141] = FIX(3, 4, UN_A, ROLE_HI_LO),
-    [142 ... 143] = FIX(3, 3, UN_A, ROLE_HI_LO),
-    [144 ... 146] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [147 ... 148] = FIX(2, 3, UN_A, ROLE_HI_LO),
-    [149] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [150] = OVP(3, 1, 2, UN_AM, ROLE_HI_LO),
-    [151 ... 153] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [154] = FIX(2, 3, UN_A, ROLE_HI_LO),
-    [155 ... 157] = FIX(1, 3, UN_A, ROLE_HI_LO),
-    [158] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
-    [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LOHI, D_LAST),
-    [180] = R(22, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_LAST),
-    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
-    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),
-    [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
-    [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
-    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),
-    [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),
-    [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
-    [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),
-    [215] = FIX(6, 4, UN_AM, ROLE_3REG),
-    [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),
-    [218 ... 219] = FIX(2, 2, UN_A, ROLE_3REG),
-    [220] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [221] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),
-    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
-    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),
-};
+#define ROWS(ML) /* ML: the latency of loads, LAT_MEM or m itself */                           \
+    {                                                                                          \
+    [0 ... 255] = ROW_TRAP,                                                                    \
+    [1] = R(2, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),                                         \
+    [3] = FIX(40, 1, UN_NONE, ROLE_NONE),                                                      \
+    [10] = FIX(100, 4, UN_A, ROLE_NONE),                                                       \
+    [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),                                                      \
+    [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),                                                \
+    [40] = R(15, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),                                       \
+    [50] = R(22, OV_FIX, 1, UN_NONE, ROLE_S_LO, D_LAST),                                       \
+    [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),                                                      \
+    [52 ... 58] = FIX(ML, 1, UN_AL, ROLE_D_LO),                                                \
+    [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),                                                \
+    [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),                                                \
+    [80] = R(15, OV_FIX, 1, UN_NONE, ROLE_D_LO, D_LAST),                                       \
+    [81 ... 90] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LO, D_LAST),                               \
+    [100] = R(1, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */            \
+    [101] = FIX(100, 4, UN_A, ROLE_HI_LO),                                                     \
+    [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),                                               \
+    [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),                                              \
+    [108 ... 110] = FIX(1, 1, UN_A, ROLE_HI_LO),                                               \
+    [111] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [120 ... 123] = FIX(25, 1, UN_AS, ROLE_S_LOHI),                                            \
+    [124 ... 130] = FIX(ML, 1, UN_AL, ROLE_HI_LO),                                             \
+    [131] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                                    \
+    [132 ... 134] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                            \
+    [135] = OVP(4, 2, 3, UN_AM, ROLE_HI_LO),                                                   \
+    [136 ... 137] = FIX(3, 3, UN_A, ROLE_HI_LO),                                               \
+    [138 ... 140] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                            \
+    [141] = FIX(3, 4, UN_A, ROLE_HI_LO),                                                       \
+    [142 ... 143] = FIX(3, 3, UN_A, ROLE_HI_LO),                                               \
+    [144 ... 146] = FIX(2, 4, UN_A, ROLE_HI_LO),                                               \
+    [147 ... 148] = FIX(2, 3, UN_A, ROLE_HI_LO),                                               \
+    [149] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [150] = OVP(3, 1, 2, UN_AM, ROLE_HI_LO),                                                   \
+    [151 ... 153] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                            \
+    [154] = FIX(2, 3, UN_A, ROLE_HI_LO),                                                       \
+    [155 ... 157] = FIX(1, 3, UN_A, ROLE_HI_LO),                                               \
+    [158] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [159] = FIX(1, 3, UN_A, ROLE_HI_LO),                                                       \
+    [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                                    \
+    [161] = FIX(2, 4, UN_A, ROLE_HI_LO),                                                       \
+    [170 ... 175] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LOHI, D_LAST),                           \
+    [180] = R(22, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_LAST),                                     \
+    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),                                            \
+    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),                                                   \
+    [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),                                              \
+    [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                             \
+    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),                                            \
+    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),                                                   \
+    [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),                                              \
+    [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                             \
+    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),                                            \
+    [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),                                               \
+    [215] = FIX(6, 4, UN_AM, ROLE_3REG),                                                       \
+    [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),                                                \
+    [218 ... 219] = FIX(2, 2, UN_A, ROLE_3REG),                                                \
+    [220] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                                     \
+    [221] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                                     \
+    [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                                     \
+    [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                                     \
+    [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),                                                \
+    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),                                                    \
+    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),                                            \
+    }
+static const grow rows[256] = ROWS(LAT_MEM);
+/* with the load latency in place of LAT_MEM, for the two latencies there are (gas.md
+ * §4.3): decoding then tests the latency only against the rare markers */
+static const grow rows_m25[256] = ROWS(25), rows_m37[256] = ROWS(37);
+#undef ROWS
 #pragma GCC diagnostic pop
 
 #undef ROW_TRAP
@@ -401,7 +407,7 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
 {
     const uint8_t *c = cd->c;
     uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
-    const grow *r = &rows[op];
+    const grow *r = &(m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows)[op]; /* hoisted */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
     uint32_t d3 = b2 < 12 ? b2 : 12;
     uint64_t packed = regtab[b1] | (uint64_t)d3 << 24;
@@ -414,9 +420,8 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     d.slots = (uint8_t)(r->sb - ((ovtab[b1] >> (r->ov + d3)) & 1));
     d.units = r->units;
     uint32_t lat = r->lat;
-    lat = lat == LAT_MEM ? m : lat;
-    if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
-        lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
+    if (EXEC_UNLIKELY(lat >= LAT_BR)) /* a conditional branch (op = c[p], p < L), or a load */
+        lat = lat == LAT_BR ? branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1) : m;
     d.lat = (uint8_t)lat;
     d.flags = r->fl;
     d.pad = 0;
