@@ -795,10 +795,10 @@ typedef struct walk {
 
 /* The record at w->p: gas.md's under jam-draft, the profile's block (exec_block_last)
  * otherwise (other profiles' blocks end where their own rules say). */
-static inline __attribute__((always_inline)) dins walk_pos(const walk *w)
+static inline __attribute__((always_inline)) dins walk_pos(const walk *w, bool draft)
 {
     const exec_code *cd = w->cd;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT)
+    if (draft)
         return decode_pos(cd, w->p, w->kb, w->m);
     dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m);
     d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, w->p) ? D_LAST : 0));
@@ -806,10 +806,10 @@ static inline __attribute__((always_inline)) dins walk_pos(const walk *w)
 }
 
 /* To the position after w->p (a record without D_LAST). */
-static inline void walk_step(walk *w)
+static inline __attribute__((always_inline)) void walk_step(walk *w, bool draft)
 {
     const exec_code *cd = w->cd;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT)
+    if (draft)
         w->p = draft_step(cd, w->p, &w->kb); /* p < L: L reads as trap */
     else
         w->p = w->p < cd->L ? draft_next(cd, w->p) : w->p + 1;
@@ -839,7 +839,8 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
  * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
  * the start scan until one of its producers does. */
-__attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *init)
+static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const sim_start *init,
+                                                                bool draft)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
@@ -870,7 +871,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
     } while (0)
     walk wk = *w;              /* in registers: the walk and its current record */
     uint32_t wt = w->total;
-    dins in = walk_pos(&wk);
+    dins in = walk_pos(&wk, draft);
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
@@ -969,8 +970,8 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 more = false;
                 break;
             } else {
-                walk_step(&wk);
-                in = walk_pos(&wk);
+                walk_step(&wk, draft);
+                in = walk_pos(&wk, draft);
             }
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
@@ -1036,6 +1037,18 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
     return c > 4 ? c - 3 : 1;
 }
 
+/* sim_block for jam-draft's walk and for the other profiles' (the walk's test out of the
+ * loop). */
+__attribute__((noinline)) static uint32_t sim_draft(walk *w, const sim_start *init)
+{
+    return sim_block(w, init, true);
+}
+
+__attribute__((noinline)) static uint32_t sim_other(walk *w, const sim_start *init)
+{
+    return sim_block(w, init, false);
+}
+
 /* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
  * from where it stops being exact, or from the start. Out of line, so the fast path's frame
  * and registers are its own. */
@@ -1060,7 +1073,8 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
         n = 0;
     }
     walk w = { cd, m, kbit_at(cd, pc), pc, n };
-    cost = sim_block(&w, rc == FAST_RESUME ? &rs : NULL);
+    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(
+        &w, rc == FAST_RESUME ? &rs : NULL);
     if (npos)
         *npos = w.total;
     return cost;
