@@ -8,7 +8,8 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls). sim_block: gas.md
+ * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
+ * fast_walk stopped when it can (fast_hand). sim_block: gas.md
  * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
  * nothing can happen; from the start, or resumed where long_walk's placement stops being
  * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
@@ -34,102 +35,109 @@ enum {
 enum { LAT_MEM = 255, LAT_BR = 254 };
 
 /* A row (8 bytes, one byte a field, so decoding reads each with one load): latency (LAT_MEM /
- * LAT_BR), units, slots sa and sb (fixed sa, or the a / b of P(a, b) / PS(a, b)), the
- * register fields read as src0 and src1 and written as dst (indices into the position's
- * register bytes, see decode_pos), and flags: D_MOVE, D_LAST (a terminator), and in bits 4-6
- * which raw-field equalities make the slot overlap (bit 4 lo == hi, bit 5 lo == d3, bit 6
- * hi == d3: none for fixed slots, lo == hi for P over two registers, lo == d3 or hi == d3 for
- * P over three, lo == d3 for PS). */
+ * LAT_BR), units, the overlap group ov (OV_*: which raw-field equality makes the slot
+ * overlap, gas.md §4.2: lo == hi for P over two registers, lo == d3 or hi == d3 for P over
+ * three, lo == d3 for PS, none for fixed slots), the slots sb without overlap (P(a, b) /
+ * PS(a, b) all have a = b - 1), the register fields read as src0 and src1 and written as dst
+ * (indices into the position's register bytes, see decode_pos), and flags: D_MOVE, D_LAST
+ * (a terminator). */
 typedef struct grow {
-    uint8_t lat, units, sa, sb, i0, i1, id, fl;
+    uint8_t lat, units, ov, sb, i0, i1, id, fl;
 } grow;
 
 /* Register byte indices (decode_pos): 0 none (REG_NONE), 1 lo, 2 hi, 3 d3, 4 sink (REG_SINK). */
 enum { D_MOVE = 1, D_LAST = 2 };
-#define EQ_P2 0x10
-#define EQ_P3 0x60
-#define EQ_PS 0x20
+enum { OV_PS = 0, OV_P3 = 16, OV_P2 = 32, OV_FIX = 48 }; /* ovtab's bit groups */
 #define ROLE_NONE 0, 0, 4
 #define ROLE_D_LO 0, 0, 1
 #define ROLE_S_LO 1, 0, 4
 #define ROLE_HI_LO 2, 0, 1
 #define ROLE_S_LOHI 1, 2, 4
 #define ROLE_3REG 1, 2, 3
-#define R(l, a, b, u, ...) { (l), (u), (a), (b), __VA_ARGS__ } /* ..., role, flags */
-#define FIX(l, s, u, ro) R(l, s, s, u, ro, 0)
-#define OVP(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P2)  /* P over hi read, lo written */
-#define OVP3(l, a, b, u, ro) R(l, a, b, u, ro, EQ_P3) /* P over three registers */
-#define OVS(l, a, b, u, ro) R(l, a, b, u, ro, EQ_PS)
-#define ROW_TRAP R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST)
+/* slots = sb - (the overlap bit at ov + d3): every overlapping row has a = b - 1 (checked
+ * at compile time: a negative array size otherwise) */
+#define AB1(a, b) ((b) + 0 * sizeof(char[(b) - (a) == 1 ? 1 : -1]))
+#define R(l, ov, b, u, ...) { (l), (u), (ov), (b), __VA_ARGS__ } /* ..., role, flags */
+#define FIX(l, s, u, ro) R(l, OV_FIX, s, u, ro, 0)
+#define OVP(l, a, b, u, ro) R(l, OV_P2, AB1(a, b), u, ro, 0)  /* P over hi read, lo written */
+#define OVP3(l, a, b, u, ro) R(l, OV_P3, AB1(a, b), u, ro, 0) /* P over three registers */
+#define OVS(l, a, b, u, ro) R(l, OV_PS, AB1(a, b), u, ro, 0)
+#define ROW_TRAP R(2, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST)
 
 /* Every model opcode has exactly one row (gas.md §4.3); any other byte (2, and the undefined
  * ones) is not a model opcode and reads as trap: the default row, overridden per opcode. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-static const grow rows[256] = {
-    [0 ... 255] = ROW_TRAP,
-    [1] = R(2, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
-    [3] = FIX(40, 1, UN_NONE, ROLE_NONE),
-    [10] = FIX(100, 4, UN_A, ROLE_NONE),
-    [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),
-    [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),
-    [40] = R(15, 1, 1, UN_NONE, ROLE_NONE, D_LAST),
-    [50] = R(22, 1, 1, UN_NONE, ROLE_S_LO, D_LAST),
-    [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),
-    [52 ... 58] = FIX(LAT_MEM, 1, UN_AL, ROLE_D_LO),
-    [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),
-    [80] = R(15, 1, 1, UN_NONE, ROLE_D_LO, D_LAST),
-    [81 ... 90] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LO, D_LAST),
-    [100] = R(1, 1, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */
-    [101] = FIX(100, 4, UN_A, ROLE_HI_LO),
-    [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),
-    [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),
-    [108 ... 110] = FIX(1, 1, UN_A, ROLE_HI_LO),
-    [111] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [120 ... 123] = FIX(25, 1, UN_AS, ROLE_S_LOHI),
-    [124 ... 130] = FIX(LAT_MEM, 1, UN_AL, ROLE_HI_LO),
-    [131] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [132 ... 134] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [135] = OVP(4, 2, 3, UN_AM, ROLE_HI_LO),
-    [136 ... 137] = FIX(3, 3, UN_A, ROLE_HI_LO),
-    [138 ... 140] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [141] = FIX(3, 4, UN_A, ROLE_HI_LO),
-    [142 ... 143] = FIX(3, 3, UN_A, ROLE_HI_LO),
-    [144 ... 146] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [147 ... 148] = FIX(2, 3, UN_A, ROLE_HI_LO),
-    [149] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [150] = OVP(3, 1, 2, UN_AM, ROLE_HI_LO),
-    [151 ... 153] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [154] = FIX(2, 3, UN_A, ROLE_HI_LO),
-    [155 ... 157] = FIX(1, 3, UN_A, ROLE_HI_LO),
-    [158] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),
-    [159] = FIX(1, 3, UN_A, ROLE_HI_LO),
-    [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),
-    [161] = FIX(2, 4, UN_A, ROLE_HI_LO),
-    [170 ... 175] = R(LAT_BR, 1, 1, UN_A, ROLE_S_LOHI, D_LAST),
-    [180] = R(22, 1, 1, UN_NONE, ROLE_HI_LO, D_LAST),
-    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
-    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),
-    [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),
-    [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
-    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),
-    [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),
-    [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),
-    [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),
-    [215] = FIX(6, 4, UN_AM, ROLE_3REG),
-    [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),
-    [218 ... 219] = FIX(2, 2, UN_A, ROLE_3REG),
-    [220] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [221] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),
-    [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),
-    [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),
-    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),
-    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),
-};
+#define ROWS(ML) /* ML: the latency of loads, LAT_MEM or m itself */                           \
+    {                                                                                          \
+    [0 ... 255] = ROW_TRAP,                                                                    \
+    [1] = R(2, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),                                         \
+    [3] = FIX(40, 1, UN_NONE, ROLE_NONE),                                                      \
+    [10] = FIX(100, 4, UN_A, ROLE_NONE),                                                       \
+    [20] = FIX(1, 2, UN_NONE, ROLE_D_LO),                                                      \
+    [30 ... 33] = FIX(25, 1, UN_AS, ROLE_NONE),                                                \
+    [40] = R(15, OV_FIX, 1, UN_NONE, ROLE_NONE, D_LAST),                                       \
+    [50] = R(22, OV_FIX, 1, UN_NONE, ROLE_S_LO, D_LAST),                                       \
+    [51] = FIX(1, 1, UN_NONE, ROLE_D_LO),                                                      \
+    [52 ... 58] = FIX(ML, 1, UN_AL, ROLE_D_LO),                                                \
+    [59 ... 62] = FIX(25, 1, UN_AS, ROLE_S_LO),                                                \
+    [70 ... 73] = FIX(25, 1, UN_AS, ROLE_S_LO),                                                \
+    [80] = R(15, OV_FIX, 1, UN_NONE, ROLE_D_LO, D_LAST),                                       \
+    [81 ... 90] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LO, D_LAST),                               \
+    [100] = R(1, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_MOVE), /* lat unused: renamed */            \
+    [101] = FIX(100, 4, UN_A, ROLE_HI_LO),                                                     \
+    [102 ... 105] = FIX(1, 1, UN_A, ROLE_HI_LO),                                               \
+    [106 ... 107] = FIX(2, 1, UN_2A, ROLE_HI_LO),                                              \
+    [108 ... 110] = FIX(1, 1, UN_A, ROLE_HI_LO),                                               \
+    [111] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [120 ... 123] = FIX(25, 1, UN_AS, ROLE_S_LOHI),                                            \
+    [124 ... 130] = FIX(ML, 1, UN_AL, ROLE_HI_LO),                                             \
+    [131] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                                    \
+    [132 ... 134] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                            \
+    [135] = OVP(4, 2, 3, UN_AM, ROLE_HI_LO),                                                   \
+    [136 ... 137] = FIX(3, 3, UN_A, ROLE_HI_LO),                                               \
+    [138 ... 140] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                            \
+    [141] = FIX(3, 4, UN_A, ROLE_HI_LO),                                                       \
+    [142 ... 143] = FIX(3, 3, UN_A, ROLE_HI_LO),                                               \
+    [144 ... 146] = FIX(2, 4, UN_A, ROLE_HI_LO),                                               \
+    [147 ... 148] = FIX(2, 3, UN_A, ROLE_HI_LO),                                               \
+    [149] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [150] = OVP(3, 1, 2, UN_AM, ROLE_HI_LO),                                                   \
+    [151 ... 153] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                            \
+    [154] = FIX(2, 3, UN_A, ROLE_HI_LO),                                                       \
+    [155 ... 157] = FIX(1, 3, UN_A, ROLE_HI_LO),                                               \
+    [158] = OVP(1, 1, 2, UN_A, ROLE_HI_LO),                                                    \
+    [159] = FIX(1, 3, UN_A, ROLE_HI_LO),                                                       \
+    [160] = OVP(2, 2, 3, UN_A, ROLE_HI_LO),                                                    \
+    [161] = FIX(2, 4, UN_A, ROLE_HI_LO),                                                       \
+    [170 ... 175] = R(LAT_BR, OV_FIX, 1, UN_A, ROLE_S_LOHI, D_LAST),                           \
+    [180] = R(22, OV_FIX, 1, UN_NONE, ROLE_HI_LO, D_LAST),                                     \
+    [190 ... 191] = OVP3(2, 2, 3, UN_A, ROLE_3REG),                                            \
+    [192] = OVP3(4, 2, 3, UN_AM, ROLE_3REG),                                                   \
+    [193 ... 196] = FIX(60, 4, UN_AD, ROLE_3REG),                                              \
+    [197 ... 199] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                             \
+    [200 ... 201] = OVP3(1, 1, 2, UN_A, ROLE_3REG),                                            \
+    [202] = OVP3(3, 1, 2, UN_AM, ROLE_3REG),                                                   \
+    [203 ... 206] = FIX(60, 4, UN_AD, ROLE_3REG),                                              \
+    [207 ... 209] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                             \
+    [210 ... 212] = OVP3(1, 1, 2, UN_A, ROLE_3REG),                                            \
+    [213 ... 214] = FIX(4, 4, UN_AM, ROLE_3REG),                                               \
+    [215] = FIX(6, 4, UN_AM, ROLE_3REG),                                                       \
+    [216 ... 217] = FIX(3, 3, UN_A, ROLE_3REG),                                                \
+    [218 ... 219] = FIX(2, 2, UN_A, ROLE_3REG),                                                \
+    [220] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                                     \
+    [221] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                                     \
+    [222] = OVS(1, 2, 3, UN_A, ROLE_3REG),                                                     \
+    [223] = OVS(2, 3, 4, UN_A, ROLE_3REG),                                                     \
+    [224 ... 225] = FIX(2, 3, UN_A, ROLE_3REG),                                                \
+    [226] = OVP3(2, 2, 3, UN_A, ROLE_3REG),                                                    \
+    [227 ... 230] = OVP3(3, 2, 3, UN_A, ROLE_3REG),                                            \
+    }
+static const grow rows[256] = ROWS(LAT_MEM);
+/* with the load latency in place of LAT_MEM, for the two latencies there are (gas.md
+ * §4.3): decoding then tests the latency only against the rare markers */
+static const grow rows_m25[256] = ROWS(25), rows_m37[256] = ROWS(37);
+#undef ROWS
 #pragma GCC diagnostic pop
 
 #undef ROW_TRAP
@@ -138,6 +146,7 @@ static const grow rows[256] = {
 #undef OVP
 #undef OVP3
 #undef OVS
+#undef AB1
 #undef ROLE_NONE
 #undef ROLE_D_LO
 #undef ROLE_S_LO
@@ -155,10 +164,6 @@ typedef struct dins {
 } dins;
 
 enum { REG_NONE = 13, REG_SINK = 14, NREGS = 16 };
-
-/* Positions decoded at a time. A block is decoded once into a buffer of this many records,
- * which the fast path reads, and which the simulation reads and refills for longer blocks. */
-#define CHUNK 64
 
 /* ζ[x]: the byte at x, 0 at or past L. */
 static inline uint8_t zeta(const exec_code *cd, uint64_t x) { return x < cd->L ? cd->c[x] : 0; }
@@ -228,53 +233,166 @@ static uint8_t branch_lat(const exec_code *cd, uint64_t p, uint64_t nx, uint8_t 
     return (fb == 0 || fb == 3 || g == 0 || g == 3) ? 1 : 20;
 }
 
-/* The register byte ζ[p+1], decoded once for all 256 values as decode_pos's register bytes
- * 0-2: REG_NONE, lo = min(12, b & 15), hi = min(12, b >> 4); byte 3 is 0x10 when lo == hi
- * (the flag EQ_P2 tests). Generated. */
-static const uint32_t regtab[256] = {
-    0x1000000D, 0x0000010D, 0x0000020D, 0x0000030D, 0x0000040D, 0x0000050D,
-    0x0000060D, 0x0000070D, 0x0000080D, 0x0000090D, 0x00000A0D, 0x00000B0D,
-    0x00000C0D, 0x00000C0D, 0x00000C0D, 0x00000C0D, 0x0001000D, 0x1001010D,
-    0x0001020D, 0x0001030D, 0x0001040D, 0x0001050D, 0x0001060D, 0x0001070D,
-    0x0001080D, 0x0001090D, 0x00010A0D, 0x00010B0D, 0x00010C0D, 0x00010C0D,
-    0x00010C0D, 0x00010C0D, 0x0002000D, 0x0002010D, 0x1002020D, 0x0002030D,
-    0x0002040D, 0x0002050D, 0x0002060D, 0x0002070D, 0x0002080D, 0x0002090D,
-    0x00020A0D, 0x00020B0D, 0x00020C0D, 0x00020C0D, 0x00020C0D, 0x00020C0D,
-    0x0003000D, 0x0003010D, 0x0003020D, 0x1003030D, 0x0003040D, 0x0003050D,
-    0x0003060D, 0x0003070D, 0x0003080D, 0x0003090D, 0x00030A0D, 0x00030B0D,
-    0x00030C0D, 0x00030C0D, 0x00030C0D, 0x00030C0D, 0x0004000D, 0x0004010D,
-    0x0004020D, 0x0004030D, 0x1004040D, 0x0004050D, 0x0004060D, 0x0004070D,
-    0x0004080D, 0x0004090D, 0x00040A0D, 0x00040B0D, 0x00040C0D, 0x00040C0D,
-    0x00040C0D, 0x00040C0D, 0x0005000D, 0x0005010D, 0x0005020D, 0x0005030D,
-    0x0005040D, 0x1005050D, 0x0005060D, 0x0005070D, 0x0005080D, 0x0005090D,
-    0x00050A0D, 0x00050B0D, 0x00050C0D, 0x00050C0D, 0x00050C0D, 0x00050C0D,
-    0x0006000D, 0x0006010D, 0x0006020D, 0x0006030D, 0x0006040D, 0x0006050D,
-    0x1006060D, 0x0006070D, 0x0006080D, 0x0006090D, 0x00060A0D, 0x00060B0D,
-    0x00060C0D, 0x00060C0D, 0x00060C0D, 0x00060C0D, 0x0007000D, 0x0007010D,
-    0x0007020D, 0x0007030D, 0x0007040D, 0x0007050D, 0x0007060D, 0x1007070D,
-    0x0007080D, 0x0007090D, 0x00070A0D, 0x00070B0D, 0x00070C0D, 0x00070C0D,
-    0x00070C0D, 0x00070C0D, 0x0008000D, 0x0008010D, 0x0008020D, 0x0008030D,
-    0x0008040D, 0x0008050D, 0x0008060D, 0x0008070D, 0x1008080D, 0x0008090D,
-    0x00080A0D, 0x00080B0D, 0x00080C0D, 0x00080C0D, 0x00080C0D, 0x00080C0D,
-    0x0009000D, 0x0009010D, 0x0009020D, 0x0009030D, 0x0009040D, 0x0009050D,
-    0x0009060D, 0x0009070D, 0x0009080D, 0x1009090D, 0x00090A0D, 0x00090B0D,
-    0x00090C0D, 0x00090C0D, 0x00090C0D, 0x00090C0D, 0x000A000D, 0x000A010D,
-    0x000A020D, 0x000A030D, 0x000A040D, 0x000A050D, 0x000A060D, 0x000A070D,
-    0x000A080D, 0x000A090D, 0x100A0A0D, 0x000A0B0D, 0x000A0C0D, 0x000A0C0D,
-    0x000A0C0D, 0x000A0C0D, 0x000B000D, 0x000B010D, 0x000B020D, 0x000B030D,
-    0x000B040D, 0x000B050D, 0x000B060D, 0x000B070D, 0x000B080D, 0x000B090D,
-    0x000B0A0D, 0x100B0B0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D, 0x000B0C0D,
-    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
-    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
-    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D,
-    0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D,
-    0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D,
-    0x100C0C0D, 0x100C0C0D, 0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D,
-    0x000C040D, 0x000C050D, 0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D,
-    0x000C0A0D, 0x000C0B0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
-    0x000C000D, 0x000C010D, 0x000C020D, 0x000C030D, 0x000C040D, 0x000C050D,
-    0x000C060D, 0x000C070D, 0x000C080D, 0x000C090D, 0x000C0A0D, 0x000C0B0D,
-    0x100C0C0D, 0x100C0C0D, 0x100C0C0D, 0x100C0C0D,
+/* The register byte ζ[p+1] = b, decoded once for all 256 values. regtab: decode_pos's
+ * register bytes 0-2 and 4 (byte 3, d3, is or'd in): REG_NONE, lo = min(12, b & 15),
+ * hi = min(12, b >> 4), REG_SINK. ovtab: the slot overlaps (gas.md §4.2) as bits to be
+ * picked at OV_* + d3 (d3 = min(12, ζ[p+2])): bit OV_PS + d set when lo == d (PS), OV_P3 + d
+ * when lo == d or hi == d (P over three registers), OV_P2 + d for every d when lo == hi
+ * (P over hi read, lo written); nothing at OV_FIX + d (fixed slots). Generated. */
+static const uint64_t regtab[256] = {
+    0x0E0000000D, 0x0E0000010D, 0x0E0000020D, 0x0E0000030D,
+    0x0E0000040D, 0x0E0000050D, 0x0E0000060D, 0x0E0000070D,
+    0x0E0000080D, 0x0E0000090D, 0x0E00000A0D, 0x0E00000B0D,
+    0x0E00000C0D, 0x0E00000C0D, 0x0E00000C0D, 0x0E00000C0D,
+    0x0E0001000D, 0x0E0001010D, 0x0E0001020D, 0x0E0001030D,
+    0x0E0001040D, 0x0E0001050D, 0x0E0001060D, 0x0E0001070D,
+    0x0E0001080D, 0x0E0001090D, 0x0E00010A0D, 0x0E00010B0D,
+    0x0E00010C0D, 0x0E00010C0D, 0x0E00010C0D, 0x0E00010C0D,
+    0x0E0002000D, 0x0E0002010D, 0x0E0002020D, 0x0E0002030D,
+    0x0E0002040D, 0x0E0002050D, 0x0E0002060D, 0x0E0002070D,
+    0x0E0002080D, 0x0E0002090D, 0x0E00020A0D, 0x0E00020B0D,
+    0x0E00020C0D, 0x0E00020C0D, 0x0E00020C0D, 0x0E00020C0D,
+    0x0E0003000D, 0x0E0003010D, 0x0E0003020D, 0x0E0003030D,
+    0x0E0003040D, 0x0E0003050D, 0x0E0003060D, 0x0E0003070D,
+    0x0E0003080D, 0x0E0003090D, 0x0E00030A0D, 0x0E00030B0D,
+    0x0E00030C0D, 0x0E00030C0D, 0x0E00030C0D, 0x0E00030C0D,
+    0x0E0004000D, 0x0E0004010D, 0x0E0004020D, 0x0E0004030D,
+    0x0E0004040D, 0x0E0004050D, 0x0E0004060D, 0x0E0004070D,
+    0x0E0004080D, 0x0E0004090D, 0x0E00040A0D, 0x0E00040B0D,
+    0x0E00040C0D, 0x0E00040C0D, 0x0E00040C0D, 0x0E00040C0D,
+    0x0E0005000D, 0x0E0005010D, 0x0E0005020D, 0x0E0005030D,
+    0x0E0005040D, 0x0E0005050D, 0x0E0005060D, 0x0E0005070D,
+    0x0E0005080D, 0x0E0005090D, 0x0E00050A0D, 0x0E00050B0D,
+    0x0E00050C0D, 0x0E00050C0D, 0x0E00050C0D, 0x0E00050C0D,
+    0x0E0006000D, 0x0E0006010D, 0x0E0006020D, 0x0E0006030D,
+    0x0E0006040D, 0x0E0006050D, 0x0E0006060D, 0x0E0006070D,
+    0x0E0006080D, 0x0E0006090D, 0x0E00060A0D, 0x0E00060B0D,
+    0x0E00060C0D, 0x0E00060C0D, 0x0E00060C0D, 0x0E00060C0D,
+    0x0E0007000D, 0x0E0007010D, 0x0E0007020D, 0x0E0007030D,
+    0x0E0007040D, 0x0E0007050D, 0x0E0007060D, 0x0E0007070D,
+    0x0E0007080D, 0x0E0007090D, 0x0E00070A0D, 0x0E00070B0D,
+    0x0E00070C0D, 0x0E00070C0D, 0x0E00070C0D, 0x0E00070C0D,
+    0x0E0008000D, 0x0E0008010D, 0x0E0008020D, 0x0E0008030D,
+    0x0E0008040D, 0x0E0008050D, 0x0E0008060D, 0x0E0008070D,
+    0x0E0008080D, 0x0E0008090D, 0x0E00080A0D, 0x0E00080B0D,
+    0x0E00080C0D, 0x0E00080C0D, 0x0E00080C0D, 0x0E00080C0D,
+    0x0E0009000D, 0x0E0009010D, 0x0E0009020D, 0x0E0009030D,
+    0x0E0009040D, 0x0E0009050D, 0x0E0009060D, 0x0E0009070D,
+    0x0E0009080D, 0x0E0009090D, 0x0E00090A0D, 0x0E00090B0D,
+    0x0E00090C0D, 0x0E00090C0D, 0x0E00090C0D, 0x0E00090C0D,
+    0x0E000A000D, 0x0E000A010D, 0x0E000A020D, 0x0E000A030D,
+    0x0E000A040D, 0x0E000A050D, 0x0E000A060D, 0x0E000A070D,
+    0x0E000A080D, 0x0E000A090D, 0x0E000A0A0D, 0x0E000A0B0D,
+    0x0E000A0C0D, 0x0E000A0C0D, 0x0E000A0C0D, 0x0E000A0C0D,
+    0x0E000B000D, 0x0E000B010D, 0x0E000B020D, 0x0E000B030D,
+    0x0E000B040D, 0x0E000B050D, 0x0E000B060D, 0x0E000B070D,
+    0x0E000B080D, 0x0E000B090D, 0x0E000B0A0D, 0x0E000B0B0D,
+    0x0E000B0C0D, 0x0E000B0C0D, 0x0E000B0C0D, 0x0E000B0C0D,
+    0x0E000C000D, 0x0E000C010D, 0x0E000C020D, 0x0E000C030D,
+    0x0E000C040D, 0x0E000C050D, 0x0E000C060D, 0x0E000C070D,
+    0x0E000C080D, 0x0E000C090D, 0x0E000C0A0D, 0x0E000C0B0D,
+    0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
+    0x0E000C000D, 0x0E000C010D, 0x0E000C020D, 0x0E000C030D,
+    0x0E000C040D, 0x0E000C050D, 0x0E000C060D, 0x0E000C070D,
+    0x0E000C080D, 0x0E000C090D, 0x0E000C0A0D, 0x0E000C0B0D,
+    0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
+    0x0E000C000D, 0x0E000C010D, 0x0E000C020D, 0x0E000C030D,
+    0x0E000C040D, 0x0E000C050D, 0x0E000C060D, 0x0E000C070D,
+    0x0E000C080D, 0x0E000C090D, 0x0E000C0A0D, 0x0E000C0B0D,
+    0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
+    0x0E000C000D, 0x0E000C010D, 0x0E000C020D, 0x0E000C030D,
+    0x0E000C040D, 0x0E000C050D, 0x0E000C060D, 0x0E000C070D,
+    0x0E000C080D, 0x0E000C090D, 0x0E000C0A0D, 0x0E000C0B0D,
+    0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
+};
+
+static const uint64_t ovtab[256] = {
+    0x00001FFF00010001, 0x0000000000030002, 0x0000000000050004,
+    0x0000000000090008, 0x0000000000110010, 0x0000000000210020,
+    0x0000000000410040, 0x0000000000810080, 0x0000000001010100,
+    0x0000000002010200, 0x0000000004010400, 0x0000000008010800,
+    0x0000000010011000, 0x0000000010011000, 0x0000000010011000,
+    0x0000000010011000, 0x0000000000030001, 0x00001FFF00020002,
+    0x0000000000060004, 0x00000000000A0008, 0x0000000000120010,
+    0x0000000000220020, 0x0000000000420040, 0x0000000000820080,
+    0x0000000001020100, 0x0000000002020200, 0x0000000004020400,
+    0x0000000008020800, 0x0000000010021000, 0x0000000010021000,
+    0x0000000010021000, 0x0000000010021000, 0x0000000000050001,
+    0x0000000000060002, 0x00001FFF00040004, 0x00000000000C0008,
+    0x0000000000140010, 0x0000000000240020, 0x0000000000440040,
+    0x0000000000840080, 0x0000000001040100, 0x0000000002040200,
+    0x0000000004040400, 0x0000000008040800, 0x0000000010041000,
+    0x0000000010041000, 0x0000000010041000, 0x0000000010041000,
+    0x0000000000090001, 0x00000000000A0002, 0x00000000000C0004,
+    0x00001FFF00080008, 0x0000000000180010, 0x0000000000280020,
+    0x0000000000480040, 0x0000000000880080, 0x0000000001080100,
+    0x0000000002080200, 0x0000000004080400, 0x0000000008080800,
+    0x0000000010081000, 0x0000000010081000, 0x0000000010081000,
+    0x0000000010081000, 0x0000000000110001, 0x0000000000120002,
+    0x0000000000140004, 0x0000000000180008, 0x00001FFF00100010,
+    0x0000000000300020, 0x0000000000500040, 0x0000000000900080,
+    0x0000000001100100, 0x0000000002100200, 0x0000000004100400,
+    0x0000000008100800, 0x0000000010101000, 0x0000000010101000,
+    0x0000000010101000, 0x0000000010101000, 0x0000000000210001,
+    0x0000000000220002, 0x0000000000240004, 0x0000000000280008,
+    0x0000000000300010, 0x00001FFF00200020, 0x0000000000600040,
+    0x0000000000A00080, 0x0000000001200100, 0x0000000002200200,
+    0x0000000004200400, 0x0000000008200800, 0x0000000010201000,
+    0x0000000010201000, 0x0000000010201000, 0x0000000010201000,
+    0x0000000000410001, 0x0000000000420002, 0x0000000000440004,
+    0x0000000000480008, 0x0000000000500010, 0x0000000000600020,
+    0x00001FFF00400040, 0x0000000000C00080, 0x0000000001400100,
+    0x0000000002400200, 0x0000000004400400, 0x0000000008400800,
+    0x0000000010401000, 0x0000000010401000, 0x0000000010401000,
+    0x0000000010401000, 0x0000000000810001, 0x0000000000820002,
+    0x0000000000840004, 0x0000000000880008, 0x0000000000900010,
+    0x0000000000A00020, 0x0000000000C00040, 0x00001FFF00800080,
+    0x0000000001800100, 0x0000000002800200, 0x0000000004800400,
+    0x0000000008800800, 0x0000000010801000, 0x0000000010801000,
+    0x0000000010801000, 0x0000000010801000, 0x0000000001010001,
+    0x0000000001020002, 0x0000000001040004, 0x0000000001080008,
+    0x0000000001100010, 0x0000000001200020, 0x0000000001400040,
+    0x0000000001800080, 0x00001FFF01000100, 0x0000000003000200,
+    0x0000000005000400, 0x0000000009000800, 0x0000000011001000,
+    0x0000000011001000, 0x0000000011001000, 0x0000000011001000,
+    0x0000000002010001, 0x0000000002020002, 0x0000000002040004,
+    0x0000000002080008, 0x0000000002100010, 0x0000000002200020,
+    0x0000000002400040, 0x0000000002800080, 0x0000000003000100,
+    0x00001FFF02000200, 0x0000000006000400, 0x000000000A000800,
+    0x0000000012001000, 0x0000000012001000, 0x0000000012001000,
+    0x0000000012001000, 0x0000000004010001, 0x0000000004020002,
+    0x0000000004040004, 0x0000000004080008, 0x0000000004100010,
+    0x0000000004200020, 0x0000000004400040, 0x0000000004800080,
+    0x0000000005000100, 0x0000000006000200, 0x00001FFF04000400,
+    0x000000000C000800, 0x0000000014001000, 0x0000000014001000,
+    0x0000000014001000, 0x0000000014001000, 0x0000000008010001,
+    0x0000000008020002, 0x0000000008040004, 0x0000000008080008,
+    0x0000000008100010, 0x0000000008200020, 0x0000000008400040,
+    0x0000000008800080, 0x0000000009000100, 0x000000000A000200,
+    0x000000000C000400, 0x00001FFF08000800, 0x0000000018001000,
+    0x0000000018001000, 0x0000000018001000, 0x0000000018001000,
+    0x0000000010010001, 0x0000000010020002, 0x0000000010040004,
+    0x0000000010080008, 0x0000000010100010, 0x0000000010200020,
+    0x0000000010400040, 0x0000000010800080, 0x0000000011000100,
+    0x0000000012000200, 0x0000000014000400, 0x0000000018000800,
+    0x00001FFF10001000, 0x00001FFF10001000, 0x00001FFF10001000,
+    0x00001FFF10001000, 0x0000000010010001, 0x0000000010020002,
+    0x0000000010040004, 0x0000000010080008, 0x0000000010100010,
+    0x0000000010200020, 0x0000000010400040, 0x0000000010800080,
+    0x0000000011000100, 0x0000000012000200, 0x0000000014000400,
+    0x0000000018000800, 0x00001FFF10001000, 0x00001FFF10001000,
+    0x00001FFF10001000, 0x00001FFF10001000, 0x0000000010010001,
+    0x0000000010020002, 0x0000000010040004, 0x0000000010080008,
+    0x0000000010100010, 0x0000000010200020, 0x0000000010400040,
+    0x0000000010800080, 0x0000000011000100, 0x0000000012000200,
+    0x0000000014000400, 0x0000000018000800, 0x00001FFF10001000,
+    0x00001FFF10001000, 0x00001FFF10001000, 0x00001FFF10001000,
+    0x0000000010010001, 0x0000000010020002, 0x0000000010040004,
+    0x0000000010080008, 0x0000000010100010, 0x0000000010200020,
+    0x0000000010400040, 0x0000000010800080, 0x0000000011000100,
+    0x0000000012000200, 0x0000000014000400, 0x0000000018000800,
+    0x00001FFF10001000, 0x00001FFF10001000, 0x00001FFF10001000,
+    0x00001FFF10001000,
 };
 
 /* Decodes position p (<= L), whose bit in k is kb, of a block under load latency m (gas.md
@@ -289,66 +407,25 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
 {
     const uint8_t *c = cd->c;
     uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
-    const grow *r = &rows[op];
+    const grow *r = &(m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows)[op]; /* hoisted */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t t = regtab[b1], d3 = b2 < 12 ? b2 : 12;
-    uint64_t packed = (t & 0xFFFFFF) | (uint64_t)d3 << 24 | (uint64_t)REG_SINK << 32;
+    uint32_t d3 = b2 < 12 ? b2 : 12;
+    uint64_t packed = regtab[b1] | (uint64_t)d3 << 24;
     uint8_t rg[8];
     memcpy(rg, &packed, 8);
     dins d;
     d.src0 = rg[r->i0];
     d.src1 = rg[r->i1];
     d.dst = rg[r->id];
-    uint32_t eq = (t >> 24) | (uint32_t)(((t >> 8) & 255) == d3) << 5 |
-                  (uint32_t)(((t >> 16) & 255) == d3) << 6;
-    d.slots = (eq & r->fl) ? r->sa : r->sb;
+    d.slots = (uint8_t)(r->sb - ((ovtab[b1] >> (r->ov + d3)) & 1));
     d.units = r->units;
     uint32_t lat = r->lat;
-    lat = lat == LAT_MEM ? m : lat;
-    if (EXEC_UNLIKELY(lat == LAT_BR)) /* a conditional branch: op = c[p], p < L */
-        lat = branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1);
+    if (EXEC_UNLIKELY(lat >= LAT_BR)) /* a conditional branch (op = c[p], p < L), or a load */
+        lat = lat == LAT_BR ? branch_lat(cd, p, draft_next(cd, p), op, (uint8_t)b1) : m;
     d.lat = (uint8_t)lat;
-    d.flags = r->fl & (D_MOVE | D_LAST);
+    d.flags = r->fl;
     d.pad = 0;
     return d;
-}
-
-/* Decodes the block's walk (gas.md §2.2, or the profile's block, exec_block_last) from *pcp
- * into buf: at most CHUNK positions, the last one flagged D_LAST when the block ends among
- * them. *pcp becomes the position after the last one decoded. */
-static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, dins *buf)
-{
-    uint64_t p = *pcp;
-    uint32_t n = 0;
-    if (cd->profile == JAVM_PROFILE_JAM_DRAFT) { /* the fields stored one by one */
-        uint32_t kb = kbit_at(cd, p);
-        while (n < CHUNK) {
-            dins d = decode_pos(cd, p, kb, m);
-            dins *o = &buf[n++];
-            o->lat = d.lat;
-            o->slots = d.slots;
-            o->units = d.units;
-            o->src0 = d.src0;
-            o->src1 = d.src1;
-            o->dst = d.dst;
-            o->flags = d.flags;
-            if (d.flags & D_LAST)
-                break;
-            p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
-        }
-        *pcp = p;
-        return n;
-    }
-    while (n < CHUNK) {
-        dins d = decode_pos(cd, p, kbit_at(cd, p), m);
-        d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, p) ? D_LAST : 0));
-        buf[n++] = d;
-        p = p < cd->L ? draft_next(cd, p) : p + 1;
-        if (d.flags & D_LAST)
-            break;
-    }
-    *pcp = p;
-    return n;
 }
 
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
@@ -388,7 +465,21 @@ static uint32_t decode_chunk(const exec_code *cd, uint64_t *pcp, uint32_t m, din
  * padded, so next(p) is one word read clamped to L). */
 enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; not exact */
 
-static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos)
+/* Where fast_walk left a block that runs past its 64 cycles, for long_walk to go on from
+ * (ok): its sets, starts per cycle and register fins, the retirement cycle after each of its
+ * e entries, and the position it could not place (the decode cycle and slots to decode
+ * it from). Only when its e entries are at most 31: none of its positions could wait for the
+ * ROB. */
+typedef struct fast_hand {
+    uint64_t A[4], MU, DV, S5;
+    uint8_t st[64], rdy[NREGS], er[64];
+    uint64_t p;
+    uint32_t kb, n, e, cur, dec;
+    bool ok;
+} fast_hand;
+
+static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
+                     fast_hand *h)
 {
     /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
      * S5 = cycles with 5 starts. */
@@ -396,6 +487,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
     uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
+    uint8_t er8[64];            /* retirement after each entry, for long_walk (h) */
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
@@ -410,7 +502,6 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
-            entries++;
             /* cycles in which this entry's units do not fit beside the older entries' (two
              * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
             uint64_t full = A4 & -(uint64_t)(d.units != 0);
@@ -418,14 +509,14 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                 full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
                        ((d.units & 0x40) ? DV : 0);
             if (s > 63)
-                return FAST_RANGE;
+                goto range;
             uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
             if (!cand)
-                return FAST_RANGE;
+                goto range;
             s = (uint32_t)__builtin_ctzll(cand);
             uint32_t f = s + lat;
             if (f > 64)
-                return FAST_RANGE;
+                goto range;
             uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
             if (++st[s] == 5)
                 S5 |= UINT64_C(1) << s;
@@ -447,13 +538,37 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                 return FAST_ORDER; /* a younger entry over an older one's start */
             rdy[d.dst] = (uint8_t)f;
             ret = ret > f + 1 ? ret : f + 1;
+            er8[entries % 64] = (uint8_t)ret;
+            entries++;
         }
         if (d.flags & D_LAST)
             break;
         p = draft_step(cd, p, &kb); /* p < L: L reads as trap */
+        continue;
+    range: /* this entry does not fit in 64 cycles: hand over to long_walk */
+        h->ok = entries < ROB;
+        h->A[0] = A1;
+        h->A[1] = A2;
+        h->A[2] = A3;
+        h->A[3] = A4;
+        h->MU = MU;
+        h->DV = DV;
+        h->S5 = S5;
+        memcpy(h->st, st, sizeof st);
+        memcpy(h->rdy, rdy, sizeof rdy);
+        memcpy(h->er, er8, sizeof er8);
+        h->p = p;
+        h->kb = kb;
+        h->n = n;
+        h->e = entries;
+        h->cur = cur; /* as before this position, or (after a wrap) the same outcome */
+        h->dec = dec + d.slots;
+        return FAST_RANGE;
     }
-    if (entries > ROB)
+    if (entries > ROB) {
+        h->ok = false;
         return FAST_RANGE; /* the ROB would have filled: decoding would have waited */
+    }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
     *npos = n + 1;
@@ -492,10 +607,10 @@ typedef struct sim_start {
  * writer of each register then, kept as `wseq` and copied at the start of each decode
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
-enum { FAST_RESUME = FAST_ORDER + 1 };
+enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
                                                uint32_t *cost, uint32_t *npos, sim_start *rs,
-                                               uint64_t *rpc, uint32_t *rn)
+                                               uint64_t *rpc, uint32_t *rn, const fast_hand *h)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
@@ -503,8 +618,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint8_t st[64 * LWORDS];
     uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
-    /* per entry, by seq % RING: start, fin, retirement, latency, producers, units */
-    uint32_t es[RING], ef[RING], er[RING], el[RING], ed0[RING], ed1[RING];
+    /* per entry, by seq % RING: start, fin, retirement, producers, units */
+    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING]; /* latency: ef - es */
     uint8_t eu[RING];
     for (int i = 0; i < NREGS; i++)
         wseq[i] = NOSEQ;
@@ -512,6 +627,33 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
     uint64_t p = b, snap_p = b;
     uint32_t kb = kbit_at(cd, b);
+    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
+     * record but their retirement; their registers read as written by none (wseq NOSEQ),
+     * which holds at a resume point C only once they have all retired before C: otherwise
+     * FAST_REDO, and the caller starts over without h. */
+    uint32_t e0 = 0, hcur = 0;
+    if (h) {
+        for (int k = 0; k < 4; k++)
+            A[k][0] = h->A[k];
+        MU[0] = h->MU;
+        DV[0] = h->DV;
+        S5[0] = h->S5;
+        memcpy(st, h->st, 64);
+        clean = 1;
+        for (int i = 0; i < NREGS; i++)
+            rdy[i] = h->rdy[i];
+        for (uint32_t x = 0; x < h->e; x++)
+            er[x] = h->er[x];
+        /* decoding p again gives the same cycle: these are the slots before it, or (after
+         * a wrap) 4, which wrap no more but land in the same cycle with the same slots */
+        cur = hcur = h->cur;
+        dec = h->dec;
+        ret = h->e ? h->er[h->e - 1] : 0;
+        e = e0 = h->e;
+        n = h->n;
+        p = h->p;
+        kb = h->kb;
+    }
     for (;; n++) {
         dins d = decode_pos(cd, p, kb, m);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
@@ -564,15 +706,15 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             es[x] = s;
             ef[x] = f;
             er[x] = ret;
-            el[x] = lat;
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
             if (un) {
                 uint64_t bad = 0;
-                for (uint32_t y = s / 64; 64 * y < f; y++) { /* the words of [s, f) */
-                    uint32_t from = 64 * y > s ? 0 : s % 64, to = f - 64 * y > 64 ? 64 : f - 64 * y;
-                    uint64_t M = (~UINT64_C(0) >> (64 - to)) & (~UINT64_C(0) << from);
+                /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
+                uint32_t y = s / 64, sh = s % 64, left = lat; /* lat >= 1: units held */
+                for (;; y++) {
+                    uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
                     uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
                     if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
                         uint64_t full = (un & 2) ? a2 : a3;
@@ -593,6 +735,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     A[2][y] = a2 | (a1 & M);
                     A[1][y] = a1 | (a0 & M);
                     A[0][y] = a0 | M;
+                    if (left <= 64 - sh)
+                        break;
+                    left -= 64 - sh;
+                    sh = 0;
                 }
                 if (bad) {
                     if (!snap_c)
@@ -602,17 +748,19 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
                     while (head < snap_e && er[head % RING] < C)
                         head++;
+                    if (h && (head < e0 || C <= hcur))
+                        return FAST_REDO;
                     rs->c = C;
                     rs->head = head;
                     rs->tail = snap_e;
                     for (uint32_t q = head; q < snap_e; q++) {
-                        uint32_t y = q % RING, sl = q % ROB;
-                        rs->start[sl] = es[y] < C ? es[y] : UNSTARTED;
-                        rs->fin[sl] = ef[y];
-                        rs->lat[sl] = el[y];
-                        rs->units[sl] = eu[y];
-                        rs->dep0[sl] = ed0[y];
-                        rs->dep1[sl] = ed1[y];
+                        uint32_t qx = q % RING, sl = q % ROB;
+                        rs->start[sl] = es[qx] < C ? es[qx] : UNSTARTED;
+                        rs->fin[sl] = ef[qx];
+                        rs->lat[sl] = ef[qx] - es[qx];
+                        rs->units[sl] = eu[qx];
+                        rs->dep0[sl] = ed0[qx];
+                        rs->dep1[sl] = ed1[qx];
                     }
                     memcpy(rs->writer, snap_w, sizeof snap_w);
                     *rpc = snap_p;
@@ -636,23 +784,35 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
 
 /* ---- the simulation (gas.md §5.3) ------------------------------------------------------- */
 
-/* The block's positions in order: the decoded buffer, refilled for blocks longer than it. */
+/* The block's positions in order, decoded one at a time as the simulation takes them. */
 typedef struct walk {
     const exec_code *cd;
     uint32_t m;
-    dins *buf;
-    uint32_t n, i; /* records in buf, current one */
-    uint64_t pc;   /* where the next refill decodes from */
-    uint32_t total; /* positions decoded so far */
+    uint32_t kb;    /* k at p */
+    uint64_t p;     /* the position of the next record */
+    uint32_t total; /* positions taken so far */
 } walk;
 
-static inline void walk_advance(walk *w)
+/* The record at w->p: gas.md's under jam-draft, the profile's block (exec_block_last)
+ * otherwise (other profiles' blocks end where their own rules say). */
+static inline __attribute__((always_inline)) dins walk_pos(const walk *w, bool draft)
 {
-    if (++w->i == w->n) {
-        w->n = decode_chunk(w->cd, &w->pc, w->m, w->buf);
-        w->total += w->n;
-        w->i = 0;
-    }
+    const exec_code *cd = w->cd;
+    if (draft)
+        return decode_pos(cd, w->p, w->kb, w->m);
+    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m);
+    d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, w->p) ? D_LAST : 0));
+    return d;
+}
+
+/* To the position after w->p (a record without D_LAST). */
+static inline __attribute__((always_inline)) void walk_step(walk *w, bool draft)
+{
+    const exec_code *cd = w->cd;
+    if (draft)
+        w->p = draft_step(cd, w->p, &w->kb); /* p < L: L reads as trap */
+    else
+        w->p = w->p < cd->L ? draft_next(cd, w->p) : w->p + 1;
 }
 
 /* The slots whose units do not fit beside `held` (ALU pool 4, MUL 1, DIV 1). */
@@ -679,16 +839,19 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
  * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
  * the start scan until one of its producers does. */
-__attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *init)
+static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const sim_start *init,
+                                                                bool draft)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
-    uint32_t start[ROB], fin[ROB];
+    uint32_t fin[ROB]; /* UNSTARTED until the entry starts */
     uint8_t units[ROB];
     uint32_t lat[ROB];
     /* per slot: the slots of its producers not done yet (pm), of the entries waiting on it
      * (dmask) */
     uint32_t pm[ROB], dmask[ROB];
+    memset(pm, 0, sizeof pm);
+    memset(dmask, 0, sizeof dmask);
     uint32_t writer[NREGS];
     for (int i = 0; i < NREGS; i++)
         writer[i] = NOSEQ;
@@ -706,31 +869,32 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             dmask[q_ % ROB] |= bit;                                                             \
         }                                                                                       \
     } while (0)
+    walk wk = *w;              /* in registers: the walk and its current record */
+    uint32_t wt = w->total;
+    dins in = walk_pos(&wk, draft);
     uint32_t head = 0, tail = 0;
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    bool more = true, first = true;
+    bool more = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
         c = init->c;
         head = init->head;
         tail = init->tail;
-        first = false;
         memcpy(writer, init->writer, sizeof writer);
         for (uint32_t q = head; q < tail; q++) {
             unsigned s = q % ROB;
             uint32_t bit = 1u << s, a = init->units[s] & 7;
-            start[s] = init->start[s];
-            fin[s] = init->fin[s];
+            fin[s] = init->start[s] == UNSTARTED ? UNSTARTED : init->fin[s];
             lat[s] = init->lat[s];
             units[s] = init->units[s];
             pm[s] = dmask[s] = 0;
-            done |= start[s] != UNSTARTED && fin[s] <= c ? bit : 0;
+            done |= fin[s] <= c ? bit : 0;
             needA |= a ? bit : 0;
             need2A |= a == 2 ? bit : 0;
             needM |= (units[s] & 0x10) ? bit : 0;
             needD |= (units[s] & 0x40) ? bit : 0;
-            if (start[s] == UNSTARTED) {
+            if (fin[s] == UNSTARTED) {
                 unstarted |= bit;
             } else {
                 holding |= bit;
@@ -741,7 +905,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         for (uint32_t q = head; q < tail; q++) {
             unsigned sl = q % ROB;
             uint32_t bit = 1u << sl;
-            if (start[sl] == UNSTARTED) {
+            if (fin[sl] == UNSTARTED) {
                 SIM_DEP(init->dep0[sl]);
                 SIM_DEP(init->dep1[sl]);
             }
@@ -770,39 +934,45 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
-        while (more && tail - head < ROB) {
-            const dins *in = &w->buf[w->i];
-            if (!first && in->slots > dec)
+        for (uint32_t room = more ? ROB - (tail - head) : 0; room;) { /* ROB entries free */
+            if (in.slots > dec) /* never the block's first: slots <= 4 (gas.md §5.3) */
                 break;
-            first = false;
-            dec -= in->slots < dec ? in->slots : dec;
-            if (in->flags & D_MOVE) {
-                writer[in->dst] = writer[in->src0];
+            dec -= in.slots;
+            if (in.flags & D_MOVE) {
+                writer[in.dst] = writer[in.src0];
             } else {
                 unsigned sl = tail % ROB;
-                uint32_t bit = 1u << sl, a = in->units & 7;
-                lat[sl] = in->lat;
-                start[sl] = UNSTARTED;
-                units[sl] = in->units;
-                done &= ~bit;
-                waitdep &= ~bit;
-                dmask[sl] = 0;
-                pm[sl] = 0;
-                SIM_DEP(writer[in->src0]);
-                SIM_DEP(writer[in->src1]);
-                writer[in->dst] = tail;
+                uint32_t bit = 1u << sl, a = in.units & 7;
+                lat[sl] = in.lat;
+                fin[sl] = UNSTARTED;
+                units[sl] = in.units;
+                done &= ~bit; /* pm, dmask and waitdep were cleared when the slot's last
+                               * entry became done */
+                SIM_DEP(writer[in.src0]);
+                SIM_DEP(writer[in.src1]);
+                writer[in.dst] = tail;
                 unstarted |= bit;
                 fresh |= bit;
                 needA = (needA & ~bit) | (a ? bit : 0);
-                need2A = (need2A & ~bit) | (a == 2 ? bit : 0);
-                needM = (needM & ~bit) | ((in->units & 0x10) ? bit : 0);
-                needD = (needD & ~bit) | ((in->units & 0x40) ? bit : 0);
+                need2A &= ~bit;
+                needM &= ~bit;
+                needD &= ~bit;
+                if (EXEC_UNLIKELY(in.units & 0xF2)) { /* two ALUs, MUL, DIV */
+                    need2A |= a == 2 ? bit : 0;
+                    needM |= (in.units & 0x10) ? bit : 0;
+                    needD |= (in.units & 0x40) ? bit : 0;
+                }
                 tail++;
+                room--;
             }
-            if (in->flags & D_LAST)
+            wt++;
+            if (in.flags & D_LAST) {
                 more = false;
-            else
-                walk_advance(w);
+                break;
+            } else {
+                walk_step(&wk, draft);
+                in = walk_pos(&wk, draft);
+            }
         }
         /* (b) start the oldest ready entries, up to 5, in age order (bit i of `age` is the
          * slot i places after the oldest); an entry that cannot start now cannot start later
@@ -824,7 +994,6 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
                 busy = true;
                 break;
             }
-            start[s] = c;
             fin[s] = c + lat[s];
             nret = fin[s] < nret ? fin[s] : nret;
             held += units[s];
@@ -848,7 +1017,7 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             break;
         }
         /* (d) end of cycle: retire the oldest entries that were DONE before it */
-        while (head != tail && start[head % ROB] != UNSTARTED && fin[head % ROB] < c)
+        while (head != tail && fin[head % ROB] < c) /* UNSTARTED is not */
             head++;
         /* The next cycle in which anything can happen: the next one if it can decode, if an
          * entry becomes WAITING, or if starts were short; otherwise the first unit return or
@@ -859,25 +1028,40 @@ __attribute__((noinline)) static uint32_t sim_block(walk *w, const sim_start *in
             continue;
         }
         uint32_t nx = nret; /* the first unit return or dependency release */
-        if (start[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
+        if (fin[head % ROB] != UNSTARTED && fin[head % ROB] + 1 < nx)
             nx = fin[head % ROB] + 1;
         c = nx != UINT32_MAX && nx > c ? nx : c + 1;
     }
 #undef SIM_DEP
+    w->total = wt;
     return c > 4 ? c - 3 : 1;
+}
+
+/* sim_block for jam-draft's walk and for the other profiles' (the walk's test out of the
+ * loop). */
+__attribute__((noinline)) static uint32_t sim_draft(walk *w, const sim_start *init)
+{
+    return sim_block(w, init, true);
+}
+
+__attribute__((noinline)) static uint32_t sim_other(walk *w, const sim_start *init)
+{
+    return sim_block(w, init, false);
 }
 
 /* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
  * from where it stops being exact, or from the start. Out of line, so the fast path's frame
  * and registers are its own. */
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
-                                                    int rc, uint32_t *npos)
+                                                    int rc, uint32_t *npos, const fast_hand *h)
 {
     uint32_t cost, n = 0;
     sim_start rs;
     uint64_t pc = b;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n);
+        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
+        if (rc == FAST_REDO)
+            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
@@ -888,10 +1072,9 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
         pc = b;
         n = 0;
     }
-    dins buf[CHUNK];
-    uint32_t k = decode_chunk(cd, &pc, m, buf);
-    walk w = { cd, m, buf, k, 0, pc, n + k };
-    cost = sim_block(&w, rc == FAST_RESUME ? &rs : NULL);
+    walk w = { cd, m, kbit_at(cd, pc), pc, n };
+    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(
+        &w, rc == FAST_RESUME ? &rs : NULL);
     if (npos)
         *npos = w.total;
     return cost;
@@ -901,13 +1084,14 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
 {
     if (cd->profile == JAVM_PROFILE_JAM_DRAFT) {
         uint32_t cost, n;
-        int rc = fast_walk(cd, b, m, &cost, &n);
+        fast_hand h;
+        int rc = fast_walk(cd, b, m, &cost, &n, &h);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
-        return slow_cost(cd, b, m, rc, npos);
+        return slow_cost(cd, b, m, rc, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
     }
-    return slow_cost(cd, b, m, FAST_ORDER, npos);
+    return slow_cost(cd, b, m, FAST_ORDER, npos, NULL);
 }
