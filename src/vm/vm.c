@@ -789,7 +789,8 @@ static int snapshot_region(javm_vm *vm, javm_cache *cache, const vm_entry *e, ui
         return JAVM_OK;
     }
     const snap_page *lp = snap_find(&s, last);
-    const uint8_t *lastb = lp ? lp->bytes : lay_at(e, first + last)->pages[first + last - lay_at(e, first + last)->first].bytes;
+    const vm_lay *ll = lp ? NULL : lay_at(e, first + last); /* region_last found a base leaf */
+    const uint8_t *lastb = lp ? lp->bytes : ll->pages[first + last - ll->first].bytes;
     uint64_t dsize = last * JAVM_PAGE_SIZE + javm_strip_len(lastb, JAVM_PAGE_SIZE);
     javm_cap *d = NULL;
     javm_hash h;
