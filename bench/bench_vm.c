@@ -89,19 +89,6 @@ static javm_hash spawn_big(javm_cache *c, uint64_t size)
     return inst;
 }
 
-static void invoke_arg(javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *inst, uint64_t a0)
-{
-    const uint64_t args[4] = { a0, 0, 0, 0 };
-    javm_call_result r;
-    CHECK(javm_invoke(vm, c, ka, inst, 0, args, UINT64_C(1) << 40, NULL, NULL, &r));
-    if (r.kind != JAVM_RES_HALT) {
-        fprintf(stderr, "invocation did not halt (kind %d, fault %d)\n", r.kind, r.fault_reason);
-        exit(1);
-    }
-    javm_key k = javm_key_of_hash(&r.post_instance);
-    CHECK(javm_cache_decref(c, &k));
-}
-
 /* Invokes inst with φ7 = a0 and returns the post-instance (held), releasing inst unless it
  * is `keep` (the spawned instance, kept for the other engine). */
 static javm_hash invoke_chain(javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *inst, uint64_t a0,
@@ -121,9 +108,12 @@ static javm_hash invoke_chain(javm_vm *vm, javm_cache *c, javm_ka *ka, const jav
     return r.post_instance;
 }
 
+/* One invocation of inst, its post-instance released. */
 static void invoke_once(javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *inst)
 {
-    invoke_arg(vm, c, ka, inst, 0);
+    javm_hash post = invoke_chain(vm, c, ka, inst, 0, inst);
+    javm_key k = javm_key_of_hash(&post);
+    CHECK(javm_cache_decref(c, &k));
 }
 
 int main(int argc, char **argv)

@@ -152,19 +152,9 @@ typedef vmenv env;
 #define BIG_PAGES 16384 /* 64 MiB */
 #define BASE 0x10000u
 
-static uint8_t page_byte(uint64_t page) { return (uint8_t)(page % 251 + 1); }
+#define page_byte vm_page_byte
 
-static javm_cap *big_data(void)
-{
-    javm_cap *d;
-    assert_int_equal(javm_data_new_paged((uint64_t)BIG_PAGES * 4096, &d), JAVM_OK);
-    uint8_t page[4096];
-    for (uint64_t i = 0; i < BIG_PAGES; i++) {
-        memset(page, page_byte(i), sizeof page);
-        assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
-    }
-    return d;
-}
+static javm_cap *big_data(void) { return vm_paged_data(BIG_PAGES); }
 
 /* What the host function saw of the running memory. */
 typedef struct seen {
@@ -181,29 +171,12 @@ static javm_host_rc observe(javm_ecall_ctx *ctx, uint32_t op, uint64_t regs[13],
     return JAVM_HOST_CONTINUE;
 }
 
-/* Spawns code (instructions of the lengths given by mask) over one writable 64 MiB mapping at
- * BASE whose overlay is big_data(). */
+/* Spawns code (instruction starts in mask) over one writable 64 MiB mapping at BASE whose
+ * overlay is big_data(). */
 static javm_hash spawn_big(javm_cache *c, const uint8_t *code, uint32_t len, const uint8_t *mask,
                            uint32_t mlen, javm_hash *data_out)
 {
-    javm_hash dh;
-    assert_int_equal(javm_cache_put_owned(c, big_data(), &dh), JAVM_OK);
-    javm_cap *img;
-    assert_int_equal(javm_image_new(code, len, mask, mlen, &img), JAVM_OK);
-    javm_endpoint ep;
-    memset(&ep, 0, sizeof ep);
-    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
-    javm_mapping m = { .start = BASE, .size = (uint64_t)BIG_PAGES * 4096, .flags = 1, .path_len = 1,
-                       .path = { 1 } };
-    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
-    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
-    javm_hash ih, inst;
-    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
-    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
-    javm_cap_free(img);
-    if (data_out)
-        *data_out = dh;
-    return inst;
+    return vm_spawn_over(c, code, len, mask, mlen, BASE, (uint64_t)BIG_PAGES * 4096, big_data(), data_out);
 }
 
 /* store_u8 [BASE + 5], φ7; ecalli 64 (observe); ecalli 0 (halt) */

@@ -76,42 +76,16 @@ typedef vmenv env;
 #define NPAGES 256 /* 1 MiB */
 #define BASE 0x10000u
 
-static uint8_t page_byte(uint64_t page) { return (uint8_t)(page % 251 + 1); }
+#define page_byte vm_page_byte
 
-static javm_cap *big_data(void)
-{
-    javm_cap *d;
-    assert_int_equal(javm_data_new_paged((uint64_t)NPAGES * 4096, &d), JAVM_OK);
-    uint8_t page[4096];
-    for (uint64_t i = 0; i < NPAGES; i++) {
-        memset(page, page_byte(i), sizeof page);
-        assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
-    }
-    return d;
-}
+static javm_cap *big_data(void) { return vm_paged_data(NPAGES); }
 
 /* store_u8 [BASE + 5], φ7; load_u8 φ7, [BASE + 0x3007]; then `tail` (2 bytes). */
 static javm_hash spawn_big(javm_cache *c, const uint8_t tail[2], javm_hash *data_out)
 {
     uint8_t code[12] = { 0x3b, 0x07, 0x05, 0x00, 0x01, 0x34, 0x07, 0x07, 0x30, 0x01, tail[0], tail[1] };
     static const uint8_t mask[2] = { 0x21, 0x04 };
-    javm_hash dh;
-    assert_int_equal(javm_cache_put_owned(c, big_data(), &dh), JAVM_OK);
-    javm_cap *img;
-    assert_int_equal(javm_image_new(code, sizeof code, mask, sizeof mask, &img), JAVM_OK);
-    javm_endpoint ep;
-    memset(&ep, 0, sizeof ep);
-    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
-    javm_mapping m = { .start = BASE, .size = (uint64_t)NPAGES * 4096, .flags = 1, .path_len = 1,
-                       .path = { 1 } };
-    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
-    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
-    javm_hash ih, inst;
-    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
-    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
-    javm_cap_free(img);
-    *data_out = dh;
-    return inst;
+    return vm_spawn_over(c, code, sizeof code, mask, sizeof mask, BASE, (uint64_t)NPAGES * 4096, big_data(), data_out);
 }
 
 /* build_entry copies no page of a Paged overlay: each stays lazily mapped until touched. */

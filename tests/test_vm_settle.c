@@ -34,20 +34,7 @@ static javm_hash spawn_writer(javm_cache *c, const uint8_t *bytes)
 {
     javm_cap *d;
     assert_int_equal(javm_data_new(bytes, REGION, &d), JAVM_OK);
-    javm_hash dh;
-    assert_int_equal(javm_cache_put_owned(c, d, &dh), JAVM_OK);
-    javm_cap *img;
-    assert_int_equal(javm_image_new(code, sizeof code, mask, sizeof mask, &img), JAVM_OK);
-    javm_endpoint ep;
-    memset(&ep, 0, sizeof ep);
-    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
-    javm_mapping m = { .start = BASE, .size = REGION, .flags = 1, .path_len = 1, .path = { 1 } };
-    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
-    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
-    javm_hash ih, inst;
-    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
-    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
-    javm_cap_free(img);
+    javm_hash dh, inst = vm_spawn_over(c, code, sizeof code, mask, sizeof mask, BASE, REGION, d, &dh);
     javm_key k = javm_key_of_hash(&dh);
     assert_int_equal(javm_cache_decref(c, &k), JAVM_OK); /* the image and instance hold it */
     return inst;

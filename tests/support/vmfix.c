@@ -107,6 +107,43 @@ javm_hash vm_put(javm_cache *c, javm_cap *cap)
     return h;
 }
 
+uint8_t vm_page_byte(uint64_t page) { return (uint8_t)(page % 251 + 1); }
+
+javm_cap *vm_paged_data(uint64_t npages)
+{
+    javm_cap *d;
+    assert_int_equal(javm_data_new_paged(npages * 4096, &d), JAVM_OK);
+    uint8_t page[4096];
+    for (uint64_t i = 0; i < npages; i++) {
+        memset(page, vm_page_byte(i), sizeof page);
+        assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
+    }
+    return d;
+}
+
+javm_hash vm_spawn_over(javm_cache *c, const uint8_t *code, uint32_t len, const uint8_t *mask,
+                        uint32_t mlen, uint32_t base, uint64_t size, javm_cap *data,
+                        javm_hash *data_out)
+{
+    javm_hash dh;
+    assert_int_equal(javm_cache_put_owned(c, data, &dh), JAVM_OK);
+    javm_cap *img;
+    assert_int_equal(javm_image_new(code, len, mask, mlen, &img), JAVM_OK);
+    javm_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    assert_int_equal(javm_image_add_endpoint(img, &ep), JAVM_OK);
+    javm_mapping m = { .start = base, .size = size, .flags = 1, .path_len = 1, .path = { 1 } };
+    assert_int_equal(javm_image_add_mapping(img, &m), JAVM_OK);
+    assert_int_equal(javm_image_add_initial(img, 1, &dh), JAVM_OK);
+    javm_hash ih, inst;
+    assert_int_equal(javm_cache_put(c, img, &ih), JAVM_OK);
+    assert_int_equal(javm_spawn(c, &ih, 8, &inst), JAVM_OK);
+    javm_cap_free(img);
+    if (data_out)
+        *data_out = dh;
+    return inst;
+}
+
 uint32_t vm_rc(javm_cache *c, const javm_hash *h)
 {
     uint32_t n = 0;

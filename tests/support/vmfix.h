@@ -53,6 +53,17 @@ typedef struct vmenv {
 int vmenv_setup(void **state);
 int vmenv_teardown(void **state);
 
+/* A Paged Data of npages pages, page i all bytes vm_page_byte(i) (never zero). */
+uint8_t vm_page_byte(uint64_t page);
+javm_cap *vm_paged_data(uint64_t npages);
+/* Puts data (owned; the caller keeps the put's hold) and an Image of code (instruction starts
+ * in mask) with one zero endpoint and one writable mapping [base, base + size) filled from
+ * slot 1, which holds data; spawns it (root size 8). *data_out (may be NULL) receives the
+ * Data's hash. */
+javm_hash vm_spawn_over(javm_cache *c, const uint8_t *code, uint32_t len, const uint8_t *mask,
+                        uint32_t mlen, uint32_t base, uint64_t size, javm_cap *data,
+                        javm_hash *data_out);
+
 /* Puts a cap, frees it, returns its hash (test fails on error). */
 javm_hash vm_put(javm_cache *c, javm_cap *cap);
 uint32_t vm_rc(javm_cache *c, const javm_hash *h);
