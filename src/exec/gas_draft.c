@@ -820,8 +820,11 @@ static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, u
                                uint32_t needD)
 {
     uint32_t alu = (uint32_t)held & 7;
-    return (alu >= 4 ? needA : 0) | (alu >= 3 ? need2A : 0) | ((held & 0x30) ? needM : 0) |
-           ((held & 0xC0) ? needD : 0);
+    /* need2A is within needA; MUL and DIV users are rare (tested once) */
+    uint32_t r = alu >= 4 ? needA : alu == 3 ? need2A : 0;
+    if (EXEC_UNLIKELY(needM | needD))
+        r |= ((held & 0x30) ? needM : 0) | ((held & 0xC0) ? needD : 0);
+    return r;
 }
 
 static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >> k) | (x << (32 - k)) : x; }
