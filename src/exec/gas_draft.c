@@ -879,7 +879,6 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    bool more = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
         c = init->c;
         head = init->head;
@@ -937,7 +936,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
-        for (uint32_t room = more ? ROB - (tail - head) : 0; room;) { /* ROB entries free */
+        for (uint32_t room = ROB - (tail - head); room;) { /* ROB entries free */
             if (in.slots > dec) /* never the block's first: slots <= 4 (gas.md §5.3) */
                 break;
             dec -= in.slots;
@@ -970,7 +969,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
             }
             wt++;
             if (in.flags & D_LAST) {
-                more = false;
+                in.slots = 0xFF; /* nothing more to decode: never fits */
                 break;
             } else {
                 walk_step(&wk, draft);
@@ -1006,6 +1005,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
             age &= ~rotr32(blocked(held, needA, need2A, needM, needD), h0);
         }
         /* (c) stop */
+        bool more = in.slots != 0xFF;
         if (!more && head == tail)
             break;
         /* Everything decoded and started: only retirement is left. Entries retire in order,
