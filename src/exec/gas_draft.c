@@ -608,6 +608,7 @@ typedef struct sim_start {
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
 enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
+#define REDO_SIM 4 /* FAST_REDO at a resume point up to this cycle: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
                                                uint32_t *cost, uint32_t *npos, sim_start *rs,
                                                uint64_t *rpc, uint32_t *rn, const fast_hand *h)
@@ -748,8 +749,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
                     while (head < snap_e && er[head % RING] < C)
                         head++;
-                    if (h && (head < e0 || C <= hcur))
+                    if (h && (head < e0 || C <= hcur)) {
+                        rs->c = C; /* the caller's choice: start over here or simulate */
                         return FAST_REDO;
+                    }
                     rs->c = C;
                     rs->head = head;
                     rs->tail = snap_e;
@@ -1063,8 +1066,9 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
     uint64_t pc = b;
     if (rc == FAST_RANGE) {
         rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
-        if (rc == FAST_REDO)
-            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
+        if (rc == FAST_REDO) /* the same overflow again, at rs.c: the simulation from cycle 0
+                              * is cheaper than placing up to it again when it is that early */
+            rc = rs.c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
