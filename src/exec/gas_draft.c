@@ -631,7 +631,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
      * record but their retirement; their registers read as written by none (wseq NOSEQ),
      * which holds at a resume point C only once they have all retired before C: otherwise
-     * FAST_REDO, and the caller starts over without h. */
+     * FAST_REDO, and the caller starts over without h (or, when the overflow is in the first
+     * REDO_SIM cycles, simulates from cycle 0). */
     uint32_t e0 = 0, hcur = 0;
     if (h) {
         for (int k = 0; k < 4; k++)
