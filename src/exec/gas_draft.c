@@ -608,6 +608,7 @@ typedef struct sim_start {
  * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
  * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
 enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
+#define REDO_SIM 4 /* FAST_REDO at a resume point up to this cycle: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
                                                uint32_t *cost, uint32_t *npos, sim_start *rs,
                                                uint64_t *rpc, uint32_t *rn, const fast_hand *h)
@@ -630,7 +631,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
      * record but their retirement; their registers read as written by none (wseq NOSEQ),
      * which holds at a resume point C only once they have all retired before C: otherwise
-     * FAST_REDO, and the caller starts over without h. */
+     * FAST_REDO, and the caller starts over without h (or, when the overflow is in the first
+     * REDO_SIM cycles, simulates from cycle 0). */
     uint32_t e0 = 0, hcur = 0;
     if (h) {
         for (int k = 0; k < 4; k++)
@@ -748,8 +750,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
                     while (head < snap_e && er[head % RING] < C)
                         head++;
-                    if (h && (head < e0 || C <= hcur))
+                    if (h && (head < e0 || C <= hcur)) {
+                        rs->c = C; /* the caller's choice: start over here or simulate */
                         return FAST_REDO;
+                    }
                     rs->c = C;
                     rs->head = head;
                     rs->tail = snap_e;
@@ -820,8 +824,11 @@ static inline uint32_t blocked(uint64_t held, uint32_t needA, uint32_t need2A, u
                                uint32_t needD)
 {
     uint32_t alu = (uint32_t)held & 7;
-    return (alu >= 4 ? needA : 0) | (alu >= 3 ? need2A : 0) | ((held & 0x30) ? needM : 0) |
-           ((held & 0xC0) ? needD : 0);
+    /* need2A is within needA; MUL and DIV users are rare (tested once) */
+    uint32_t r = alu >= 4 ? needA : alu == 3 ? need2A : 0;
+    if (EXEC_UNLIKELY(needM | needD))
+        r |= ((held & 0x30) ? needM : 0) | ((held & 0xC0) ? needD : 0);
+    return r;
 }
 
 static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >> k) | (x << (32 - k)) : x; }
@@ -876,7 +883,6 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    bool more = true;
     if (init) { /* resume (long_walk): units of entries past their fin come back at once */
         c = init->c;
         head = init->head;
@@ -934,7 +940,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
         /* (a) decode while slots and the ROB allow; a failed decode stays failed for the
          * rest of the cycle (starts change neither dec nor the ROB size) */
         uint32_t dec = 4, fresh = 0; /* slots decoded in this cycle (DECODED until its end) */
-        for (uint32_t room = more ? ROB - (tail - head) : 0; room;) { /* ROB entries free */
+        for (uint32_t room = ROB - (tail - head); room;) { /* ROB entries free */
             if (in.slots > dec) /* never the block's first: slots <= 4 (gas.md §5.3) */
                 break;
             dec -= in.slots;
@@ -967,7 +973,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
             }
             wt++;
             if (in.flags & D_LAST) {
-                more = false;
+                in.slots = 0xFF; /* nothing more to decode: never fits */
                 break;
             } else {
                 walk_step(&wk, draft);
@@ -1003,6 +1009,7 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
             age &= ~rotr32(blocked(held, needA, need2A, needM, needD), h0);
         }
         /* (c) stop */
+        bool more = in.slots != 0xFF;
         if (!more && head == tail)
             break;
         /* Everything decoded and started: only retirement is left. Entries retire in order,
@@ -1060,8 +1067,9 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
     uint64_t pc = b;
     if (rc == FAST_RANGE) {
         rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
-        if (rc == FAST_REDO)
-            rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
+        if (rc == FAST_REDO) /* the same overflow again, at rs.c: the simulation from cycle 0
+                              * is cheaper than placing up to it again when it is that early */
+            rc = rs.c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
