@@ -467,14 +467,26 @@ static int load_blob(javm_cache *c, const javm_hash *h, cache_entry **out)
             javm_cap_free(cap);
             return rc;
         }
+        /* consume may not call the store: the runs of a format-2 Data are read after it */
+        if (rc == JAVM_OK && cap->kind == JAVM_KIND_DATA && cap->data.paged &&
+            (rc = cache_pages_fill(c->store, h, cap))) {
+            javm_cap_free(cap);
+            return rc;
+        }
     } else {
         rc = c->store->vtbl->get(c->store, JAVM_TABLE_BLOBS, h->b, 32, &val, &vlen);
         if (rc == JAVM_ERR_NOT_FOUND)
             return JAVM_OK;
         if (rc)
             return rc;
-        rc = vlen < 1 ? JAVM_ERR_TRUNCATED : javm_cap_decode(val[0], val + 1, vlen - 1, &cap, &derr);
+        rc = cap_decode_record(val, vlen, &cap, &derr);
         decode_failed = rc != JAVM_OK;
+        /* Format 2: the pages a Data record names by hash are records of their own */
+        if (rc == JAVM_OK && cap->kind == JAVM_KIND_DATA && cap->data.paged &&
+            (rc = cache_pages_fill(c->store, h, cap))) {
+            javm_cap_free(cap);
+            return rc;
+        }
     }
     if (decode_failed && rc != JAVM_ERR_ALLOC) {
         /* Name the record, so that a corrupt store can be repaired by hand. */
@@ -819,10 +831,13 @@ int javm_cache_open(javm_store *store, javm_cache **out)
     c->next_ref = 1;
     c->dirty.dnext = c->dirty.dprev = &c->dirty;
 
+    /* A new store is format 2 unless it is shared (which never holds format-2 records:
+     * pages.c); a store of format 1 stays so until its first format-2 record. */
+    c->format = (store->flags & JAVM_STORE_SHARED) ? 1 : 2;
     rc = store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"format", 6, &v, &vlen);
     if (rc == JAVM_ERR_NOT_FOUND) {
         uint8_t one[4];
-        cap_put_u32(one, 1);
+        cap_put_u32(one, c->format);
         rc = store->vtbl->begin(store);
         if (rc == JAVM_OK) {
             rc = store->vtbl->put(store, JAVM_TABLE_META, (const uint8_t *)"format", 6, one, 4);
@@ -835,8 +850,14 @@ int javm_cache_open(javm_store *store, javm_cache **out)
                 store->vtbl->abort(store);
         }
     } else if (rc == JAVM_OK) {
-        if (vlen != 4 || cap_get_u32(v) != 1)
+        if (vlen != 4 || cap_get_u32(v) < 1 || cap_get_u32(v) > 2) {
             rc = CAP_ERR(JAVM_ERR_STORE_FORMAT);
+            store_set_errmsg(store, "the store is format %lu; this library reads formats 1 and 2",
+                             vlen == 4 ? (unsigned long)cap_get_u32(v) : 0ul);
+        } else if ((c->format = cap_get_u32(v)) == 2 && (store->flags & JAVM_STORE_SHARED)) {
+            rc = CAP_ERR(JAVM_ERR_STORE_FORMAT); /* never written so (pages.c) */
+            store_set_errmsg(store, "a shared store of format 2");
+        }
         else if (store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12, &v,
                                   &vlen) != JAVM_OK ||
                  vlen != sizeof profile_name - 1 || memcmp(v, profile_name, vlen) != 0)

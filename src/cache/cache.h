@@ -142,6 +142,9 @@ struct javm_cache {
     uint64_t epoch;    /* journal epoch, for working() backups */
     uint64_t generation;
     uint64_t generation_at_begin;
+    uint32_t format;        /* the store's format (1 or 2: docs/store.md) */
+    bool format_pending;    /* the open transaction makes it 2 */
+    bool recount_pages;     /* gc's commit: pages recounted instead of released one by one */
 
     cache_name *names;
     size_t n_names, cap_names;
@@ -211,6 +214,22 @@ int cache_drop(javm_cache *c, cache_entry *e);
 /* ---- journal.c ---- */
 /* Writes every dirty blob and name into the open store transaction. */
 int cache_write_dirty(javm_cache *c);
+
+/* Store format 2 (pages.c, docs/store.md "Format 2"). Whether cap is written as a
+ * CAP_RECORD_DATA_REFS record (a Paged Data with a Loaded page, on a store that keeps counts). */
+bool cache_by_ref(const javm_cache *c, const javm_cap *cap);
+/* Inside the transaction: +1 on each Loaded page of d, writing the pages not yet stored; the
+ * store's format becomes 2 with it. */
+int cache_pages_ref(javm_cache *c, const javm_data *d);
+/* Inside the transaction, before blob h's record is deleted: -1 on each page it names (none
+ * unless it is a CAP_RECORD_DATA_REFS record), deleting those no longer named. */
+int cache_pages_release(javm_cache *c, const javm_hash *h);
+/* Fills the by-hash pages of a decoded CAP_RECORD_DATA_REFS record of blob h from their page
+ * records, each checked against its hash, and checks the Data's canonical form. */
+int cache_pages_fill(javm_store *s, const javm_hash *h, javm_cap *cap);
+/* Inside gc's transaction, after the dead records are deleted: every page's count set to the
+ * number of by-hash pages of stored Data records that name it, unnamed pages deleted. */
+int cache_pages_recount(javm_cache *c);
 /* After a successful store commit: dead entries leave, everything else is clean. */
 void cache_mark_clean(javm_cache *c);
 int cache_store_commit(javm_cache *c, javm_ka *ka);

@@ -97,12 +97,12 @@ typedef struct sweep_ctx {
 
 static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    (void)val;
-    (void)vlen;
     sweep_ctx *s = arg;
     javm_hash h;
     if (klen != 32)
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    if (vlen >= 1 && val[0] == CAP_RECORD_RUN)
+        return JAVM_OK; /* a page: recounted at the commit (cache_pages_recount) */
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h))
         return JAVM_OK;
@@ -315,7 +315,9 @@ int javm_gc(struct javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash *roo
     if ((rc = cache_sync_generation(c)) == JAVM_OK && (rc = gc_mark(&g, ka, roots, n_roots)) == JAVM_OK &&
         (rc = gc_prepare(&g, &plan)) == JAVM_OK) {
         gc_sweep(&g, &plan);
+        c->recount_pages = true; /* pages counted anew, not released one by one */
         rc = cache_store_commit(c, ka); /* closes the transaction, committed or not */
+        c->recount_pages = false;
         txn = false;
         if (rc == JAVM_OK)
             cache_mark_clean(c);
@@ -341,12 +343,12 @@ typedef struct iter_ctx {
 
 static int iter_stored(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    (void)val;
-    (void)vlen;
     iter_ctx *it = arg;
     javm_hash h;
     if (klen != 32)
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
+    if (vlen >= 1 && val[0] == CAP_RECORD_RUN)
+        return JAVM_OK; /* a page of a Data, not a cap */
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&it->c->blobs, &h))
         return JAVM_OK; /* resident (live, counted below) or dead (queued deletion) */

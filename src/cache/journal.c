@@ -26,9 +26,20 @@ static int produce_record(void *arg, javm_store_write_fn write, void *warg)
 
 /* Writes blob e's record (kind byte then body, the encoder of the hash): streamed when the
  * store can take it so (its length counted by a first pass of the encoder), so the record is
- * never built whole beside the cap; else in one buffer. */
-static int put_record(javm_store *s, const cache_entry *e)
+ * never built whole beside the cap; else in one buffer. A Paged Data on a store that keeps
+ * counts is written in format 2: its pages by hash, each page a record of its own (pages.c). */
+static int put_record(javm_cache *c, const cache_entry *e)
 {
+    javm_store *s = c->store;
+    if (cache_by_ref(c, e->cap)) {
+        cap_sink sink = { .page_refs = true };
+        cap_sink_u8(&sink, CAP_RECORD_DATA_REFS);
+        int rc = cap_encode_body(e->cap, &sink);
+        if (rc == JAVM_OK)
+            rc = s->vtbl->put(s, JAVM_TABLE_BLOBS, e->hash.b, 32, sink.buf, sink.len);
+        free(sink.buf);
+        return rc ? rc : cache_pages_ref(c, &e->cap->data);
+    }
     if (s->vtbl->put_stream) {
         cap_sink count = { .count_only = true };
         cap_sink_u8(&count, (uint8_t)e->cap->kind);
@@ -67,7 +78,7 @@ static int shared_touch(javm_cache *c, const javm_hash *h)
         store_set_errmsg(s, "the commit refers to blob %s, which gc removed", hex);
         return JAVM_ERR_TARGET_MISSING;
     }
-    if ((rc = put_record(s, e)))
+    if ((rc = put_record(c, e)))
         return rc;
     return touch_edges(c, e->cap);
 }
@@ -91,13 +102,16 @@ int cache_write_dirty(javm_cache *c)
         if ((e->flags & CE_DEAD) && shared)
             continue;
         if (e->flags & CE_DEAD) {
-            rc = s->vtbl->del(s, JAVM_TABLE_BLOBS, e->hash.b, 32);
+            if (!c->recount_pages)
+                rc = cache_pages_release(c, &e->hash);
+            if (rc == JAVM_OK)
+                rc = s->vtbl->del(s, JAVM_TABLE_BLOBS, e->hash.b, 32);
             if (rc == JAVM_OK)
                 rc = s->vtbl->del(s, JAVM_TABLE_REFCOUNTS, e->hash.b, 32);
             continue;
         }
         if (!(e->flags & CE_STORED)) {
-            rc = put_record(s, e);
+            rc = put_record(c, e);
             if (rc == JAVM_OK && shared && s->vtbl->touch)
                 rc = touch_edges(c, e->cap);
         }
@@ -151,7 +165,10 @@ int cache_store_commit(javm_cache *c, javm_ka *ka)
 {
     javm_store *s = c->store;
     uint8_t g[8];
+    c->format_pending = false;
     int rc = cache_write_dirty(c);
+    if (rc == JAVM_OK && c->recount_pages)
+        rc = cache_pages_recount(c);
     if (rc == JAVM_OK && ka)
         rc = ka->vtbl->persist(ka, s);
     if (rc == JAVM_OK && !(s->flags & JAVM_STORE_SHARED)) {
@@ -162,8 +179,12 @@ int cache_store_commit(javm_cache *c, javm_ka *ka)
         rc = s->vtbl->commit(s);
     else
         s->vtbl->abort(s);
-    if (rc == JAVM_OK)
+    if (rc == JAVM_OK) {
         c->generation++;
+        if (c->format_pending)
+            c->format = 2;
+    }
+    c->format_pending = false;
     return rc;
 }
 

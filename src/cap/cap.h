@@ -40,6 +40,9 @@ typedef struct cap_sink {
     int (*write)(void *warg, const uint8_t *p, size_t n);
     void *warg;
     bool count_only; /* only len grows (the length of an encoding, nothing stored) */
+    /* A Paged Data's Loaded pages are written as their hash (`u8 1 ‖ hash`): the body of a
+     * store record of kind CAP_RECORD_DATA_REFS, whose pages are stored on their own */
+    bool page_refs;
     int status;
 } cap_sink;
 
@@ -57,11 +60,33 @@ int cap_encode_body(const javm_cap *cap, cap_sink *s);
 /* The next piece of a record being decoded (n = 0: no more); a non-zero status is the
  * source's failure. */
 typedef int (*cap_source_fn)(void *arg, const uint8_t **p, size_t *n);
-/* javm_cap_decode of a body of len bytes that arrives in pieces: first[0..first_n) then what
+/* cap_decode_record's decoding (kind a cap kind or CAP_RECORD_DATA_REFS) of a body of len
+ * bytes that arrives in pieces: first[0..first_n) then what
  * src gives, read as it comes (only the decoded cap is built, never the body whole). With hs
  * every body byte is fed to it (hs initialised by the caller). On failure *src_failed says
  * whether the status is the source's own (then it is returned unchanged) rather than a
  * decode failure of the bytes. Same hostile-input guarantees as javm_cap_decode. */
+/* Store record kinds beside the cap kinds (docs/store.md, "Format 2"): a Paged Data whose
+ * Loaded pages are named by hash (body as the Data body, each Loaded page `u8 1 ‖ hash`), and
+ * a run: the Loaded pages of one group of CAP_RUN_PAGES page slots (slots [16g, 16g + 16)),
+ * in order, after the kind byte, keyed by cap_run_key. */
+#define CAP_RECORD_DATA_REFS 0x31
+#define CAP_RECORD_RUN 0x60
+#define CAP_RUN_PAGES 16
+/* The key of run hashes[0..n) (the hashes of its pages, in order, n >= 1):
+ * H(0x60 ‖ hashes), apart from every cap hash by its tag and computable from the run's bytes. */
+void cap_run_key(const javm_hash *hashes, size_t n, javm_hash *out);
+/* Decodes a store record (kind byte ‖ body): a cap record as javm_cap_decode, or a
+ * CAP_RECORD_DATA_REFS record into a Paged Data whose by-hash pages are LOADED with bytes
+ * NULL (their hash set) until the caller fills them (cap_data_fill_page). err->offset is
+ * within the body, as javm_cap_decode's. Same hostile-input guarantees. */
+int cap_decode_record(const uint8_t *rec, size_t n, javm_cap **out, javm_decode_err *err);
+/* Whether page p is a by-hash page of a decoded CAP_RECORD_DATA_REFS record, not yet filled. */
+static inline bool cap_page_unfilled(const javm_page *p)
+{
+    return p->state == JAVM_PAGE_LOADED && !p->bytes;
+}
+
 int cap_decode_stream(uint8_t kind, size_t len, const uint8_t *first, size_t first_n,
                       cap_source_fn src, void *src_arg, crypto_generichash_state *hs,
                       javm_cap **out, javm_decode_err *err, bool *src_failed);

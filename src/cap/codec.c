@@ -184,7 +184,9 @@ int cap_encode_body(const javm_cap *c, cap_sink *s)
         for (uint64_t i = 0; i < d->n_pages; i++) {
             const javm_page *p = &d->pages[i];
             cap_sink_u8(s, (uint8_t)p->state);
-            if (p->state == JAVM_PAGE_LOADED)
+            if (p->state == JAVM_PAGE_LOADED && s->page_refs)
+                sink_hash(s, &p->hash);
+            else if (p->state == JAVM_PAGE_LOADED)
                 cap_sink_bytes(s, p->bytes, JAVM_PAGE_SIZE);
             else if (p->state == JAVM_PAGE_MISSING)
                 sink_hash(s, &p->hash);
@@ -254,6 +256,7 @@ typedef struct reader {
     int err;
     size_t err_off;
     bool src_failed;
+    bool page_refs; /* a CAP_RECORD_DATA_REFS body: Loaded pages are hashes */
 } reader;
 
 static int fail(reader *r, int reason, size_t off)
@@ -537,6 +540,14 @@ static void decode_data(reader *r, javm_data *d)
         if (st == JAVM_PAGE_EMPTY) {
             if (last)
                 fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
+        } else if (st == JAVM_PAGE_LOADED && r->page_refs) {
+            /* Filled by the store's reader, which checks the page against the hash and
+             * the Data's canonical form (a zero page would be Empty) */
+            rd_hash(r, &p->hash);
+            p->state = JAVM_PAGE_LOADED;
+            if (!r->err && (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
+                            sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0))
+                fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
         } else if (st == JAVM_PAGE_LOADED) {
             if (!need(r, JAVM_PAGE_SIZE))
                 break;
@@ -683,6 +694,42 @@ int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **ou
     return decode(&r, kind, out, err);
 }
 
+/* decode() of a store record's kind: a CAP_RECORD_DATA_REFS body is a Paged Data whose
+ * Loaded pages are hashes (never the Inline form: the encoder writes Paged Data so only). */
+static int decode_record_kind(reader *r, uint8_t kind, javm_cap **out, javm_decode_err *err)
+{
+    if (kind != CAP_RECORD_DATA_REFS)
+        return decode(r, kind, out, err);
+    r->page_refs = true;
+    javm_cap *c = NULL;
+    int rc = decode(r, JAVM_KIND_DATA, &c, err);
+    if (rc == JAVM_OK && !c->data.paged) {
+        javm_cap_free(c);
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->reason = JAVM_ERR_NON_CANONICAL;
+            err->offset = 8;
+        }
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    }
+    if (rc == JAVM_OK)
+        *out = c;
+    return rc;
+}
+
+int cap_decode_record(const uint8_t *rec, size_t n, javm_cap **out, javm_decode_err *err)
+{
+    if (n < 1) {
+        if (err) {
+            memset(err, 0, sizeof *err);
+            err->reason = JAVM_ERR_TRUNCATED;
+        }
+        return CAP_ERR(JAVM_ERR_TRUNCATED);
+    }
+    reader r = { .p = rec + 1, .n = n - 1, .len = n - 1 };
+    return decode_record_kind(&r, rec[0], out, err);
+}
+
 int cap_decode_stream(uint8_t kind, size_t len, const uint8_t *first, size_t first_n,
                       cap_source_fn src, void *src_arg, crypto_generichash_state *hs,
                       javm_cap **out, javm_decode_err *err, bool *src_failed)
@@ -691,7 +738,7 @@ int cap_decode_stream(uint8_t kind, size_t len, const uint8_t *first, size_t fir
                  .src_arg = src_arg, .hs = hs };
     if (hs && r.n)
         crypto_generichash_update(hs, first, r.n);
-    int rc = decode(&r, kind, out, err);
+    int rc = decode_record_kind(&r, kind, out, err);
     *src_failed = r.src_failed;
     return rc;
 }

@@ -222,6 +222,16 @@ static int instance_hash(const javm_instance *in, javm_hash *out)
     return JAVM_OK;
 }
 
+void cap_run_key(const javm_hash *hashes, size_t n, javm_hash *out)
+{
+    crypto_generichash_state st;
+    const uint8_t tag = CAP_RECORD_RUN;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, &tag, 1);
+    crypto_generichash_update(&st, hashes->b, 32 * n);
+    crypto_generichash_final(&st, out->b, 32);
+}
+
 int javm_cap_hash(const javm_cap *c, javm_hash *out)
 {
     int rc = JAVM_OK;

@@ -44,6 +44,9 @@ typedef struct store_lmdb {
     size_t copied;
     bool read_only;
     int lock_fd;     /* javm.lock: this process's open-file-description lock, or -1 */
+    /* The shared read-only file mapping found by in_file_map (LMDB's map), [0, 0) until one
+     * is found; forgotten whenever LMDB may map the file elsewhere (mdb_env_set_mapsize). */
+    uintptr_t map_lo, map_hi;
 } store_lmdb;
 
 static int check_file(int fd, const char *fp, bool every_page, lmdbf_info *out, char *msg,
@@ -137,7 +140,7 @@ static int txn_begin(store_lmdb *s, unsigned flags, MDB_txn **out)
     int mrc = mdb_txn_begin(s->env, NULL, flags, out);
     for (int tries = 0; tries < 2 && (mrc == MDB_MAP_RESIZED || mrc == MDB_READERS_FULL); tries++) {
         if (mrc == MDB_MAP_RESIZED)
-            mdb_env_set_mapsize(s->env, 0);
+            s->map_lo = s->map_hi = 0, mdb_env_set_mapsize(s->env, 0);
         else
             mdb_reader_check(s->env, NULL);
         mrc = mdb_txn_begin(s->env, NULL, flags, out);
@@ -410,6 +413,7 @@ static int lmdb_put_stream(javm_store *base, javm_table t, const uint8_t *key, s
 #define LMDB_PIECE ((size_t)1 << 20)
 
 typedef struct lmdb_reader {
+    const uint8_t *start; /* the value's first byte */
     const uint8_t *p;    /* next byte to give */
     size_t left;
     const uint8_t *kept; /* start of the given bytes not yet released */
@@ -423,6 +427,12 @@ static void lmdb_release(lmdb_reader *r)
         return;
     uintptr_t lo = ((uintptr_t)r->kept + r->page - 1) & ~(uintptr_t)(r->page - 1);
     uintptr_t hi = (uintptr_t)r->p & ~(uintptr_t)(r->page - 1);
+    if (r->left == 0) {
+        /* Everything given: a value this large fills overflow pages of its own, header page
+         * first, so the pages holding its first and last bytes go too. */
+        lo = r->kept == r->start ? (uintptr_t)r->start & ~(uintptr_t)(r->page - 1) : lo;
+        hi = ((uintptr_t)r->p + r->page - 1) & ~(uintptr_t)(r->page - 1);
+    }
     if (hi > lo) {
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: a failure only costs RSS */
         r->kept = (const uint8_t *)hi;
@@ -445,15 +455,17 @@ static int lmdb_read_piece(void *rarg, const uint8_t **p, size_t *n)
  * MDB_WRITEMAP), the only such mapping LMDB hands out values from; its dirty pages are heap.
  * LMDB does not publish the map's address (mdb_env_info gives it only for MDB_FIXEDMAP), so
  * /proc/self/maps says; read only for values worth releasing. */
-static bool in_file_map(const void *p, size_t n)
+static bool in_file_map(store_lmdb *s, const void *p, size_t n)
 {
+    uintptr_t a = (uintptr_t)p;
+    if (a >= s->map_lo && a < s->map_hi)
+        return n <= s->map_hi - a;
     FILE *fp = fopen("/proc/self/maps", "r");
     if (!fp)
         return false;
     char *line = NULL;
     size_t cap = 0;
     bool ok = false;
-    uintptr_t a = (uintptr_t)p;
     while (getline(&line, &cap, fp) > 0) {
         unsigned long lo, hi, off, ino;
         unsigned maj, mnr;
@@ -462,6 +474,10 @@ static bool in_file_map(const void *p, size_t n)
             continue;
         if (a >= lo && a < hi) {
             ok = n <= hi - a && ino != 0 && strcmp(perms, "r--s") == 0;
+            if (ino != 0 && strcmp(perms, "r--s") == 0) {
+                s->map_lo = lo;
+                s->map_hi = hi;
+            }
             break;
         }
     }
@@ -470,12 +486,17 @@ static bool in_file_map(const void *p, size_t n)
     return ok;
 }
 
-static int lmdb_consume(const MDB_val *v,
+/* Values from LMDB_RELEASE_MIN bytes up have their map pages released once read (a format-2
+ * run is 64 KiB: the runs of a 64 MiB Data would otherwise stay resident beside it). */
+#define LMDB_RELEASE_MIN ((size_t)32 << 10)
+
+static int lmdb_consume(store_lmdb *s, const MDB_val *v,
                         int (*consume)(void *, uint64_t, javm_store_read_fn, void *), void *arg)
 {
     long page = sysconf(_SC_PAGESIZE);
-    lmdb_reader r = { v->mv_data, v->mv_size, v->mv_data, false, page > 0 ? (size_t)page : 4096 };
-    r.in_map = v->mv_size > 2 * LMDB_PIECE && in_file_map(v->mv_data, v->mv_size);
+    lmdb_reader r = { v->mv_data, v->mv_data, v->mv_size, v->mv_data, false,
+                      page > 0 ? (size_t)page : 4096 };
+    r.in_map = v->mv_size >= LMDB_RELEASE_MIN && in_file_map(s, v->mv_data, v->mv_size);
     int rc = consume(arg, v->mv_size, lmdb_read_piece, &r);
     lmdb_release(&r); /* everything given */
     return rc;
@@ -496,7 +517,7 @@ static int lmdb_get_stream(javm_store *base, javm_table t, const uint8_t *key, s
         int mrc = mdb_get(s->wtxn, s->dbi[t], &k, &v);
         if (mrc)
             return mrc == MDB_NOTFOUND ? JAVM_ERR_NOT_FOUND : lmdb_fail(s, mrc, "get", t, key, klen);
-        return lmdb_consume(&v, consume, arg);
+        return lmdb_consume(s, &v, consume, arg);
     }
     int mrc = rtxn_renew(s);
     if (mrc)
@@ -508,7 +529,7 @@ static int lmdb_get_stream(javm_store *base, javm_table t, const uint8_t *key, s
     else if (mrc)
         rc = lmdb_fail(s, mrc, "get", t, key, klen);
     else
-        rc = lmdb_consume(&v, consume, arg); /* read in place, under the read txn */
+        rc = lmdb_consume(s, &v, consume, arg); /* read in place, under the read txn */
     mdb_txn_reset(s->rtxn);
     return rc;
 }

@@ -10,7 +10,8 @@
 
 typedef struct fblob {
     javm_hash h;
-    javm_cap *cap;    /* NULL when the record is bad */
+    javm_cap *cap;    /* NULL when the record is bad, or a page */
+    bool page;        /* a good run record (format 2: docs/store.md) */
     bool has_count;
     uint32_t count, holders;
     bool reached;
@@ -24,6 +25,7 @@ typedef struct fctx {
     fblob *b;
     size_t n, cap;
     int rc;
+    bool format2_records; /* a run or by-hash Data record was seen */
     javm_hash *stack; /* reachability worklist */
     size_t sn, scap;
 } fctx;
@@ -78,9 +80,27 @@ static int on_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t *va
     fblob *b = &f->b[f->n++];
     memset(b, 0, sizeof *b);
     memcpy(b->h.b, key, 32);
+    if (vlen >= 1 && val[0] == CAP_RECORD_RUN) {
+        size_t n = (vlen - 1) / JAVM_PAGE_SIZE;
+        javm_hash hs[CAP_RUN_PAGES], k;
+        if (n < 1 || n > CAP_RUN_PAGES || (vlen - 1) % JAVM_PAGE_SIZE) {
+            problem(f, "run-size", "blobs", key, 32, "a run record of %zu bytes", vlen);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                javm_blake2b(val + 1 + i * JAVM_PAGE_SIZE, JAVM_PAGE_SIZE, &hs[i]);
+            cap_run_key(hs, n, &k);
+            if (memcmp(k.b, key, 32) != 0)
+                problem(f, "blob-hash", "blobs", key, 32, "the run's pages hash to another key");
+            else
+                b->page = true;
+        }
+        f->format2_records = true;
+        return 0;
+    }
     javm_decode_err err;
     javm_cap *cap = NULL;
-    int rc = vlen < 1 ? JAVM_ERR_TRUNCATED : javm_cap_decode(val[0], val + 1, vlen - 1, &cap, &err);
+    int rc = cap_decode_record(val, vlen, &cap, &err);
+    f->format2_records |= vlen >= 1 && val[0] == CAP_RECORD_DATA_REFS;
     if (rc == JAVM_ERR_ALLOC)
         return f->rc = rc;
     if (rc) {
@@ -213,6 +233,41 @@ static int count_edge(void *arg, const javm_key *k)
     return 0;
 }
 
+/* The runs of a format-2 Data record (the Loaded pages of each group of CAP_RUN_PAGES page
+ * slots, named by hash): each must be a good run record, held once per Data naming it; with
+ * reach, those of a reached Data are reached. */
+static void walk_runs(fctx *f, const fblob *from, bool reach)
+{
+    const javm_data *d = &from->cap->data;
+    if (from->cap->kind != JAVM_KIND_DATA || !d->paged)
+        return;
+    for (uint64_t g = 0; g * CAP_RUN_PAGES < d->n_pages; g++) {
+        javm_hash hs[CAP_RUN_PAGES], k;
+        size_t n = 0;
+        bool by_hash = false;
+        for (uint64_t i = g * CAP_RUN_PAGES; i < d->n_pages && i < (g + 1) * CAP_RUN_PAGES; i++)
+            if (d->pages[i].state == JAVM_PAGE_LOADED) {
+                by_hash = cap_page_unfilled(&d->pages[i]);
+                hs[n++] = d->pages[i].hash;
+            }
+        if (!n || !by_hash)
+            continue;
+        cap_run_key(hs, n, &k);
+        fblob *t = find(f, &k);
+        if (reach) {
+            if (t && t->page)
+                t->reached = true;
+        } else if (!t || !t->page) {
+            char hex[65];
+            javm_hash_to_hex(&k, hex);
+            problem(f, "run-missing", "blobs", from->h.b, 32, "pages %llu.. are run %s, %s",
+                    (unsigned long long)(g * CAP_RUN_PAGES), hex, t ? "a bad record" : "absent");
+        } else {
+            t->holders++;
+        }
+    }
+}
+
 static int mark_edge(void *arg, const javm_key *k)
 {
     edge_ctx *e = arg;
@@ -228,8 +283,10 @@ static void check_meta(fctx *f)
     size_t vlen;
     static const uint8_t kf[] = "format", kp[] = "hash_profile";
     if (f->s->vtbl->get(f->s, JAVM_TABLE_META, kf, 6, &v, &vlen) != JAVM_OK || vlen != 4 ||
-        v[0] != 1 || v[1] || v[2] || v[3])
-        problem(f, "meta", "meta", kf, 6, "format is not u32 1");
+        v[0] < 1 || v[0] > 2 || v[1] || v[2] || v[3])
+        problem(f, "meta", "meta", kf, 6, "format is not u32 1 or 2");
+    else if (v[0] == 1 && f->format2_records)
+        problem(f, "meta", "meta", kf, 6, "format 1, but the store holds format-2 records");
     if (f->s->vtbl->get(f->s, JAVM_TABLE_META, kp, 12, &v, &vlen) != JAVM_OK || vlen != 18 ||
         memcmp(v, "blake2b-256-tagged", 18) != 0)
         problem(f, "meta", "meta", kp, 12, "hash_profile is not blake2b-256-tagged");
@@ -246,8 +303,10 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
     }
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++) {
         edge_ctx e = { &f, &f.b[i] };
-        if (f.b[i].cap)
+        if (f.b[i].cap) {
             cap_for_each_edge(f.b[i].cap, count_edge, &e);
+            walk_runs(&f, &f.b[i], false);
+        }
     }
     if (rc == JAVM_OK)
         rc = s->vtbl->scan(s, JAVM_TABLE_NAMES, on_name, &f);
@@ -265,11 +324,12 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
         b->reached = true;
         edge_ctx e = { &f, b };
         cap_for_each_edge(b->cap, mark_edge, &e);
+        walk_runs(&f, b, true);
     }
     bool shared = (s->flags & JAVM_STORE_SHARED) != 0; /* no stored refcounts */
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++) {
         fblob *b = &f.b[i];
-        if (!b->cap)
+        if (!b->cap && !b->page)
             continue;
         if (shared)
             ;
@@ -279,6 +339,9 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
             problem(&f, "refcount-low", "refcounts", b->h.b, 32,
                     "count %u, but %u holders (names, files, edges) were found", b->count,
                     b->holders);
+        else if (b->page && b->count != b->holders && b->count != JAVM_REFCOUNT_MAX)
+            problem(&f, "refcount-high", "refcounts", b->h.b, 32,
+                    "a run counted %u times but named by %u Data records", b->count, b->holders);
         else
             st->extra_holds += b->count - b->holders;
         st->unreachable += !b->reached;
