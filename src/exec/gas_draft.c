@@ -592,6 +592,163 @@ typedef struct sim_start {
     uint32_t writer[NREGS];
 } sim_start;
 
+/* long_walk's placement state: the sets (a word per 64 cycles: A[k] the cycles with at least
+ * k + 1 ALUs held, MU, DV, S5; st the starts per cycle) and, per entry by seq % RING: start,
+ * fin, retirement, producers (seq), units, and what its ready cycle was made of (the cycle
+ * after its decode, its producers' fins then). */
+typedef struct lw_state {
+    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint8_t st[64 * LWORDS];
+    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING], erd[RING], ea[RING], eb[RING];
+    uint8_t eu[RING];
+} lw_state;
+
+/* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
+ * cycles in which they did not fit beside those already held (the sets then saturate). */
+static uint64_t lw_add(lw_state *L, uint32_t un, uint32_t s, uint32_t lat)
+{
+    uint64_t bad = 0;
+    uint32_t y = s / 64, sh = s % 64, left = lat;
+    for (;; y++) {
+        uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
+        uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
+        uint64_t full = (un & 2) ? a2 : a3;
+        full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
+        bad |= full & M;
+        if (un & 2) {
+            a3 |= a2 & M;
+            a2 |= a1 & M;
+            a1 |= a0 & M;
+            a0 |= M;
+        }
+        L->MU[y] |= (un & 0x10) ? M : 0;
+        L->DV[y] |= (un & 0x40) ? M : 0;
+        L->A[3][y] = a3 | (a2 & M);
+        L->A[2][y] = a2 | (a1 & M);
+        L->A[1][y] = a1 | (a0 & M);
+        L->A[0][y] = a0 | M;
+        if (left <= 64 - sh)
+            break;
+        left -= 64 - sh;
+        sh = 0;
+    }
+    return bad;
+}
+
+/* The exact repair of an age-order placement (long_walk) in which entry x, placed at F, lands
+ * over the start of older entries placed after F. Up to cycle F the placement is the
+ * simulation's (x starts at F there: the older entries placed after F had not started by
+ * then, and x is the last of F's starts), so the entries placed after F are not started by
+ * F + 1 and are placed again, in age order, from F + 1, with x's interval in place: the
+ * units and starts past F are rebuilt from the entries that stay. Placing them again is the
+ * simulation's for the same reason the first placement is, as long as none of them lands
+ * over an older one's start again; when one does (y, at F'), the same repair applies to
+ * the entries placed after F' (all older than y). Entries of the window x - 31 .. x only:
+ * the older ones retired before x was decoded. Returns 1 (repaired: *ret, rdy, er follow
+ * the new fins), 0 (an entry of the window has no record, fast_walk's: nothing changed) or
+ * -1 (past LONG_CYCLES or too many rounds: the caller simulates from the start). */
+__attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uint32_t x,
+                                               uint32_t e0, uint32_t *rdy,
+                                               const uint32_t *wseq, uint32_t *ret)
+{
+    uint32_t lo = x >= ROB - 1 ? x - (ROB - 1) : 0;
+    if (lo < e0)
+        return 0;
+    uint32_t pend = 0, moved = 0, lb[ROB]; /* bit / index i: entry lo + i */
+    uint32_t y = x;
+    for (unsigned round = 0;; round++) {
+        if (round > 64)
+            return -1;
+        uint32_t F = L->es[y % RING];
+        for (uint32_t q = lo; q <= x; q++) {
+            uint32_t i = q - lo;
+            if (!((pend >> i) & 1) && L->es[q % RING] > F) {
+                pend |= 1u << i;
+                lb[i] = F + 1;
+            }
+        }
+        moved |= pend;
+        /* the sets past F: cleared, then the intervals of the entries that stay */
+        uint32_t y0 = (F + 1) / 64, b0 = (F + 1) % 64;
+        for (uint32_t w = y0; w < *clean; w++) {
+            uint64_t keep = w == y0 && b0 ? ~UINT64_C(0) >> (64 - b0) : 0;
+            for (int k = 0; k < 4; k++)
+                L->A[k][w] &= keep;
+            L->MU[w] &= keep;
+            L->DV[w] &= keep;
+            L->S5[w] &= keep;
+        }
+        if (F + 1 < 64 * *clean)
+            memset(L->st + F + 1, 0, 64 * *clean - (F + 1));
+        for (uint32_t q = lo; q <= x; q++) {
+            uint32_t qx = q % RING, a = L->es[qx] > F + 1 ? L->es[qx] : F + 1;
+            if (!((pend >> (q - lo)) & 1) && L->eu[qx] && L->ef[qx] > a)
+                lw_add(L, L->eu[qx], a, L->ef[qx] - a);
+        }
+        /* the entries placed after F, again, oldest first */
+        bool again = false;
+        while (pend) {
+            uint32_t i = (uint32_t)__builtin_ctz(pend), q = lo + i, qx = q % RING;
+            uint32_t lat = L->ef[qx] - L->es[qx], un = L->eu[qx], s = lb[i];
+            uint32_t p0 = L->ed0[qx], p1 = L->ed1[qx], r0 = L->ea[qx], r1 = L->eb[qx];
+            if (p0 != NOSEQ && p0 >= lo && ((moved >> (p0 - lo)) & 1))
+                r0 = L->ef[p0 % RING];
+            if (p1 != NOSEQ && p1 >= lo && ((moved >> (p1 - lo)) & 1))
+                r1 = L->ef[p1 % RING];
+            L->ea[qx] = r0; /* for a later repair in which the producer stays */
+            L->eb[qx] = r1;
+            s = s > L->erd[qx] ? s : L->erd[qx];
+            s = s > r0 ? s : r0;
+            s = s > r1 ? s : r1;
+            const uint64_t *Af = L->A[(un & 2) ? 2 : 3];
+            for (;;) {
+                if (s + lat > LONG_CYCLES)
+                    return -1;
+                uint32_t w = s / 64;
+                for (; *clean <= w + 2; ++*clean) { /* as long_walk zeroes them */
+                    uint32_t z = *clean;
+                    L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
+                    L->MU[z] = L->DV[z] = L->S5[z] = 0;
+                    memset(L->st + 64 * z, 0, 64);
+                }
+                uint64_t full = un ? Af[w] : 0;
+                full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
+                uint64_t cand = ~(full | L->S5[w]) & (~UINT64_C(0) << (s % 64));
+                if (cand) {
+                    s = 64 * w + (uint32_t)__builtin_ctzll(cand);
+                    break;
+                }
+                s = 64 * w + 64;
+            }
+            if (++L->st[s] == 5)
+                L->S5[s / 64] |= UINT64_C(1) << (s % 64);
+            L->es[qx] = s;
+            L->ef[qx] = s + lat;
+            pend &= ~(1u << i);
+            if (un && lw_add(L, un, s, lat)) {
+                y = q;
+                again = true;
+                break;
+            }
+        }
+        if (!again)
+            break;
+    }
+    uint32_t r = lo ? L->er[(lo - 1) % RING] : 0;
+    for (uint32_t q = lo; q <= x; q++) {
+        uint32_t f = L->ef[q % RING] + 1;
+        r = r > f ? r : f;
+        L->er[q % RING] = r;
+    }
+    *ret = r;
+    for (int g = 0; g < NREGS; g++) {
+        uint32_t w = wseq[g];
+        if (w != NOSEQ && w >= lo && w <= x && ((moved >> (w - lo)) & 1))
+            rdy[g] = L->ef[w % RING];
+    }
+    return 1;
+}
+
 /* fast_walk's placement without its limits, for the blocks it leaves (long unrolled loops,
  * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
@@ -615,13 +772,14 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
-    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
-    uint8_t st[64 * LWORDS];
+    lw_state L;
+    uint64_t(*A)[LWORDS] = L.A, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
+    uint8_t *st = L.st;
     uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
-    /* per entry, by seq % RING: start, fin, retirement, producers, units */
-    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING]; /* latency: ef - es */
-    uint8_t eu[RING];
+    uint32_t *es = L.es, *ef = L.ef, *er = L.er, *ed0 = L.ed0, *ed1 = L.ed1;
+    uint32_t *erd = L.erd, *ea = L.ea, *eb = L.eb;
+    uint8_t *eu = L.eu;
     for (int i = 0; i < NREGS; i++)
         wseq[i] = NOSEQ;
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
@@ -711,6 +869,9 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
+            erd[x] = cur + 1;
+            ea[x] = a;
+            eb[x] = bb;
             if (un) {
                 uint64_t bad = 0;
                 /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
@@ -742,7 +903,13 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     left -= 64 - sh;
                     sh = 0;
                 }
+                int rr = 0;
                 if (bad) {
+                    rr = lw_repair(&L, &clean, e, e0, rdy, wseq, &ret);
+                    if (rr < 0)
+                        return FAST_RANGE;
+                }
+                if (bad && !rr) {
                     if (!snap_c)
                         return FAST_ORDER;
                     /* resume at the start of cycle snap_c: entries before snap_e decoded;
