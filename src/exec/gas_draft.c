@@ -605,24 +605,29 @@ typedef struct lw_state {
 
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
  * cycles in which they did not fit beside those already held (the sets then saturate). */
-static uint64_t lw_add(lw_state *L, uint32_t un, uint32_t s, uint32_t lat)
+static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32_t un,
+                                                               uint32_t s, uint32_t lat)
 {
     uint64_t bad = 0;
     uint32_t y = s / 64, sh = s % 64, left = lat;
     for (;; y++) {
         uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
         uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
-        uint64_t full = (un & 2) ? a2 : a3;
-        full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
-        bad |= full & M;
-        if (un & 2) {
-            a3 |= a2 & M;
-            a2 |= a1 & M;
-            a1 |= a0 & M;
-            a0 |= M;
+        if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+            uint64_t full = (un & 2) ? a2 : a3;
+            full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
+            bad |= full & M;
+            if (un & 2) {
+                a3 |= a2 & M;
+                a2 |= a1 & M;
+                a1 |= a0 & M;
+                a0 |= M;
+            }
+            L->MU[y] |= (un & 0x10) ? M : 0;
+            L->DV[y] |= (un & 0x40) ? M : 0;
+        } else {
+            bad |= a3 & M;
         }
-        L->MU[y] |= (un & 0x10) ? M : 0;
-        L->DV[y] |= (un & 0x40) ? M : 0;
         L->A[3][y] = a3 | (a2 & M);
         L->A[2][y] = a2 | (a1 & M);
         L->A[1][y] = a1 | (a0 & M);
@@ -662,7 +667,7 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
         uint32_t F = L->es[y % RING];
         for (uint32_t q = lo; q <= x; q++) {
             uint32_t i = q - lo;
-            if (!((pend >> i) & 1) && L->es[q % RING] > F) {
+            if (L->es[q % RING] > F && !((pend >> i) & 1)) {
                 pend |= 1u << i;
                 lb[i] = F + 1;
             }
@@ -680,10 +685,10 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
         }
         if (F + 1 < 64 * *clean)
             memset(L->st + F + 1, 0, 64 * *clean - (F + 1));
-        for (uint32_t q = lo; q <= x; q++) {
-            uint32_t qx = q % RING, a = L->es[qx] > F + 1 ? L->es[qx] : F + 1;
-            if (!((pend >> (q - lo)) & 1) && L->eu[qx] && L->ef[qx] > a)
-                lw_add(L, L->eu[qx], a, L->ef[qx] - a);
+        for (uint32_t st = ~pend & (UINT32_MAX >> (ROB - 1 - (x - lo))); st; st &= st - 1) {
+            uint32_t qx = (lo + (uint32_t)__builtin_ctz(st)) % RING;
+            if (L->eu[qx] && L->ef[qx] > F + 1) /* started by F (not pending) */
+                lw_add(L, L->eu[qx], F + 1, L->ef[qx] - (F + 1));
         }
         /* the entries placed after F, again, oldest first */
         bool again = false;
@@ -691,9 +696,9 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
             uint32_t i = (uint32_t)__builtin_ctz(pend), q = lo + i, qx = q % RING;
             uint32_t lat = L->ef[qx] - L->es[qx], un = L->eu[qx], s = lb[i];
             uint32_t p0 = L->ed0[qx], p1 = L->ed1[qx], r0 = L->ea[qx], r1 = L->eb[qx];
-            if (p0 != NOSEQ && p0 >= lo && ((moved >> (p0 - lo)) & 1))
+            if (p0 - lo < ROB && ((moved >> (p0 - lo)) & 1)) /* NOSEQ - lo >= ROB */
                 r0 = L->ef[p0 % RING];
-            if (p1 != NOSEQ && p1 >= lo && ((moved >> (p1 - lo)) & 1))
+            if (p1 - lo < ROB && ((moved >> (p1 - lo)) & 1))
                 r1 = L->ef[p1 % RING];
             L->ea[qx] = r0; /* for a later repair in which the producer stays */
             L->eb[qx] = r1;
@@ -712,7 +717,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
                     memset(L->st + 64 * z, 0, 64);
                 }
                 uint64_t full = un ? Af[w] : 0;
-                full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
+                if (EXEC_UNLIKELY(un & 0xF0))
+                    full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
                 uint64_t cand = ~(full | L->S5[w]) & (~UINT64_C(0) << (s % 64));
                 if (cand) {
                     s = 64 * w + (uint32_t)__builtin_ctzll(cand);
