@@ -9,10 +9,10 @@
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
  * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
- * fast_walk stopped when it can (fast_hand). sim_block: gas.md
- * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
- * nothing can happen; from the start, or resumed where long_walk's placement stops being
- * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
+ * fast_walk stopped when it can (fast_hand), and repairing a younger entry's landing over
+ * older starts exactly (lw_repair: the entries placed after it, placed again). sim_block:
+ * gas.md §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in
+ * which nothing can happen; from the start, for what the walks leave. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
  * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
@@ -583,15 +583,6 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
 
-/* The simulation's state at the start of cycle c (before its decoding), for sim_block to
- * resume from: entries head .. tail - 1 are live, in slot seq % ROB. */
-typedef struct sim_start {
-    uint32_t c, head, tail;
-    uint32_t start[ROB], fin[ROB], lat[ROB], dep0[ROB], dep1[ROB];
-    uint8_t units[ROB];
-    uint32_t writer[NREGS];
-} sim_start;
-
 /* long_walk's placement state: the sets (a word per 64 cycles: A[k] the cycles with at least
  * k + 1 ALUs held, MU, DV, S5; st the starts per cycle) and, per entry by seq % RING: start,
  * fin, retirement, producers (seq), units, and what its ready cycle was made of (the cycle
@@ -762,19 +753,15 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
  * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
  * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
  *
- * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
- * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
- * later can start before C + 1, and the entries before are placed without a conflict. So
- * the simulation need not start over: *rs receives its state at the start of cycle C (the
- * entries decoded before C, started if they started before C; their producers; the newest
- * writer of each register then, kept as `wseq` and copied at the start of each decode
- * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
- * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
-enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
-#define REDO_SIM 4 /* FAST_REDO at a resume point up to this cycle: simulate from the start */
+ * When a younger entry lands over an older one's start, lw_repair places the entries it
+ * concerns again; when it cannot (the window has fast_walk's entries, without records),
+ * FAST_REDO comes back with the entry's decode cycle in *redo_c: the caller places from the
+ * start without fast_walk's entries or, when that cycle is early, simulates. */
+enum { FAST_REDO = FAST_ORDER + 1 };
+#define REDO_SIM 4 /* FAST_REDO at a decode cycle up to this one: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
-                                               uint32_t *cost, uint32_t *npos, sim_start *rs,
-                                               uint64_t *rpc, uint32_t *rn, const fast_hand *h)
+                                               uint32_t *cost, uint32_t *npos, uint32_t *redo_c,
+                                               const fast_hand *h)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
@@ -789,15 +776,12 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     for (int i = 0; i < NREGS; i++)
         wseq[i] = NOSEQ;
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
-    uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
-    uint64_t p = b, snap_p = b;
+    uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
-    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
-     * record but their retirement; their registers read as written by none (wseq NOSEQ),
-     * which holds at a resume point C only once they have all retired before C: otherwise
-     * FAST_REDO, and the caller starts over without h (or, when the overflow is in the first
-     * REDO_SIM cycles, simulates from cycle 0). */
-    uint32_t e0 = 0, hcur = 0;
+    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle h->cur, keep no
+     * record but their retirement and their registers' fins (wseq NOSEQ): lw_repair cannot
+     * place them again, FAST_REDO. */
+    uint32_t e0 = 0;
     if (h) {
         for (int k = 0; k < 4; k++)
             A[k][0] = h->A[k];
@@ -812,7 +796,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             er[x] = h->er[x];
         /* decoding p again gives the same cycle: these are the slots before it, or (after
          * a wrap) 4, which wrap no more but land in the same cycle with the same slots */
-        cur = hcur = h->cur;
+        cur = h->cur;
         dec = h->dec;
         ret = h->e ? h->er[h->e - 1] : 0;
         e = e0 = h->e;
@@ -829,13 +813,6 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
-        if (cur != snap_c) { /* the first position decoded in cycle cur */
-            snap_c = cur;
-            snap_p = p;
-            snap_n = n;
-            snap_e = e;
-            memcpy(snap_w, wseq, sizeof wseq);
-        }
         if (d.flags & D_MOVE) {
             rdy[d.dst] = rdy[d.src0];
             wseq[d.dst] = wseq[d.src0];
@@ -916,33 +893,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                         return FAST_RANGE;
                 }
                 if (bad && !rr) {
-                    if (!snap_c)
-                        return FAST_ORDER;
-                    /* resume at the start of cycle snap_c: entries before snap_e decoded;
-                     * those retired by then (in order, at most 32 live) left */
-                    uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
-                    while (head < snap_e && er[head % RING] < C)
-                        head++;
-                    if (h && (head < e0 || C <= hcur)) {
-                        rs->c = C; /* the caller's choice: start over here or simulate */
-                        return FAST_REDO;
-                    }
-                    rs->c = C;
-                    rs->head = head;
-                    rs->tail = snap_e;
-                    for (uint32_t q = head; q < snap_e; q++) {
-                        uint32_t qx = q % RING, sl = q % ROB;
-                        rs->start[sl] = es[qx] < C ? es[qx] : UNSTARTED;
-                        rs->fin[sl] = ef[qx];
-                        rs->lat[sl] = ef[qx] - es[qx];
-                        rs->units[sl] = eu[qx];
-                        rs->dep0[sl] = ed0[qx];
-                        rs->dep1[sl] = ed1[qx];
-                    }
-                    memcpy(rs->writer, snap_w, sizeof snap_w);
-                    *rpc = snap_p;
-                    *rn = snap_n;
-                    return FAST_RESUME;
+                    *redo_c = cur;
+                    return FAST_REDO;
                 }
             }
             rdy[d.dst] = f;
@@ -1019,8 +971,7 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
  * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
  * the start scan until one of its producers does. */
-static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const sim_start *init,
-                                                                bool draft)
+static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, bool draft)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
@@ -1056,40 +1007,6 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    if (init) { /* resume (long_walk): units of entries past their fin come back at once */
-        c = init->c;
-        head = init->head;
-        tail = init->tail;
-        memcpy(writer, init->writer, sizeof writer);
-        for (uint32_t q = head; q < tail; q++) {
-            unsigned s = q % ROB;
-            uint32_t bit = 1u << s, a = init->units[s] & 7;
-            fin[s] = init->start[s] == UNSTARTED ? UNSTARTED : init->fin[s];
-            lat[s] = init->lat[s];
-            units[s] = init->units[s];
-            pm[s] = dmask[s] = 0;
-            done |= fin[s] <= c ? bit : 0;
-            needA |= a ? bit : 0;
-            need2A |= a == 2 ? bit : 0;
-            needM |= (units[s] & 0x10) ? bit : 0;
-            needD |= (units[s] & 0x40) ? bit : 0;
-            if (fin[s] == UNSTARTED) {
-                unstarted |= bit;
-            } else {
-                holding |= bit;
-                held += units[s];
-                nret = fin[s] < nret ? fin[s] : nret;
-            }
-        }
-        for (uint32_t q = head; q < tail; q++) {
-            unsigned sl = q % ROB;
-            uint32_t bit = 1u << sl;
-            if (fin[sl] == UNSTARTED) {
-                SIM_DEP(init->dep0[sl]);
-                SIM_DEP(init->dep1[sl]);
-            }
-        }
-    }
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps); nret is
          * the first fin among the holders */
@@ -1219,43 +1136,29 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
 
 /* sim_block for jam-draft's walk and for the other profiles' (the walk's test out of the
  * loop). */
-__attribute__((noinline)) static uint32_t sim_draft(walk *w, const sim_start *init)
-{
-    return sim_block(w, init, true);
-}
+__attribute__((noinline)) static uint32_t sim_draft(walk *w) { return sim_block(w, true); }
 
-__attribute__((noinline)) static uint32_t sim_other(walk *w, const sim_start *init)
-{
-    return sim_block(w, init, false);
-}
+__attribute__((noinline)) static uint32_t sim_other(walk *w) { return sim_block(w, false); }
 
-/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
- * from where it stops being exact, or from the start. Out of line, so the fast path's frame
- * and registers are its own. */
+/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, or the simulation from
+ * the start. Out of line, so the fast path's frame and registers are its own. */
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
                                                     int rc, uint32_t *npos, const fast_hand *h)
 {
-    uint32_t cost, n = 0;
-    sim_start rs;
-    uint64_t pc = b;
+    uint32_t cost, n = 0, redo_c = 0;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
-        if (rc == FAST_REDO) /* the same overflow again, at rs.c: the simulation from cycle 0
-                              * is cheaper than placing up to it again when it is that early */
-            rc = rs.c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
+        rc = long_walk(cd, b, m, &cost, &n, &redo_c, h);
+        if (rc == FAST_REDO) /* the simulation from cycle 0 is cheaper than placing from the
+                              * start when the overflow's decode cycle is that early */
+            rc = redo_c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &redo_c, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
     }
-    if (rc != FAST_RESUME) {
-        pc = b;
-        n = 0;
-    }
-    walk w = { cd, m, kbit_at(cd, pc), pc, n };
-    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(
-        &w, rc == FAST_RESUME ? &rs : NULL);
+    walk w = { cd, m, kbit_at(cd, b), b, 0 };
+    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(&w);
     if (npos)
         *npos = w.total;
     return cost;
