@@ -592,7 +592,21 @@ typedef struct lw_state {
     uint8_t st[64 * LWORDS];
     uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING], erd[RING], ea[RING], eb[RING];
     uint8_t eu[RING];
+    uint32_t clean; /* words of the sets (and their 64 bytes of st) zeroed */
 } lw_state;
+
+#define LW_CLEAN0 3 /* words zeroed at the start; the others as placing reaches them */
+
+/* Zeroes the words of the sets up to w (inclusive), where they are not yet. */
+__attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
+{
+    for (uint32_t z = L->clean; z <= w; z++) {
+        L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
+        L->MU[z] = L->DV[z] = L->S5[z] = 0;
+        memset(L->st + 64 * z, 0, 64);
+    }
+    L->clean = w + 1;
+}
 
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
  * cycles in which they did not fit beside those already held (the sets then saturate). */
@@ -643,7 +657,7 @@ static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32
  * the older ones retired before x was decoded. Returns 1 (repaired: *ret, rdy, er follow
  * the new fins), 0 (an entry of the window has no record, fast_walk's: nothing changed) or
  * -1 (past LONG_CYCLES or too many rounds: the caller simulates from the start). */
-__attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uint32_t x,
+__attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
                                                uint32_t e0, uint32_t *rdy,
                                                const uint32_t *wseq, uint32_t *ret)
 {
@@ -666,7 +680,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
         moved |= pend;
         /* the sets past F: cleared, then the intervals of the entries that stay */
         uint32_t y0 = (F + 1) / 64, b0 = (F + 1) % 64;
-        for (uint32_t w = y0; w < *clean; w++) {
+        uint32_t top = L->clean;
+        for (uint32_t w = y0; w < top; w++) {
             uint64_t keep = w == y0 && b0 ? ~UINT64_C(0) >> (64 - b0) : 0;
             for (int k = 0; k < 4; k++)
                 L->A[k][w] &= keep;
@@ -674,8 +689,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
             L->DV[w] &= keep;
             L->S5[w] &= keep;
         }
-        if (F + 1 < 64 * *clean)
-            memset(L->st + F + 1, 0, 64 * *clean - (F + 1));
+        if (F + 1 < 64 * top)
+            memset(L->st + F + 1, 0, 64 * top - (F + 1));
         for (uint32_t st = ~pend & (UINT32_MAX >> (ROB - 1 - (x - lo))); st; st &= st - 1) {
             uint32_t qx = (lo + (uint32_t)__builtin_ctz(st)) % RING;
             if (L->eu[qx] && L->ef[qx] > F + 1) /* started by F (not pending) */
@@ -701,12 +716,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t *clean, uin
                 if (s + lat > LONG_CYCLES)
                     return -1;
                 uint32_t w = s / 64;
-                for (; *clean <= w + 2; ++*clean) { /* as long_walk zeroes them */
-                    uint32_t z = *clean;
-                    L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
-                    L->MU[z] = L->DV[z] = L->S5[z] = 0;
-                    memset(L->st + 64 * z, 0, 64);
-                }
+                if (EXEC_UNLIKELY(w + 2 >= L->clean))
+                    lw_zero(L, w + 2);
                 uint64_t full = un ? Af[w] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
@@ -766,9 +777,12 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
     lw_state L;
+    for (int w = 0; w < LW_CLEAN0; w++)
+        L.A[0][w] = L.A[1][w] = L.A[2][w] = L.A[3][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
+    memset(L.st, 0, 64 * LW_CLEAN0);
+    L.clean = LW_CLEAN0;
     uint64_t(*A)[LWORDS] = L.A, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
     uint8_t *st = L.st;
-    uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
     uint32_t *es = L.es, *ef = L.ef, *er = L.er, *ed0 = L.ed0, *ed1 = L.ed1;
     uint32_t *erd = L.erd, *ea = L.ea, *eb = L.eb;
@@ -789,7 +803,6 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         DV[0] = h->DV;
         S5[0] = h->S5;
         memcpy(st, h->st, 64);
-        clean = 1;
         for (int i = 0; i < NREGS; i++)
             rdy[i] = h->rdy[i];
         for (uint32_t x = 0; x < h->e; x++)
@@ -827,11 +840,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
                 uint32_t y = s / 64;
-                for (; clean <= y + 2; clean++) { /* the words of s and of any fin from it */
-                    A[0][clean] = A[1][clean] = A[2][clean] = A[3][clean] = 0;
-                    MU[clean] = DV[clean] = S5[clean] = 0;
-                    memset(st + 64 * clean, 0, 64);
-                }
+                if (EXEC_UNLIKELY(y + 2 >= L.clean)) /* the words of s and of any fin from it */
+                    lw_zero(&L, y + 2);
                 uint64_t full = un ? Af[y] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
@@ -888,7 +898,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                 }
                 int rr = 0;
                 if (bad) {
-                    rr = lw_repair(&L, &clean, e, e0, rdy, wseq, &ret);
+                    rr = lw_repair(&L, e, e0, rdy, wseq, &ret);
                     if (rr < 0)
                         return FAST_RANGE;
                 }
