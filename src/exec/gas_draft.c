@@ -12,7 +12,8 @@
  * fast_walk stopped when it can (fast_hand), and repairing a younger entry's landing over
  * older starts exactly (lw_repair: the entries placed after it, placed again). sim_block:
  * gas.md §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in
- * which nothing can happen; from the start, for what the walks leave. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
+ * which nothing can happen; from the start, for what the walks leave. Speed:
+ * bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
  * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
