@@ -9,10 +9,11 @@
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
  * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
- * fast_walk stopped when it can (fast_hand). sim_block: gas.md
- * §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in which
- * nothing can happen; from the start, or resumed where long_walk's placement stops being
- * exact. Speed: bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
+ * fast_walk stopped when it can (fast_hand), and repairing a younger entry's landing over
+ * older starts exactly (lw_repair: the entries placed after it, placed again). sim_block:
+ * gas.md §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in
+ * which nothing can happen; from the start, for what the walks leave. Speed:
+ * bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
  * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
 
@@ -583,14 +584,179 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
 
-/* The simulation's state at the start of cycle c (before its decoding), for sim_block to
- * resume from: entries head .. tail - 1 are live, in slot seq % ROB. */
-typedef struct sim_start {
-    uint32_t c, head, tail;
-    uint32_t start[ROB], fin[ROB], lat[ROB], dep0[ROB], dep1[ROB];
-    uint8_t units[ROB];
-    uint32_t writer[NREGS];
-} sim_start;
+/* long_walk's placement state: the sets (a word per 64 cycles: A[k] the cycles with at least
+ * k + 1 ALUs held, MU, DV, S5; st the starts per cycle) and, per entry by seq % RING: start,
+ * fin, retirement, producers (seq), units, and what its ready cycle was made of (the cycle
+ * after its decode, its producers' fins then). */
+typedef struct lw_state {
+    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint8_t st[64 * LWORDS];
+    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING], erd[RING], ea[RING], eb[RING];
+    uint8_t eu[RING];
+    uint32_t clean; /* words of the sets (and their 64 bytes of st) zeroed */
+} lw_state;
+
+#define LW_CLEAN0 3 /* words zeroed at the start; the others as placing reaches them */
+
+/* Zeroes the words of the sets up to w (inclusive), where they are not yet. */
+__attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
+{
+    for (uint32_t z = L->clean; z <= w; z++) {
+        L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
+        L->MU[z] = L->DV[z] = L->S5[z] = 0;
+        memset(L->st + 64 * z, 0, 64);
+    }
+    L->clean = w + 1;
+}
+
+/* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
+ * cycles in which they did not fit beside those already held (the sets then saturate). */
+static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32_t un,
+                                                               uint32_t s, uint32_t lat)
+{
+    uint64_t bad = 0;
+    uint32_t y = s / 64, sh = s % 64, left = lat;
+    for (;; y++) {
+        uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
+        uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
+        if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+            uint64_t full = (un & 2) ? a2 : a3;
+            full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
+            bad |= full & M;
+            if (un & 2) {
+                a3 |= a2 & M;
+                a2 |= a1 & M;
+                a1 |= a0 & M;
+                a0 |= M;
+            }
+            L->MU[y] |= (un & 0x10) ? M : 0;
+            L->DV[y] |= (un & 0x40) ? M : 0;
+        } else {
+            bad |= a3 & M;
+        }
+        L->A[3][y] = a3 | (a2 & M);
+        L->A[2][y] = a2 | (a1 & M);
+        L->A[1][y] = a1 | (a0 & M);
+        L->A[0][y] = a0 | M;
+        if (left <= 64 - sh)
+            break;
+        left -= 64 - sh;
+        sh = 0;
+    }
+    return bad;
+}
+
+/* The exact repair of an age-order placement (long_walk) in which entry x, placed at F, lands
+ * over the start of older entries placed after F. Up to cycle F the placement is the
+ * simulation's (x starts at F there: the older entries placed after F had not started by
+ * then, and x is the last of F's starts), so the entries placed after F are not started by
+ * F + 1 and are placed again, in age order, from F + 1, with x's interval in place: the
+ * units and starts past F are rebuilt from the entries that stay. Placing them again is the
+ * simulation's for the same reason the first placement is, as long as none of them lands
+ * over an older one's start again; when one does (y, at F'), the same repair applies to
+ * the entries placed after F' (all older than y). Entries of the window x - 31 .. x only:
+ * the older ones retired before x was decoded. Returns 1 (repaired: *ret, rdy, er follow
+ * the new fins), 0 (an entry of the window has no record, fast_walk's: nothing changed) or
+ * -1 (past LONG_CYCLES or too many rounds: the caller simulates from the start). */
+__attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
+                                               uint32_t e0, uint32_t *rdy,
+                                               const uint32_t *wseq, uint32_t *ret)
+{
+    uint32_t lo = x >= ROB - 1 ? x - (ROB - 1) : 0;
+    if (lo < e0)
+        return 0;
+    uint32_t pend = 0, moved = 0, lb[ROB]; /* bit / index i: entry lo + i */
+    uint32_t y = x;
+    for (unsigned round = 0;; round++) {
+        if (round > 64)
+            return -1;
+        uint32_t F = L->es[y % RING];
+        for (uint32_t q = lo; q <= x; q++) {
+            uint32_t i = q - lo;
+            if (L->es[q % RING] > F && !((pend >> i) & 1)) {
+                pend |= 1u << i;
+                lb[i] = F + 1;
+            }
+        }
+        moved |= pend;
+        /* the sets past F: cleared, then the intervals of the entries that stay */
+        uint32_t y0 = (F + 1) / 64, b0 = (F + 1) % 64;
+        uint32_t top = L->clean;
+        for (uint32_t w = y0; w < top; w++) {
+            uint64_t keep = w == y0 && b0 ? ~UINT64_C(0) >> (64 - b0) : 0;
+            for (int k = 0; k < 4; k++)
+                L->A[k][w] &= keep;
+            L->MU[w] &= keep;
+            L->DV[w] &= keep;
+            L->S5[w] &= keep;
+        }
+        if (F + 1 < 64 * top)
+            memset(L->st + F + 1, 0, 64 * top - (F + 1));
+        for (uint32_t st = ~pend & (UINT32_MAX >> (ROB - 1 - (x - lo))); st; st &= st - 1) {
+            uint32_t qx = (lo + (uint32_t)__builtin_ctz(st)) % RING;
+            if (L->eu[qx] && L->ef[qx] > F + 1) /* started by F (not pending) */
+                lw_add(L, L->eu[qx], F + 1, L->ef[qx] - (F + 1));
+        }
+        /* the entries placed after F, again, oldest first */
+        bool again = false;
+        while (pend) {
+            uint32_t i = (uint32_t)__builtin_ctz(pend), q = lo + i, qx = q % RING;
+            uint32_t lat = L->ef[qx] - L->es[qx], un = L->eu[qx], s = lb[i];
+            uint32_t p0 = L->ed0[qx], p1 = L->ed1[qx], r0 = L->ea[qx], r1 = L->eb[qx];
+            if (p0 - lo < ROB && ((moved >> (p0 - lo)) & 1)) /* NOSEQ - lo >= ROB */
+                r0 = L->ef[p0 % RING];
+            if (p1 - lo < ROB && ((moved >> (p1 - lo)) & 1))
+                r1 = L->ef[p1 % RING];
+            L->ea[qx] = r0; /* for a later repair in which the producer stays */
+            L->eb[qx] = r1;
+            s = s > L->erd[qx] ? s : L->erd[qx];
+            s = s > r0 ? s : r0;
+            s = s > r1 ? s : r1;
+            const uint64_t *Af = L->A[(un & 2) ? 2 : 3];
+            for (;;) {
+                if (s + lat > LONG_CYCLES)
+                    return -1;
+                uint32_t w = s / 64;
+                if (EXEC_UNLIKELY(w + 2 >= L->clean))
+                    lw_zero(L, w + 2);
+                uint64_t full = un ? Af[w] : 0;
+                if (EXEC_UNLIKELY(un & 0xF0))
+                    full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
+                uint64_t cand = ~(full | L->S5[w]) & (~UINT64_C(0) << (s % 64));
+                if (cand) {
+                    s = 64 * w + (uint32_t)__builtin_ctzll(cand);
+                    break;
+                }
+                s = 64 * w + 64;
+            }
+            if (++L->st[s] == 5)
+                L->S5[s / 64] |= UINT64_C(1) << (s % 64);
+            L->es[qx] = s;
+            L->ef[qx] = s + lat;
+            pend &= ~(1u << i);
+            if (un && lw_add(L, un, s, lat)) {
+                y = q;
+                again = true;
+                break;
+            }
+        }
+        if (!again)
+            break;
+    }
+    uint32_t r = lo ? L->er[(lo - 1) % RING] : 0;
+    for (uint32_t q = lo; q <= x; q++) {
+        uint32_t f = L->ef[q % RING] + 1;
+        r = r > f ? r : f;
+        L->er[q % RING] = r;
+    }
+    *ret = r;
+    for (int g = 0; g < NREGS; g++) {
+        uint32_t w = wseq[g];
+        if (w != NOSEQ && w >= lo && w <= x && ((moved >> (w - lo)) & 1))
+            rdy[g] = L->ef[w % RING];
+    }
+    return 1;
+}
 
 /* fast_walk's placement without its limits, for the blocks it leaves (long unrolled loops,
  * ecalli, divisions, chains of loads). More than 32 entries: entry e (and any move_reg after
@@ -599,41 +765,38 @@ typedef struct sim_start {
  * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
  * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
  *
- * When a younger entry j lands over an older one's start (FAST_ORDER), the placement is
- * still the simulation's for every cycle before j's decode cycle C: no entry decoded in C or
- * later can start before C + 1, and the entries before are placed without a conflict. So
- * the simulation need not start over: *rs receives its state at the start of cycle C (the
- * entries decoded before C, started if they started before C; their producers; the newest
- * writer of each register then, kept as `wseq` and copied at the start of each decode
- * cycle), *rpc and *rn the position decoded first in C and the positions before it, and
- * FAST_RESUME comes back (FAST_ORDER when C is 0: nothing to keep). */
-enum { FAST_RESUME = FAST_ORDER + 1, FAST_REDO };
-#define REDO_SIM 4 /* FAST_REDO at a resume point up to this cycle: simulate from the start */
+ * When a younger entry lands over an older one's start, lw_repair places the entries it
+ * concerns again; when it cannot (the window has fast_walk's entries, without records),
+ * FAST_REDO comes back with the entry's decode cycle in *redo_c: the caller places from the
+ * start without fast_walk's entries or, when that cycle is early, simulates. */
+enum { FAST_REDO = FAST_ORDER + 1 };
+#define REDO_SIM 4 /* FAST_REDO at a decode cycle up to this one: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
-                                               uint32_t *cost, uint32_t *npos, sim_start *rs,
-                                               uint64_t *rpc, uint32_t *rn, const fast_hand *h)
+                                               uint32_t *cost, uint32_t *npos, uint32_t *redo_c,
+                                               const fast_hand *h)
 {
     /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
      * MU, DV, S5; st the starts per cycle */
-    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
-    uint8_t st[64 * LWORDS];
-    uint32_t clean = 0; /* words of the sets (and their 64 bytes of st) zeroed */
+    lw_state L;
+    for (int w = 0; w < LW_CLEAN0; w++)
+        L.A[0][w] = L.A[1][w] = L.A[2][w] = L.A[3][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
+    memset(L.st, 0, 64 * LW_CLEAN0);
+    L.clean = LW_CLEAN0;
+    uint64_t(*A)[LWORDS] = L.A, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
+    uint8_t *st = L.st;
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
-    /* per entry, by seq % RING: start, fin, retirement, producers, units */
-    uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING]; /* latency: ef - es */
-    uint8_t eu[RING];
+    uint32_t *es = L.es, *ef = L.ef, *er = L.er, *ed0 = L.ed0, *ed1 = L.ed1;
+    uint32_t *erd = L.erd, *ea = L.ea, *eb = L.eb;
+    uint8_t *eu = L.eu;
     for (int i = 0; i < NREGS; i++)
         wseq[i] = NOSEQ;
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
-    uint32_t snap_c = UINT32_MAX, snap_n = 0, snap_e = 0, snap_w[NREGS];
-    uint64_t p = b, snap_p = b;
+    uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
-    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle hcur, keep no
-     * record but their retirement; their registers read as written by none (wseq NOSEQ),
-     * which holds at a resume point C only once they have all retired before C: otherwise
-     * FAST_REDO, and the caller starts over without h (or, when the overflow is in the first
-     * REDO_SIM cycles, simulates from cycle 0). */
-    uint32_t e0 = 0, hcur = 0;
+    /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle h->cur, keep no
+     * record but their retirement and their registers' fins (wseq NOSEQ): lw_repair cannot
+     * place them again, FAST_REDO. */
+    uint32_t e0 = 0;
     if (h) {
         for (int k = 0; k < 4; k++)
             A[k][0] = h->A[k];
@@ -641,14 +804,13 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         DV[0] = h->DV;
         S5[0] = h->S5;
         memcpy(st, h->st, 64);
-        clean = 1;
         for (int i = 0; i < NREGS; i++)
             rdy[i] = h->rdy[i];
         for (uint32_t x = 0; x < h->e; x++)
             er[x] = h->er[x];
         /* decoding p again gives the same cycle: these are the slots before it, or (after
          * a wrap) 4, which wrap no more but land in the same cycle with the same slots */
-        cur = hcur = h->cur;
+        cur = h->cur;
         dec = h->dec;
         ret = h->e ? h->er[h->e - 1] : 0;
         e = e0 = h->e;
@@ -665,13 +827,6 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
-        if (cur != snap_c) { /* the first position decoded in cycle cur */
-            snap_c = cur;
-            snap_p = p;
-            snap_n = n;
-            snap_e = e;
-            memcpy(snap_w, wseq, sizeof wseq);
-        }
         if (d.flags & D_MOVE) {
             rdy[d.dst] = rdy[d.src0];
             wseq[d.dst] = wseq[d.src0];
@@ -686,11 +841,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                 if (s + lat > LONG_CYCLES)
                     return FAST_RANGE;
                 uint32_t y = s / 64;
-                for (; clean <= y + 2; clean++) { /* the words of s and of any fin from it */
-                    A[0][clean] = A[1][clean] = A[2][clean] = A[3][clean] = 0;
-                    MU[clean] = DV[clean] = S5[clean] = 0;
-                    memset(st + 64 * clean, 0, 64);
-                }
+                if (EXEC_UNLIKELY(y + 2 >= L.clean)) /* the words of s and of any fin from it */
+                    lw_zero(&L, y + 2);
                 uint64_t full = un ? Af[y] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
@@ -711,6 +863,9 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             eu[x] = d.units;
             ed0[x] = wseq[d.src0];
             ed1[x] = wseq[d.src1];
+            erd[x] = cur + 1;
+            ea[x] = a;
+            eb[x] = bb;
             if (un) {
                 uint64_t bad = 0;
                 /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
@@ -742,34 +897,15 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     left -= 64 - sh;
                     sh = 0;
                 }
+                int rr = 0;
                 if (bad) {
-                    if (!snap_c)
-                        return FAST_ORDER;
-                    /* resume at the start of cycle snap_c: entries before snap_e decoded;
-                     * those retired by then (in order, at most 32 live) left */
-                    uint32_t C = snap_c, head = snap_e > ROB ? snap_e - ROB : 0;
-                    while (head < snap_e && er[head % RING] < C)
-                        head++;
-                    if (h && (head < e0 || C <= hcur)) {
-                        rs->c = C; /* the caller's choice: start over here or simulate */
-                        return FAST_REDO;
-                    }
-                    rs->c = C;
-                    rs->head = head;
-                    rs->tail = snap_e;
-                    for (uint32_t q = head; q < snap_e; q++) {
-                        uint32_t qx = q % RING, sl = q % ROB;
-                        rs->start[sl] = es[qx] < C ? es[qx] : UNSTARTED;
-                        rs->fin[sl] = ef[qx];
-                        rs->lat[sl] = ef[qx] - es[qx];
-                        rs->units[sl] = eu[qx];
-                        rs->dep0[sl] = ed0[qx];
-                        rs->dep1[sl] = ed1[qx];
-                    }
-                    memcpy(rs->writer, snap_w, sizeof snap_w);
-                    *rpc = snap_p;
-                    *rn = snap_n;
-                    return FAST_RESUME;
+                    rr = lw_repair(&L, e, e0, rdy, wseq, &ret);
+                    if (rr < 0)
+                        return FAST_RANGE;
+                }
+                if (bad && !rr) {
+                    *redo_c = cur;
+                    return FAST_REDO;
                 }
             }
             rdy[d.dst] = f;
@@ -846,8 +982,7 @@ static inline uint32_t rotr32(uint32_t x, unsigned k) { k &= 31; return k ? (x >
  * the producers of e not done yet, dmask[q] the entries waiting on q; a producer clears its
  * bit in its dependants' pm when its fin comes, and an entry found waiting (waitdep) leaves
  * the start scan until one of its producers does. */
-static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const sim_start *init,
-                                                                bool draft)
+static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, bool draft)
 {
     /* Entry number seq (decode order) lives in slot seq % ROB; live entries are seq head ..
      * tail - 1. Masks are over slots. */
@@ -883,40 +1018,6 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
     uint64_t held = 0; /* sum of the executing entries' units (UN_* bytes) */
     uint32_t nret = UINT32_MAX; /* no holder's fin is below it */
     uint32_t c = 0;    /* cycles fit: a block's cost is below 2^32 (exec/exec.h limits) */
-    if (init) { /* resume (long_walk): units of entries past their fin come back at once */
-        c = init->c;
-        head = init->head;
-        tail = init->tail;
-        memcpy(writer, init->writer, sizeof writer);
-        for (uint32_t q = head; q < tail; q++) {
-            unsigned s = q % ROB;
-            uint32_t bit = 1u << s, a = init->units[s] & 7;
-            fin[s] = init->start[s] == UNSTARTED ? UNSTARTED : init->fin[s];
-            lat[s] = init->lat[s];
-            units[s] = init->units[s];
-            pm[s] = dmask[s] = 0;
-            done |= fin[s] <= c ? bit : 0;
-            needA |= a ? bit : 0;
-            need2A |= a == 2 ? bit : 0;
-            needM |= (units[s] & 0x10) ? bit : 0;
-            needD |= (units[s] & 0x40) ? bit : 0;
-            if (fin[s] == UNSTARTED) {
-                unstarted |= bit;
-            } else {
-                holding |= bit;
-                held += units[s];
-                nret = fin[s] < nret ? fin[s] : nret;
-            }
-        }
-        for (uint32_t q = head; q < tail; q++) {
-            unsigned sl = q % ROB;
-            uint32_t bit = 1u << sl;
-            if (fin[sl] == UNSTARTED) {
-                SIM_DEP(init->dep0[sl]);
-                SIM_DEP(init->dep1[sl]);
-            }
-        }
-    }
     for (;;) {
         /* units whose last execution cycle has passed come back (left == 1 steps); nret is
          * the first fin among the holders */
@@ -1046,43 +1147,29 @@ static inline __attribute__((always_inline)) uint32_t sim_block(walk *w, const s
 
 /* sim_block for jam-draft's walk and for the other profiles' (the walk's test out of the
  * loop). */
-__attribute__((noinline)) static uint32_t sim_draft(walk *w, const sim_start *init)
-{
-    return sim_block(w, init, true);
-}
+__attribute__((noinline)) static uint32_t sim_draft(walk *w) { return sim_block(w, true); }
 
-__attribute__((noinline)) static uint32_t sim_other(walk *w, const sim_start *init)
-{
-    return sim_block(w, init, false);
-}
+__attribute__((noinline)) static uint32_t sim_other(walk *w) { return sim_block(w, false); }
 
-/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, then the simulation
- * from where it stops being exact, or from the start. Out of line, so the fast path's frame
- * and registers are its own. */
+/* The blocks fast_walk leaves (about 2% of compiled code's): long_walk, or the simulation from
+ * the start. Out of line, so the fast path's frame and registers are its own. */
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
                                                     int rc, uint32_t *npos, const fast_hand *h)
 {
-    uint32_t cost, n = 0;
-    sim_start rs;
-    uint64_t pc = b;
+    uint32_t cost, n = 0, redo_c = 0;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, h);
-        if (rc == FAST_REDO) /* the same overflow again, at rs.c: the simulation from cycle 0
-                              * is cheaper than placing up to it again when it is that early */
-            rc = rs.c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &rs, &pc, &n, NULL);
+        rc = long_walk(cd, b, m, &cost, &n, &redo_c, h);
+        if (rc == FAST_REDO) /* the simulation from cycle 0 is cheaper than placing from the
+                              * start when the overflow's decode cycle is that early */
+            rc = redo_c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &redo_c, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
     }
-    if (rc != FAST_RESUME) {
-        pc = b;
-        n = 0;
-    }
-    walk w = { cd, m, kbit_at(cd, pc), pc, n };
-    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(
-        &w, rc == FAST_RESUME ? &rs : NULL);
+    walk w = { cd, m, kbit_at(cd, b), b, 0 };
+    cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(&w);
     if (npos)
         *npos = w.total;
     return cost;
