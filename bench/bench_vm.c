@@ -6,7 +6,8 @@
  * (one writable mapping whose overlay is a Paged Data with every page Loaded), each invoking
  * the previous post-instance as a name does: the same value each time (the post-instance is
  * the same) or a new one (a new post-instance Data is stored at every commit). Best of RUNS
- * batches (default 7). Usage: bench_vm [RUNS] */
+ * batches (default 7). Usage: bench_vm [RUNS [LMDB_DIR]]: the in-memory store, or a new
+ * LMDB store in LMDB_DIR (commits synced). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +120,9 @@ static void invoke_once(javm_vm *vm, javm_cache *c, javm_ka *ka, const javm_hash
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 7;
-    if (argc > 2 || runs < 1) {
-        fprintf(stderr, "usage: bench_vm [RUNS]   (RUNS >= 1, default 7)\n");
+    if (argc > 3 || runs < 1) {
+        fprintf(stderr, "usage: bench_vm [RUNS [LMDB_DIR]]   (RUNS >= 1, default 7; with\n"
+                        "       LMDB_DIR, a new LMDB store there instead of the in-memory one)\n");
         return 2;
     }
     javm_vm *vm;
@@ -128,7 +130,13 @@ int main(int argc, char **argv)
     javm_cache *c;
     javm_ka *ka;
     CHECK(javm_vm_new(&vm, 0));
-    CHECK(javm_store_mem_new(&store));
+    if (argc > 2) {
+        javm_lmdb_opts lo = { (uint64_t)4 << 30, false, false }; /* fdatasync at each commit */
+        CHECK(javm_store_lmdb_open(argv[2], &lo, &store));
+        printf("store: LMDB at %s (synced commits)\n", argv[2]);
+    } else {
+        CHECK(javm_store_mem_new(&store));
+    }
     CHECK(javm_cache_open(store, &c));
     CHECK(javm_ka_mem_new(&ka));
     CHECK(javm_vm_register_host_fn(vm, 64, noop_fn, NULL));
