@@ -644,7 +644,12 @@ bool cap_data_is_canonical(const javm_data *d)
                 return false;
             break;
         case JAVM_PAGE_LOADED:
-            if (last) {
+            if (!p->bytes) {
+                /* a by-hash page of a store record not yet filled (cap_decode_record): its
+                 * bytes, the last page's tail included, are checked when it is filled */
+                if (sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
+                    return false;
+            } else if (last) {
                 size_t in = (size_t)((d->size - 1) % JAVM_PAGE_SIZE);
                 if (p->bytes[in] == 0 || !cap_all_zero(p->bytes + in + 1, JAVM_PAGE_SIZE - in - 1))
                     return false;

@@ -186,6 +186,8 @@ int cap_encode_body(const javm_cap *c, cap_sink *s)
             cap_sink_u8(s, (uint8_t)p->state);
             if (p->state == JAVM_PAGE_LOADED && s->page_refs)
                 sink_hash(s, &p->hash);
+            else if (p->state == JAVM_PAGE_LOADED && !p->bytes) /* unfilled: no bytes to write */
+                return s->status = CAP_ERR(JAVM_ERR_NON_CANONICAL);
             else if (p->state == JAVM_PAGE_LOADED)
                 cap_sink_bytes(s, p->bytes, JAVM_PAGE_SIZE);
             else if (p->state == JAVM_PAGE_MISSING)
