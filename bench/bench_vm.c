@@ -5,8 +5,9 @@
  * image already in the decode cache, and an invocation writing one byte of a 64 MiB instance
  * (one writable mapping whose overlay is a Paged Data with every page Loaded), each invoking
  * the previous post-instance as a name does: the same value each time (the post-instance is
- * the same) or a new one (a new post-instance Data is stored at every commit). Best of RUNS
- * batches (default 7). Usage: bench_vm [RUNS [LMDB_DIR]]: the in-memory store, or a new
+ * the same) or a new one (a new post-instance Data is stored at every commit), the latter
+ * also for instances of 1, 16 and 256 MiB (what a new value costs as the mapped size grows).
+ * Best of RUNS batches (default 7). Usage: bench_vm [RUNS [LMDB_DIR]]: the in-memory store, or a new
  * LMDB store in LMDB_DIR (commits synced). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,29 @@ static javm_hash invoke_chain(javm_vm *vm, javm_cache *c, javm_ka *ka, const jav
         CHECK(javm_cache_decref(c, &k));
     }
     return r.post_instance;
+}
+
+/* Best time (ns) of a chain of invocations of a new instance of `size` bytes, each writing a
+ * new value: best of `runs` batches of 20. */
+static double new_value_ns(javm_vm *vm, javm_cache *c, javm_ka *ka, uint64_t size, int runs)
+{
+    javm_hash big = spawn_big(c, size);
+    javm_hash cur = invoke_chain(vm, c, ka, &big, 0, &big);
+    double best = 1e30;
+    uint64_t v = 0;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ns();
+        for (int i = 0; i < 20; i++)
+            cur = invoke_chain(vm, c, ka, &cur, 1 + (v++ % 250), &big);
+        double dt = (now_ns() - t0) / 20;
+        if (dt < best)
+            best = dt;
+    }
+    javm_key k = javm_key_of_hash(&cur);
+    CHECK(javm_cache_decref(c, &k));
+    k = javm_key_of_hash(&big);
+    CHECK(javm_cache_decref(c, &k));
+    return best;
 }
 
 /* One invocation of inst, its post-instance released. */
@@ -270,6 +294,12 @@ int main(int argc, char **argv)
                javm_engine_name(engines[e]), call_e[e]);
     }
     printf("set_image, decoded image:    %8.2f ns\n", best_set);
+    /* 6: a new value as the mapped size grows (O(pages changed) plus O(pages / 64) pointers) */
+    for (unsigned mib = 1; mib <= 256; mib *= 16) {
+        double t = new_value_ns(vm, c, ka, (uint64_t)mib << 20, runs);
+        printf("[%-6s] one byte of a %u MiB instance, new value each time: %10.2f us\n",
+               javm_engine_name(JAVM_ENGINE_AUTO), mib, t / 1000.0);
+    }
 
     javm_vm_free(vm2);
     javm_program_free(p);

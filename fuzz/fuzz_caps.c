@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * fuzz/fuzz_caps.c — libFuzzer target for the capability decoders (caps.md §11): cap bodies of
  * every kind byte, JCAP files and JIMG files. Input byte 0 picks the form (0: kind byte 1 then a
- * body (kind 0x31: a store record of format 2, cap_decode_record), 1: a JCAP file, 2: a JIMG
- * file), the rest is the input. Checks: nothing crashes; an
+ * body (kind 0x31: a store record of format 2, cap_decode_record; 0x32 and 0x61: records of
+ * format 3, a Data naming its chunks and a chunk), 1: a JCAP file, 2: a JIMG file), the rest
+ * is the input. Checks: nothing crashes; an
  * accepted body or JCAP re-encodes to exactly the input (§11.1) and decodes again to the same
  * encoding; javm_image_load into a fresh cache either fails with the cache empty or succeeds,
  * and then javm_image_save writes a file that loads into another fresh cache to the same image
@@ -12,7 +13,7 @@
 #include <string.h>
 
 #include "javm.h"
-#include "cap/cap.h" /* cap_decode_record: store records of format 2 */
+#include "cap/cap.h" /* cap_decode_record, cap_chunk_*: store records of formats 2 and 3 */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,18 +67,24 @@ static void check_accepted(const javm_cap *c, const uint8_t *body, size_t len)
     javm_free(enc);
 }
 
-/* A store record of format 2 (docs/store.md): a Paged Data naming its pages by hash. An
- * accepted one re-encodes to exactly the input with the same encoder and hashes. */
-static void fuzz_record(const uint8_t *p, size_t n)
+/* A store record decoded (NULL: refused, with a reason and an offset inside the input). */
+static javm_cap *decode_record(const uint8_t *p, size_t n)
 {
     javm_cap *c = NULL;
     javm_decode_err err;
     int rc = cap_decode_record(p, n, &c, &err);
-    if (rc != JAVM_OK) {
-        if (rc >= 0 || err.reason != rc || err.offset > n - 1)
-            fail("record decode failure without a reason and an offset inside the input");
+    if (rc != JAVM_OK && (rc >= 0 || err.reason != rc || err.offset > n - 1))
+        fail("record decode failure without a reason and an offset inside the input");
+    return rc == JAVM_OK ? c : NULL;
+}
+
+/* A store record of format 2 (docs/store.md): a Paged Data naming its pages by hash. An
+ * accepted one re-encodes to exactly the input with the same encoder and hashes. */
+static void fuzz_record(const uint8_t *p, size_t n)
+{
+    javm_cap *c = decode_record(p, n);
+    if (!c)
         return;
-    }
     cap_sink sink = { .page_refs = true };
     cap_sink_u8(&sink, CAP_RECORD_DATA_REFS);
     javm_hash h;
@@ -89,8 +96,8 @@ static void fuzz_record(const uint8_t *p, size_t n)
     size_t en = 0;
     bool unfilled = false;
     for (uint64_t i = 0; c->data.paged && i < c->data.n_pages; i++)
-        unfilled |= cap_page_unfilled(&c->data.pages[i]);
-    rc = javm_cap_encode(c, &enc, &en);
+        unfilled |= cap_page_unfilled(javm_data_page(&c->data, i));
+    int rc = javm_cap_encode(c, &enc, &en);
     if (rc == JAVM_OK && unfilled) /* unfilled pages have no bytes to write */
         fail("a Data with unfilled pages encoded as a cap body");
     if (rc != JAVM_OK && !unfilled)
@@ -100,12 +107,67 @@ static void fuzz_record(const uint8_t *p, size_t n)
     javm_cap_free(c);
 }
 
+/* A Data record of format 3: accepted, it is a Paged Data whose chunks wait for their records
+ * (keyed, pending; a zero key an Empty chunk, never the last), and writes back to the input. */
+static void fuzz_chunked(const uint8_t *p, size_t n)
+{
+    javm_cap *c = decode_record(p, n);
+    if (!c)
+        return;
+    const javm_data *d = &c->data;
+    uint64_t nc = cap_chunk_count(d->n_pages);
+    uint8_t *w = malloc(13 + nc * 32);
+    if (!w)
+        abort();
+    w[0] = CAP_RECORD_DATA_CHUNKS;
+    cap_put_u64(w + 1, d->size);
+    cap_put_u32(w + 9, (uint32_t)d->n_pages);
+    for (uint64_t j = 0; j < nc; j++) {
+        const javm_chunk *ch = d->chunks[j];
+        if (ch && (!ch->keyed || !ch->pending || cap_all_zero(ch->key.b, 32)))
+            fail("a chunk of a format-3 record not waiting for its record");
+        if (!ch && j + 1 == nc)
+            fail("a format-3 record whose last chunk is Empty was accepted");
+        if (ch)
+            memcpy(w + 13 + j * 32, ch->key.b, 32);
+        else
+            memset(w + 13 + j * 32, 0, 32);
+    }
+    if (!d->paged || d->size <= JAVM_DATA_INLINE_MAX || !same_bytes(w, 13 + nc * 32, p, n))
+        fail("a format-3 Data record does not write back to itself");
+    free(w);
+    javm_cap_free(c);
+}
+
+/* A chunk record: accepted (for the slot count it names), it writes back to the input. */
+static void fuzz_chunk(const uint8_t *p, size_t n)
+{
+    javm_chunk *ch = cap_chunk_new();
+    uint8_t out[CAP_CHUNK_RECORD_MAX];
+    if (!ch)
+        abort();
+    if (n >= 2 && p[1] >= 1 && p[1] <= CAP_CHUNK_PAGES && cap_chunk_from_record(p, n, p[1], ch) == JAVM_OK) {
+        size_t len = cap_chunk_record(ch, p[1], out);
+        if (!same_bytes(out, len, p, n))
+            fail("a chunk record does not write back to itself");
+    }
+    cap_chunk_unref(ch);
+}
+
 static void fuzz_body(const uint8_t *p, size_t n)
 {
     if (n < 1)
         return;
     if (p[0] == CAP_RECORD_DATA_REFS) {
         fuzz_record(p, n);
+        return;
+    }
+    if (p[0] == CAP_RECORD_DATA_CHUNKS) {
+        fuzz_chunked(p, n);
+        return;
+    }
+    if (p[0] == CAP_RECORD_CHUNK) {
+        fuzz_chunk(p, n);
         return;
     }
     javm_cap *c = NULL;

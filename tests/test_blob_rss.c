@@ -79,7 +79,7 @@ static bool data_is(const javm_cap *c, uint64_t size, uint8_t seed)
         return false;
     for (uint64_t i = 0; i < c->data.n_pages; i++) {
         page_bytes(i, seed, page);
-        if (c->data.pages[i].state != JAVM_PAGE_LOADED || memcmp(c->data.pages[i].bytes, page, sizeof page))
+        if ((*javm_data_page(&c->data, i)).state != JAVM_PAGE_LOADED || memcmp((*javm_data_page(&c->data, i)).bytes, page, sizeof page))
             return false;
     }
     return true;

@@ -2,6 +2,7 @@
  * tests/test_cap_hash.c — cap hashes (caps.md §4) checked against preimages built here byte by
  * byte and hashed with libsodium directly, and every anchor of §4.5. */
 #include "cap_fixtures.h"
+#include "cap/cap.h"
 
 /* ---- independent reference ------------------------------------------------------------- */
 
@@ -185,7 +186,7 @@ static void test_data_anchors(void **state)
     assert_int_equal(javm_data_new(b, 4097, &d), JAVM_OK);
     assert_true(d->data.paged);
     assert_int_equal(d->data.n_pages, 2);
-    assert_int_equal(d->data.pages[0].state, JAVM_PAGE_EMPTY);
+    assert_int_equal((*javm_data_page(&d->data, 0)).state, JAVM_PAGE_EMPTY);
     javm_hash h = cap_h(d);
     assert_hash_hex(h, "30c7299fe5a8a27ae8ae483d02c7abb6f8d7b2e7ab28771336f3509e4d0aa4da");
     javm_cap_free(d);
@@ -248,6 +249,73 @@ static void test_data_paged_reference(void **state)
     javm_cap_free(d);
     free(lv);
     free(bytes);
+}
+
+/* The chunks' Merkle caches (cap.h): for every page count from 2 to 300 (one chunk, a short
+ * last one, whole chunks of Empty pages), a Data hashed, then changed page by page — in place
+ * and in a copy sharing its chunks (cap_data_derive, as settle does) — and hashed after each
+ * change, always equal to the reference BMT over its leaves, and the original unchanged. */
+static void test_data_chunk_caches(void **state)
+{
+    (void)state;
+    uint32_t seed = 7;
+    uint8_t page[4096];
+    javm_hash empty = sodium_h("", 0);
+    for (uint64_t n = 2; n <= 300; n += n < 70 ? 1 : 23) {
+        javm_hash *lv = malloc(n * sizeof *lv), *orig = malloc(n * sizeof *orig);
+        javm_cap *d;
+        assert_int_equal(javm_data_new_paged(n * 4096, &d), JAVM_OK);
+        for (uint64_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            bool loaded = i + 1 == n || (n > 130 && i >= 64 && i < 128 ? false : (seed >> 16) % 3 != 0);
+            lv[i] = empty;
+            if (loaded) {
+                memset(page, (int)(seed >> 8) | 1, sizeof page);
+                assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
+                lv[i] = sodium_h(page, 4096);
+            }
+        }
+        memcpy(orig, lv, n * sizeof *lv);
+        javm_hash root = ref_bmt(lv, n), want = ref_data_root_hash(n * 4096, &root);
+        javm_hash got = cap_h(d);
+        assert_hash_equal(got, want);
+        javm_cap *e;
+        assert_int_equal(cap_data_derive(d->data.chunks, n, 0, d->data.top, &e), JAVM_OK);
+        e->data.size = n * 4096;
+        for (int step = 0; step < 6; step++) {
+            seed = seed * 1103515245u + 12345u;
+            uint64_t i = (seed >> 8) % n;
+            javm_cap *target = step % 2 ? d : e;
+            if (i + 1 < n && step % 3 == 0) { /* made Empty */
+                javm_page *p = cap_data_page_mut(&target->data, i);
+                assert_non_null(p);
+                cap_page_unref(p->bytes);
+                *p = cap_page_empty;
+                (target == d ? orig : lv)[i] = empty;
+            } else {
+                memset(page, (int)(seed >> 4) | 1, sizeof page);
+                assert_int_equal(javm_data_page_load(target, i, page), JAVM_OK);
+                (target == d ? orig : lv)[i] = sodium_h(page, 4096);
+            }
+            root = ref_bmt(lv, n);
+            want = ref_data_root_hash(n * 4096, &root);
+            got = cap_h(e);
+            assert_hash_equal(got, want);
+            root = ref_bmt(orig, n);
+            want = ref_data_root_hash(n * 4096, &root);
+            got = cap_h(d);
+            assert_hash_equal(got, want);
+        }
+        /* a checked chunk is checked again once changed: a Loaded page of zeros is not canonical */
+        assert_int_equal(javm_cap_check(d), JAVM_OK);
+        memset(page, 0, sizeof page);
+        assert_int_equal(javm_data_page_load(d, 0, page), JAVM_OK);
+        assert_int_equal(javm_cap_check(d), JAVM_ERR_NON_CANONICAL);
+        javm_cap_free(e);
+        javm_cap_free(d);
+        free(lv);
+        free(orig);
+    }
 }
 
 static void check_cnode(unsigned size_log, const uint32_t *slots, size_t n)
@@ -564,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_blake2b_anchors),
         cmocka_unit_test(test_data_anchors),
         cmocka_unit_test(test_data_paged_reference),
+        cmocka_unit_test(test_data_chunk_caches),
         cmocka_unit_test(test_cnode_reference),
         cmocka_unit_test(test_cnode_anchors),
         cmocka_unit_test(test_type_and_catchers),

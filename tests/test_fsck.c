@@ -137,7 +137,7 @@ static void test_damage(void **state)
     javm_store_close(w.store);
     /* a foreign format */
     build(&w);
-    uint8_t two[4] = { 3, 0, 0, 0 } /* format 3: unknown */;
+    uint8_t two[4] = { 4, 0, 0, 0 } /* format 4: unknown */;
     put_raw(&w, JAVM_TABLE_META, "format", 6, two, 4);
     expect_only(&w, "meta");
 }

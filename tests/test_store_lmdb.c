@@ -479,8 +479,8 @@ static void test_disk_full(void **state)
     sfx_close(&f);
 
     assert_int_equal(sfx_open(&f, dir, &o), JAVM_OK);
-    /* format 2: each 64 KiB Data is its record and one run of its 16 pages */
-    assert_int_equal(table_count(f.store, JAVM_TABLE_BLOBS), 2 * (size_t)committed);
+    /* format 3: each 64 KiB Data is its record, its one chunk and one run of its 16 pages */
+    assert_int_equal(table_count(f.store, JAVM_TABLE_BLOBS), 3 * (size_t)committed);
     assert_non_null(javm_cache_get_hash(f.cache, &last));
     assert_int_equal(f.ka->vtbl->storage_quota_get(f.ka, 5), (uint64_t)committed - 1 + 100);
     put_data_str(f.cache, "small");
@@ -637,7 +637,7 @@ static void test_foreign_format(void **state)
     javm_store *s;
     javm_cache *c = NULL;
     assert_int_equal(javm_store_lmdb_open(dir, NULL, &s), JAVM_OK);
-    static const uint8_t two[4] = { 3, 0, 0, 0 } /* format 3: unknown */;
+    static const uint8_t two[4] = { 4, 0, 0, 0 } /* format 4: unknown */;
     raw_put(s, JAVM_TABLE_META, "format", 6, two, 4);
     assert_int_equal(javm_cache_open(s, &c), JAVM_ERR_STORE_FORMAT);
     static const uint8_t one[4] = { 1, 0, 0, 0 };
@@ -657,7 +657,7 @@ static void test_foreign_format(void **state)
 static void test_foreign_format_store(void **state)
 {
     (void)state;
-    static const uint8_t one[4] = { 1, 0, 0, 0 }, two[4] = { 3, 0, 0, 0 } /* format 3: unknown */;
+    static const uint8_t one[4] = { 1, 0, 0, 0 }, two[4] = { 4, 0, 0, 0 } /* format 4: unknown */;
     char loc[TSTORE_LOC];
     javm_store *s;
     javm_cache *c = NULL;

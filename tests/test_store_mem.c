@@ -140,7 +140,7 @@ static void test_format_checked(void **state)
     assert_int_equal(s->vtbl->get(s, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12, &v, &vl), JAVM_OK);
     assert_int_equal(vl, 18);
     assert_memory_equal(v, "blake2b-256-tagged", 18);
-    uint8_t two[4] = { 3, 0, 0, 0 } /* format 3: unknown */;
+    uint8_t two[4] = { 4, 0, 0, 0 } /* format 4: unknown */;
     assert_int_equal(s->vtbl->begin(s), JAVM_OK);
     assert_int_equal(s->vtbl->put(s, JAVM_TABLE_META, (const uint8_t *)"format", 6, two, 4), JAVM_OK);
     if (tstore_is_rados()) {

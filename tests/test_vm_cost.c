@@ -57,6 +57,7 @@ static void test_layers_match_per_page(void **state)
     for (int s = 0; s < 8; s++)
         memset(src[s], 0x11 * (s + 1), sizeof src[s]);
     javm_page pages[2][16];
+    const void *groups[2][4]; /* content layers read their pages in groups of 4 (a Data's chunks) */
     for (int round = 0; round < 300; round++) {
         /* a layout: [0, S) RW, two disjoint content ranges RW, one read-only range */
         uint32_t S = (uint32_t)(rnd() % LPAGES);
@@ -72,6 +73,9 @@ static void test_layers_match_per_page(void **state)
                 pages[l][k] = (javm_page){ loaded ? JAVM_PAGE_LOADED : JAVM_PAGE_EMPTY,
                                            loaded ? src[rnd() % 8] : NULL, { { 0 } } };
             }
+        for (int l = 0; l < 2; l++)
+            for (int g = 0; g < 4; g++) /* a NULL group reads zero, like a NULL chunk */
+                groups[l][g] = rnd() % 5 == 0 ? NULL : (const void *)&pages[l][4 * g];
         if (S) {
             assert_int_equal(exec_memory_layer_perm(a, 0, (uint64_t)S << 12, JAVM_PERM_RW), JAVM_OK);
             assert_int_equal(javm_memory_set_perm(b, 0, (uint64_t)S << 12, JAVM_PERM_RW), JAVM_OK);
@@ -79,12 +83,12 @@ static void test_layers_match_per_page(void **state)
         for (int l = 0; l < 2; l++) {
             uint64_t nitems = rnd() % (cn[l] + 1); /* pages past nitems read zero */
             assert_int_equal(exec_memory_layer_perm(a, (uint64_t)cf[l] << 12, (uint64_t)cn[l] << 12, JAVM_PERM_RW), JAVM_OK);
-            assert_int_equal(exec_memory_layer_content(a, cf[l], cn[l], (const uint8_t *)pages[l] + offsetof(javm_page, bytes),
+            assert_int_equal(exec_memory_layer_content(a, cf[l], cn[l], groups[l], 2, offsetof(javm_page, bytes),
                                                        sizeof(javm_page), nitems),
                              JAVM_OK);
             assert_int_equal(javm_memory_set_perm(b, (uint64_t)cf[l] << 12, (uint64_t)cn[l] << 12, JAVM_PERM_RW), JAVM_OK);
             for (uint32_t k = 0; k < nitems; k++)
-                if (pages[l][k].bytes)
+                if (groups[l][k / 4] && pages[l][k].bytes)
                     assert_int_equal(exec_memory_map_lazy(b, cf[l] + k, pages[l][k].bytes), JAVM_OK);
         }
         if (rn) {
@@ -278,7 +282,7 @@ static void test_missing_count_kept_and_checked(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(javm_data_page_load(d, (uint64_t)i, page), JAVM_OK);
     assert_int_equal(d->data.n_missing, 0);
-    javm_hash h = d->data.pages[1].hash;
+    javm_hash h = (*javm_data_page(&d->data, 1)).hash;
     assert_int_equal(javm_data_page_missing(d, 1, &h), JAVM_OK);
     assert_int_equal(javm_data_page_missing(d, 1, &h), JAVM_OK); /* already Missing */
     assert_int_equal(d->data.n_missing, 1);
@@ -297,9 +301,10 @@ static void test_missing_count_kept_and_checked(void **state)
     assert_int_equal(javm_data_page_load(d, 1, page), JAVM_OK);
     assert_int_equal(d->data.n_missing, 0);
     /* by hand: the count is now wrong */
-    d->data.pages[2].state = JAVM_PAGE_MISSING;
-    cap_page_unref(d->data.pages[2].bytes);
-    d->data.pages[2].bytes = NULL;
+    javm_page *p2 = cap_data_page_mut(&d->data, 2);
+    p2->state = JAVM_PAGE_MISSING;
+    cap_page_unref(p2->bytes);
+    p2->bytes = NULL;
     assert_int_equal(javm_cap_check(d), JAVM_ERR_NON_CANONICAL);
     javm_cap_free(d);
 }

@@ -178,9 +178,9 @@ static void test_materialize_owns_pages(void **state)
     assert_int_equal(javm_memory_read(e.st.mem, BASE + 3 * 4096, 1, &b), JAVM_OK); /* not touched */
     assert_int_equal(javm_memory_write(e.st.mem, BASE + 5 * 4096, 1, &b), JAVM_OK); /* touched */
     assert_int_equal(vm_entry_hold_lays(&e), JAVM_OK);
-    /* the entry reads its own copy of the page list from now on, not the Data's */
+    /* the entry reads its own copy of the chunk list from now on, not the Data's */
     assert_true(e.lays_held);
-    assert_ptr_not_equal(e.lays[0].pages, javm_cache_get_hash(E->cache, &dh)->data.pages);
+    assert_ptr_not_equal(e.lays[0].chunks, javm_cache_get_hash(E->cache, &dh)->data.chunks);
     javm_key k = javm_key_of_hash(&inst);
     assert_int_equal(javm_cache_decref(E->cache, &k), JAVM_OK);
     k = javm_key_of_hash(&dh);

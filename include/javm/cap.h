@@ -141,16 +141,29 @@ typedef struct javm_page {
     javm_hash hash; /* LOADED, MISSING: the page hash */
 } javm_page;
 
+/* The page slots of a Paged Data are held in chunks of 64 (opaque; src/cap/cap.h): a chunk is
+ * shared by reference count between Data values of one cache and copied before it is
+ * written, and caches its part of the Merkle tree, so that a Data differing from another in k
+ * pages costs O(k) pages and O(pages / 64) pointers to build and hash (docs/caps-impl.md).
+ * Read page i with javm_data_page; change pages only through the calls below. */
+typedef struct javm_chunk javm_chunk;
+
 typedef struct javm_data {
-    uint64_t size;      /* index of the last non-zero byte + 1 */
-    bool paged;         /* canonical iff size > JAVM_DATA_INLINE_MAX */
-    uint8_t *bytes;     /* inline form: size bytes (NULL when size is 0) */
-    javm_page *pages;   /* paged form: ceil(size / 4096) pages */
-    uint64_t n_pages;
-    uint64_t n_missing; /* paged form: how many pages are Missing. Kept by the library
-                         * (javm_data_page_load / _missing, decoding, clone); javm_cap_check
-                         * refuses a Data whose count is wrong, so the VM can trust it */
+    uint64_t size;       /* index of the last non-zero byte + 1 */
+    bool paged;          /* canonical iff size > JAVM_DATA_INLINE_MAX */
+    uint8_t *bytes;      /* inline form: size bytes (NULL when size is 0) */
+    javm_chunk **chunks; /* paged form: ceil(n_pages / 64) chunks, NULL for 64 Empty pages */
+    uint64_t n_pages;    /* paged form: ceil(size / 4096) */
+    uint64_t n_missing;  /* paged form: how many pages are Missing. Kept by the library
+                          * (javm_data_page_load / _missing, decoding, clone); javm_cap_check
+                          * refuses a Data whose count is wrong, so the VM can trust it */
+    javm_hash *top;      /* the library's cache of the Merkle levels above the chunks */
 } javm_data;
+
+/* Page i of a Paged Data (i < n_pages; an Empty page for a NULL chunk), or NULL when the Data
+ * is not Paged or i is out of range. Borrowed; valid until the Data is changed or freed. The
+ * bytes of a Loaded page may be written only in a Data lent by javm_cache_working. */
+JAVM_API const javm_page *javm_data_page(const javm_data *d, uint64_t i);
 
 /* CNode (§3.4): populated slots, sorted by strictly increasing slot. */
 typedef struct javm_cnode_slot {

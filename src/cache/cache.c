@@ -828,12 +828,14 @@ int javm_cache_open(javm_store *store, javm_cache **out)
     c->work.t = UTIL_TABLE_INIT(cache_slot);
     c->work.by_ref = true;
     c->fwd = UTIL_TABLE_INIT(cache_fwd_slot);
+    c->chunk_delta = UTIL_TABLE_INIT(cache_delta);
+    c->run_delta = UTIL_TABLE_INIT(cache_delta);
     c->next_ref = 1;
     c->dirty.dnext = c->dirty.dprev = &c->dirty;
 
-    /* A new store is format 2 unless it is shared (which never holds format-2 records:
-     * pages.c); a store of format 1 stays so until its first format-2 record. */
-    c->format = (store->flags & JAVM_STORE_SHARED) ? 1 : 2;
+    /* A new store is format 3 unless it is shared (which never holds records of formats 2 and
+     * 3: pages.c); a store of format 1 or 2 stays so until its first record of a later one. */
+    c->format = (store->flags & JAVM_STORE_SHARED) ? 1 : 3;
     rc = store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"format", 6, &v, &vlen);
     if (rc == JAVM_ERR_NOT_FOUND) {
         uint8_t one[4];
@@ -850,13 +852,13 @@ int javm_cache_open(javm_store *store, javm_cache **out)
                 store->vtbl->abort(store);
         }
     } else if (rc == JAVM_OK) {
-        if (vlen != 4 || cap_get_u32(v) < 1 || cap_get_u32(v) > 2) {
+        if (vlen != 4 || cap_get_u32(v) < 1 || cap_get_u32(v) > 3) {
             rc = CAP_ERR(JAVM_ERR_STORE_FORMAT);
-            store_set_errmsg(store, "the store is format %lu; this library reads formats 1 and 2",
+            store_set_errmsg(store, "the store is format %lu; this library reads formats 1 to 3",
                              vlen == 4 ? (unsigned long)cap_get_u32(v) : 0ul);
-        } else if ((c->format = cap_get_u32(v)) == 2 && (store->flags & JAVM_STORE_SHARED)) {
+        } else if ((c->format = cap_get_u32(v)) >= 2 && (store->flags & JAVM_STORE_SHARED)) {
             rc = CAP_ERR(JAVM_ERR_STORE_FORMAT); /* never written so (pages.c) */
-            store_set_errmsg(store, "a shared store of format 2");
+            store_set_errmsg(store, "a shared store of format %lu", (unsigned long)c->format);
         }
         else if (store->vtbl->get(store, JAVM_TABLE_META, (const uint8_t *)"hash_profile", 12, &v,
                                   &vlen) != JAVM_OK ||
@@ -900,6 +902,7 @@ void javm_cache_close(javm_cache *c)
         util_table_free(&tabs[t]->t);
     }
     util_table_free(&c->fwd);
+    cache_pages_discard(c, false);
     free(c->log);
     free(c->names);
     free(c);
@@ -1118,6 +1121,12 @@ int javm_cache_hold(javm_cache *c, const javm_hash *h)
             return rc ? rc : JAVM_ERR_NOT_FOUND;
     }
     return cache_rc_inc(c, e, 1);
+}
+
+const javm_cap *cache_peek_live(javm_cache *c, const javm_hash *h)
+{
+    cache_entry *e = cache_tab_find_hash(&c->blobs, h);
+    return e && !(e->flags & CE_DEAD) ? e->cap : NULL;
 }
 
 int cache_hold_live(javm_cache *c, const javm_hash *h)

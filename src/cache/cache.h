@@ -123,6 +123,17 @@ typedef struct cache_name {
     javm_hash hash;
 } cache_name;
 
+/* A pending count change of a chunk or run record (javm_cache.chunk_delta, run_delta): by
+ * how much, and where the record's contents are when it has to be written (a chunk with a
+ * reference, and the run's group inside it). */
+typedef struct cache_delta {
+    uint64_t tag;
+    int64_t delta;
+    javm_chunk *chunk;
+    uint8_t n, group; /* the chunk's page slots; the run's group of CAP_RUN_PAGES in it */
+    javm_hash h;
+} cache_delta;
+
 struct javm_cache {
     javm_store *store;
     cache_tab blobs;
@@ -142,9 +153,13 @@ struct javm_cache {
     uint64_t epoch;    /* journal epoch, for working() backups */
     uint64_t generation;
     uint64_t generation_at_begin;
-    uint32_t format;        /* the store's format (1 or 2: docs/store.md) */
-    bool format_pending;    /* the open transaction makes it 2 */
+    uint32_t format;        /* the store's format (1, 2 or 3: docs/store.md) */
+    uint32_t format_pending; /* the format the open transaction raises it to (0: none) */
     bool recount_pages;     /* gc's commit: pages recounted instead of released one by one */
+    /* The commit's count changes of chunk and run records (pages.c, of cache_delta), applied
+     * at its end, so that a Data derived from the one it replaces costs the chunks and runs
+     * that differ, not one count per chunk of each */
+    util_table chunk_delta, run_delta;
 
     cache_name *names;
     size_t n_names, cap_names;
@@ -200,10 +215,12 @@ void cache_fwd_clear(javm_cache *c);
 /* Cold-path checks of put against the cache (§5.3): targets, kinds, overlay extents. */
 int cache_check_targets(javm_cache *c, const javm_cap *cap);
 int cache_put_internal(javm_cache *c, const javm_cap *cap, javm_cap *owned, javm_hash *out);
+/* The blob h if it is live in memory (no store read, no refcount change), else NULL. */
+const javm_cap *cache_peek_live(javm_cache *c, const javm_hash *h);
 /* +1 on the blob h if it is live in memory (no store read); JAVM_ERR_NOT_FOUND otherwise. */
 int cache_hold_live(javm_cache *c, const javm_hash *h);
-/* put_owned of a cap whose cap hash the caller computed (h, trusted: the VM's settle derives
- * it from cached Merkle levels, vm/trees.c). On failure the caller keeps owned. */
+/* put_owned of a cap whose cap hash the caller computed (h, trusted: the VM's settle computes
+ * it from the Data's chunk caches). On failure the caller keeps owned. */
 int cache_put_owned_hashed(javm_cache *c, javm_cap *owned, const javm_hash *h, javm_hash *out);
 void cache_entry_free(cache_entry *e);
 void cache_set_missing(javm_cache *c, const javm_hash *h);
@@ -215,17 +232,29 @@ int cache_drop(javm_cache *c, cache_entry *e);
 /* Writes every dirty blob and name into the open store transaction. */
 int cache_write_dirty(javm_cache *c);
 
-/* Store format 2 (pages.c, docs/store.md "Format 2"). Whether cap is written as a
- * CAP_RECORD_DATA_REFS record (a Paged Data with a Loaded page, on a store that keeps counts). */
+/* Store formats 2 and 3 (pages.c, docs/store.md). Whether cap is written as a
+ * CAP_RECORD_DATA_CHUNKS record (a Paged Data with a Loaded page and no Missing one) or as a
+ * CAP_RECORD_DATA_REFS record (one with Missing pages), on a store that keeps counts. */
+bool cache_by_chunks(const javm_cache *c, const javm_cap *cap);
 bool cache_by_ref(const javm_cache *c, const javm_cap *cap);
+/* Inside the transaction: the CAP_RECORD_DATA_CHUNKS record of blob h (Data d), +1 on each of
+ * its chunks (written at the flush if new); the store's format becomes 3 with it. */
+int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d);
+/* At the end of the commit's writes: the chunk and run count changes applied, the records of
+ * new chunks and runs written and of those no longer named deleted. The changes are dropped
+ * whatever the result (cache_pages_discard also drops them, keeping the tables' arrays for the
+ * next commit when keep is true). */
+int cache_pages_flush(javm_cache *c);
+void cache_pages_discard(javm_cache *c, bool keep);
 /* Inside the transaction: +1 on each Loaded page of d, writing the pages not yet stored; the
  * store's format becomes 2 with it. */
 int cache_pages_ref(javm_cache *c, const javm_data *d);
 /* Inside the transaction, before blob h's record is deleted: -1 on each page it names (none
  * unless it is a CAP_RECORD_DATA_REFS record), deleting those no longer named. */
 int cache_pages_release(javm_cache *c, const javm_hash *h);
-/* Fills the by-hash pages of a decoded CAP_RECORD_DATA_REFS record of blob h from their page
- * records, each checked against its hash, and checks the Data's canonical form. */
+/* Fills a decoded CAP_RECORD_DATA_CHUNKS record's chunks from their chunk records, then the
+ * by-hash pages (of those or of a CAP_RECORD_DATA_REFS record) of blob h from their runs, each
+ * checked against its hash, and checks the Data's canonical form. */
 int cache_pages_fill(javm_store *s, const javm_hash *h, javm_cap *cap);
 /* Inside gc's transaction, after the dead records are deleted: every page's count set to the
  * number of by-hash pages of stored Data records that name it, unnamed pages deleted. */

@@ -101,8 +101,8 @@ static int stored_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t
     javm_hash h;
     if (klen != 32)
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
-    if (vlen >= 1 && val[0] == CAP_RECORD_RUN)
-        return JAVM_OK; /* a page: recounted at the commit (cache_pages_recount) */
+    if (vlen >= 1 && (val[0] == CAP_RECORD_RUN || val[0] == CAP_RECORD_CHUNK))
+        return JAVM_OK; /* pages: recounted at the commit (cache_pages_recount) */
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&s->g->c->blobs, &h) || mark_find(s->g, &h))
         return JAVM_OK;
@@ -347,8 +347,8 @@ static int iter_stored(void *arg, const uint8_t *key, size_t klen, const uint8_t
     javm_hash h;
     if (klen != 32)
         return CAP_ERR(JAVM_ERR_STORE_CORRUPT);
-    if (vlen >= 1 && val[0] == CAP_RECORD_RUN)
-        return JAVM_OK; /* a page of a Data, not a cap */
+    if (vlen >= 1 && (val[0] == CAP_RECORD_RUN || val[0] == CAP_RECORD_CHUNK))
+        return JAVM_OK; /* pages of a Data, not a cap */
     memcpy(h.b, key, 32);
     if (cache_tab_find_hash(&it->c->blobs, &h))
         return JAVM_OK; /* resident (live, counted below) or dead (queued deletion) */

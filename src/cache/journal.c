@@ -27,10 +27,13 @@ static int produce_record(void *arg, javm_store_write_fn write, void *warg)
 /* Writes blob e's record (kind byte then body, the encoder of the hash): streamed when the
  * store can take it so (its length counted by a first pass of the encoder), so the record is
  * never built whole beside the cap; else in one buffer. A Paged Data on a store that keeps
- * counts is written in format 2: its pages by hash, each page a record of its own (pages.c). */
+ * counts is written in format 3 (its chunks and runs records of their own), or 2 when it has
+ * Missing pages (its pages by hash, in runs): pages.c. */
 static int put_record(javm_cache *c, const cache_entry *e)
 {
     javm_store *s = c->store;
+    if (cache_by_chunks(c, e->cap))
+        return cache_chunks_put(c, &e->hash, &e->cap->data);
     if (cache_by_ref(c, e->cap)) {
         cap_sink sink = { .page_refs = true };
         cap_sink_u8(&sink, CAP_RECORD_DATA_REFS);
@@ -132,6 +135,10 @@ int cache_write_dirty(javm_cache *c)
         else
             rc = s->vtbl->del(s, JAVM_TABLE_NAMES, n->bytes, n->len);
     }
+    if (rc == JAVM_OK)
+        rc = cache_pages_flush(c);
+    else
+        cache_pages_discard(c, true);
     return rc;
 }
 
@@ -165,7 +172,7 @@ int cache_store_commit(javm_cache *c, javm_ka *ka)
 {
     javm_store *s = c->store;
     uint8_t g[8];
-    c->format_pending = false;
+    c->format_pending = 0;
     int rc = cache_write_dirty(c);
     if (rc == JAVM_OK && c->recount_pages)
         rc = cache_pages_recount(c);
@@ -181,10 +188,10 @@ int cache_store_commit(javm_cache *c, javm_ka *ka)
         s->vtbl->abort(s);
     if (rc == JAVM_OK) {
         c->generation++;
-        if (c->format_pending)
-            c->format = 2;
+        if (c->format_pending > c->format)
+            c->format = c->format_pending;
     }
-    c->format_pending = false;
+    c->format_pending = 0;
     return rc;
 }
 

@@ -143,9 +143,19 @@ static int rewrite_edges(javm_cache *c, cache_entry *e)
 static int canonical_data(javm_cache *c, cache_entry *e)
 {
     javm_data *d = &e->cap->data;
-    for (uint64_t i = 0; d->paged && i < d->n_pages; i++)
-        if (d->pages[i].state == JAVM_PAGE_LOADED)
-            javm_blake2b(d->pages[i].bytes, JAVM_PAGE_SIZE, &d->pages[i].hash);
+    for (uint64_t i = 0; d->paged && i < d->n_pages; i++) {
+        const javm_page *p = javm_data_page(d, i);
+        javm_hash h;
+        if (p->state != JAVM_PAGE_LOADED)
+            continue;
+        javm_blake2b(p->bytes, JAVM_PAGE_SIZE, &h);
+        if (memcmp(&h, &p->hash, sizeof h) == 0)
+            continue;
+        javm_page *w = cap_data_page_mut(d, i); /* private already (javm_cache_working) */
+        if (!w)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        w->hash = h;
+    }
     if (cap_data_is_canonical(d))
         return JAVM_OK;
     javm_cap *copy;

@@ -160,8 +160,15 @@ bool cap_page_shared(const uint8_t *bytes)
 int cap_data_unshare(javm_data *d)
 {
     for (uint64_t i = 0; d->paged && i < d->n_pages; i++) {
-        javm_page *p = &d->pages[i];
-        if (p->state != JAVM_PAGE_LOADED || !p->bytes || !cap_page_shared(p->bytes))
+        const javm_page *r = javm_data_page(d, i);
+        if (r->state != JAVM_PAGE_LOADED || !r->bytes)
+            continue;
+        /* a shared chunk shares its buffers: the private copy of the chunk takes a reference
+         * on each, which the test below then sees */
+        javm_page *p = cap_data_page_mut(d, i);
+        if (!p)
+            return CAP_ERR(JAVM_ERR_ALLOC);
+        if (!cap_page_shared(p->bytes))
             continue;
         uint8_t *b = cap_page_alloc();
         if (!b)
@@ -170,6 +177,260 @@ int cap_data_unshare(javm_data *d)
         cap_page_unref(p->bytes);
         p->bytes = b;
     }
+    return JAVM_OK;
+}
+
+/* ---- chunks ------------------------------------------------------------------------------ */
+
+const javm_page cap_page_empty = { JAVM_PAGE_EMPTY, NULL, { { 0 } } };
+
+const javm_page *javm_data_page(const javm_data *d, uint64_t i)
+{
+    if (!d || !d->paged || i >= d->n_pages)
+        return NULL;
+    const javm_chunk *c = d->chunks[i >> CAP_CHUNK_SHIFT];
+    return c ? &c->pages[i & (CAP_CHUNK_PAGES - 1)] : &cap_page_empty;
+}
+
+javm_chunk *cap_chunk_new(void)
+{
+    javm_chunk *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->lv_n = 0;
+    c->node_level = 0xFF;
+    c->dirty = 0;
+    c->keyed = c->pending = c->checked = false;
+    c->n_missing = 0;
+    memset(c->pages, 0, sizeof c->pages);
+    return c;
+}
+
+void cap_chunk_ref(javm_chunk *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void cap_chunk_unref(javm_chunk *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (unsigned i = 0; i < CAP_CHUNK_PAGES; i++)
+        cap_page_unref(c->pages[i].bytes);
+    free(c);
+}
+
+/* A private copy of a shared chunk: its page buffers gain a sharer, its Merkle cache is kept. */
+static javm_chunk *chunk_copy(const javm_chunk *s)
+{
+    javm_chunk *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    atomic_init(&c->refs, 1);
+    c->lv_n = s->lv_n;
+    c->node_level = s->node_level;
+    c->node = s->node;
+    c->dirty = s->dirty;
+    c->keyed = s->keyed;
+    c->pending = s->pending;
+    c->checked = s->checked;
+    c->n_missing = s->n_missing;
+    c->key = s->key;
+    memcpy(c->pages, s->pages, sizeof c->pages);
+    if (s->lv_n)
+        memcpy(c->lv, s->lv, cap_bmt_total(s->lv_n) * sizeof(javm_hash));
+    for (unsigned i = 0; i < CAP_CHUNK_PAGES; i++)
+        if (c->pages[i].bytes)
+            cap_page_ref(c->pages[i].bytes);
+    return c;
+}
+
+javm_page *cap_data_page_mut(javm_data *d, uint64_t i)
+{
+    javm_chunk **slot = &d->chunks[i >> CAP_CHUNK_SHIFT], *c = *slot;
+    if (!c) {
+        if (!(c = cap_chunk_new()))
+            return NULL;
+        *slot = c;
+    } else if (atomic_load_explicit(&c->refs, memory_order_acquire) > 1) {
+        javm_chunk *n = chunk_copy(c);
+        if (!n)
+            return NULL;
+        cap_chunk_unref(c);
+        *slot = c = n;
+    }
+    c->dirty |= UINT64_C(1) << (i & (CAP_CHUNK_PAGES - 1));
+    c->keyed = c->checked = false;
+    return &c->pages[i & (CAP_CHUNK_PAGES - 1)];
+}
+
+void cap_data_page_fill(javm_data *d, uint64_t i, uint8_t *bytes)
+{
+    d->chunks[i >> CAP_CHUNK_SHIFT]->pages[i & (CAP_CHUNK_PAGES - 1)].bytes = bytes;
+}
+
+int cap_data_alloc_pages(javm_data *d, uint64_t n_pages)
+{
+    uint64_t nc = cap_chunk_count(n_pages);
+    if (nc > SIZE_MAX / sizeof(javm_chunk *))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    d->chunks = NULL;
+    d->top = NULL;
+    if (nc && !(d->chunks = calloc((size_t)nc, sizeof *d->chunks)))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    d->n_pages = n_pages;
+    return JAVM_OK;
+}
+
+void cap_data_free_pages(javm_data *d)
+{
+    for (uint64_t j = 0; d->chunks && j < cap_chunk_count(d->n_pages); j++)
+        cap_chunk_unref(d->chunks[j]);
+    free(d->chunks);
+    free(d->top);
+    d->chunks = NULL;
+    d->top = NULL;
+    d->n_pages = 0;
+}
+
+int cap_data_derive(javm_chunk *const *chunks, uint64_t n_pages, uint64_t n_missing, const javm_hash *top,
+                    javm_cap **out)
+{
+    javm_cap *c = cap_alloc(JAVM_KIND_DATA);
+    if (!c)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    c->data.paged = true;
+    if (cap_data_alloc_pages(&c->data, n_pages)) {
+        free(c);
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    }
+    uint64_t nc = cap_chunk_count(n_pages);
+    for (uint64_t j = 0; j < nc; j++)
+        if ((c->data.chunks[j] = chunks[j]) != NULL)
+            cap_chunk_ref(chunks[j]);
+    c->data.n_missing = n_missing;
+    if (top && nc > 1) { /* a cache: without it the first hash rebuilds it */
+        size_t t = (size_t)cap_bmt_total(nc) * sizeof(javm_hash);
+        if ((c->data.top = malloc(t)) != NULL)
+            memcpy(c->data.top, top, t);
+    }
+    *out = c;
+    return JAVM_OK;
+}
+
+/* ---- the Merkle root of the pages (caps.md §4.2) ------------------------------------------
+ * Leaf i is H("") for an Empty page, else the page hash. The BMT pairs the odd last node of a
+ * level with itself, so the node at level 6 over chunk c is the chunk's own tree of its n
+ * leaves followed, for a short last chunk, by pairings with itself up to level 6: the
+ * chunks' nodes are the global tree's level 6, and the levels above are the BMT over them
+ * (kept in d->top). A Data of at most 64 pages has one chunk whose tree is the whole tree. */
+
+static inline const javm_hash *leaf_of(const javm_page *p)
+{
+    return p->state == JAVM_PAGE_EMPTY ? &cap_hash_empty : &p->hash;
+}
+
+static unsigned ceil_log2(uint64_t n)
+{
+    unsigned h = 0;
+    while ((UINT64_C(1) << h) < n)
+        h++;
+    return h;
+}
+
+/* The node at level `level` over chunk c's first n leaves (n <= 64, level >= ceil_log2(n)),
+ * its levels brought up to date along the changed leaves' paths. */
+static void chunk_node(javm_chunk *c, unsigned n, unsigned level, javm_hash *out, uint64_t *hashed)
+{
+    uint64_t total = cap_bmt_total(n);
+    if (c->lv_n == n && !c->dirty && c->node_level == level) {
+        *out = c->node;
+        return;
+    }
+    if (c->lv_n != n) {
+        for (unsigned i = 0; i < n; i++)
+            c->lv[i] = *leaf_of(&c->pages[i]);
+        cap_bmt_build(c->lv, n);
+        *hashed += total - n;
+        c->lv_n = (uint8_t)n;
+    } else if (c->dirty) {
+        uint64_t idx[CAP_CHUNK_PAGES];
+        javm_hash val[CAP_CHUNK_PAGES], root;
+        size_t k = 0;
+        for (unsigned i = 0; i < n; i++)
+            if ((c->dirty >> i & 1) && memcmp(leaf_of(&c->pages[i]), &c->lv[i], sizeof(javm_hash)) != 0) {
+                idx[k] = i;
+                val[k++] = *leaf_of(&c->pages[i]);
+            }
+        if (k)
+            *hashed += cap_bmt_update(c->lv, n, idx, val, k, c->lv, &root);
+    }
+    c->dirty = 0;
+    *out = c->lv[total - 1];
+    for (unsigned h = ceil_log2(n); h < level; h++, (*hashed)++)
+        cap_node_hash(out, out, out);
+    c->node = *out;
+    c->node_level = (uint8_t)level;
+}
+
+int cap_data_pages_root(const javm_data *cd, javm_hash *root, uint64_t *hashed)
+{
+    javm_data *d = (javm_data *)(uintptr_t)cd; /* only the caches change */
+    uint64_t scratch = 0, np = d->n_pages, nc = cap_chunk_count(np);
+    if (!hashed)
+        hashed = &scratch;
+    if (np == 0) {
+        *root = cap_hash_empty;
+        return JAVM_OK;
+    }
+    unsigned level = np > CAP_CHUNK_PAGES ? CAP_CHUNK_SHIFT : ceil_log2(np);
+    javm_hash empty[CAP_CHUNK_SHIFT + 1]; /* the node over Empty leaves, by level */
+    bool have_empty = false;
+    uint64_t idx[32];
+    javm_hash val[32], node;
+    size_t k = 0;
+    bool fresh = !d->top;
+    if (nc > 1 && fresh) {
+        if (!(d->top = malloc((size_t)cap_bmt_total(nc) * sizeof(javm_hash))))
+            return CAP_ERR(JAVM_ERR_ALLOC);
+    }
+    for (uint64_t j = 0; j < nc; j++) {
+        unsigned n = j + 1 < nc ? CAP_CHUNK_PAGES : (unsigned)(np - j * CAP_CHUNK_PAGES);
+        if (d->chunks[j]) {
+            chunk_node(d->chunks[j], n, level, &node, hashed);
+        } else {
+            if (!have_empty) {
+                empty[0] = cap_hash_empty;
+                for (unsigned h = 1; h <= CAP_CHUNK_SHIFT; h++)
+                    cap_node_hash(&empty[h - 1], &empty[h - 1], &empty[h]);
+                *hashed += CAP_CHUNK_SHIFT;
+                have_empty = true;
+            }
+            node = empty[level];
+        }
+        if (nc == 1) {
+            *root = node;
+            return JAVM_OK;
+        }
+        if (fresh) {
+            d->top[j] = node;
+        } else if (memcmp(&node, &d->top[j], sizeof node) != 0) {
+            idx[k] = j;
+            val[k++] = node;
+            if (k == 32) { /* increasing within a batch; batches apply in place one by one */
+                *hashed += cap_bmt_update(d->top, nc, idx, val, k, d->top, &node);
+                k = 0;
+            }
+        }
+    }
+    if (fresh) {
+        cap_bmt_build(d->top, nc);
+        *hashed += cap_bmt_total(nc) - nc;
+    } else if (k) {
+        *hashed += cap_bmt_update(d->top, nc, idx, val, k, d->top, &node);
+    }
+    *root = d->top[cap_bmt_total(nc) - 1];
     return JAVM_OK;
 }
 
@@ -187,13 +448,9 @@ static int data_fill(javm_data *d, const uint8_t *bytes, uint64_t size)
         return JAVM_OK;
     }
     uint64_t np = (size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE;
-    if (np > SIZE_MAX / sizeof(javm_page))
-        return CAP_ERR(JAVM_ERR_ALLOC);
     d->paged = true;
-    d->pages = calloc((size_t)np, sizeof(javm_page));
-    if (!d->pages)
+    if (cap_data_alloc_pages(d, np))
         return CAP_ERR(JAVM_ERR_ALLOC);
-    d->n_pages = np;
     for (uint64_t i = 0; i < np; i++) {
         uint64_t off = i * JAVM_PAGE_SIZE;
         uint64_t n = size - off < JAVM_PAGE_SIZE ? size - off : JAVM_PAGE_SIZE;
@@ -201,15 +458,16 @@ static int data_fill(javm_data *d, const uint8_t *bytes, uint64_t size)
             continue;
         /* malloc, copy, zero only the tail: calloc would write each page twice, which
          * cost about 5% of Data hashing throughput (bench_cap, 1 MiB). */
-        uint8_t *pg = cap_page_alloc();
+        javm_page *p = cap_data_page_mut(d, i);
+        uint8_t *pg = p ? cap_page_alloc() : NULL;
         if (!pg)
             return CAP_ERR(JAVM_ERR_ALLOC);
         memcpy(pg, bytes + off, (size_t)n);
         if (n < JAVM_PAGE_SIZE)
             memset(pg + n, 0, (size_t)(JAVM_PAGE_SIZE - n));
-        d->pages[i].state = JAVM_PAGE_LOADED;
-        d->pages[i].bytes = pg;
-        javm_blake2b(pg, JAVM_PAGE_SIZE, &d->pages[i].hash);
+        p->state = JAVM_PAGE_LOADED;
+        p->bytes = pg;
+        javm_blake2b(pg, JAVM_PAGE_SIZE, &p->hash);
     }
     return JAVM_OK;
 }
@@ -231,20 +489,14 @@ int javm_data_new(const uint8_t *bytes, uint64_t len, javm_cap **out)
 int javm_data_new_paged(uint64_t size, javm_cap **out)
 {
     uint64_t np = size / JAVM_PAGE_SIZE + (size % JAVM_PAGE_SIZE != 0);
-    if (np > SIZE_MAX / sizeof(javm_page))
-        return CAP_ERR(JAVM_ERR_ALLOC);
     javm_cap *c = cap_alloc(JAVM_KIND_DATA);
     if (!c)
         return CAP_ERR(JAVM_ERR_ALLOC);
     c->data.size = size;
     c->data.paged = true;
-    c->data.n_pages = np;
-    if (np) {
-        c->data.pages = calloc((size_t)np, sizeof(javm_page));
-        if (!c->data.pages) {
-            free(c);
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        }
+    if (cap_data_alloc_pages(&c->data, np)) {
+        free(c);
+        return CAP_ERR(JAVM_ERR_ALLOC);
     }
     *out = c;
     return JAVM_OK;
@@ -254,7 +506,9 @@ int javm_data_page_load(javm_cap *data, uint64_t i, const uint8_t *page)
 {
     if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
-    javm_page *p = &data->data.pages[i];
+    javm_page *p = cap_data_page_mut(&data->data, i);
+    if (!p)
+        return CAP_ERR(JAVM_ERR_ALLOC);
     uint8_t *b = p->bytes && !cap_page_shared(p->bytes) ? p->bytes : cap_page_alloc();
     if (!b)
         return CAP_ERR(JAVM_ERR_ALLOC);
@@ -273,7 +527,9 @@ int javm_data_page_missing(javm_cap *data, uint64_t i, const javm_hash *hash)
 {
     if (!data || data->kind != JAVM_KIND_DATA || !data->data.paged || i >= data->data.n_pages)
         return CAP_ERR(JAVM_ERR_INVALID_ARG);
-    javm_page *p = &data->data.pages[i];
+    javm_page *p = cap_data_page_mut(&data->data, i);
+    if (!p)
+        return CAP_ERR(JAVM_ERR_ALLOC);
     cap_page_unref(p->bytes);
     p->bytes = NULL;
     if (p->state != JAVM_PAGE_MISSING)
@@ -309,7 +565,7 @@ int javm_data_read(const javm_cap *cap, uint64_t off, uint8_t *dst, uint64_t n)
         if (m > end - pos)
             m = end - pos;
         uint8_t *to = dst + (pos - off);
-        const javm_page *p = pi < d->n_pages ? &d->pages[pi] : NULL;
+        const javm_page *p = javm_data_page(d, pi);
         if (p && p->state == JAVM_PAGE_MISSING)
             return CAP_ERR(JAVM_ERR_DATA_MISSING);
         if (p && p->state == JAVM_PAGE_LOADED)
@@ -528,9 +784,7 @@ void cap_release_fields(javm_cap *c)
         break;
     case JAVM_KIND_DATA:
         free(c->data.bytes);
-        for (uint64_t i = 0; i < c->data.n_pages; i++)
-            cap_page_unref(c->data.pages[i].bytes);
-        free(c->data.pages);
+        cap_data_free_pages(&c->data);
         break;
     case JAVM_KIND_CNODE:
         free(c->cnode.slots);
@@ -578,29 +832,32 @@ int javm_cap_clone(const javm_cap *src, javm_cap **out)
         const javm_data *s = &src->data;
         javm_data *d = &c->data;
         d->bytes = NULL;
-        d->pages = NULL;
+        d->chunks = NULL;
+        d->top = NULL;
         d->n_pages = 0;
         if (!s->paged) {
             d->bytes = dup_bytes(s->bytes, (size_t)s->size, &rc);
             break;
         }
-        if (s->n_pages) {
-            d->pages = calloc((size_t)s->n_pages, sizeof(javm_page));
-            if (!d->pages) {
+        if ((rc = cap_data_alloc_pages(d, s->n_pages)))
+            break;
+        d->n_missing = s->n_missing;
+        for (uint64_t i = 0; i < s->n_pages && rc == JAVM_OK; i++) {
+            const javm_page *sp = javm_data_page(s, i);
+            if (sp->state == JAVM_PAGE_EMPTY)
+                continue;
+            javm_page *p = cap_data_page_mut(d, i);
+            if (!p) {
                 rc = CAP_ERR(JAVM_ERR_ALLOC);
                 break;
             }
-        }
-        d->n_pages = s->n_pages;
-        d->n_missing = s->n_missing;
-        for (uint64_t i = 0; i < s->n_pages && rc == JAVM_OK; i++) {
-            d->pages[i] = s->pages[i];
-            d->pages[i].bytes = NULL;
-            if (s->pages[i].state == JAVM_PAGE_LOADED) {
-                if (!(d->pages[i].bytes = cap_page_alloc()))
+            *p = *sp;
+            p->bytes = NULL;
+            if (sp->state == JAVM_PAGE_LOADED && sp->bytes) {
+                if (!(p->bytes = cap_page_alloc()))
                     rc = CAP_ERR(JAVM_ERR_ALLOC);
                 else
-                    memcpy(d->pages[i].bytes, s->pages[i].bytes, JAVM_PAGE_SIZE);
+                    memcpy(p->bytes, sp->bytes, JAVM_PAGE_SIZE);
             }
         }
         break;
@@ -623,6 +880,36 @@ int javm_cap_clone(const javm_cap *src, javm_cap **out)
 
 /* ---- canonical form (caps.md §3, §11.1) ------------------------------------------------ */
 
+/* The canonical checks of page p of a Paged Data of `size` bytes (caps.md §3.3); *missing
+ * grows by a Missing page. */
+static bool page_canonical(const javm_page *p, bool last, uint64_t size, uint64_t *missing)
+{
+    switch (p->state) {
+    case JAVM_PAGE_EMPTY:
+        return !last;
+    case JAVM_PAGE_LOADED:
+        if (!p->bytes) {
+            /* a by-hash page of a store record not yet filled (cap_decode_record): its
+             * bytes, the last page's tail included, are checked when it is filled */
+            return sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) != 0;
+        }
+        if (last) {
+            size_t in = (size_t)((size - 1) % JAVM_PAGE_SIZE);
+            return p->bytes[in] != 0 && cap_all_zero(p->bytes + in + 1, JAVM_PAGE_SIZE - in - 1);
+        }
+        /* A Loaded page carries H(bytes) (every constructor, the decoder and settle compute
+         * it), so it is all zero iff its hash is Z: no need to read 4 KiB per page, which made
+         * every put of a 64 MiB Data read 64 MiB (issue 13 item 2). */
+        return memcmp(&p->hash, &cap_hash_zero_page, 32) != 0;
+    case JAVM_PAGE_MISSING:
+        (*missing)++;
+        return sodium_memcmp(&p->hash, &cap_hash_empty, 32) != 0 &&
+               sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) != 0;
+    default:
+        return false;
+    }
+}
+
 bool cap_data_is_canonical(const javm_data *d)
 {
     if (!d->paged) {
@@ -634,40 +921,30 @@ bool cap_data_is_canonical(const javm_data *d)
         return false;
     if (d->n_pages != (d->size + JAVM_PAGE_SIZE - 1) / JAVM_PAGE_SIZE)
         return false;
-    uint64_t missing = 0;
-    for (uint64_t i = 0; i < d->n_pages; i++) {
-        const javm_page *p = &d->pages[i];
-        bool last = i + 1 == d->n_pages;
-        switch (p->state) {
-        case JAVM_PAGE_EMPTY:
-            if (last)
+    /* A chunk that passed (every page but the Data's last) is not looked at again until it
+     * changes: a Data derived from a checked one costs its changed chunks (issue 13 item 2). */
+    uint64_t missing = 0, nc = cap_chunk_count(d->n_pages);
+    for (uint64_t j = 0; j < nc; j++) {
+        javm_chunk *c = d->chunks[j];
+        bool last_chunk = j + 1 == nc;
+        unsigned n = last_chunk ? (unsigned)(d->n_pages - j * CAP_CHUNK_PAGES) : CAP_CHUNK_PAGES;
+        if (!c) {
+            if (last_chunk)
+                return false; /* the last page is Empty */
+            continue;
+        }
+        if (c->checked && !last_chunk) {
+            missing += c->n_missing;
+            continue;
+        }
+        uint64_t m = 0;
+        for (unsigned i = 0; i < n; i++)
+            if (!page_canonical(&c->pages[i], last_chunk && i + 1 == n, d->size, &m))
                 return false;
-            break;
-        case JAVM_PAGE_LOADED:
-            if (!p->bytes) {
-                /* a by-hash page of a store record not yet filled (cap_decode_record): its
-                 * bytes, the last page's tail included, are checked when it is filled */
-                if (sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
-                    return false;
-            } else if (last) {
-                size_t in = (size_t)((d->size - 1) % JAVM_PAGE_SIZE);
-                if (p->bytes[in] == 0 || !cap_all_zero(p->bytes + in + 1, JAVM_PAGE_SIZE - in - 1))
-                    return false;
-            } else if (memcmp(&p->hash, &cap_hash_zero_page, 32) == 0) {
-                /* A Loaded page carries H(bytes) (every constructor, the decoder and settle
-                 * compute it), so it is all zero iff its hash is Z: no need to read 4 KiB per
-                 * page, which made every put of a 64 MiB Data read 64 MiB (issue 13 item 2). */
-                return false;
-            }
-            break;
-        case JAVM_PAGE_MISSING:
-            if (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
-                sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
-                return false;
-            missing++;
-            break;
-        default:
-            return false;
+        missing += m;
+        if (!last_chunk) {
+            c->checked = true; /* a cache in a chunk of a const Data (cap.h) */
+            c->n_missing = (uint8_t)m;
         }
     }
     return missing == d->n_missing;
@@ -788,7 +1065,7 @@ int cap_data_canonical(const javm_cap *src, javm_cap **out)
     /* Last page that is not Empty and not an all-zero Loaded page. */
     uint64_t last = d->n_pages;
     while (last > 0) {
-        const javm_page *p = &d->pages[last - 1];
+        const javm_page *p = javm_data_page(d, last - 1);
         if (p->state == JAVM_PAGE_MISSING ||
             (p->state == JAVM_PAGE_LOADED && !cap_all_zero(p->bytes, JAVM_PAGE_SIZE)))
             break;
@@ -796,7 +1073,7 @@ int cap_data_canonical(const javm_cap *src, javm_cap **out)
     }
     uint64_t size = 0;
     if (last > 0) {
-        const javm_page *p = &d->pages[last - 1];
+        const javm_page *p = javm_data_page(d, last - 1);
         uint64_t base = (last - 1) * JAVM_PAGE_SIZE;
         if (p->state == JAVM_PAGE_LOADED) {
             size = base + javm_strip_len(p->bytes, JAVM_PAGE_SIZE);
@@ -808,15 +1085,15 @@ int cap_data_canonical(const javm_cap *src, javm_cap **out)
         }
     }
     if (size <= JAVM_DATA_INLINE_MAX) {
-        if (last == 1 && d->pages[0].state == JAVM_PAGE_MISSING)
+        if (last == 1 && javm_data_page(d, 0)->state == JAVM_PAGE_MISSING)
             return CAP_ERR(JAVM_ERR_NON_CANONICAL);
         if (last == 0)
             return javm_data_new(NULL, 0, out);
-        return javm_data_new(d->pages[0].bytes, size, out);
+        return javm_data_new(javm_data_page(d, 0)->bytes, size, out);
     }
     rc = javm_data_new_paged(size, &c);
     for (uint64_t i = 0; rc == JAVM_OK && i < last; i++) {
-        const javm_page *p = &d->pages[i];
+        const javm_page *p = javm_data_page(d, i);
         if (p->state == JAVM_PAGE_MISSING) {
             if (sodium_memcmp(&p->hash, &cap_hash_empty, 32) == 0 ||
                 sodium_memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)

@@ -4,6 +4,8 @@
 #ifndef JAVM_SRC_CAP_H
 #define JAVM_SRC_CAP_H
 
+#include <stdatomic.h>
+
 #include <sodium.h>
 
 #include "javm.h"
@@ -73,6 +75,20 @@ typedef int (*cap_source_fn)(void *arg, const uint8_t **p, size_t *n);
 #define CAP_RECORD_DATA_REFS 0x31
 #define CAP_RECORD_RUN 0x60
 #define CAP_RUN_PAGES 16
+/* Format 3 (docs/store.md, "Format 3: chunks"): a Paged Data without Missing pages is a record
+ * naming its chunks (CAP_RECORD_DATA_CHUNKS ‖ u64 size ‖ u32 n_pages ‖ one key a chunk, 32
+ * zero bytes for a chunk of Empty pages), each chunk a record of its page list
+ * (CAP_RECORD_CHUNK ‖ u8 n ‖ n × (u8 state ‖ hash if Loaded), Empty or Loaded only, at least
+ * one Loaded) keyed by its hash H(record), and the pages in runs as in format 2. */
+#define CAP_RECORD_DATA_CHUNKS 0x32
+#define CAP_RECORD_CHUNK 0x61
+#define CAP_CHUNK_RECORD_MAX (2 + CAP_CHUNK_PAGES * 33)
+/* The record of chunk c's first n page slots into out (CAP_CHUNK_RECORD_MAX bytes): its length,
+ * or 0 when the chunk has no record (no Loaded page, or a Missing one). */
+size_t cap_chunk_record(const javm_chunk *c, unsigned n, uint8_t *out);
+/* Reads a chunk record of n slots (hostile input) into the Empty pages of c: Loaded pages get
+ * their hash and no bytes (unfilled). JAVM_ERR_NON_CANONICAL / _TRUNCATED / _TRAILING. */
+int cap_chunk_from_record(const uint8_t *rec, size_t len, unsigned n, javm_chunk *c);
 /* The key of run hashes[0..n) (the hashes of its pages, in order, n >= 1):
  * H(0x60 ‖ hashes), apart from every cap hash by its tag and computable from the run's bytes. */
 void cap_run_key(const javm_hash *hashes, size_t n, javm_hash *out);
@@ -128,9 +144,11 @@ int cap_data_canonical(const javm_cap *data, javm_cap **out);
  * ceil(n/2) nodes, ... up to the root (cap_bmt_total(n) hashes in all, the root last). build
  * fills every level above the leaves already in levels[0..n). update gives the root of the
  * same tree with leaves idx[0..k) (strictly increasing) replaced by val[0..k), hashing only
- * the k paths (idx and val are scratch, overwritten); with copy (a copy of levels) it also
- * writes the new nodes there. Returns the number of nodes hashed. */
+ * the k paths (idx and val are scratch, overwritten); with copy (a copy of levels, or levels
+ * itself) it also writes the new nodes there. Returns the number of nodes hashed. */
 uint64_t cap_bmt_total(uint64_t n);
+/* H(0x01 ‖ left ‖ right): an inner node of both Merkle trees (out may alias an input). */
+void cap_node_hash(const javm_hash *l, const javm_hash *r, javm_hash *out);
 void cap_bmt_build(javm_hash *levels, uint64_t n);
 uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm_hash *val, size_t k,
                         javm_hash *copy, javm_hash *root);
@@ -138,6 +156,64 @@ uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm
 void cap_data_hash_of_root(uint64_t size, const javm_hash *root, javm_hash *out);
 /* An Image's hash from H(body): H(0x20 ‖ H(body)) (caps.md §4). */
 void cap_image_hash_of_body(const javm_hash *body, javm_hash *out);
+/* Chunks (javm_data.chunks): the page slots [64c, 64c + 64) of a Paged Data, shared by an
+ * atomic reference count between Data values (the VM's settle derives a post-instance Data
+ * from its base by sharing every chunk but the changed ones) and copied before a write
+ * (cap_data_page_mut). Each chunk owns one reference on each of its page buffers. It caches
+ * the Merkle levels over its leaves (caps.md §4.2: leaf i at lv[i], the level above at
+ * lv[n], ...), rebuilt along the paths of the leaves marked in `dirty`. Slots past the Data's
+ * last page are Empty. Caching writes into a chunk a const Data reads, so a chunk is shared
+ * only between Data values of one cache (one thread at a time): javm_cap_clone copies. */
+#define CAP_CHUNK_SHIFT 6
+#define CAP_CHUNK_PAGES (1u << CAP_CHUNK_SHIFT)
+#define CAP_CHUNK_LEVELS (2 * CAP_CHUNK_PAGES - 1)
+struct javm_chunk {
+    _Atomic uint32_t refs;
+    uint8_t lv_n;       /* leaves lv was built for (0: not built) */
+    uint8_t node_level; /* node is lv's root paired with itself up to this level (0xFF: none) */
+    uint64_t dirty;     /* leaves changed since lv was built */
+    bool keyed;         /* key is the key of the chunk's store record (cleared by a change) */
+    bool checked;       /* its pages pass the canonical checks of a page that is not the
+                         * Data's last one, with n_missing Missing (cleared by a change) */
+    uint8_t n_missing;
+    bool pending;       /* decoded from a CAP_RECORD_DATA_CHUNKS record: the pages are still
+                         * to be read from the chunk record `key` (cache/pages.c) */
+    javm_hash node, key;
+    javm_page pages[CAP_CHUNK_PAGES];
+    javm_hash lv[CAP_CHUNK_LEVELS];
+};
+
+static inline uint64_t cap_chunk_count(uint64_t n_pages)
+{
+    return (n_pages + CAP_CHUNK_PAGES - 1) >> CAP_CHUNK_SHIFT;
+}
+/* A new chunk of Empty pages (refs 1), NULL on allocation failure. */
+javm_chunk *cap_chunk_new(void);
+void cap_chunk_ref(javm_chunk *c);
+/* Drops a reference (NULL allowed); at 0 the chunk's page buffers are released and it is freed. */
+void cap_chunk_unref(javm_chunk *c);
+/* Page i of d (paged, i < n_pages) made writable: its chunk allocated if NULL and copied if
+ * shared, the page marked changed for the Merkle cache. NULL on allocation failure. The caller
+ * keeps n_missing right. */
+javm_page *cap_data_page_mut(javm_data *d, uint64_t i);
+/* Gives the unfilled page i of a decoded record its bytes (checked against its hash by the
+ * caller): the value is the same, so the chunk's caches and key stay. d's own chunk. */
+void cap_data_page_fill(javm_data *d, uint64_t i, uint8_t *bytes);
+/* A Paged Data of n_pages pages sharing the chunks chunks[0..ceil(n_pages / 64)) (NULL ones
+ * Empty), with n_missing Missing pages among them, and a copy of top (the Merkle cache of a
+ * Data with those chunks, or NULL); size 0 (the caller sets it). O(n_pages / 64). */
+int cap_data_derive(javm_chunk *const *chunks, uint64_t n_pages, uint64_t n_missing, const javm_hash *top,
+                    javm_cap **out);
+/* Frees d's paged form (chunks, Merkle cache). */
+void cap_data_free_pages(javm_data *d);
+/* The page-slot array of d's paged form, allocated with every chunk NULL (n_pages set). */
+int cap_data_alloc_pages(javm_data *d, uint64_t n_pages);
+/* An Empty page (javm_data_page's answer inside a NULL chunk). */
+extern const javm_page cap_page_empty;
+/* The Merkle root of a Paged Data's leaves (caps.md §4.2), from and into its caches.
+ * *hashed (may be NULL) grows by the inner nodes hashed. JAVM_ERR_ALLOC. */
+int cap_data_pages_root(const javm_data *d, javm_hash *root, uint64_t *hashed);
+
 /* Page buffers: every Loaded page's bytes are allocated here with a reference count of 1
  * (cap.c); ref adds a sharer, unref (NULL allowed) frees at 0. A shared buffer is never
  * written: cap_data_unshare gives every shared page of d a private copy (JAVM_ERR_ALLOC). */

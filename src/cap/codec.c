@@ -182,7 +182,7 @@ int cap_encode_body(const javm_cap *c, cap_sink *s)
         }
         cap_sink_u32(s, (uint32_t)d->n_pages); /* canonical: ceil(size/4096) fits (decoded) */
         for (uint64_t i = 0; i < d->n_pages; i++) {
-            const javm_page *p = &d->pages[i];
+            const javm_page *p = javm_data_page(d, i);
             cap_sink_u8(s, (uint8_t)p->state);
             if (p->state == JAVM_PAGE_LOADED && s->page_refs)
                 sink_hash(s, &p->hash);
@@ -259,6 +259,7 @@ typedef struct reader {
     size_t err_off;
     bool src_failed;
     bool page_refs; /* a CAP_RECORD_DATA_REFS body: Loaded pages are hashes */
+    bool chunk_refs; /* a CAP_RECORD_DATA_CHUNKS body: chunks are keys */
 } reader;
 
 static int fail(reader *r, int reason, size_t off)
@@ -530,19 +531,27 @@ static void decode_data(reader *r, javm_data *d)
         fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), count_at);
         return;
     }
-    d->pages = rd_alloc(r, n, sizeof(javm_page));
+    if (cap_data_alloc_pages(d, n)) { /* n <= the body's length (count_fits) */
+        fail(r, CAP_ERR(JAVM_ERR_ALLOC), count_at);
+        return;
+    }
     for (uint32_t i = 0; i < n && !r->err; i++) {
-        javm_page *p = &d->pages[i];
         bool last = i + 1 == n;
         size_t el = r->off;
         uint8_t st = rd_u8(r);
-        d->n_pages = i + 1;
         if (r->err)
             break;
         if (st == JAVM_PAGE_EMPTY) {
             if (last)
                 fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
-        } else if (st == JAVM_PAGE_LOADED && r->page_refs) {
+            continue;
+        }
+        javm_page *p = cap_data_page_mut(d, i);
+        if (!p) {
+            fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
+            break;
+        }
+        if (st == JAVM_PAGE_LOADED && r->page_refs) {
             /* Filled by the store's reader, which checks the page against the hash and
              * the Data's canonical form (a zero page would be Empty) */
             rd_hash(r, &p->hash);
@@ -588,6 +597,97 @@ static void decode_data(reader *r, javm_data *d)
             fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
         }
     }
+}
+
+/* A CAP_RECORD_DATA_CHUNKS body: u64 size ‖ u32 n_pages ‖ one key a chunk (zeros: Empty). */
+static void decode_chunked(reader *r, javm_data *d)
+{
+    size_t at = r->off;
+    d->size = rd_u64(r);
+    size_t count_at = r->off;
+    uint32_t n = rd_u32(r);
+    if (r->err)
+        return;
+    if (d->size <= JAVM_DATA_INLINE_MAX || n != d->size / JAVM_PAGE_SIZE + (d->size % JAVM_PAGE_SIZE != 0)) {
+        fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), d->size <= JAVM_DATA_INLINE_MAX ? at : count_at);
+        return;
+    }
+    uint64_t nc = cap_chunk_count(n);
+    if (!count_fits(r, nc, 32, count_at))
+        return;
+    d->paged = true;
+    if (cap_data_alloc_pages(d, n)) {
+        fail(r, CAP_ERR(JAVM_ERR_ALLOC), count_at);
+        return;
+    }
+    for (uint64_t j = 0; j < nc && !r->err; j++) {
+        size_t el = r->off;
+        javm_hash k;
+        rd_hash(r, &k);
+        if (r->err)
+            break;
+        if (cap_all_zero(k.b, 32)) {
+            if (j + 1 == nc) /* the last page is Loaded */
+                fail(r, CAP_ERR(JAVM_ERR_NON_CANONICAL), el);
+            continue;
+        }
+        javm_chunk *c = cap_chunk_new();
+        if (!c) {
+            fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
+            break;
+        }
+        c->keyed = c->pending = true;
+        c->key = k;
+        d->chunks[j] = c;
+    }
+}
+
+size_t cap_chunk_record(const javm_chunk *c, unsigned n, uint8_t *out)
+{
+    size_t len = 2, loaded = 0;
+    out[0] = CAP_RECORD_CHUNK;
+    out[1] = (uint8_t)n;
+    for (unsigned i = 0; i < n; i++) {
+        const javm_page *p = &c->pages[i];
+        if (p->state == JAVM_PAGE_MISSING)
+            return 0;
+        out[len++] = (uint8_t)p->state;
+        if (p->state == JAVM_PAGE_LOADED) {
+            memcpy(out + len, p->hash.b, 32);
+            len += 32;
+            loaded++;
+        }
+    }
+    return loaded ? len : 0;
+}
+
+int cap_chunk_from_record(const uint8_t *rec, size_t len, unsigned n, javm_chunk *c)
+{
+    if (len < 2 || rec[0] != CAP_RECORD_CHUNK || rec[1] != n)
+        return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+    size_t at = 2;
+    unsigned loaded = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (at >= len)
+            return CAP_ERR(JAVM_ERR_TRUNCATED);
+        uint8_t st = rec[at++];
+        javm_page *p = &c->pages[i];
+        if (st == JAVM_PAGE_EMPTY)
+            continue;
+        if (st != JAVM_PAGE_LOADED)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL);
+        if (len - at < 32)
+            return CAP_ERR(JAVM_ERR_TRUNCATED);
+        memcpy(p->hash.b, rec + at, 32);
+        at += 32;
+        if (memcmp(&p->hash, &cap_hash_empty, 32) == 0 || memcmp(&p->hash, &cap_hash_zero_page, 32) == 0)
+            return CAP_ERR(JAVM_ERR_NON_CANONICAL); /* a zero page is Empty (public values) */
+        p->state = JAVM_PAGE_LOADED; /* unfilled until its run is read */
+        loaded++;
+    }
+    if (at != len)
+        return CAP_ERR(JAVM_ERR_TRAILING);
+    return loaded ? JAVM_OK : CAP_ERR(JAVM_ERR_NON_CANONICAL); /* an Empty chunk has no record */
 }
 
 static void decode_cnode(reader *r, javm_cnode *cn)
@@ -669,7 +769,12 @@ static int decode(reader *r, uint8_t kind, javm_cap **out, javm_decode_err *err)
     switch (c->kind) {
     case JAVM_KIND_INSTANCE: decode_instance(r, &c->instance); break;
     case JAVM_KIND_IMAGE: decode_image(r, &c->image); break;
-    case JAVM_KIND_DATA: decode_data(r, &c->data); break;
+    case JAVM_KIND_DATA:
+        if (r->chunk_refs)
+            decode_chunked(r, &c->data);
+        else
+            decode_data(r, &c->data);
+        break;
     case JAVM_KIND_CNODE: decode_cnode(r, &c->cnode); break;
     case JAVM_KIND_TYPE: rd_hash(r, &c->type.image_hash_chain); break;
     }
@@ -700,6 +805,10 @@ int javm_cap_decode(uint8_t kind, const uint8_t *body, size_t len, javm_cap **ou
  * Loaded pages are hashes (never the Inline form: the encoder writes Paged Data so only). */
 static int decode_record_kind(reader *r, uint8_t kind, javm_cap **out, javm_decode_err *err)
 {
+    if (kind == CAP_RECORD_DATA_CHUNKS) {
+        r->chunk_refs = true;
+        return decode(r, JAVM_KIND_DATA, out, err);
+    }
     if (kind != CAP_RECORD_DATA_REFS)
         return decode(r, kind, out, err);
     r->page_refs = true;

@@ -19,7 +19,7 @@ void javm_blake2b(const void *x, size_t len, javm_hash *out)
 }
 
 /* H(0x01 ‖ left ‖ right): an inner node of both Merkle trees. */
-static void node_hash(const javm_hash *l, const javm_hash *r, javm_hash *out)
+void cap_node_hash(const javm_hash *l, const javm_hash *r, javm_hash *out)
 {
     uint8_t buf[65];
     buf[0] = 0x01;
@@ -28,25 +28,7 @@ static void node_hash(const javm_hash *l, const javm_hash *r, javm_hash *out)
     javm_blake2b(buf, sizeof buf, out);
 }
 
-/* BMT over n leaves (caps.md §4.2), reducing the array in place level by level. */
-static void bmt_in_place(javm_hash *v, size_t n, javm_hash *out)
-{
-    if (n == 0) {
-        *out = cap_hash_empty;
-        return;
-    }
-    while (n > 1) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i += 2) {
-            const javm_hash *r = i + 1 < n ? &v[i + 1] : &v[i]; /* odd: pair with itself */
-            node_hash(&v[i], r, &v[m++]);
-        }
-        n = m;
-    }
-    *out = v[0];
-}
-
-/* ---- Merkle levels (caps.md §4.2; the VM's cache of them, vm/trees.c) ---------------------- */
+/* ---- Merkle levels (caps.md §4.2; the chunks' caches of them, cap.c) ------------------------ */
 
 uint64_t cap_bmt_total(uint64_t n)
 {
@@ -64,7 +46,7 @@ void cap_bmt_build(javm_hash *levels, uint64_t n)
     while (n > 1) {
         javm_hash *up = lvl + n;
         for (uint64_t i = 0; i < n; i += 2)
-            node_hash(&lvl[i], i + 1 < n ? &lvl[i + 1] : &lvl[i], &up[i / 2]);
+            cap_node_hash(&lvl[i], i + 1 < n ? &lvl[i + 1] : &lvl[i], &up[i / 2]);
         lvl = up;
         n = (n + 1) / 2;
     }
@@ -93,7 +75,7 @@ uint64_t cap_bmt_update(const javm_hash *levels, uint64_t n, uint64_t *idx, javm
                 r = val[j++];
             else if (ri == li)
                 r = l;
-            node_hash(&l, &r, &val[m]); /* m <= the j just read: nothing unread is overwritten */
+            cap_node_hash(&l, &r, &val[m]); /* m <= the j just read: nothing unread is overwritten */
             idx[m++] = p;
             hashed++;
         }
@@ -132,22 +114,7 @@ static int data_root(const javm_data *d, javm_hash *out)
         javm_blake2b(d->bytes, (size_t)d->size, out);
         return JAVM_OK;
     }
-    /* 256 leaves cover a 1 MiB Data without touching the allocator. */
-    javm_hash local[256];
-    javm_hash *v = local;
-    if (d->n_pages > 256) {
-        if (d->n_pages > SIZE_MAX / sizeof(javm_hash))
-            return CAP_ERR(JAVM_ERR_ALLOC);
-        v = malloc((size_t)d->n_pages * sizeof(javm_hash));
-        if (!v)
-            return CAP_ERR(JAVM_ERR_ALLOC);
-    }
-    for (uint64_t i = 0; i < d->n_pages; i++)
-        v[i] = d->pages[i].state == JAVM_PAGE_EMPTY ? cap_hash_empty : d->pages[i].hash;
-    bmt_in_place(v, (size_t)d->n_pages, out);
-    if (v != local)
-        free(v);
-    return JAVM_OK;
+    return cap_data_pages_root(d, out, NULL);
 }
 
 /* Root of the subtree of 2^level leaves starting at slot `base`, whose populated slots are
@@ -177,7 +144,7 @@ static int cnode_subtree(const javm_cnode_slot *slots, uint32_t lo, uint32_t hi,
     if (rc == JAVM_OK)
         rc = cnode_subtree(slots, split, hi, level - 1, mid, &r);
     if (rc == JAVM_OK)
-        node_hash(&l, &r, out);
+        cap_node_hash(&l, &r, out);
     return rc;
 }
 

@@ -215,16 +215,18 @@ enum {
 };
 
 /* A layer of build_entry's layout (exec_memory_layer_*): a range of pages with a permission
- * (items NULL) or with contents (items: page k of the range reads the 4096 bytes whose
- * pointer is stored at items + k * stride, NULL or k >= nitems: zeros). An untouched page
+ * (groups NULL) or with contents: page k of the range reads the 4096 bytes whose pointer is
+ * stored at groups[k >> shift] + off + (k mod 2^shift) * stride (a NULL group, a NULL
+ * pointer or k >= nitems: zeros; a Paged Data's chunks are its groups). An untouched page
  * (state byte 0) takes the permission of the last permission layer over it and the contents
  * of the last content layer, when it is first touched (exec/memory.c): laying out a region
  * costs O(1), not a state byte per page (issue 13 item 2). */
 typedef struct exec_layer {
     uint32_t first, count;
     uint8_t perm;       /* EXEC_P_R | EXEC_P_W bits */
-    const uint8_t *items;
-    size_t stride;
+    uint8_t shift;
+    const void *const *groups;
+    size_t off, stride;
     uint64_t nitems;
 } exec_layer;
 
@@ -284,14 +286,14 @@ void exec_memory_materialize(javm_memory *m);
 /* Layers (exec_layer): what javm_memory_set_perm(start, size, perm) and exec_memory_map_lazy
  * on each page would do, in O(1) plus O(pages already touched). A permission layer must be
  * RO or RW (JAVM_ERR_MEM_RANGE otherwise, or for a range that is not page-aligned inside 2^32);
- * a content layer maps pages lazily from items (see exec_layer; the pointers and the bytes are
+ * a content layer maps pages lazily from groups (see exec_layer; the pointers and the bytes are
  * borrowed until the memory is reset or the layer repointed) where they are mapped when first
  * touched. The page states accessors report are those of the per-page calls. JAVM_ERR_ALLOC. */
 int exec_memory_layer_perm(javm_memory *m, uint64_t start, uint64_t size, javm_perm perm);
-int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *items,
-                              size_t stride, uint64_t nitems);
-/* The content layer starting at page `first` reads its pointers from items from now on (the
- * same pointers, moved: a paused invocation's own copy). */
-void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *items);
+int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *const *groups,
+                              unsigned shift, size_t off, size_t stride, uint64_t nitems);
+/* The content layer starting at page `first` reads its groups from `groups` from now on (the
+ * same groups, moved: a paused invocation's own copy). */
+void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *const *groups);
 
 #endif

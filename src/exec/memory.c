@@ -96,6 +96,18 @@ void javm_memory_reset(javm_memory *m)
  * permission of the last permission layer over it, and, when mapped, the source of the
  * content layer over it (a lazily mapped page) or none (a zero page). Untouched pages are
  * zero in the contents, so a page no layer maps reads as before. */
+/* The source pointer of page k of a content layer (NULL: zeros). */
+static const uint8_t *layer_item(const exec_layer *l, uint64_t k)
+{
+    const uint8_t *s = NULL;
+    if (k >= l->nitems)
+        return NULL;
+    const uint8_t *g = l->groups[k >> l->shift];
+    if (g)
+        memcpy(&s, g + l->off + (k & ((UINT64_C(1) << l->shift) - 1)) * l->stride, sizeof s);
+    return s;
+}
+
 static uint8_t layered(const javm_memory *m, uint32_t pg, const uint8_t **src)
 {
     uint8_t perm = 0;
@@ -105,12 +117,10 @@ static uint8_t layered(const javm_memory *m, uint32_t pg, const uint8_t **src)
         const exec_layer *l = &m->layers[i];
         if ((uint64_t)pg - l->first >= l->count)
             continue;
-        if (l->items && !have_content) {
-            uint64_t k = (uint64_t)pg - l->first;
+        if (l->groups && !have_content) {
             have_content = true;
-            if (k < l->nitems)
-                memcpy(&s, l->items + k * l->stride, sizeof s);
-        } else if (!l->items && !have_perm) {
+            s = layer_item(l, (uint64_t)pg - l->first);
+        } else if (!l->groups && !have_perm) {
             have_perm = true;
             perm = l->perm;
         }
@@ -168,7 +178,7 @@ int exec_memory_layer_perm(javm_memory *m, uint64_t start, uint64_t size, javm_p
     if ((start | size) & 0xFFF || start > SPACE || size > SPACE - start || perm == JAVM_PERM_NONE)
         return JAVM_ERR_MEM_RANGE;
     uint8_t bits = perm == JAVM_PERM_RW ? EXEC_P_R | EXEC_P_W : EXEC_P_R;
-    exec_layer l = { (uint32_t)(start >> 12), (uint32_t)(size >> 12), bits, NULL, 0, 0 };
+    exec_layer l = { (uint32_t)(start >> 12), (uint32_t)(size >> 12), bits, 0, NULL, 0, 0, 0 };
     int rc = push_layer(m, &l);
     /* Pages already touched do not look at layers: give them the permission as set_perm would */
     for (size_t i = 0; rc == JAVM_OK && i < m->ntouched; i++) {
@@ -179,32 +189,30 @@ int exec_memory_layer_perm(javm_memory *m, uint64_t start, uint64_t size, javm_p
     return rc;
 }
 
-int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *items,
-                              size_t stride, uint64_t nitems)
+int exec_memory_layer_content(javm_memory *m, uint32_t first, uint64_t count, const void *const *groups,
+                              unsigned shift, size_t off, size_t stride, uint64_t nitems)
 {
-    if (first >= JAVM_NUM_PAGES || count > JAVM_NUM_PAGES - first || !items)
+    if (first >= JAVM_NUM_PAGES || count > JAVM_NUM_PAGES - first || !groups || shift > 32)
         return JAVM_ERR_MEM_RANGE;
-    exec_layer l = { first, (uint32_t)count, 0, items, stride, nitems };
+    exec_layer l = { first, (uint32_t)count, 0, (uint8_t)shift, groups, off, stride, nitems };
     int rc = push_layer(m, &l);
     for (size_t i = 0; rc == JAVM_OK && i < m->ntouched; i++) {
         uint32_t pg = m->touched[i];
         uint64_t k = (uint64_t)pg - first;
-        const uint8_t *s = NULL;
         if (k >= count)
             continue;
-        if (k < nitems)
-            memcpy(&s, l.items + k * stride, sizeof s);
+        const uint8_t *s = layer_item(&l, k);
         if (s)
             rc = exec_memory_map_lazy(m, pg, s);
     }
     return rc;
 }
 
-void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *items)
+void exec_memory_layer_repoint(javm_memory *m, uint32_t first, const void *const *groups)
 {
     for (size_t i = 0; i < m->nlayers; i++)
-        if (m->layers[i].items && m->layers[i].first == first)
-            m->layers[i].items = items;
+        if (m->layers[i].groups && m->layers[i].first == first)
+            m->layers[i].groups = groups;
 }
 
 /* The permission bits (EXEC_P_R, EXEC_P_W) a page has, lazy or not. */

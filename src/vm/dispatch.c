@@ -421,7 +421,7 @@ static bool missing_in(const javm_data *d, uint64_t n)
     if (!d->paged || !d->n_missing)
         return false;
     for (uint64_t i = 0; i < d->n_pages && i * JAVM_PAGE_SIZE < n; i++)
-        if (d->pages[i].state == JAVM_PAGE_MISSING)
+        if (javm_data_page(d, i)->state == JAVM_PAGE_MISSING)
             return true;
     return false;
 }

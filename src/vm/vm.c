@@ -71,7 +71,6 @@ void javm_vm_free(javm_vm *vm)
     while (vm->depth)
         vm_entry_dispose(vm, &vm->stack[--vm->depth]);
     javm_vm_clear_image_cache(vm);
-    vm_trees_free(vm);
     free(vm->progs);
     for (size_t i = 0; i < vm->npool; i++)
         javm_memory_free(vm->pool[i]);
@@ -247,10 +246,9 @@ void vm_entry_dispose(javm_vm *vm, vm_entry *e)
     free(e->pinned);
     for (uint32_t i = 0; e->lays_held && i < e->nlays; i++) {
         const vm_lay *l = &e->lays[i];
-        for (uint64_t k = 0; l->pages && k < l->npages; k++)
-            if (l->pages[k].state == JAVM_PAGE_LOADED)
-                cap_page_unref(l->pages[k].bytes);
-        free((javm_page *)(uintptr_t)l->pages);
+        for (uint64_t j = 0; l->chunks && j < cap_chunk_count(l->npages); j++)
+            cap_chunk_unref(l->chunks[j]);
+        free((javm_chunk **)(uintptr_t)l->chunks);
     }
     free(e->lays);
     memset(e, 0, sizeof *e);
@@ -298,10 +296,13 @@ static int set_image_fields(vm_entry *e, const javm_image *img)
     return JAVM_OK;
 }
 
-/* The pointer to page k's bytes inside a page list, as exec_layer reads it. */
-static const void *page_items(const javm_page *pages)
+/* A Paged lay as a content layer (exec_layer): its chunks are the groups, page k's bytes
+ * pointer sits in chunk k / 64 at pages[k % 64].bytes. */
+static int lay_content(javm_memory *mem, const vm_lay *l)
 {
-    return (const uint8_t *)pages + offsetof(javm_page, bytes);
+    return exec_memory_layer_content(mem, l->first, l->npages, (const void *const *)l->chunks, CAP_CHUNK_SHIFT,
+                                     offsetof(javm_chunk, pages) + offsetof(javm_page, bytes), sizeof(javm_page),
+                                     l->npages);
 }
 
 /* build_entry step 7, the memory layout (the lookups and checks of steps 1-6 are done): a
@@ -327,11 +328,10 @@ static int lay_memory(javm_vm *vm, javm_cache *cache, const javm_instance *inst,
         const javm_data *d = &javm_cache_get_hash(cache, dh)->data;
         uint32_t start = inst->overlays[i].start;
         vm_lay *l = &e->lays[e->nlays++];
-        *l = (vm_lay){ start >> 12, d->paged ? d->n_pages : 1, !d->paged, d->paged ? d->pages : NULL, *dh };
+        *l = (vm_lay){ start >> 12, d->paged ? d->n_pages : 1, !d->paged, d->paged ? d->chunks : NULL, *dh };
         rc = exec_memory_layer_perm(mem, start, round_up(d->size), JAVM_PERM_RW);
-        if (rc == JAVM_OK && d->paged) /* Empty pages read zero; Missing was refused before */
-            rc = exec_memory_layer_content(mem, l->first, d->n_pages, page_items(d->pages),
-                                           sizeof *d->pages, d->n_pages);
+        if (rc == JAVM_OK && d->paged && d->n_pages) /* Empty pages read zero; Missing was refused before */
+            rc = lay_content(mem, l);
     }
     for (uint32_t i = 0; rc == JAVM_OK && i < img->n_mappings; i++) {
         const javm_mapping *m = &img->mappings[i];
@@ -637,6 +637,12 @@ static snap_page *snap_find(const snap *s, uint64_t i)
     return j < s->n && s->p[j].i == i ? &s->p[j] : NULL;
 }
 
+/* How many computed pages lie below page n of the region. */
+static size_t snap_count_below(const snap *s, uint64_t n)
+{
+    return UTIL_LOWER_BOUND(s->p, s->n, i, n);
+}
+
 /* The pages of region [start, start + size) whose value is not their base value, each
  * computed (caps.md §6.5 step 3). The base value of a page is the base leaf build_entry laid
  * there (a Loaded page of a Paged overlay: its buffer and hash, shared) or Empty without one.
@@ -693,7 +699,7 @@ static int region_changes(javm_vm *vm, const vm_entry *e, uint64_t start, uint64
             continue; /* unmapped: reads as zero */
         uint64_t n = addr + JAVM_PAGE_SIZE <= start + size ? JAVM_PAGE_SIZE : start + size - addr;
         const vm_lay *l = lay_at(e, addr >> 12);
-        const javm_page *bp = l && !l->reread ? &l->pages[(addr >> 12) - l->first] : NULL;
+        const javm_page *bp = l && !l->reread ? vm_lay_page(l, (addr >> 12) - l->first) : NULL;
         vm->settle_pages_read++;
         if (n == JAVM_PAGE_SIZE && bp && bp->state == JAVM_PAGE_LOADED &&
             memcmp(exec_memory_page_bytes(mem, (uint32_t)(addr >> 12)), bp->bytes, JAVM_PAGE_SIZE) == 0) {
@@ -758,7 +764,7 @@ static bool region_last(const vm_entry *e, uint64_t first, uint64_t npages, cons
             uint64_t i = pg - first;
             if (has && i <= *last)
                 return true;
-            if (!snap_find(s, i) && l->pages[pg - l->first].state == JAVM_PAGE_LOADED) {
+            if (!snap_find(s, i) && vm_lay_page(l, pg - l->first)->state == JAVM_PAGE_LOADED) {
                 *last = i;
                 return true;
             }
@@ -769,12 +775,12 @@ static bool region_last(const vm_entry *e, uint64_t first, uint64_t npages, cons
 
 /* Snapshots region [start, start + size) into a canonical Data (caps.md §6.5 step 3) put in
  * the cache with one hold: *has false (nothing put) when the region is all zero. When the
- * region starts at a Paged overlay with as many pages as the new value, the new cap hash comes
- * from the cached Merkle levels of that overlay's Data with only the changed leaves' paths
- * rehashed (vm/trees.c), and a Data already live in the cache under that hash (the value did
- * not change, or came back to one still held) is taken as it is: no page list is built. Only a
- * new value gets its page list (O(pages): the base leaves shared by reference, the computed
- * pages moved in) and is put. */
+ * region starts at a Paged overlay with as many pages as the new value, the new Data is
+ * derived from that overlay's Data: it shares every chunk (and its Merkle cache) but those of
+ * the computed pages, which are copied and changed, so building and hashing it cost O(pages
+ * changed x their paths) plus O(pages / 64) pointers (cap_data_derive). A Data already live
+ * in the cache under the new hash (the value did not change, or came back to one still held)
+ * is taken as it is. Otherwise the page list is built page by page (O(pages)). */
 static int snapshot_region(javm_vm *vm, javm_cache *cache, const vm_entry *e, uint64_t start,
                            uint64_t size, javm_hash *out, bool *has)
 {
@@ -790,10 +796,10 @@ static int snapshot_region(javm_vm *vm, javm_cache *cache, const vm_entry *e, ui
     }
     const snap_page *lp = snap_find(&s, last);
     const vm_lay *ll = lp ? NULL : lay_at(e, first + last); /* region_last found a base leaf */
-    const uint8_t *lastb = lp ? lp->bytes : ll->pages[first + last - ll->first].bytes;
+    const uint8_t *lastb = lp ? lp->bytes : vm_lay_page(ll, first + last - ll->first)->bytes;
     uint64_t dsize = last * JAVM_PAGE_SIZE + javm_strip_len(lastb, JAVM_PAGE_SIZE);
     javm_cap *d = NULL;
-    javm_hash h;
+    javm_hash h, root;
     if (dsize <= JAVM_DATA_INLINE_MAX) { /* last == 0: lastb is page 0 */
         if ((rc = javm_data_new(lastb, dsize, &d)) == JAVM_OK && (rc = javm_cap_hash(d, &h)) == JAVM_OK &&
             (rc = cache_put_owned_hashed(cache, d, &h, out)) == JAVM_OK)
@@ -801,92 +807,86 @@ static int snapshot_region(javm_vm *vm, javm_cache *cache, const vm_entry *e, ui
         goto done;
     }
     uint64_t n = last + 1;
-    /* the changed leaves against the base overlay's cached levels */
     const vm_lay *base = lay_at(e, first);
-    vm_tree *t = NULL;
-    uint64_t *idx = NULL;
-    javm_hash *val = NULL;
-    size_t k = 0;
-    if (base && base->first == first && !base->reread && base->npages == n &&
-        (t = vm_tree_get(vm, cache, &base->data)) != NULL && t->n == n) {
-        idx = malloc((s.n ? s.n : 1) * sizeof *idx);
-        val = malloc((s.n ? s.n : 1) * sizeof *val);
-        if (!idx || !val) {
-            rc = JAVM_ERR_ALLOC;
-            goto tree_done;
+    if (base && base->first == first && !base->reread && base->npages == n) {
+        /* no page computed: the base value itself, no Data built */
+        if (snap_count_below(&s, n) == 0 && cache_hold_live(cache, &base->data) == JAVM_OK) {
+            vm->settle_reused++;
+            *out = base->data;
+            goto done;
         }
+        /* derived: the base's chunks, the computed pages put in (copying their chunks) */
+        const javm_cap *bc = cache_peek_live(cache, &base->data);
+        const javm_hash *top = bc && bc->kind == JAVM_KIND_DATA && bc->data.paged && bc->data.n_pages == n &&
+                                       bc->data.chunks == base->chunks ? bc->data.top : NULL;
+        if ((rc = cap_data_derive(base->chunks, n, 0, top, &d)))
+            goto done;
+        vm->settle_derived++;
         for (size_t j = 0; j < s.n && s.p[j].i < n; j++) {
-            const javm_hash *v = s.p[j].bytes ? &s.p[j].hash : &cap_hash_empty;
-            if (memcmp(v, &t->levels[s.p[j].i], sizeof *v) != 0) {
-                idx[k] = s.p[j].i;
-                val[k++] = *v;
+            javm_page *p = cap_data_page_mut(&d->data, s.p[j].i);
+            if (!p) {
+                rc = JAVM_ERR_ALLOC;
+                goto done;
+            }
+            cap_page_unref(p->bytes);
+            if (s.p[j].bytes) {
+                *p = (javm_page){ JAVM_PAGE_LOADED, s.p[j].bytes, s.p[j].hash };
+                s.p[j].bytes = NULL; /* moved into d */
+            } else {
+                *p = cap_page_empty;
             }
         }
-        javm_hash root;
-        uint64_t *idx2 = malloc((k ? k : 1) * sizeof *idx2);
-        javm_hash *val2 = malloc((k ? k : 1) * sizeof *val2);
-        if (!idx2 || !val2) {
-            free(idx2);
-            free(val2);
-            rc = JAVM_ERR_ALLOC;
-            goto tree_done;
-        }
-        memcpy(idx2, idx, k * sizeof *idx2);
-        memcpy(val2, val, k * sizeof *val2);
-        vm_tree_root(vm, t, idx2, val2, k, &root);
-        free(idx2);
-        free(val2);
-        cap_data_hash_of_root(dsize, &root, &h);
-        if (cache_hold_live(cache, &h) == JAVM_OK) {
-            vm->settle_reused++;
-            *out = h;
-            if (k)
-                vm_tree_keep(vm, t, idx, val, k, &h);
-            goto tree_done;
-        }
+        vm->settle_pages_shared += n - (uint64_t)snap_count_below(&s, n);
     } else {
-        t = NULL;
-    }
-    /* a new value: its page list */
-    if ((rc = javm_data_new_paged(n * JAVM_PAGE_SIZE, &d)))
-        goto tree_done;
-    javm_page *pages = d->data.pages;
-    for (size_t x = UTIL_LOWER_BOUND(e->lays, e->nlays, first, first + n); x-- > 0;) {
-        const vm_lay *l = &e->lays[x];
-        if (l->first + l->npages <= first)
-            break;
-        if (l->reread)
-            continue;
-        uint64_t lo = l->first > first ? l->first : first;
-        uint64_t hi = l->first + l->npages < first + n ? l->first + l->npages : first + n;
-        for (uint64_t pg = lo; pg < hi; pg++) {
-            const javm_page *bp = &l->pages[pg - l->first];
-            if (bp->state == JAVM_PAGE_LOADED && !snap_find(&s, pg - first)) {
+        /* a new page list: the base leaves shared by reference, the computed pages moved in */
+        vm->tree_misses++;
+        if ((rc = javm_data_new_paged(n * JAVM_PAGE_SIZE, &d)))
+            goto done;
+        for (size_t x = UTIL_LOWER_BOUND(e->lays, e->nlays, first, first + n); x-- > 0;) {
+            const vm_lay *l = &e->lays[x];
+            if (l->first + l->npages <= first)
+                break;
+            if (l->reread)
+                continue;
+            uint64_t lo = l->first > first ? l->first : first;
+            uint64_t hi = l->first + l->npages < first + n ? l->first + l->npages : first + n;
+            for (uint64_t pg = lo; pg < hi; pg++) {
+                const javm_page *bp = vm_lay_page(l, pg - l->first);
+                if (bp->state != JAVM_PAGE_LOADED || snap_find(&s, pg - first))
+                    continue;
+                javm_page *p = cap_data_page_mut(&d->data, pg - first);
+                if (!p) {
+                    rc = JAVM_ERR_ALLOC;
+                    goto done;
+                }
                 cap_page_ref(bp->bytes);
-                pages[pg - first] = *bp;
+                *p = *bp;
                 vm->settle_pages_shared++;
             }
         }
-    }
-    for (size_t j = 0; j < s.n && s.p[j].i < n; j++)
-        if (s.p[j].bytes) {
-            pages[s.p[j].i] = (javm_page){ JAVM_PAGE_LOADED, s.p[j].bytes, s.p[j].hash };
+        for (size_t j = 0; j < s.n && s.p[j].i < n; j++) {
+            if (!s.p[j].bytes)
+                continue;
+            javm_page *p = cap_data_page_mut(&d->data, s.p[j].i);
+            if (!p) {
+                rc = JAVM_ERR_ALLOC;
+                goto done;
+            }
+            *p = (javm_page){ JAVM_PAGE_LOADED, s.p[j].bytes, s.p[j].hash };
             s.p[j].bytes = NULL; /* moved into d */
         }
+    }
     d->data.size = dsize;
-    if (!t) {
-        vm->tree_misses++;
-        if ((rc = javm_cap_hash(d, &h)))
-            goto tree_done;
+    if ((rc = cap_data_pages_root(&d->data, &root, &vm->tree_nodes)))
+        goto done;
+    cap_data_hash_of_root(dsize, &root, &h);
+    if (cache_hold_live(cache, &h) == JAVM_OK) {
+        vm->settle_reused++;
+        *out = h;
+        goto done;
     }
-    if ((rc = cache_put_owned_hashed(cache, d, &h, out)) == JAVM_OK) {
+    if ((rc = cache_put_owned_hashed(cache, d, &h, out)) == JAVM_OK)
         d = NULL;
-        if (t && k)
-            vm_tree_keep(vm, t, idx, val, k, &h);
-    }
-tree_done:
-    free(idx);
-    free(val);
 done:
     javm_cap_free(d);
     snap_free(&s);
@@ -1001,12 +1001,13 @@ int vm_entry_hold_lays(vm_entry *e)
         exec_memory_materialize(e->st.mem);
     if (e->lays_held)
         return JAVM_OK;
-    javm_page **copies = calloc(e->nlays ? e->nlays : 1, sizeof *copies);
+    javm_chunk ***copies = calloc(e->nlays ? e->nlays : 1, sizeof *copies);
     if (!copies)
         return JAVM_ERR_ALLOC;
     for (uint32_t i = 0; i < e->nlays; i++) {
         const vm_lay *l = &e->lays[i];
-        if (l->pages && !(copies[i] = malloc((size_t)l->npages * sizeof *copies[i]))) {
+        uint64_t nc = cap_chunk_count(l->npages);
+        if (l->chunks && nc && !(copies[i] = malloc((size_t)nc * sizeof *copies[i]))) {
             for (uint32_t j = 0; j < i; j++)
                 free(copies[j]);
             free(copies);
@@ -1015,15 +1016,16 @@ int vm_entry_hold_lays(vm_entry *e)
     }
     for (uint32_t i = 0; i < e->nlays; i++) {
         vm_lay *l = &e->lays[i];
-        if (!l->pages)
+        if (!copies[i])
             continue;
-        memcpy(copies[i], l->pages, (size_t)l->npages * sizeof *copies[i]);
-        for (uint64_t k = 0; k < l->npages; k++)
-            if (copies[i][k].state == JAVM_PAGE_LOADED)
-                cap_page_ref(copies[i][k].bytes);
-        l->pages = copies[i];
+        uint64_t nc = cap_chunk_count(l->npages);
+        memcpy(copies[i], l->chunks, (size_t)nc * sizeof *copies[i]);
+        for (uint64_t j = 0; j < nc; j++)
+            if (copies[i][j])
+                cap_chunk_ref(copies[i][j]);
+        l->chunks = copies[i];
         if (e->st.mem)
-            exec_memory_layer_repoint(e->st.mem, l->first, page_items(l->pages));
+            exec_memory_layer_repoint(e->st.mem, l->first, (const void *const *)l->chunks);
     }
     free(copies);
     e->lays_held = true;

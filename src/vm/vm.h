@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "javm.h"
+#include "cap/cap.h"
 
 /* One populated slot of an entry's working cnode (sorted by slot). */
 typedef struct vm_slot {
@@ -18,17 +19,24 @@ typedef struct vm_slot {
 
 /* An overlay build_entry laid (caps.md §6.2 base_leaves, kept per overlay, not per page, so
  * that laying out a large instance costs O(overlays): issue 13 item 2). Paged: page k of
- * [first, first + npages) has the base leaf pages[k] when Loaded (hash and buffer; settle
- * shares both into the post-instance), none when Empty. Inline: its one page is marked for
- * re-reading. pages is borrowed from the Data in the cache, or the entry's own copy once the
- * invocation pauses (vm_entry.lays_held). */
+ * [first, first + npages) has the base leaf vm_lay_page(l, k) when Loaded (hash and buffer;
+ * settle shares the chunks holding both into the post-instance), none when Empty. Inline: its
+ * one page is marked for re-reading. chunks is borrowed from the Data in the cache (which has
+ * no Missing page: build_entry refuses them), or the entry's own copy, each chunk with a
+ * reference of the entry, once the invocation pauses (vm_entry.lays_held). */
 typedef struct vm_lay {
     uint32_t first;
     uint64_t npages;
     bool reread;
-    const javm_page *pages; /* Paged; NULL for Inline */
-    javm_hash data;         /* the overlay Data's cap hash */
+    javm_chunk *const *chunks; /* Paged; NULL for Inline */
+    javm_hash data;            /* the overlay Data's cap hash */
 } vm_lay;
+
+static inline const javm_page *vm_lay_page(const vm_lay *l, uint64_t k)
+{
+    const javm_chunk *c = l->chunks[k >> CAP_CHUNK_SHIFT];
+    return c ? &c->pages[k & (CAP_CHUNK_PAGES - 1)] : &cap_page_empty;
+}
 
 typedef struct vm_entry {
     bool is_ref;                /* reference entry pushed by HOST_YIELD */
@@ -50,23 +58,12 @@ typedef struct vm_entry {
     uint32_t yield_slot;
     vm_lay *lays;               /* one per overlay, by increasing first page */
     uint32_t nlays;
-    bool lays_held;             /* each Paged lay's pages is the entry's own copy and each of
-                                 * its buffers carries a reference of this entry (taken when
+    bool lays_held;             /* each Paged lay's chunks is the entry's own copy and each of
+                                 * its chunks carries a reference of this entry (taken when
                                  * the invocation pauses: the Data may go meanwhile) */
     javm_state st;              /* regs, pc, mem (owned, from the VM's pool); gas unused */
 } vm_entry;
 
-/* Merkle levels of a Paged Data (cap_bmt_*), kept by the VM so that settle hashes only the
- * paths of the pages an invocation changed (caps.md §6.5: "the Merkle nodes above the leaves
- * MAY be cached"; vm/trees.c). Keyed by the Data's cap hash, which fixes every leaf. */
-typedef struct vm_tree {
-    javm_hash data;             /* the Data's cap hash */
-    uint64_t n;                 /* leaves (pages) */
-    javm_hash *levels;          /* cap_bmt_total(n) hashes; NULL: the slot is free */
-    uint64_t stamp;             /* last use, for eviction */
-} vm_tree;
-
-#define VM_TREES_MAX 4
 
 typedef struct vm_prog {
     javm_hash image;
@@ -99,14 +96,13 @@ struct javm_vm {
     /* settle_post_instance's page work, cumulative (tests read it: issue 13 item 2): pages
      * read with peek and hashed, pages whose base buffer and hash were shared */
     uint64_t settle_pages_read, settle_pages_shared;
-    /* settle's Data hashes (cumulative, for tests): Merkle levels built in full, nodes hashed
-     * on the changed paths, Data hashed without the cache (javm_cap_hash) */
-    uint64_t tree_builds, tree_nodes, tree_misses;
-    vm_tree trees[VM_TREES_MAX];
+    /* settle's Paged Data (cumulative, for tests): derived from their base overlay's Data
+     * (sharing its unchanged chunks and Merkle caches), built page by page (no base of the
+     * same page count), and Merkle nodes hashed for them (cap_data_pages_root) */
+    uint64_t settle_derived, tree_misses, tree_nodes;
     uint64_t settle_cnode_reused; /* settles that took the root CNode as it was (cumulative) */
     uint64_t settle_reused;     /* snapshots whose Data was found live in the cache by its
-                                 * hash, so no page list was built (cumulative, for tests) */
-    uint64_t tree_clock;
+                                 * hash, so no Data was kept (cumulative, for tests) */
     bool has_name;              /* the pending invocation's name option */
     uint8_t name[JAVM_NAME_MAX];
     size_t name_len;
@@ -150,21 +146,6 @@ javm_program *vm_get_or_decode(javm_vm *vm, const javm_hash *hash, const javm_im
  * mem_size into inst (whose overlays must be empty). Status of §6.9 on failure. */
 int vm_spawn_layout(javm_cache *cache, const javm_image *img, javm_cap *root, bool fill_only_empty,
                     javm_cap *inst);
-
-/* ---- Merkle cache (trees.c) ---- */
-
-/* The cached Merkle levels of the Paged Data base_hash (building them from the Data in the
- * cache on a miss), or NULL (not a Paged Data in the cache, or no memory). */
-vm_tree *vm_tree_get(javm_vm *vm, javm_cache *cache, const javm_hash *base_hash);
-/* The root of t with leaves idx[0..k) (strictly increasing) replaced by val[0..k); idx and val
- * are used as scratch. */
-void vm_tree_root(javm_vm *vm, const vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
-                  javm_hash *root);
-/* Caches the levels of the Data `h`: t's with the same replacement (idx, val scratch as above).
- * Best effort: without memory nothing is cached. */
-void vm_tree_keep(javm_vm *vm, vm_tree *t, uint64_t *idx, javm_hash *val, size_t k,
-                  const javm_hash *h);
-void vm_trees_free(javm_vm *vm);
 
 /* ---- dispatch (dispatch.c) ---- */
 

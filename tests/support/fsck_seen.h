@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * tests/support/fsck_seen.h — damaging a store by hand and collecting the kinds of problem
- * tl_fsck then reports (tests/test_fsck.c, tests/test_store_format2.c). */
+ * tl_fsck then reports (tests/test_fsck.c, tests/test_store_pages.c). */
 #ifndef JAVM_TESTS_FSCK_SEEN_H
 #define JAVM_TESTS_FSCK_SEEN_H
 

@@ -12,6 +12,9 @@ typedef struct fblob {
     javm_hash h;
     javm_cap *cap;    /* NULL when the record is bad, or a page */
     bool page;        /* a good run record (format 2: docs/store.md) */
+    javm_chunk *chunk; /* a good chunk record (format 3), its page list */
+    unsigned chunk_n;  /* its slots */
+    bool by_chunks;   /* cap is a format-3 Data record, its chunks read from their records */
     bool has_count;
     uint32_t count, holders;
     bool reached;
@@ -26,6 +29,7 @@ typedef struct fctx {
     size_t n, cap;
     int rc;
     bool format2_records; /* a run or by-hash Data record was seen */
+    bool format3_records; /* a chunk or by-chunk Data record was seen */
     javm_hash *stack; /* reachability worklist */
     size_t sn, scap;
 } fctx;
@@ -97,16 +101,41 @@ static int on_blob(void *arg, const uint8_t *key, size_t klen, const uint8_t *va
         f->format2_records = true;
         return 0;
     }
+    if (vlen >= 1 && val[0] == CAP_RECORD_CHUNK) {
+        javm_hash h;
+        javm_chunk *ch = cap_chunk_new();
+        if (!ch)
+            return f->rc = JAVM_ERR_ALLOC;
+        f->format3_records = true;
+        javm_blake2b(val, vlen, &h);
+        if (vlen < 2 || val[1] < 1 || val[1] > CAP_CHUNK_PAGES || cap_chunk_from_record(val, vlen, val[1], ch)) {
+            problem(f, "blob-decode", "blobs", key, 32, "not a chunk record");
+            cap_chunk_unref(ch);
+        } else if (memcmp(h.b, key, 32) != 0) {
+            problem(f, "blob-hash", "blobs", key, 32, "the chunk record hashes to another key");
+            cap_chunk_unref(ch);
+        } else {
+            b->chunk = ch;
+            b->chunk_n = val[1];
+        }
+        return 0;
+    }
     javm_decode_err err;
     javm_cap *cap = NULL;
     int rc = cap_decode_record(val, vlen, &cap, &err);
     f->format2_records |= vlen >= 1 && val[0] == CAP_RECORD_DATA_REFS;
+    f->format3_records |= vlen >= 1 && val[0] == CAP_RECORD_DATA_CHUNKS;
     if (rc == JAVM_ERR_ALLOC)
         return f->rc = rc;
     if (rc) {
         problem(f, "blob-decode", "blobs", key, 32, "does not decode: %s at offset %llu",
                 javm_strerror(vlen < 1 ? rc : err.reason),
                 (unsigned long long)(vlen < 1 ? 0 : err.offset + 1));
+        return 0;
+    }
+    if (val[0] == CAP_RECORD_DATA_CHUNKS) { /* hashed once its chunks are read (resolve) */
+        b->cap = cap;
+        b->by_chunks = true;
         return 0;
     }
     javm_hash h;
@@ -233,6 +262,24 @@ static int count_edge(void *arg, const javm_key *k)
     return 0;
 }
 
+/* Run k, named by record `from` for its pages first..: held once more, or reached (reach), or
+ * reported missing. */
+static void visit_run(fctx *f, const fblob *from, uint64_t first, const javm_hash *k, bool reach)
+{
+    fblob *t = find(f, k);
+    if (reach) {
+        if (t && t->page)
+            t->reached = true;
+    } else if (!t || !t->page) {
+        char hex[65];
+        javm_hash_to_hex(k, hex);
+        problem(f, "run-missing", "blobs", from->h.b, 32, "pages %llu.. are run %s, %s", (unsigned long long)first,
+                hex, t ? "a bad record" : "absent");
+    } else {
+        t->holders++;
+    }
+}
+
 /* The runs of a format-2 Data record (the Loaded pages of each group of CAP_RUN_PAGES page
  * slots, named by hash): each must be a good run record, held once per Data naming it; with
  * reach, those of a reached Data are reached. */
@@ -245,25 +292,86 @@ static void walk_runs(fctx *f, const fblob *from, bool reach)
         javm_hash hs[CAP_RUN_PAGES], k;
         size_t n = 0;
         bool by_hash = false;
-        for (uint64_t i = g * CAP_RUN_PAGES; i < d->n_pages && i < (g + 1) * CAP_RUN_PAGES; i++)
-            if (d->pages[i].state == JAVM_PAGE_LOADED) {
-                by_hash = cap_page_unfilled(&d->pages[i]);
-                hs[n++] = d->pages[i].hash;
+        for (uint64_t i = g * CAP_RUN_PAGES; i < d->n_pages && i < (g + 1) * CAP_RUN_PAGES; i++) {
+            const javm_page *p = javm_data_page(d, i);
+            if (p->state == JAVM_PAGE_LOADED) {
+                by_hash = cap_page_unfilled(p);
+                hs[n++] = p->hash;
             }
+        }
         if (!n || !by_hash)
             continue;
         cap_run_key(hs, n, &k);
-        fblob *t = find(f, &k);
-        if (reach) {
-            if (t && t->page)
-                t->reached = true;
-        } else if (!t || !t->page) {
+        visit_run(f, from, g * CAP_RUN_PAGES, &k, reach);
+    }
+}
+
+/* A format-3 Data record's chunks read from the chunk records (each held once per Data naming
+ * it), then its hash checked; a Data whose chunks cannot be read is a bad record. */
+static void resolve_chunks(fctx *f, fblob *b)
+{
+    javm_data *d = &b->cap->data;
+    bool ok = true;
+    for (uint64_t j = 0; j < cap_chunk_count(d->n_pages); j++) {
+        javm_chunk *ch = d->chunks[j];
+        if (!ch)
+            continue;
+        fblob *t = find(f, &ch->key);
+        unsigned n = j + 1 < cap_chunk_count(d->n_pages) ? CAP_CHUNK_PAGES
+                                                          : (unsigned)(d->n_pages - j * CAP_CHUNK_PAGES);
+        if (!t || !t->chunk || t->chunk_n != n) {
             char hex[65];
-            javm_hash_to_hex(&k, hex);
-            problem(f, "run-missing", "blobs", from->h.b, 32, "pages %llu.. are run %s, %s",
-                    (unsigned long long)(g * CAP_RUN_PAGES), hex, t ? "a bad record" : "absent");
-        } else {
-            t->holders++;
+            javm_hash_to_hex(&ch->key, hex);
+            problem(f, "chunk-missing", "blobs", b->h.b, 32, "chunk %llu is record %s, %s",
+                    (unsigned long long)j, hex,
+                    !t ? "absent" : !t->chunk ? "a bad record" : "of another slot count");
+            ok = false;
+            continue;
+        }
+        t->holders++;
+        memcpy(ch->pages, t->chunk->pages, sizeof ch->pages);
+        ch->pending = false;
+    }
+    javm_hash h;
+    char hex[65] = "(cannot hash)";
+    int rc = JAVM_ERR_DATA_MISSING;
+    if (ok && (rc = javm_cap_hash(b->cap, &h)) == JAVM_OK && memcmp(h.b, b->h.b, 32) == 0)
+        return;
+    if (ok) {
+        if (!rc)
+            javm_hash_to_hex(&h, hex);
+        problem(f, "blob-hash", "blobs", b->h.b, 32, "the record hashes to %s", hex);
+    }
+    javm_cap_free(b->cap);
+    b->cap = NULL;
+}
+
+/* The runs of a chunk record: each a good run record, held once per chunk record naming it;
+ * with reach, those of a reached chunk are reached. */
+static void walk_chunk_runs(fctx *f, const fblob *from, bool reach)
+{
+    javm_hash hs[CAP_RUN_PAGES], k;
+    for (unsigned g = 0; g * CAP_RUN_PAGES < from->chunk_n; g++) {
+        size_t n = 0;
+        for (unsigned i = g * CAP_RUN_PAGES; i < from->chunk_n && i < (g + 1) * CAP_RUN_PAGES; i++)
+            if (from->chunk->pages[i].state == JAVM_PAGE_LOADED)
+                hs[n++] = from->chunk->pages[i].hash;
+        if (!n)
+            continue;
+        cap_run_key(hs, n, &k);
+        visit_run(f, from, g * CAP_RUN_PAGES, &k, reach);
+    }
+}
+
+/* A reached format-3 Data: its chunks reached, and their runs. */
+static void reach_chunks(fctx *f, const fblob *b)
+{
+    const javm_data *d = &b->cap->data;
+    for (uint64_t j = 0; j < cap_chunk_count(d->n_pages); j++) {
+        fblob *t = d->chunks[j] ? find(f, &d->chunks[j]->key) : NULL;
+        if (t && t->chunk && !t->reached) {
+            t->reached = true;
+            walk_chunk_runs(f, t, true);
         }
     }
 }
@@ -283,10 +391,12 @@ static void check_meta(fctx *f)
     size_t vlen;
     static const uint8_t kf[] = "format", kp[] = "hash_profile";
     if (f->s->vtbl->get(f->s, JAVM_TABLE_META, kf, 6, &v, &vlen) != JAVM_OK || vlen != 4 ||
-        v[0] < 1 || v[0] > 2 || v[1] || v[2] || v[3])
-        problem(f, "meta", "meta", kf, 6, "format is not u32 1 or 2");
-    else if (v[0] == 1 && f->format2_records)
+        v[0] < 1 || v[0] > 3 || v[1] || v[2] || v[3])
+        problem(f, "meta", "meta", kf, 6, "format is not u32 1, 2 or 3");
+    else if (v[0] < 2 && f->format2_records)
         problem(f, "meta", "meta", kf, 6, "format 1, but the store holds format-2 records");
+    else if (v[0] < 3 && f->format3_records)
+        problem(f, "meta", "meta", kf, 6, "format %u, but the store holds format-3 records", v[0]);
     if (f->s->vtbl->get(f->s, JAVM_TABLE_META, kp, 12, &v, &vlen) != JAVM_OK || vlen != 18 ||
         memcmp(v, "blake2b-256-tagged", 18) != 0)
         problem(f, "meta", "meta", kp, 12, "hash_profile is not blake2b-256-tagged");
@@ -301,11 +411,17 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
         qsort(f.b, f.n, sizeof *f.b, cmp_blob);
         rc = s->vtbl->scan(s, JAVM_TABLE_REFCOUNTS, on_refcount, &f);
     }
+    for (size_t i = 0; rc == JAVM_OK && i < f.n; i++)
+        if (f.b[i].by_chunks)
+            resolve_chunks(&f, &f.b[i]);
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++) {
         edge_ctx e = { &f, &f.b[i] };
+        if (f.b[i].chunk)
+            walk_chunk_runs(&f, &f.b[i], false);
         if (f.b[i].cap) {
             cap_for_each_edge(f.b[i].cap, count_edge, &e);
-            walk_runs(&f, &f.b[i], false);
+            if (!f.b[i].by_chunks)
+                walk_runs(&f, &f.b[i], false);
         }
     }
     if (rc == JAVM_OK)
@@ -324,12 +440,15 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
         b->reached = true;
         edge_ctx e = { &f, b };
         cap_for_each_edge(b->cap, mark_edge, &e);
-        walk_runs(&f, b, true);
+        if (b->by_chunks)
+            reach_chunks(&f, b);
+        else
+            walk_runs(&f, b, true);
     }
     bool shared = (s->flags & JAVM_STORE_SHARED) != 0; /* no stored refcounts */
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++) {
         fblob *b = &f.b[i];
-        if (!b->cap && !b->page)
+        if (!b->cap && !b->page && !b->chunk)
             continue;
         if (shared)
             ;
@@ -339,15 +458,17 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
             problem(&f, "refcount-low", "refcounts", b->h.b, 32,
                     "count %u, but %u holders (names, files, edges) were found", b->count,
                     b->holders);
-        else if (b->page && b->count != b->holders && b->count != JAVM_REFCOUNT_MAX)
-            problem(&f, "refcount-high", "refcounts", b->h.b, 32,
-                    "a run counted %u times but named by %u Data records", b->count, b->holders);
+        else if ((b->page || b->chunk) && b->count != b->holders && b->count != JAVM_REFCOUNT_MAX)
+            problem(&f, "refcount-high", "refcounts", b->h.b, 32, "a %s counted %u times but named by %u records",
+                    b->page ? "run" : "chunk", b->count, b->holders);
         else
             st->extra_holds += b->count - b->holders;
         st->unreachable += !b->reached;
     }
-    for (size_t i = 0; i < f.n; i++)
+    for (size_t i = 0; i < f.n; i++) {
         javm_cap_free(f.b[i].cap);
+        cap_chunk_unref(f.b[i].chunk);
+    }
     free(f.b);
     free(f.stack);
     return rc ? rc : f.rc;

@@ -134,8 +134,8 @@ class Page(ctypes.Structure):
 
 
 class Data(ctypes.Structure):
-    _fields_ = [("size", c_u64), ("paged", c_bool), ("bytes", P(c_u8)), ("pages", P(Page)),
-                ("n_pages", c_u64), ("n_missing", c_u64)]
+    _fields_ = [("size", c_u64), ("paged", c_bool), ("bytes", P(c_u8)), ("chunks", ctypes.c_void_p),
+                ("n_pages", c_u64), ("n_missing", c_u64), ("top", ctypes.c_void_p)]
 
 
 class CNodeSlot(ctypes.Structure):

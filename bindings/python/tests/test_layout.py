@@ -31,7 +31,7 @@ STRUCTS = {  # C type -> (ctypes class, fields to check)
                              "endpoints", "n_endpoints", "mappings", "n_mappings", "pinned", "n_pinned",
                              "initial", "n_initial", "has_yield_marker", "yield_marker_slot"]),
     "javm_page": (N.Page, ["state", "bytes", "hash"]),
-    "javm_data": (N.Data, ["size", "paged", "bytes", "pages", "n_pages", "n_missing"]),
+    "javm_data": (N.Data, ["size", "paged", "bytes", "chunks", "n_pages", "n_missing", "top"]),
     "javm_cnode_slot": (N.CNodeSlot, ["slot", "target"]),
     "javm_cnode": (N.CNode, ["size_log", "n_slots", "cap_slots", "slots"]),
     "javm_cap": (N.Cap, ["kind", "instance", "image", "data", "cnode", "type"]),
