@@ -609,41 +609,49 @@ __attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
     L->clean = w + 1;
 }
 
+/* Adds units un over the word y's cycles M (words zeroed that far); returns the cycles of M
+ * in which they did not fit beside those already held (the sets then saturate). */
+static inline __attribute__((always_inline)) uint64_t lw_word(lw_state *L, uint32_t un,
+                                                                uint32_t y, uint64_t M)
+{
+    uint64_t bad;
+    uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
+    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+        uint64_t full = (un & 2) ? a2 : a3;
+        full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
+        bad = full & M;
+        if (un & 2) { /* the first of two */
+            a3 |= a2 & M;
+            a2 |= a1 & M;
+            a1 |= a0 & M;
+            a0 |= M;
+        }
+        L->MU[y] |= (un & 0x10) ? M : 0;
+        L->DV[y] |= (un & 0x40) ? M : 0;
+    } else {
+        bad = a3 & M;
+    }
+    L->A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
+    L->A[2][y] = a2 | (a1 & M);
+    L->A[1][y] = a1 | (a0 & M);
+    L->A[0][y] = a0 | M;
+    return bad;
+}
+
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
- * cycles in which they did not fit beside those already held (the sets then saturate). */
+ * cycles in which they did not fit beside those already held (the sets then saturate). Most
+ * intervals lie in one word: that one is tested first. */
 static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32_t un,
                                                                uint32_t s, uint32_t lat)
 {
-    uint64_t bad = 0;
-    uint32_t y = s / 64, sh = s % 64, left = lat;
-    for (;; y++) {
-        uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
-        uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
-        if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
-            uint64_t full = (un & 2) ? a2 : a3;
-            full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
-            bad |= full & M;
-            if (un & 2) {
-                a3 |= a2 & M;
-                a2 |= a1 & M;
-                a1 |= a0 & M;
-                a0 |= M;
-            }
-            L->MU[y] |= (un & 0x10) ? M : 0;
-            L->DV[y] |= (un & 0x40) ? M : 0;
-        } else {
-            bad |= a3 & M;
-        }
-        L->A[3][y] = a3 | (a2 & M);
-        L->A[2][y] = a2 | (a1 & M);
-        L->A[1][y] = a1 | (a0 & M);
-        L->A[0][y] = a0 | M;
-        if (left <= 64 - sh)
-            break;
-        left -= 64 - sh;
-        sh = 0;
-    }
-    return bad;
+    uint32_t f1 = s + lat - 1, y = s / 64, yl = f1 / 64; /* the interval's last cycle, words */
+    uint64_t M = ~UINT64_C(0) << (s % 64), Ml = ~UINT64_C(0) >> (63 - f1 % 64);
+    if (EXEC_LIKELY(y == yl))
+        return lw_word(L, un, y, M & Ml);
+    uint64_t bad = lw_word(L, un, y, M);
+    while (++y < yl)
+        bad |= lw_word(L, un, y, ~UINT64_C(0));
+    return bad | lw_word(L, un, y, Ml);
 }
 
 /* The exact repair of an age-order placement (long_walk) in which entry x, placed at F, lands
@@ -867,36 +875,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             ea[x] = a;
             eb[x] = bb;
             if (un) {
-                uint64_t bad = 0;
-                /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
-                uint32_t y = s / 64, sh = s % 64, left = lat; /* lat >= 1: units held */
-                for (;; y++) {
-                    uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
-                    uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
-                    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
-                        uint64_t full = (un & 2) ? a2 : a3;
-                        full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
-                        bad |= full & M;
-                        if (un & 2) { /* the first of two */
-                            a3 |= a2 & M;
-                            a2 |= a1 & M;
-                            a1 |= a0 & M;
-                            a0 |= M;
-                        }
-                        MU[y] |= (un & 0x10) ? M : 0;
-                        DV[y] |= (un & 0x40) ? M : 0;
-                    } else {
-                        bad |= a3 & M;
-                    }
-                    A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
-                    A[2][y] = a2 | (a1 & M);
-                    A[1][y] = a1 | (a0 & M);
-                    A[0][y] = a0 | M;
-                    if (left <= 64 - sh)
-                        break;
-                    left -= 64 - sh;
-                    sh = 0;
-                }
+                uint64_t bad = lw_add(&L, un, s, lat);
                 int rr = 0;
                 if (bad) {
                     rr = lw_repair(&L, e, e0, rdy, wseq, &ret);
