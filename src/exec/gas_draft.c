@@ -1165,7 +1165,10 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
                 *npos = n;
             return cost;
         }
-        return slow_cost(cd, b, m, rc, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
+        /* past fast_walk's range: long_walk from the hand-over; a younger entry over an older
+         * one's start (FAST_ORDER): long_walk from the start, whose repair places the
+         * entries again (cheaper than the simulation from cycle 0, even on short blocks) */
+        return slow_cost(cd, b, m, FAST_RANGE, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
     }
     return slow_cost(cd, b, m, FAST_ORDER, npos, NULL);
 }
