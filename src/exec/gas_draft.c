@@ -403,12 +403,19 @@ static const uint64_t ovtab[256] = {
  * mispredicted branch per instruction on random opcodes cost more than the rest. The
  * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
  * sink), the row's fields are one byte load each. */
+/* The rows for load latency m: the latency in place for the two there are. */
+static inline const grow *rows_for(uint32_t m)
+{
+    return m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows;
+}
+
 static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
-                                                             uint32_t kb, uint32_t m)
+                                                             uint32_t kb, uint32_t m,
+                                                             const grow *rt)
 {
     const uint8_t *c = cd->c;
     uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
-    const grow *r = &(m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows)[op]; /* hoisted */
+    const grow *r = &rt[op]; /* rt = rows_for(m), chosen once a walk */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
     uint32_t d3 = b2 < 12 ? b2 : 12;
     uint64_t packed = regtab[b1] | (uint64_t)d3 << 24;
@@ -492,8 +499,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
+    const grow *rt = rows_for(m);
     for (;; n++) {
-        dins d = decode_pos(cd, p, kb, m);
+        dins d = decode_pos(cd, p, kb, m, rt);
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
@@ -801,6 +809,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
+    const grow *rt = rows_for(m);
     /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle h->cur, keep no
      * record but their retirement and their registers' fins (wseq NOSEQ): lw_repair cannot
      * place them again, FAST_REDO. */
@@ -827,7 +836,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         kb = h->kb;
     }
     for (;; n++) {
-        dins d = decode_pos(cd, p, kb, m);
+        dins d = decode_pos(cd, p, kb, m, rt);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
             cur = er[(e - ROB) % RING] + 1;
             dec = 4;
@@ -906,6 +915,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
 /* The block's positions in order, decoded one at a time as the simulation takes them. */
 typedef struct walk {
     const exec_code *cd;
+    const grow *rt; /* rows_for(m) */
     uint32_t m;
     uint32_t kb;    /* k at p */
     uint64_t p;     /* the position of the next record */
@@ -918,8 +928,8 @@ static inline __attribute__((always_inline)) dins walk_pos(const walk *w, bool d
 {
     const exec_code *cd = w->cd;
     if (draft)
-        return decode_pos(cd, w->p, w->kb, w->m);
-    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m);
+        return decode_pos(cd, w->p, w->kb, w->m, w->rt);
+    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m, w->rt);
     d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, w->p) ? D_LAST : 0));
     return d;
 }
@@ -1147,7 +1157,7 @@ __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_
             return cost;
         }
     }
-    walk w = { cd, m, kbit_at(cd, b), b, 0 };
+    walk w = { cd, rows_for(m), m, kbit_at(cd, b), b, 0 };
     cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(&w);
     if (npos)
         *npos = w.total;
