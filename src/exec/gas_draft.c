@@ -586,7 +586,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 
 /* ---- the same placement for long blocks ------------------------------------------------- */
 
-#define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define LONG_CYCLES 1024 /* long_walk's starts: below LONG_CYCLES + 64 (the words of LWORDS - 2) */
 #define LWORDS (LONG_CYCLES / 64 + 3) /* past the last start word, two for its fins (lat <= 100) */
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
@@ -730,11 +730,12 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
             s = s > r1 ? s : r1;
             const uint64_t *Af = L->A[(un & 2) ? 2 : 3];
             for (;;) {
-                if (s + lat > LONG_CYCLES)
-                    return -1;
                 uint32_t w = s / 64;
-                if (EXEC_UNLIKELY(w + 2 >= L->clean))
+                if (EXEC_UNLIKELY(w + 2 >= L->clean)) { /* and past the range: -1 */
+                    if (w + 2 >= LWORDS)
+                        return -1;
                     lw_zero(L, w + 2);
+                }
                 uint64_t full = un ? Af[w] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
@@ -855,11 +856,14 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             uint32_t un = d.units;
             const uint64_t *Af = A[(un & 2) ? 2 : 3]; /* the cycles its ALUs do not fit */
             for (;;) {
-                if (s + lat > LONG_CYCLES)
-                    return FAST_RANGE;
                 uint32_t y = s / 64;
-                if (EXEC_UNLIKELY(y + 2 >= L.clean)) /* the words of s and of any fin from it */
+                /* the words of s and of any fin from it (lat <= 100), zeroed; a start past the
+                 * range (no word left for its fin) is FAST_RANGE */
+                if (EXEC_UNLIKELY(y + 2 >= L.clean)) {
+                    if (y + 2 >= LWORDS)
+                        return FAST_RANGE;
                     lw_zero(&L, y + 2);
+                }
                 uint64_t full = un ? Af[y] : 0;
                 if (EXEC_UNLIKELY(un & 0xF0))
                     full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
