@@ -849,7 +849,15 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             rdy[d.dst] = rdy[d.src0];
             wseq[d.dst] = wseq[d.src0];
         } else {
-            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat, x = e % RING;
+            /* what its ready cycle is made of, recorded before the search (fewer values live
+             * across it) */
+            eu[x] = d.units;
+            ed0[x] = wseq[d.src0];
+            ed1[x] = wseq[d.src1];
+            erd[x] = s;
+            ea[x] = a;
+            eb[x] = bb;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
             /* the first cycle from s with a start slot and the units, a word at a time */
@@ -876,17 +884,11 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             }
             if (++st[s] == 5)
                 S5[s / 64] |= UINT64_C(1) << (s % 64);
-            uint32_t f = s + lat, x = e % RING;
+            uint32_t f = s + lat;
             ret = ret > f + 1 ? ret : f + 1;
             es[x] = s;
             ef[x] = f;
             er[x] = ret;
-            eu[x] = d.units;
-            ed0[x] = wseq[d.src0];
-            ed1[x] = wseq[d.src1];
-            erd[x] = cur + 1;
-            ea[x] = a;
-            eb[x] = bb;
             if (un) {
                 uint64_t bad = lw_add(&L, un, s, lat);
                 int rr = 0;
