@@ -489,9 +489,10 @@ typedef struct fast_hand {
 static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
                      fast_hand *h)
 {
-    /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
-     * S5 = cycles with 5 starts. */
-    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
+    /* Cycle t is bit t: the ALUs held as a count bit-sliced over C0, C1, C2 (c = C0 + 2 C1 +
+     * 4 C2, at most 4 while the placement is exact: 4 is C2, at least 3 is C2 | C1 & C0),
+     * MU / DV = MUL / DIV held, S5 = cycles with 5 starts. */
+    uint64_t C0 = 0, C1 = 0, C2 = 0, MU = 0, DV = 0, S5 = 0;
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
     uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
@@ -513,9 +514,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             s = s > bb ? s : bb;
             /* cycles in which this entry's units do not fit beside the older entries' (two
              * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
-            uint64_t full = A4 & -(uint64_t)(d.units != 0);
+            uint64_t full = C2 & -(uint64_t)(d.units != 0);
             if (EXEC_UNLIKELY(d.units & 0xF2))
-                full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
+                full = ((d.units & 2) ? C2 | (C1 & C0) : C2) | ((d.units & 0x10) ? MU : 0) |
                        ((d.units & 0x40) ? DV : 0);
             if (s > 63)
                 goto range;
@@ -529,16 +530,16 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
             if (++st[s] == 5)
                 S5 |= UINT64_C(1) << s;
-            uint64_t Ma = M & -(uint64_t)(d.units != 0);
-            A4 |= A3 & Ma;
-            A3 |= A2 & Ma;
-            A2 |= A1 & Ma;
-            A1 |= Ma;
+            uint64_t Ma = M & -(uint64_t)(d.units != 0), k0 = C0 & Ma; /* one ALU more */
+            C0 ^= Ma;
+            C2 |= C1 & k0;
+            C1 ^= k0;
             if (EXEC_UNLIKELY(d.units & 0xF2)) {
-                if (d.units & 2) {
-                    A4 |= A3 & Ma;
-                    A3 |= A2 & Ma;
-                    A2 |= A1 & Ma;
+                if (d.units & 2) { /* and the second */
+                    k0 = C0 & Ma;
+                    C0 ^= Ma;
+                    C2 |= C1 & k0;
+                    C1 ^= k0;
                 }
                 MU |= (d.units & 0x10) ? M : 0;
                 DV |= (d.units & 0x40) ? M : 0;
@@ -556,10 +557,10 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         continue;
     range: /* this entry does not fit in 64 cycles: hand over to long_walk */
         h->ok = entries < ROB;
-        h->A[0] = A1;
-        h->A[1] = A2;
-        h->A[2] = A3;
-        h->A[3] = A4;
+        h->A[0] = C0 | C1 | C2; /* long_walk's sets: at least 1, 2, 3, 4 */
+        h->A[1] = C1 | C2;
+        h->A[2] = C2 | (C1 & C0);
+        h->A[3] = C2;
         h->MU = MU;
         h->DV = DV;
         h->S5 = S5;
