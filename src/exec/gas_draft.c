@@ -461,13 +461,15 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
  * than 32 entries and for blocks that run past cycle 64 (about 1% of the blocks of compiled
  * code: chains of loads, divisions, ecalli).
  *
- * What the placed entries use is kept as bit sets over cycles 0..63, in registers: Ak the
- * cycles in which at least k ALUs are held (k = 1..4), MU and DV the cycles in which the MUL
- * and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st). Adding
- * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
- * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
- * can is one count of trailing zeros; and an added interval is over the pool exactly where
- * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (UN_*).
+ * What the placed entries use is kept as bit sets over cycles 0..63, in registers: the ALUs
+ * held per cycle as a count bit-sliced over C0, C1, C2 (bit t of each is a bit of cycle t's
+ * count: 4 ALUs held is C2, at least 3 is C2 | C1 & C0), MU and DV the cycles in which the
+ * MUL and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st).
+ * Adding an interval M of one ALU is a half-adder chain (k = C0 & M, C0 ^= M, C2 |= C1 & k,
+ * C1 ^= k); the cycles where an entry cannot start are S5 | C2 (C2 | C1 & C0 for two ALUs) |
+ * MU | DV (those it uses), so the first cycle from r where it can is one count of trailing
+ * zeros; and an added interval is over the pool exactly where it meets those sets again.
+ * LOAD and STORE need no set (UN_*).
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
  * padded, so next(p) is one word read clamped to L). */
@@ -479,7 +481,7 @@ enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; no
  * it from). Only when its e entries are at most 31: none of its positions could wait for the
  * ROB. */
 typedef struct fast_hand {
-    uint64_t A[4], MU, DV, S5;
+    uint64_t C[3], MU, DV, S5;
     uint8_t st[64], rdy[NREGS], er[64];
     uint64_t p;
     uint32_t kb, n, e, cur, dec;
@@ -557,10 +559,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         continue;
     range: /* this entry does not fit in 64 cycles: hand over to long_walk */
         h->ok = entries < ROB;
-        h->A[0] = C0 | C1 | C2; /* long_walk's sets: at least 1, 2, 3, 4 */
-        h->A[1] = C1 | C2;
-        h->A[2] = C2 | (C1 & C0);
-        h->A[3] = C2;
+        h->C[0] = C0;
+        h->C[1] = C1;
+        h->C[2] = C2;
         h->MU = MU;
         h->DV = DV;
         h->S5 = S5;
@@ -593,12 +594,13 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
 
-/* long_walk's placement state: the sets (a word per 64 cycles: A[k] the cycles with at least
- * k + 1 ALUs held, MU, DV, S5; st the starts per cycle) and, per entry by seq % RING: start,
+/* long_walk's placement state: the sets (a word per 64 cycles: C[k] bit k of the count of
+ * ALUs held, as fast_walk's C0..C2, MU, DV, S5; st the starts per cycle) and, per entry by
+ * seq % RING: start,
  * fin, retirement, producers (seq), units, and what its ready cycle was made of (the cycle
  * after its decode, its producers' fins then). */
 typedef struct lw_state {
-    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint64_t C[3][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
     uint8_t st[64 * LWORDS];
     uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING], erd[RING], ea[RING], eb[RING];
     uint8_t eu[RING];
@@ -611,7 +613,7 @@ typedef struct lw_state {
 __attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
 {
     for (uint32_t z = L->clean; z <= w; z++) {
-        L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
+        L->C[0][z] = L->C[1][z] = L->C[2][z] = 0;
         L->MU[z] = L->DV[z] = L->S5[z] = 0;
         memset(L->st + 64 * z, 0, 64);
     }
@@ -619,31 +621,33 @@ __attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
 }
 
 /* Adds units un over the word y's cycles M (words zeroed that far); returns the cycles of M
- * in which they did not fit beside those already held (the sets then saturate). */
+ * in which they did not fit beside those already held. The ALU count then exceeds 4 there
+ * (5 or 6, still in three bits): only in cycles after the entry's start, which the repair
+ * that follows clears and rebuilds (lw_repair), or the walk gives up. */
 static inline __attribute__((always_inline)) uint64_t lw_word(lw_state *L, uint32_t un,
                                                                 uint32_t y, uint64_t M)
 {
-    uint64_t bad;
-    uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
+    uint64_t bad, k;
+    uint64_t c0 = L->C[0][y], c1 = L->C[1][y], c2 = L->C[2][y];
     if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
-        uint64_t full = (un & 2) ? a2 : a3;
+        uint64_t full = (un & 2) ? c2 | (c1 & c0) : c2;
         full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
         bad = full & M;
         if (un & 2) { /* the first of two */
-            a3 |= a2 & M;
-            a2 |= a1 & M;
-            a1 |= a0 & M;
-            a0 |= M;
+            k = c0 & M;
+            c0 ^= M;
+            c2 |= c1 & k;
+            c1 ^= k;
         }
         L->MU[y] |= (un & 0x10) ? M : 0;
         L->DV[y] |= (un & 0x40) ? M : 0;
     } else {
-        bad = a3 & M;
+        bad = c2 & M;
     }
-    L->A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
-    L->A[2][y] = a2 | (a1 & M);
-    L->A[1][y] = a1 | (a0 & M);
-    L->A[0][y] = a0 | M;
+    k = c0 & M; /* one ALU more (after the second's above) */
+    L->C[0][y] = c0 ^ M;
+    L->C[2][y] = c2 | (c1 & k);
+    L->C[1][y] = c1 ^ k;
     return bad;
 }
 
@@ -701,8 +705,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
         uint32_t top = L->clean;
         for (uint32_t w = y0; w < top; w++) {
             uint64_t keep = w == y0 && b0 ? ~UINT64_C(0) >> (64 - b0) : 0;
-            for (int k = 0; k < 4; k++)
-                L->A[k][w] &= keep;
+            for (int k = 0; k < 3; k++)
+                L->C[k][w] &= keep;
             L->MU[w] &= keep;
             L->DV[w] &= keep;
             L->S5[w] &= keep;
@@ -729,7 +733,6 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
             s = s > L->erd[qx] ? s : L->erd[qx];
             s = s > r0 ? s : r0;
             s = s > r1 ? s : r1;
-            const uint64_t *Af = L->A[(un & 2) ? 2 : 3];
             for (;;) {
                 uint32_t w = s / 64;
                 if (EXEC_UNLIKELY(w + 2 >= L->clean)) { /* and past the range: -1 */
@@ -737,9 +740,10 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
                         return -1;
                     lw_zero(L, w + 2);
                 }
-                uint64_t full = un ? Af[w] : 0;
-                if (EXEC_UNLIKELY(un & 0xF0))
-                    full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
+                uint64_t full = un ? L->C[2][w] : 0; /* 4 ALUs held (at least 3: two) */
+                if (EXEC_UNLIKELY(un & 0xF2))
+                    full |= ((un & 2) ? L->C[1][w] & L->C[0][w] : 0) |
+                            ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
                 uint64_t cand = ~(full | L->S5[w]) & (~UINT64_C(0) << (s % 64));
                 if (cand) {
                     s = 64 * w + (uint32_t)__builtin_ctzll(cand);
@@ -793,14 +797,14 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                                                uint32_t *cost, uint32_t *npos, uint32_t *redo_c,
                                                const fast_hand *h)
 {
-    /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
-     * MU, DV, S5; st the starts per cycle */
+    /* fast_walk's sets, a word per 64 cycles: C[k] bit k of the count of ALUs held, MU, DV,
+     * S5; st the starts per cycle */
     lw_state L;
     for (int w = 0; w < LW_CLEAN0; w++)
-        L.A[0][w] = L.A[1][w] = L.A[2][w] = L.A[3][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
+        L.C[0][w] = L.C[1][w] = L.C[2][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
     memset(L.st, 0, 64 * LW_CLEAN0);
     L.clean = LW_CLEAN0;
-    uint64_t(*A)[LWORDS] = L.A, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
+    uint64_t(*C)[LWORDS] = L.C, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
     uint8_t *st = L.st;
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
     uint32_t *es = L.es, *ef = L.ef, *er = L.er, *ed0 = L.ed0, *ed1 = L.ed1;
@@ -817,8 +821,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
      * place them again, FAST_REDO. */
     uint32_t e0 = 0;
     if (h) {
-        for (int k = 0; k < 4; k++)
-            A[k][0] = h->A[k];
+        for (int k = 0; k < 3; k++)
+            C[k][0] = h->C[k];
         MU[0] = h->MU;
         DV[0] = h->DV;
         S5[0] = h->S5;
@@ -863,7 +867,6 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             s = s > bb ? s : bb;
             /* the first cycle from s with a start slot and the units, a word at a time */
             uint32_t un = d.units;
-            const uint64_t *Af = A[(un & 2) ? 2 : 3]; /* the cycles its ALUs do not fit */
             for (;;) {
                 uint32_t y = s / 64;
                 /* the words of s and of any fin from it (lat <= 100), zeroed; a start past the
@@ -873,9 +876,10 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                         return FAST_RANGE;
                     lw_zero(&L, y + 2);
                 }
-                uint64_t full = un ? Af[y] : 0;
-                if (EXEC_UNLIKELY(un & 0xF0))
-                    full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                uint64_t full = un ? C[2][y] : 0; /* 4 ALUs held (at least 3: two) */
+                if (EXEC_UNLIKELY(un & 0xF2))
+                    full |= ((un & 2) ? C[1][y] & C[0][y] : 0) | ((un & 0x10) ? MU[y] : 0) |
+                            ((un & 0x40) ? DV[y] : 0);
                 uint64_t cand = ~(full | S5[y]) & (~UINT64_C(0) << (s % 64));
                 if (cand) {
                     s = 64 * y + (uint32_t)__builtin_ctzll(cand);
