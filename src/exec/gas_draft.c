@@ -789,12 +789,10 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
  *
  * When a younger entry lands over an older one's start, lw_repair places the entries it
  * concerns again; when it cannot (the window has fast_walk's entries, without records),
- * FAST_REDO comes back with the entry's decode cycle in *redo_c: the caller places from the
- * start without fast_walk's entries or, when that cycle is early, simulates. */
+ * FAST_REDO comes back: the caller places from the start without fast_walk's entries. */
 enum { FAST_REDO = FAST_ORDER + 1 };
-#define REDO_SIM 4 /* FAST_REDO at a decode cycle up to this one: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
-                                               uint32_t *cost, uint32_t *npos, uint32_t *redo_c,
+                                               uint32_t *cost, uint32_t *npos,
                                                const fast_hand *h)
 {
     /* fast_walk's sets, a word per 64 cycles: C[k] bit k of the count of ALUs held, MU, DV,
@@ -902,10 +900,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
                     if (rr < 0)
                         return FAST_RANGE;
                 }
-                if (bad && !rr) {
-                    *redo_c = cur;
+                if (bad && !rr)
                     return FAST_REDO;
-                }
             }
             rdy[d.dst] = f;
             wseq[d.dst] = e;
@@ -1156,12 +1152,12 @@ __attribute__((noinline)) static uint32_t sim_other(walk *w) { return sim_block(
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
                                                     int rc, uint32_t *npos, const fast_hand *h)
 {
-    uint32_t cost, n = 0, redo_c = 0;
+    uint32_t cost, n = 0;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &redo_c, h);
-        if (rc == FAST_REDO) /* the simulation from cycle 0 is cheaper than placing from the
-                              * start when the overflow's decode cycle is that early */
-            rc = redo_c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &redo_c, NULL);
+        rc = long_walk(cd, b, m, &cost, &n, h);
+        if (rc == FAST_REDO) /* placing from the start is cheaper than simulating, even when
+                              * the overflow's decode cycle is early */
+            rc = long_walk(cd, b, m, &cost, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
