@@ -651,20 +651,31 @@ static inline __attribute__((always_inline)) uint64_t lw_word(lw_state *L, uint3
     return bad;
 }
 
+/* lomask[k]: the k low bits set (k <= 64). */
+static const uint64_t lomask[65] = {
+#define LM1(k) (k) >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << ((k) & 63)) - 1
+#define LM4(k) LM1(k), LM1((k) + 1), LM1((k) + 2), LM1((k) + 3)
+#define LM16(k) LM4(k), LM4((k) + 4), LM4((k) + 8), LM4((k) + 12)
+    LM16(0), LM16(16), LM16(32), LM16(48), LM1(64),
+#undef LM16
+#undef LM4
+#undef LM1
+};
+
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
- * cycles in which they did not fit beside those already held (the sets then saturate). Most
- * intervals lie in one word: that one is tested first. */
+ * cycles in which they did not fit beside those already held (the count then exceeds 4 there,
+ * lw_word). Most intervals lie in one word: that one is tested first. */
 static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32_t un,
                                                                uint32_t s, uint32_t lat)
 {
-    uint32_t f1 = s + lat - 1, y = s / 64, yl = f1 / 64; /* the interval's last cycle, words */
-    uint64_t M = ~UINT64_C(0) << (s % 64), Ml = ~UINT64_C(0) >> (63 - f1 % 64);
-    if (EXEC_LIKELY(y == yl))
-        return lw_word(L, un, y, M & Ml);
-    uint64_t bad = lw_word(L, un, y, M);
+    uint32_t y = s / 64, sh = s % 64;
+    if (EXEC_LIKELY(sh + lat <= 64)) /* one word */
+        return lw_word(L, un, y, lomask[lat] << sh);
+    uint32_t f1 = s + lat - 1, yl = f1 / 64; /* the interval's last cycle, its word */
+    uint64_t bad = lw_word(L, un, y, ~UINT64_C(0) << sh);
     while (++y < yl)
         bad |= lw_word(L, un, y, ~UINT64_C(0));
-    return bad | lw_word(L, un, y, Ml);
+    return bad | lw_word(L, un, y, lomask[f1 % 64 + 1]);
 }
 
 /* The exact repair of an age-order placement (long_walk) in which entry x, placed at F, lands
