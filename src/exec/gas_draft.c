@@ -436,6 +436,17 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     return d;
 }
 
+/* lomask[k]: the k low bits set (k <= 64). */
+static const uint64_t lomask[65] = {
+#define LM1(k) (k) >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << ((k) & 63)) - 1
+#define LM4(k) LM1(k), LM1((k) + 1), LM1((k) + 2), LM1((k) + 3)
+#define LM16(k) LM4(k), LM4((k) + 4), LM4((k) + 8), LM4((k) + 12)
+    LM16(0), LM16(16), LM16(32), LM16(48), LM1(64),
+#undef LM16
+#undef LM4
+#undef LM1
+};
+
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
 #define ROB 32
@@ -529,7 +540,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             uint32_t f = s + lat;
             if (f > 64)
                 goto range;
-            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
+            uint64_t M = lomask[lat] << s, bad = full & M; /* lat <= 64 here */
             if (++st[s] == 5)
                 S5 |= UINT64_C(1) << s;
             uint64_t Ma = M & -(uint64_t)(d.units != 0), k0 = C0 & Ma; /* one ALU more */
@@ -650,17 +661,6 @@ static inline __attribute__((always_inline)) uint64_t lw_word(lw_state *L, uint3
     L->C[1][y] = c1 ^ k;
     return bad;
 }
-
-/* lomask[k]: the k low bits set (k <= 64). */
-static const uint64_t lomask[65] = {
-#define LM1(k) (k) >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << ((k) & 63)) - 1
-#define LM4(k) LM1(k), LM1((k) + 1), LM1((k) + 2), LM1((k) + 3)
-#define LM16(k) LM4(k), LM4((k) + 4), LM4((k) + 8), LM4((k) + 12)
-    LM16(0), LM16(16), LM16(32), LM16(48), LM1(64),
-#undef LM16
-#undef LM4
-#undef LM1
-};
 
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
  * cycles in which they did not fit beside those already held (the count then exceeds 4 there,
