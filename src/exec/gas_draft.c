@@ -533,7 +533,7 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
                        ((d.units & 0x40) ? DV : 0);
             if (s > 63)
                 goto range;
-            uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
+            uint64_t cand = ~(full | S5 | lomask[s]); /* from s on */
             if (!cand)
                 goto range;
             s = (uint32_t)__builtin_ctzll(cand);
