@@ -182,15 +182,21 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 
 /* draft_next, also giving k at the result (*kb, 0 or 1) from the same word: the first set
  * bit found is 1 unless the skip reached its cap. At L it does not matter (c[L] = 0). */
-static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+static inline uint64_t draft_step_k(const uint8_t *k, uint64_t L, uint64_t p, uint32_t *kb)
 {
     uint64_t q = p + 1, w;
-    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    memcpy(&w, k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
     w >>= q & 7;
     unsigned z = (unsigned)__builtin_ctzll(w | (UINT64_C(1) << 24));
     *kb = (uint32_t)(w >> z) & 1;
     q += z;
-    return q < cd->L ? q : cd->L;
+    return q < L ? q : L;
+}
+
+/* draft_step_k with the bitmask and L of cd (the walks hoist them). */
+static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+{
+    return draft_step_k(cd->k, cd->L, p, kb);
 }
 
 /* k at p (p <= L), 0 or 1: k reads 0 at L. */
@@ -825,6 +831,8 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
     const grow *rt = rows_for(m);
+    const uint8_t *km = cd->k;
+    const uint64_t Lc = cd->L;
     /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle h->cur, keep no
      * record but their retirement and their registers' fins (wseq NOSEQ): lw_repair cannot
      * place them again, FAST_REDO. */
@@ -920,7 +928,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_step(cd, p, &kb);
+        p = draft_step_k(km, Lc, p, &kb);
     }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
