@@ -789,10 +789,10 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
         L->er[q % RING] = r;
     }
     *ret = r;
-    for (int g = 0; g < NREGS; g++) {
-        uint32_t w = wseq[g];
-        if (w != NOSEQ && w >= lo && w <= x && ((moved >> (w - lo)) & 1))
-            rdy[g] = L->ef[w % RING];
+    for (int g = 0; g < NREGS; g++) { /* writers lo .. x - 1 (NOSEQ - lo >= ROB) */
+        uint32_t w = wseq[g] - lo;
+        if (w < ROB && ((moved >> w) & 1))
+            rdy[g] = L->ef[(w + lo) % RING];
     }
     return 1;
 }
