@@ -313,6 +313,17 @@ static const uint64_t regtab[256] = {
     0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
 };
 
+/* min(12, b): the third register field (d3) of the byte b. */
+static const uint8_t d3tab[256] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+#define D3_12X4 12, 12, 12, 12
+#define D3_12X16 D3_12X4, D3_12X4, D3_12X4, D3_12X4
+    D3_12X4, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16,
+    D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16,
+#undef D3_12X16
+#undef D3_12X4
+};
+
 static const uint64_t ovtab[256] = {
     0x00001FFF00010001, 0x0000000000030002, 0x0000000000050004,
     0x0000000000090008, 0x0000000000110010, 0x0000000000210020,
@@ -423,7 +434,7 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
     const grow *r = &rt[op]; /* rt = rows_for(m), chosen once a walk */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t d3 = b2 < 12 ? b2 : 12;
+    uint32_t d3 = d3tab[b2];
     uint64_t packed = regtab[b1] | (uint64_t)d3 << 24;
     uint8_t rg[8];
     memcpy(rg, &packed, 8);
