@@ -8,11 +8,13 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
- * fast_walk stopped when it can (fast_hand), and repairing a younger entry's landing over
+ * the same past 64 cycles or 32 entries and for fast_walk's out-of-order overflows (the sets
+ * as arrays, ROB stalls), going on from where fast_walk stopped when it can (fast_hand), and
+ * repairing a younger entry's landing over
  * older starts exactly (lw_repair: the entries placed after it, placed again). sim_block:
  * gas.md §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in
- * which nothing can happen; from the start, for what the walks leave. Speed:
+ * which nothing can happen; from the start, for what the walks leave (past long_walk's range,
+ * a repair given up) and for the other profiles. Speed:
  * bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
  * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
@@ -485,9 +487,10 @@ static const uint64_t lomask[65] = {
  * ready and fits, since all entries holding units in t fit together; an entry placed later
  * but ready at t did not fit beside the older entries holding units in t (which the
  * simulation has started too), or 5 older entries start in t; and no entry that is not
- * ready starts. Otherwise false comes back and the simulation decides; so it does for more
- * than 32 entries and for blocks that run past cycle 64 (about 1% of the blocks of compiled
- * code: chains of loads, divisions, ecalli).
+ * ready starts. Otherwise false comes back and long_walk places the block from the start
+ * (its repair is exact); so it does for more than 32 entries and for blocks that run past
+ * cycle 64 (about 1% of the blocks of compiled code: chains of loads, divisions, ecalli), from
+ * the hand-over where it can.
  *
  * What the placed entries use is kept as bit sets over cycles 0..63, in registers: the ALUs
  * held per cycle as a count bit-sliced over C0, C1, C2 (bit t of each is a bit of cycle t's
@@ -706,7 +709,7 @@ static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32
  * the entries placed after F' (all older than y). Entries of the window x - 31 .. x only:
  * the older ones retired before x was decoded. Returns 1 (repaired: *ret, rdy, er follow
  * the new fins), 0 (an entry of the window has no record, fast_walk's: nothing changed) or
- * -1 (past LONG_CYCLES or too many rounds: the caller simulates from the start). */
+ * -1 (past the words' range or too many rounds: the caller simulates from the start). */
 __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
                                                uint32_t e0, uint32_t *rdy,
                                                const uint32_t *wseq, uint32_t *ret)
@@ -813,7 +816,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
  * then; retirement follows from the fins of older entries, so it is known). Units and starts
  * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
- * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
+ * an interval of at most 100 cycles spans at most three words. A start past the range
+ * (LONG_CYCLES + 64): FAST_RANGE.
  *
  * When a younger entry lands over an older one's start, lw_repair places the entries it
  * concerns again; when it cannot (the window has fast_walk's entries, without records),
