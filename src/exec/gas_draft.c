@@ -8,11 +8,13 @@
  * age order, each at the first cycle where it is ready, fits and has a start slot, with
  * units and starts as bit sets over cycles 0..63; exact unless a younger entry lands over an
  * older one's start (about 98% of the blocks of the generated benchmark program). long_walk:
- * the same past 64 cycles or 32 entries (the sets as arrays, ROB stalls), going on from where
- * fast_walk stopped when it can (fast_hand), and repairing a younger entry's landing over
+ * the same past 64 cycles or 32 entries and for fast_walk's out-of-order overflows (the sets
+ * as arrays, ROB stalls), going on from where fast_walk stopped when it can (fast_hand), and
+ * repairing a younger entry's landing over
  * older starts exactly (lw_repair: the entries placed after it, placed again). sim_block:
  * gas.md §5.3's loop organised per cycle on absolute cycle numbers, jumping over cycles in
- * which nothing can happen; from the start, for what the walks leave. Speed:
+ * which nothing can happen; from the start, for what the walks leave (past long_walk's range,
+ * a repair given up) and for the other profiles. Speed:
  * bench/bench_gas.c and docs/exec.md. tests/ref/gas_ref.c is the literal
  * transcription all are checked against (tests/test_gas_diff.c, fuzz/fuzz_gas_diff.c). */
 #include "exec/exec.h"
@@ -182,15 +184,21 @@ static inline uint64_t draft_next(const exec_code *cd, uint64_t p)
 
 /* draft_next, also giving k at the result (*kb, 0 or 1) from the same word: the first set
  * bit found is 1 unless the skip reached its cap. At L it does not matter (c[L] = 0). */
-static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+static inline uint64_t draft_step_k(const uint8_t *k, uint64_t L, uint64_t p, uint32_t *kb)
 {
     uint64_t q = p + 1, w;
-    memcpy(&w, cd->k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
+    memcpy(&w, k + (q >> 3), 8); /* q <= L: inside the padded bitmask */
     w >>= q & 7;
     unsigned z = (unsigned)__builtin_ctzll(w | (UINT64_C(1) << 24));
     *kb = (uint32_t)(w >> z) & 1;
     q += z;
-    return q < cd->L ? q : cd->L;
+    return q < L ? q : L;
+}
+
+/* draft_step_k with the bitmask and L of cd (the walks hoist them). */
+static inline uint64_t draft_step(const exec_code *cd, uint64_t p, uint32_t *kb)
+{
+    return draft_step_k(cd->k, cd->L, p, kb);
 }
 
 /* k at p (p <= L), 0 or 1: k reads 0 at L. */
@@ -307,6 +315,17 @@ static const uint64_t regtab[256] = {
     0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D, 0x0E000C0C0D,
 };
 
+/* min(12, b): the third register field (d3) of the byte b. */
+static const uint8_t d3tab[256] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+#define D3_12X4 12, 12, 12, 12
+#define D3_12X16 D3_12X4, D3_12X4, D3_12X4, D3_12X4
+    D3_12X4, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16,
+    D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16, D3_12X16,
+#undef D3_12X16
+#undef D3_12X4
+};
+
 static const uint64_t ovtab[256] = {
     0x00001FFF00010001, 0x0000000000030002, 0x0000000000050004,
     0x0000000000090008, 0x0000000000110010, 0x0000000000210020,
@@ -403,14 +422,21 @@ static const uint64_t ovtab[256] = {
  * mispredicted branch per instruction on random opcodes cost more than the rest. The
  * register fields are picked by index from the position's register bytes (none, lo, hi, d3,
  * sink), the row's fields are one byte load each. */
+/* The rows for load latency m: the latency in place for the two there are. */
+static inline const grow *rows_for(uint32_t m)
+{
+    return m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows;
+}
+
 static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd, uint64_t p,
-                                                             uint32_t kb, uint32_t m)
+                                                             uint32_t kb, uint32_t m,
+                                                             const grow *rt)
 {
     const uint8_t *c = cd->c;
     uint8_t op = kb ? c[p] : 0; /* kb: k at p (draft_step, kbit_at); c[L] = 0 */
-    const grow *r = &(m == 25 ? rows_m25 : m == 37 ? rows_m37 : rows)[op]; /* hoisted */
+    const grow *r = &rt[op]; /* rt = rows_for(m), chosen once a walk */
     uint32_t b1 = c[p + 1], b2 = c[p + 2]; /* padded: p <= L, ζ */
-    uint32_t d3 = b2 < 12 ? b2 : 12;
+    uint32_t d3 = d3tab[b2];
     uint64_t packed = regtab[b1] | (uint64_t)d3 << 24;
     uint8_t rg[8];
     memcpy(rg, &packed, 8);
@@ -428,6 +454,17 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
     d.pad = 0;
     return d;
 }
+
+/* lomask[k]: the k low bits set (k <= 64). */
+static const uint64_t lomask[65] = {
+#define LM1(k) (k) >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << ((k) & 63)) - 1
+#define LM4(k) LM1(k), LM1((k) + 1), LM1((k) + 2), LM1((k) + 3)
+#define LM16(k) LM4(k), LM4((k) + 4), LM4((k) + 8), LM4((k) + 12)
+    LM16(0), LM16(16), LM16(32), LM16(48), LM1(64),
+#undef LM16
+#undef LM4
+#undef LM1
+};
 
 /* ---- the fast path: age-order placement, checked ----------------------------------------- */
 
@@ -450,17 +487,20 @@ static inline __attribute__((always_inline)) dins decode_pos(const exec_code *cd
  * ready and fits, since all entries holding units in t fit together; an entry placed later
  * but ready at t did not fit beside the older entries holding units in t (which the
  * simulation has started too), or 5 older entries start in t; and no entry that is not
- * ready starts. Otherwise false comes back and the simulation decides; so it does for more
- * than 32 entries and for blocks that run past cycle 64 (about 1% of the blocks of compiled
- * code: chains of loads, divisions, ecalli).
+ * ready starts. Otherwise false comes back and long_walk places the block from the start
+ * (its repair is exact); so it does for more than 32 entries and for blocks that run past
+ * cycle 64 (about 1% of the blocks of compiled code: chains of loads, divisions, ecalli), from
+ * the hand-over where it can.
  *
- * What the placed entries use is kept as bit sets over cycles 0..63, in registers: Ak the
- * cycles in which at least k ALUs are held (k = 1..4), MU and DV the cycles in which the MUL
- * and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st). Adding
- * an interval M of one ALU is Ak |= A(k-1) & M; the cycles where an entry cannot start are
- * S5 | A4 (A3 for two ALUs) | MU | DV (those it uses), so the first cycle from r where it
- * can is one count of trailing zeros; and an added interval is over the pool exactly where
- * it meets those sets (A4, A3, MU, DV) again. LOAD and STORE need no set (UN_*).
+ * What the placed entries use is kept as bit sets over cycles 0..63, in registers: the ALUs
+ * held per cycle as a count bit-sliced over C0, C1, C2 (bit t of each is a bit of cycle t's
+ * count: 4 ALUs held is C2, at least 3 is C2 | C1 & C0), MU and DV the cycles in which the
+ * MUL and the DIV unit are held, S5 the cycles with 5 starts (counted per cycle in st).
+ * Adding an interval M of one ALU is a half-adder chain (k = C0 & M, C0 ^= M, C2 |= C1 & k,
+ * C1 ^= k); the cycles where an entry cannot start are S5 | C2 (C2 | C1 & C0 for two ALUs) |
+ * MU | DV (those it uses), so the first cycle from r where it can is one count of trailing
+ * zeros; and an added interval is over the pool exactly where it meets those sets again.
+ * LOAD and STORE need no set (UN_*).
  *
  * Decoding is done in the same loop (gas.md §2.2 and §4, as decode_walk; the bitmask is
  * padded, so next(p) is one word read clamped to L). */
@@ -472,7 +512,7 @@ enum { FAST_OK, FAST_RANGE, FAST_ORDER }; /* placed; out of the path's range; no
  * it from). Only when its e entries are at most 31: none of its positions could wait for the
  * ROB. */
 typedef struct fast_hand {
-    uint64_t A[4], MU, DV, S5;
+    uint64_t C[3], MU, DV, S5;
     uint8_t st[64], rdy[NREGS], er[64];
     uint64_t p;
     uint32_t kb, n, e, cur, dec;
@@ -482,9 +522,10 @@ typedef struct fast_hand {
 static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost, uint32_t *npos,
                      fast_hand *h)
 {
-    /* Cycle t is bit t: Ak = cycles with at least k ALUs held, MU / DV = MUL / DIV held,
-     * S5 = cycles with 5 starts. */
-    uint64_t A1 = 0, A2 = 0, A3 = 0, A4 = 0, MU = 0, DV = 0, S5 = 0;
+    /* Cycle t is bit t: the ALUs held as a count bit-sliced over C0, C1, C2 (c = C0 + 2 C1 +
+     * 4 C2, at most 4 while the placement is exact: 4 is C2, at least 3 is C2 | C1 & C0),
+     * MU / DV = MUL / DIV held, S5 = cycles with 5 starts. */
+    uint64_t C0 = 0, C1 = 0, C2 = 0, MU = 0, DV = 0, S5 = 0;
     uint8_t st[64]; /* starts per cycle; S5 = the cycles with 5 */
     memset(st, 0, sizeof st);
     uint8_t rdy[NREGS] = { 0 }; /* fins: at most 64 here */
@@ -492,8 +533,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
     uint32_t cur = 0, dec = 4, ret = 0, entries = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
+    const grow *rt = rows_for(m);
     for (;; n++) {
-        dins d = decode_pos(cd, p, kb, m);
+        dins d = decode_pos(cd, p, kb, m, rt);
         uint32_t wrap = d.slots > dec;
         cur += wrap;
         dec = (wrap ? 4 : dec) - d.slots;
@@ -505,32 +547,32 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
             s = s > bb ? s : bb;
             /* cycles in which this entry's units do not fit beside the older entries' (two
              * ALUs, MUL and DIV are rare: a branch keeps them off the common path) */
-            uint64_t full = A4 & -(uint64_t)(d.units != 0);
+            uint64_t full = C2 & -(uint64_t)(d.units != 0);
             if (EXEC_UNLIKELY(d.units & 0xF2))
-                full = ((d.units & 2) ? A3 : A4) | ((d.units & 0x10) ? MU : 0) |
+                full = ((d.units & 2) ? C2 | (C1 & C0) : C2) | ((d.units & 0x10) ? MU : 0) |
                        ((d.units & 0x40) ? DV : 0);
             if (s > 63)
                 goto range;
-            uint64_t cand = ~(full | S5) & (~UINT64_C(0) << s);
+            uint64_t cand = ~(full | S5 | lomask[s]); /* from s on */
             if (!cand)
                 goto range;
             s = (uint32_t)__builtin_ctzll(cand);
             uint32_t f = s + lat;
             if (f > 64)
                 goto range;
-            uint64_t M = (~UINT64_C(0) >> (64 - lat)) << s, bad = full & M;
+            uint64_t M = lomask[lat] << s, bad = full & M; /* lat <= 64 here */
             if (++st[s] == 5)
                 S5 |= UINT64_C(1) << s;
-            uint64_t Ma = M & -(uint64_t)(d.units != 0);
-            A4 |= A3 & Ma;
-            A3 |= A2 & Ma;
-            A2 |= A1 & Ma;
-            A1 |= Ma;
+            uint64_t Ma = M & -(uint64_t)(d.units != 0), k0 = C0 & Ma; /* one ALU more */
+            C0 ^= Ma;
+            C2 |= C1 & k0;
+            C1 ^= k0;
             if (EXEC_UNLIKELY(d.units & 0xF2)) {
-                if (d.units & 2) {
-                    A4 |= A3 & Ma;
-                    A3 |= A2 & Ma;
-                    A2 |= A1 & Ma;
+                if (d.units & 2) { /* and the second */
+                    k0 = C0 & Ma;
+                    C0 ^= Ma;
+                    C2 |= C1 & k0;
+                    C1 ^= k0;
                 }
                 MU |= (d.units & 0x10) ? M : 0;
                 DV |= (d.units & 0x40) ? M : 0;
@@ -548,10 +590,9 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
         continue;
     range: /* this entry does not fit in 64 cycles: hand over to long_walk */
         h->ok = entries < ROB;
-        h->A[0] = A1;
-        h->A[1] = A2;
-        h->A[2] = A3;
-        h->A[3] = A4;
+        h->C[0] = C0;
+        h->C[1] = C1;
+        h->C[2] = C2;
         h->MU = MU;
         h->DV = DV;
         h->S5 = S5;
@@ -578,18 +619,19 @@ static int fast_walk(const exec_code *cd, uint64_t b, uint32_t m, uint32_t *cost
 
 /* ---- the same placement for long blocks ------------------------------------------------- */
 
-#define LONG_CYCLES 1024 /* cycles long_walk covers */
+#define LONG_CYCLES 1024 /* long_walk's starts: below LONG_CYCLES + 64 (the words of LWORDS - 2) */
 #define LWORDS (LONG_CYCLES / 64 + 3) /* past the last start word, two for its fins (lat <= 100) */
 #define NOSEQ UINT32_MAX
 #define UNSTARTED UINT32_MAX
 #define RING 64 /* entries long_walk remembers: the live ones and those of the current cycle */
 
-/* long_walk's placement state: the sets (a word per 64 cycles: A[k] the cycles with at least
- * k + 1 ALUs held, MU, DV, S5; st the starts per cycle) and, per entry by seq % RING: start,
+/* long_walk's placement state: the sets (a word per 64 cycles: C[k] bit k of the count of
+ * ALUs held, as fast_walk's C0..C2, MU, DV, S5; st the starts per cycle) and, per entry by
+ * seq % RING: start,
  * fin, retirement, producers (seq), units, and what its ready cycle was made of (the cycle
  * after its decode, its producers' fins then). */
 typedef struct lw_state {
-    uint64_t A[4][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
+    uint64_t C[3][LWORDS], MU[LWORDS], DV[LWORDS], S5[LWORDS];
     uint8_t st[64 * LWORDS];
     uint32_t es[RING], ef[RING], er[RING], ed0[RING], ed1[RING], erd[RING], ea[RING], eb[RING];
     uint8_t eu[RING];
@@ -602,48 +644,58 @@ typedef struct lw_state {
 __attribute__((noinline)) static void lw_zero(lw_state *L, uint32_t w)
 {
     for (uint32_t z = L->clean; z <= w; z++) {
-        L->A[0][z] = L->A[1][z] = L->A[2][z] = L->A[3][z] = 0;
+        L->C[0][z] = L->C[1][z] = L->C[2][z] = 0;
         L->MU[z] = L->DV[z] = L->S5[z] = 0;
         memset(L->st + 64 * z, 0, 64);
     }
     L->clean = w + 1;
 }
 
+/* Adds units un over the word y's cycles M (words zeroed that far); returns the cycles of M
+ * in which they did not fit beside those already held. The ALU count then exceeds 4 there
+ * (5 or 6, still in three bits): only in cycles after the entry's start, which the repair
+ * that follows clears and rebuilds (lw_repair), or the walk gives up. */
+static inline __attribute__((always_inline)) uint64_t lw_word(lw_state *L, uint32_t un,
+                                                                uint32_t y, uint64_t M)
+{
+    uint64_t bad, k;
+    uint64_t c0 = L->C[0][y], c1 = L->C[1][y], c2 = L->C[2][y];
+    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
+        uint64_t full = (un & 2) ? c2 | (c1 & c0) : c2;
+        full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
+        bad = full & M;
+        if (un & 2) { /* the first of two */
+            k = c0 & M;
+            c0 ^= M;
+            c2 |= c1 & k;
+            c1 ^= k;
+        }
+        L->MU[y] |= (un & 0x10) ? M : 0;
+        L->DV[y] |= (un & 0x40) ? M : 0;
+    } else {
+        bad = c2 & M;
+    }
+    k = c0 & M; /* one ALU more (after the second's above) */
+    L->C[0][y] = c0 ^ M;
+    L->C[2][y] = c2 | (c1 & k);
+    L->C[1][y] = c1 ^ k;
+    return bad;
+}
+
 /* Adds units un over the cycles [s, s + lat) (lat >= 1, words zeroed that far); returns the
- * cycles in which they did not fit beside those already held (the sets then saturate). */
+ * cycles in which they did not fit beside those already held (the count then exceeds 4 there,
+ * lw_word). Most intervals lie in one word: that one is tested first. */
 static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32_t un,
                                                                uint32_t s, uint32_t lat)
 {
-    uint64_t bad = 0;
-    uint32_t y = s / 64, sh = s % 64, left = lat;
-    for (;; y++) {
-        uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
-        uint64_t a0 = L->A[0][y], a1 = L->A[1][y], a2 = L->A[2][y], a3 = L->A[3][y];
-        if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
-            uint64_t full = (un & 2) ? a2 : a3;
-            full |= ((un & 0x10) ? L->MU[y] : 0) | ((un & 0x40) ? L->DV[y] : 0);
-            bad |= full & M;
-            if (un & 2) {
-                a3 |= a2 & M;
-                a2 |= a1 & M;
-                a1 |= a0 & M;
-                a0 |= M;
-            }
-            L->MU[y] |= (un & 0x10) ? M : 0;
-            L->DV[y] |= (un & 0x40) ? M : 0;
-        } else {
-            bad |= a3 & M;
-        }
-        L->A[3][y] = a3 | (a2 & M);
-        L->A[2][y] = a2 | (a1 & M);
-        L->A[1][y] = a1 | (a0 & M);
-        L->A[0][y] = a0 | M;
-        if (left <= 64 - sh)
-            break;
-        left -= 64 - sh;
-        sh = 0;
-    }
-    return bad;
+    uint32_t y = s / 64, sh = s % 64;
+    if (EXEC_LIKELY(sh + lat <= 64)) /* one word */
+        return lw_word(L, un, y, lomask[lat] << sh);
+    uint32_t f1 = s + lat - 1, yl = f1 / 64; /* the interval's last cycle, its word */
+    uint64_t bad = lw_word(L, un, y, ~UINT64_C(0) << sh);
+    while (++y < yl)
+        bad |= lw_word(L, un, y, ~UINT64_C(0));
+    return bad | lw_word(L, un, y, lomask[f1 % 64 + 1]);
 }
 
 /* The exact repair of an age-order placement (long_walk) in which entry x, placed at F, lands
@@ -657,7 +709,7 @@ static inline __attribute__((always_inline)) uint64_t lw_add(lw_state *L, uint32
  * the entries placed after F' (all older than y). Entries of the window x - 31 .. x only:
  * the older ones retired before x was decoded. Returns 1 (repaired: *ret, rdy, er follow
  * the new fins), 0 (an entry of the window has no record, fast_walk's: nothing changed) or
- * -1 (past LONG_CYCLES or too many rounds: the caller simulates from the start). */
+ * -1 (past the words' range or too many rounds: the caller simulates from the start). */
 __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
                                                uint32_t e0, uint32_t *rdy,
                                                const uint32_t *wseq, uint32_t *ret)
@@ -684,8 +736,8 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
         uint32_t top = L->clean;
         for (uint32_t w = y0; w < top; w++) {
             uint64_t keep = w == y0 && b0 ? ~UINT64_C(0) >> (64 - b0) : 0;
-            for (int k = 0; k < 4; k++)
-                L->A[k][w] &= keep;
+            for (int k = 0; k < 3; k++)
+                L->C[k][w] &= keep;
             L->MU[w] &= keep;
             L->DV[w] &= keep;
             L->S5[w] &= keep;
@@ -712,16 +764,17 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
             s = s > L->erd[qx] ? s : L->erd[qx];
             s = s > r0 ? s : r0;
             s = s > r1 ? s : r1;
-            const uint64_t *Af = L->A[(un & 2) ? 2 : 3];
             for (;;) {
-                if (s + lat > LONG_CYCLES)
-                    return -1;
                 uint32_t w = s / 64;
-                if (EXEC_UNLIKELY(w + 2 >= L->clean))
+                if (EXEC_UNLIKELY(w + 2 >= L->clean)) { /* and past the range: -1 */
+                    if (w + 2 >= LWORDS)
+                        return -1;
                     lw_zero(L, w + 2);
-                uint64_t full = un ? Af[w] : 0;
-                if (EXEC_UNLIKELY(un & 0xF0))
-                    full |= ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
+                }
+                uint64_t full = un ? L->C[2][w] : 0; /* 4 ALUs held (at least 3: two) */
+                if (EXEC_UNLIKELY(un & 0xF2))
+                    full |= ((un & 2) ? L->C[1][w] & L->C[0][w] : 0) |
+                            ((un & 0x10) ? L->MU[w] : 0) | ((un & 0x40) ? L->DV[w] : 0);
                 uint64_t cand = ~(full | L->S5[w]) & (~UINT64_C(0) << (s % 64));
                 if (cand) {
                     s = 64 * w + (uint32_t)__builtin_ctzll(cand);
@@ -750,10 +803,10 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
         L->er[q % RING] = r;
     }
     *ret = r;
-    for (int g = 0; g < NREGS; g++) {
-        uint32_t w = wseq[g];
-        if (w != NOSEQ && w >= lo && w <= x && ((moved >> (w - lo)) & 1))
-            rdy[g] = L->ef[w % RING];
+    for (int g = 0; g < NREGS; g++) { /* writers lo .. x - 1 (NOSEQ - lo >= ROB) */
+        uint32_t w = wseq[g] - lo;
+        if (w < ROB && ((moved >> w) & 1))
+            rdy[g] = L->ef[(w + lo) % RING];
     }
     return 1;
 }
@@ -763,26 +816,25 @@ __attribute__((noinline)) static int lw_repair(lw_state *L, uint32_t x,
  * it) decodes no earlier than the cycle after entry e - 32 retired (the ROB is full until
  * then; retirement follows from the fins of older entries, so it is known). Units and starts
  * are fast_walk's bit sets as arrays, a word per 64 cycles, zeroed as far as they are used;
- * an interval of at most 100 cycles spans at most three words. Past LONG_CYCLES: FAST_RANGE.
+ * an interval of at most 100 cycles spans at most three words. A start past the range
+ * (LONG_CYCLES + 64): FAST_RANGE.
  *
  * When a younger entry lands over an older one's start, lw_repair places the entries it
  * concerns again; when it cannot (the window has fast_walk's entries, without records),
- * FAST_REDO comes back with the entry's decode cycle in *redo_c: the caller places from the
- * start without fast_walk's entries or, when that cycle is early, simulates. */
+ * FAST_REDO comes back: the caller places from the start without fast_walk's entries. */
 enum { FAST_REDO = FAST_ORDER + 1 };
-#define REDO_SIM 4 /* FAST_REDO at a decode cycle up to this one: simulate from the start */
 __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, uint32_t m,
-                                               uint32_t *cost, uint32_t *npos, uint32_t *redo_c,
+                                               uint32_t *cost, uint32_t *npos,
                                                const fast_hand *h)
 {
-    /* fast_walk's sets, a word per 64 cycles: A[k] the cycles with at least k + 1 ALUs held,
-     * MU, DV, S5; st the starts per cycle */
+    /* fast_walk's sets, a word per 64 cycles: C[k] bit k of the count of ALUs held, MU, DV,
+     * S5; st the starts per cycle */
     lw_state L;
     for (int w = 0; w < LW_CLEAN0; w++)
-        L.A[0][w] = L.A[1][w] = L.A[2][w] = L.A[3][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
+        L.C[0][w] = L.C[1][w] = L.C[2][w] = L.MU[w] = L.DV[w] = L.S5[w] = 0;
     memset(L.st, 0, 64 * LW_CLEAN0);
     L.clean = LW_CLEAN0;
-    uint64_t(*A)[LWORDS] = L.A, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
+    uint64_t(*C)[LWORDS] = L.C, *MU = L.MU, *DV = L.DV, *S5 = L.S5;
     uint8_t *st = L.st;
     uint32_t rdy[NREGS] = { 0 }, wseq[NREGS];
     uint32_t *es = L.es, *ef = L.ef, *er = L.er, *ed0 = L.ed0, *ed1 = L.ed1;
@@ -793,13 +845,16 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
     uint32_t cur = 0, dec = 4, ret = 0, e = 0, n = 0;
     uint64_t p = b;
     uint32_t kb = kbit_at(cd, b);
+    const grow *rt = rows_for(m);
+    const uint8_t *km = cd->k;
+    const uint64_t Lc = cd->L;
     /* Going on from fast_walk (h): its entries 0 .. e0 - 1, decoded up to cycle h->cur, keep no
      * record but their retirement and their registers' fins (wseq NOSEQ): lw_repair cannot
      * place them again, FAST_REDO. */
     uint32_t e0 = 0;
     if (h) {
-        for (int k = 0; k < 4; k++)
-            A[k][0] = h->A[k];
+        for (int k = 0; k < 3; k++)
+            C[k][0] = h->C[k];
         MU[0] = h->MU;
         DV[0] = h->DV;
         S5[0] = h->S5;
@@ -819,7 +874,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         kb = h->kb;
     }
     for (;; n++) {
-        dins d = decode_pos(cd, p, kb, m);
+        dins d = decode_pos(cd, p, kb, m, rt);
         if (e >= ROB && er[(e - ROB) % RING] + 1 > cur) { /* entry e - 32 still live */
             cur = er[(e - ROB) % RING] + 1;
             dec = 4;
@@ -831,21 +886,32 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             rdy[d.dst] = rdy[d.src0];
             wseq[d.dst] = wseq[d.src0];
         } else {
-            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat;
+            uint32_t s = cur + 1, a = rdy[d.src0], bb = rdy[d.src1], lat = d.lat, x = e % RING;
+            /* what its ready cycle is made of, recorded before the search (fewer values live
+             * across it) */
+            eu[x] = d.units;
+            ed0[x] = wseq[d.src0];
+            ed1[x] = wseq[d.src1];
+            erd[x] = s;
+            ea[x] = a;
+            eb[x] = bb;
             s = s > a ? s : a;
             s = s > bb ? s : bb;
             /* the first cycle from s with a start slot and the units, a word at a time */
             uint32_t un = d.units;
-            const uint64_t *Af = A[(un & 2) ? 2 : 3]; /* the cycles its ALUs do not fit */
             for (;;) {
-                if (s + lat > LONG_CYCLES)
-                    return FAST_RANGE;
                 uint32_t y = s / 64;
-                if (EXEC_UNLIKELY(y + 2 >= L.clean)) /* the words of s and of any fin from it */
+                /* the words of s and of any fin from it (lat <= 100), zeroed; a start past the
+                 * range (no word left for its fin) is FAST_RANGE */
+                if (EXEC_UNLIKELY(y + 2 >= L.clean)) {
+                    if (y + 2 >= LWORDS)
+                        return FAST_RANGE;
                     lw_zero(&L, y + 2);
-                uint64_t full = un ? Af[y] : 0;
-                if (EXEC_UNLIKELY(un & 0xF0))
-                    full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
+                }
+                uint64_t full = un ? C[2][y] : 0; /* 4 ALUs held (at least 3: two) */
+                if (EXEC_UNLIKELY(un & 0xF2))
+                    full |= ((un & 2) ? C[1][y] & C[0][y] : 0) | ((un & 0x10) ? MU[y] : 0) |
+                            ((un & 0x40) ? DV[y] : 0);
                 uint64_t cand = ~(full | S5[y]) & (~UINT64_C(0) << (s % 64));
                 if (cand) {
                     s = 64 * y + (uint32_t)__builtin_ctzll(cand);
@@ -855,58 +921,21 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
             }
             if (++st[s] == 5)
                 S5[s / 64] |= UINT64_C(1) << (s % 64);
-            uint32_t f = s + lat, x = e % RING;
+            uint32_t f = s + lat;
             ret = ret > f + 1 ? ret : f + 1;
             es[x] = s;
             ef[x] = f;
             er[x] = ret;
-            eu[x] = d.units;
-            ed0[x] = wseq[d.src0];
-            ed1[x] = wseq[d.src1];
-            erd[x] = cur + 1;
-            ea[x] = a;
-            eb[x] = bb;
             if (un) {
-                uint64_t bad = 0;
-                /* the words of [s, f): M the bits of word y, `left` cycles from its bit sh */
-                uint32_t y = s / 64, sh = s % 64, left = lat; /* lat >= 1: units held */
-                for (;; y++) {
-                    uint64_t M = (~UINT64_C(0) >> (64 - (left < 64 ? left : 64))) << sh;
-                    uint64_t a0 = A[0][y], a1 = A[1][y], a2 = A[2][y], a3 = A[3][y];
-                    if (EXEC_UNLIKELY(un & 0xF2)) { /* two ALUs, MUL, DIV */
-                        uint64_t full = (un & 2) ? a2 : a3;
-                        full |= ((un & 0x10) ? MU[y] : 0) | ((un & 0x40) ? DV[y] : 0);
-                        bad |= full & M;
-                        if (un & 2) { /* the first of two */
-                            a3 |= a2 & M;
-                            a2 |= a1 & M;
-                            a1 |= a0 & M;
-                            a0 |= M;
-                        }
-                        MU[y] |= (un & 0x10) ? M : 0;
-                        DV[y] |= (un & 0x40) ? M : 0;
-                    } else {
-                        bad |= a3 & M;
-                    }
-                    A[3][y] = a3 | (a2 & M); /* one ALU more (after the second's above) */
-                    A[2][y] = a2 | (a1 & M);
-                    A[1][y] = a1 | (a0 & M);
-                    A[0][y] = a0 | M;
-                    if (left <= 64 - sh)
-                        break;
-                    left -= 64 - sh;
-                    sh = 0;
-                }
+                uint64_t bad = lw_add(&L, un, s, lat);
                 int rr = 0;
                 if (bad) {
                     rr = lw_repair(&L, e, e0, rdy, wseq, &ret);
                     if (rr < 0)
                         return FAST_RANGE;
                 }
-                if (bad && !rr) {
-                    *redo_c = cur;
+                if (bad && !rr)
                     return FAST_REDO;
-                }
             }
             rdy[d.dst] = f;
             wseq[d.dst] = e;
@@ -914,7 +943,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
         }
         if (d.flags & D_LAST)
             break;
-        p = draft_step(cd, p, &kb);
+        p = draft_step_k(km, Lc, p, &kb);
     }
     uint32_t cyc = ret + 1;
     *cost = cyc > 4 ? cyc - 3 : 1;
@@ -927,6 +956,7 @@ __attribute__((noinline)) static int long_walk(const exec_code *cd, uint64_t b, 
 /* The block's positions in order, decoded one at a time as the simulation takes them. */
 typedef struct walk {
     const exec_code *cd;
+    const grow *rt; /* rows_for(m) */
     uint32_t m;
     uint32_t kb;    /* k at p */
     uint64_t p;     /* the position of the next record */
@@ -939,8 +969,8 @@ static inline __attribute__((always_inline)) dins walk_pos(const walk *w, bool d
 {
     const exec_code *cd = w->cd;
     if (draft)
-        return decode_pos(cd, w->p, w->kb, w->m);
-    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m);
+        return decode_pos(cd, w->p, w->kb, w->m, w->rt);
+    dins d = decode_pos(cd, w->p, kbit_at(cd, w->p), w->m, w->rt);
     d.flags = (uint8_t)((d.flags & D_MOVE) | (exec_block_last(cd, w->p) ? D_LAST : 0));
     return d;
 }
@@ -1156,19 +1186,19 @@ __attribute__((noinline)) static uint32_t sim_other(walk *w) { return sim_block(
 __attribute__((noinline)) static uint32_t slow_cost(const exec_code *cd, uint64_t b, uint32_t m,
                                                     int rc, uint32_t *npos, const fast_hand *h)
 {
-    uint32_t cost, n = 0, redo_c = 0;
+    uint32_t cost, n = 0;
     if (rc == FAST_RANGE) {
-        rc = long_walk(cd, b, m, &cost, &n, &redo_c, h);
-        if (rc == FAST_REDO) /* the simulation from cycle 0 is cheaper than placing from the
-                              * start when the overflow's decode cycle is that early */
-            rc = redo_c <= REDO_SIM ? FAST_ORDER : long_walk(cd, b, m, &cost, &n, &redo_c, NULL);
+        rc = long_walk(cd, b, m, &cost, &n, h);
+        if (rc == FAST_REDO) /* placing from the start is cheaper than simulating, even when
+                              * the overflow's decode cycle is early */
+            rc = long_walk(cd, b, m, &cost, &n, NULL);
         if (rc == FAST_OK) {
             if (npos)
                 *npos = n;
             return cost;
         }
     }
-    walk w = { cd, m, kbit_at(cd, b), b, 0 };
+    walk w = { cd, rows_for(m), m, kbit_at(cd, b), b, 0 };
     cost = (cd->profile == JAVM_PROFILE_JAM_DRAFT ? sim_draft : sim_other)(&w);
     if (npos)
         *npos = w.total;
@@ -1186,7 +1216,10 @@ uint32_t exec_draft_block_cost(const exec_code *cd, uint64_t b, uint32_t m, uint
                 *npos = n;
             return cost;
         }
-        return slow_cost(cd, b, m, rc, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
+        /* past fast_walk's range: long_walk from the hand-over; a younger entry over an older
+         * one's start (FAST_ORDER): long_walk from the start, whose repair places the
+         * entries again (cheaper than the simulation from cycle 0, even on short blocks) */
+        return slow_cost(cd, b, m, FAST_RANGE, npos, rc == FAST_RANGE && h.ok ? &h : NULL);
     }
     return slow_cost(cd, b, m, FAST_ORDER, npos, NULL);
 }
