@@ -378,6 +378,8 @@ static int delta_apply(javm_cache *c, cache_delta *d, util_table *runs)
 int cache_pages_flush(javm_cache *c)
 {
     int rc = JAVM_OK;
+    if (c->chunk_delta.count == 0 && c->run_delta.count == 0)
+        return JAVM_OK; /* no format-3 Data written or deleted */
     /* chunks first: a chunk written or deleted changes its runs' counts */
     for (size_t i = 0; i < util_table_cap(&c->chunk_delta) && rc == JAVM_OK; i++) {
         cache_delta *d = util_table_at(&c->chunk_delta, i);
