@@ -268,18 +268,26 @@ static void test_chunks_shared_released_recounted(void **state)
     javm_store_close(s);
 }
 
+/* A new in-memory store holding data_of(alt) (its hash in *h), committed, no cache open. */
+static javm_store *stored_data_of(uint64_t alt, javm_hash *h)
+{
+    javm_store *s;
+    javm_cache *c;
+    assert_int_equal(javm_store_mem_new(&s), JAVM_OK);
+    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+    assert_int_equal(javm_cache_put_owned(c, data_of(alt), h), JAVM_OK);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    javm_cache_close(c);
+    return s;
+}
+
 static void test_damaged_and_missing_runs(void **state)
 {
     (void)state;
-    javm_store *s;
     javm_cache *c;
     char hex[65];
-    assert_int_equal(javm_store_mem_new(&s), JAVM_OK);
-    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
     javm_hash h, k;
-    assert_int_equal(javm_cache_put_owned(c, data_of(5), &h), JAVM_OK);
-    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
-    javm_cache_close(c);
+    javm_store *s = stored_data_of(5, &h);
     javm_hash_to_hex(&h, hex);
 
     /* one byte of run 2 flipped */
@@ -322,15 +330,10 @@ static void test_damaged_and_missing_runs(void **state)
 static void test_damaged_and_missing_chunks(void **state)
 {
     (void)state;
-    javm_store *s;
     javm_cache *c;
     char hex[65];
-    assert_int_equal(javm_store_mem_new(&s), JAVM_OK);
-    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
     javm_hash h, k;
-    assert_int_equal(javm_cache_put_owned(c, data_of(5), &h), JAVM_OK);
-    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
-    javm_cache_close(c);
+    javm_store *s = stored_data_of(5, &h);
     javm_hash_to_hex(&h, hex);
     uint32_t rc;
     javm_key dk = javm_key_of_hash(&h);
