@@ -92,10 +92,6 @@ void javm_memory_reset(javm_memory *m)
 
 /* ---- layers: build_entry's layout, resolved page by page on first use ------------------ */
 
-/* The state and source an untouched page (state byte 0) has through the layers: the
- * permission of the last permission layer over it, and, when mapped, the source of the
- * content layer over it (a lazily mapped page) or none (a zero page). Untouched pages are
- * zero in the contents, so a page no layer maps reads as before. */
 /* The source pointer of page k of a content layer (NULL: zeros). */
 static const uint8_t *layer_item(const exec_layer *l, uint64_t k)
 {
@@ -108,6 +104,10 @@ static const uint8_t *layer_item(const exec_layer *l, uint64_t k)
     return s;
 }
 
+/* The state and source an untouched page (state byte 0) has through the layers: the
+ * permission of the last permission layer over it, and, when mapped, the source of the
+ * content layer over it (a lazily mapped page) or none (a zero page). Untouched pages are
+ * zero in the contents, so a page no layer maps reads as before. */
 static uint8_t layered(const javm_memory *m, uint32_t pg, const uint8_t **src)
 {
     uint8_t perm = 0;
