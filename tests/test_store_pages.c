@@ -7,7 +7,8 @@
  * writes one chunk and one run; releasing a Data releases what only it named; gc recounts a
  * wrong count; fsck reports a missing chunk or run and a wrong count; a damaged run or chunk is
  * STORE_CORRUPT naming the Data; a Data with a Missing page is still written in format 2; a
- * store of format 1 is read and becomes format 3 at its first such record. On the in-memory
+ * store of format 1 is read and becomes format 3 at its first such record; Data written and
+ * released in one commit cancel their shared chunks, however they pair. On the in-memory
  * store (the cache does all of it: every store that keeps counts is written so). */
 #include "cap_fixtures.h"
 #include "cap/cap.h"
@@ -268,6 +269,90 @@ static void test_chunks_shared_released_recounted(void **state)
     javm_store_close(s);
 }
 
+/* A Data of n Loaded pages, page i as in data_of(NPAGES). */
+static javm_cap *data_n(uint64_t n)
+{
+    javm_cap *d;
+    uint8_t page[JAVM_PAGE_SIZE];
+    assert_int_equal(javm_data_new_paged(n * JAVM_PAGE_SIZE, &d), JAVM_OK);
+    for (uint64_t i = 0; i < n; i++) {
+        page_of(i, 1, page);
+        assert_int_equal(javm_data_page_load(d, i, page), JAVM_OK);
+    }
+    return d;
+}
+
+static void drop(javm_cache *c, const javm_hash *h)
+{
+    javm_key k = javm_key_of_hash(h);
+    assert_int_equal(javm_cache_decref(c, &k), JAVM_OK);
+}
+
+/* Data written and Data released in one commit (as settle's post-instance replaces the one it
+ * was derived from): the counts of their chunks cancel where they hold the same chunk, in
+ * whichever pairs the commit matches them, or none when their chunk counts differ. */
+static void test_replaced_in_one_commit(void **state)
+{
+    (void)state;
+    javm_store *s;
+    javm_cache *c;
+    assert_int_equal(javm_store_mem_new(&s), JAVM_OK);
+    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+    javm_hash x, y, x2, y2, z, k;
+    assert_int_equal(javm_cache_put_owned(c, data_of(NPAGES), &x), JAVM_OK);
+    assert_int_equal(javm_cache_put_owned(c, data_of(100), &y), JAVM_OK);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+
+    /* two of one size replaced by two of that size: each differs in one chunk */
+    assert_int_equal(javm_cache_put_owned(c, data_of(37), &x2), JAVM_OK);
+    assert_int_equal(javm_cache_put_owned(c, data_of(101), &y2), JAVM_OK);
+    drop(c, &x);
+    drop(c, &y);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    census a = take_census(s);
+    assert_int_equal(a.data_chunks, 2);
+    assert_int_equal(a.chunks, 5); /* chunk 0 twice, chunk 1 twice, chunk 2 */
+    assert_int_equal(a.runs, NRUNS + 2);
+    chunk_key(NPAGES, 0, &k);
+    assert_int_equal(stored_count(s, &k), 1);
+    chunk_key(NPAGES, 1, &k);
+    assert_int_equal(stored_count(s, &k), 1);
+    chunk_key(NPAGES, 2, &k);
+    assert_int_equal(stored_count(s, &k), 2);
+    chunk_key(37, 0, &k);
+    assert_int_equal(stored_count(s, &k), 1);
+    chunk_key(101, 1, &k);
+    assert_int_equal(stored_count(s, &k), 1);
+    chunk_key(100, 1, &k);
+    assert_false(stored(s, &k));
+    run_key(100, 6, &k);
+    assert_false(stored(s, &k));
+    assert_int_equal(fsck(s).n, 0);
+
+    /* both replaced by a Data of two chunks, the first of which y2 holds */
+    assert_int_equal(javm_cache_put_owned(c, data_n(CAP_CHUNK_PAGES + 6), &z), JAVM_OK);
+    drop(c, &x2);
+    drop(c, &y2);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    census b = take_census(s);
+    assert_int_equal(b.data_chunks, 1);
+    assert_int_equal(b.chunks, 2);
+    assert_int_equal(b.runs, 5);
+    chunk_key(NPAGES, 0, &k);
+    assert_int_equal(stored_count(s, &k), 1);
+    assert_int_equal(fsck(s).n, 0);
+    javm_cache_close(c);
+    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+    const javm_cap *zc = javm_cache_get_hash(c, &z);
+    assert_non_null(zc);
+    assert_int_equal(zc->data.n_pages, CAP_CHUNK_PAGES + 6);
+    drop(c, &z);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    assert_int_equal(take_census(s).records, 0);
+    javm_cache_close(c);
+    javm_store_close(s);
+}
+
 /* A new in-memory store holding data_of(alt) (its hash in *h), committed, no cache open. */
 static javm_store *stored_data_of(uint64_t alt, javm_hash *h)
 {
@@ -487,6 +572,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunks_shared_released_recounted),
+        cmocka_unit_test(test_replaced_in_one_commit),
         cmocka_unit_test(test_damaged_and_missing_runs),
         cmocka_unit_test(test_damaged_and_missing_chunks),
         cmocka_unit_test(test_format2_beside_format3),

@@ -134,6 +134,14 @@ typedef struct cache_delta {
     javm_hash h;
 } cache_delta;
 
+/* A Data record of format 3 written (d) or deleted (keys: its chunk keys, a copy) by the
+ * commit: ceil(n_pages / 64) chunks (javm_cache.puts, dels). */
+typedef struct cache_chunks_rec {
+    uint64_t nc;
+    const javm_data *d;
+    uint8_t *keys;
+} cache_chunks_rec;
+
 struct javm_cache {
     javm_store *store;
     cache_tab blobs;
@@ -160,6 +168,11 @@ struct javm_cache {
      * at its end, so that a Data derived from the one it replaces costs the chunks and runs
      * that differ, not one count per chunk of each */
     util_table chunk_delta, run_delta;
+    /* The commit's Data records of format 3, written (borrowed: alive until the commit's end)
+     * and deleted (their chunk keys copied), paired at its end so that a Data and the one it
+     * was derived from cancel chunk by chunk without a count change each (pages.c) */
+    cache_chunks_rec *puts, *dels;
+    size_t n_puts, cap_puts, n_dels, cap_dels;
 
     cache_name *names;
     size_t n_names, cap_names;
@@ -237,8 +250,9 @@ int cache_write_dirty(javm_cache *c);
  * CAP_RECORD_DATA_REFS record (one with Missing pages), on a store that keeps counts. */
 bool cache_by_chunks(const javm_cache *c, const javm_cap *cap);
 bool cache_by_ref(const javm_cache *c, const javm_cap *cap);
-/* Inside the transaction: the CAP_RECORD_DATA_CHUNKS record of blob h (Data d), +1 on each of
- * its chunks (written at the flush if new); the store's format becomes 3 with it. */
+/* Inside the transaction: the CAP_RECORD_DATA_CHUNKS record of blob h (Data d, which must
+ * stay alive and unchanged until the flush), +1 on each of its chunks at the flush (written
+ * then if new); the store's format becomes 3 with it. */
 int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d);
 /* At the end of the commit's writes: the chunk and run count changes applied, the records of
  * new chunks and runs written and of those no longer named deleted. The changes are dropped
@@ -249,8 +263,9 @@ void cache_pages_discard(javm_cache *c, bool keep);
 /* Inside the transaction: +1 on each Loaded page of d, writing the pages not yet stored; the
  * store's format becomes 2 with it. */
 int cache_pages_ref(javm_cache *c, const javm_data *d);
-/* Inside the transaction, before blob h's record is deleted: -1 on each page it names (none
- * unless it is a CAP_RECORD_DATA_REFS record), deleting those no longer named. */
+/* Inside the transaction, before blob h's record is deleted: -1 on each page it names when it
+ * is a CAP_RECORD_DATA_REFS record, deleting those no longer named; -1 on each chunk it
+ * names at the flush when it is a CAP_RECORD_DATA_CHUNKS record. */
 int cache_pages_release(javm_cache *c, const javm_hash *h);
 /* Fills a decoded CAP_RECORD_DATA_CHUNKS record's chunks from their chunk records, then the
  * by-hash pages (of those or of a CAP_RECORD_DATA_REFS record) of blob h from their runs, each

@@ -18,6 +18,7 @@
 
 #include "cache/cache.h"
 #include "store/store.h"
+#include "util/grow.h"
 #include "util/table.h"
 
 static const uint8_t key_format[] = "format";
@@ -181,7 +182,8 @@ static int delta_add(util_table *t, const javm_hash *h, int64_t d, javm_chunk *c
     return JAVM_OK;
 }
 
-/* Empties t, its array kept for the next commit (freed with keep false). */
+/* Empties t, its array kept for the next commit when keep is true and it is small (a large
+ * one, grown by a commit of many chunks, would cost its size to empty at every commit). */
 static void delta_clear(util_table *t, bool keep)
 {
     for (size_t i = 0; t->count && i < util_table_cap(t); i++) {
@@ -189,7 +191,7 @@ static void delta_clear(util_table *t, bool keep)
         if (util_table_used(s))
             cap_chunk_unref(s->chunk);
     }
-    if (keep)
+    if (keep && util_table_cap(t) <= 64)
         util_table_clear(t);
     else
         util_table_free(t);
@@ -199,6 +201,24 @@ void cache_pages_discard(javm_cache *c, bool keep)
 {
     delta_clear(&c->chunk_delta, keep);
     delta_clear(&c->run_delta, keep);
+    for (size_t i = 0; i < c->n_dels; i++)
+        free(c->dels[i].keys);
+    c->n_puts = c->n_dels = 0;
+    if (!keep) {
+        free(c->puts);
+        free(c->dels);
+        c->puts = c->dels = NULL;
+        c->cap_puts = c->cap_dels = 0;
+    }
+}
+
+/* Appends r to the commit's list *l (of *n, capacity *cap). */
+static int rec_push(cache_chunks_rec **l, size_t *n, size_t *cap, cache_chunks_rec r)
+{
+    if (util_grow((void **)l, cap, *n + 1, sizeof **l, 8))
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    (*l)[(*n)++] = r;
+    return JAVM_OK;
 }
 
 /* The slots of chunk j of a Data of np pages. */
@@ -218,48 +238,104 @@ int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d)
     rec[0] = CAP_RECORD_DATA_CHUNKS;
     cap_put_u64(rec + 1, d->size);
     cap_put_u32(rec + 9, (uint32_t)d->n_pages);
-    int rc = JAVM_OK;
-    for (uint64_t j = 0; j < nc && rc == JAVM_OK; j++) {
+    for (uint64_t j = 0; j < nc; j++) {
         javm_chunk *ch = d->chunks[j];
-        uint8_t *k = rec + 13 + j * 32;
-        unsigned n = chunk_slots(d->n_pages, j);
         if (ch && !ch->keyed) { /* its record's hash, once: a chunk shared unchanged keeps it */
-            size_t cl = cap_chunk_record(ch, n, chunk_rec);
+            size_t cl = cap_chunk_record(ch, chunk_slots(d->n_pages, j), chunk_rec);
             if (cl)
                 javm_blake2b(chunk_rec, cl, &ch->key);
             else
                 memset(ch->key.b, 0, 32);
             ch->keyed = true;
         }
-        if (!ch || cap_all_zero(ch->key.b, 32)) {
-            memset(k, 0, 32);
-            continue;
-        }
-        memcpy(k, ch->key.b, 32);
-        rc = delta_add(&c->chunk_delta, &ch->key, 1, ch, n, 0);
+        if (ch)
+            memcpy(rec + 13 + j * 32, ch->key.b, 32);
+        else
+            memset(rec + 13 + j * 32, 0, 32);
     }
-    if (rc == JAVM_OK)
-        rc = c->store->vtbl->put(c->store, JAVM_TABLE_BLOBS, h->b, 32, rec, len);
+    int rc = c->store->vtbl->put(c->store, JAVM_TABLE_BLOBS, h->b, 32, rec, len);
     free(rec);
+    if (rc == JAVM_OK)
+        rc = rec_push(&c->puts, &c->n_puts, &c->cap_puts, (cache_chunks_rec){ nc, d, NULL });
     return rc == JAVM_OK ? raise_format(c, 3) : rc;
 }
 
-/* The chunk keys of a CAP_RECORD_DATA_CHUNKS record, each -1 (a record that does not parse is
- * fsck's to report, as a broken one of format 2). */
+/* The chunk keys of a CAP_RECORD_DATA_CHUNKS record, kept for the flush (a record that does
+ * not parse is fsck's to report, as a broken one of format 2). */
 static int chunks_release(javm_cache *c, const uint8_t *v, size_t vlen)
 {
     if (vlen < 13)
         return JAVM_OK;
     uint64_t np = cap_get_u32(v + 9), nc = cap_chunk_count(np);
-    if (vlen != 13 + nc * 32)
+    if (vlen != 13 + nc * 32 || nc == 0)
         return JAVM_OK;
+    uint8_t *keys = malloc((size_t)nc * 32);
+    if (!keys)
+        return CAP_ERR(JAVM_ERR_ALLOC);
+    memcpy(keys, v + 13, (size_t)nc * 32);
+    int rc = rec_push(&c->dels, &c->n_dels, &c->cap_dels, (cache_chunks_rec){ nc, NULL, keys });
+    if (rc)
+        free(keys);
+    return rc;
+}
+
+/* -1 on chunk key k (32 bytes; none for zeros, a chunk of Empty pages). */
+static int chunk_drop(javm_cache *c, const uint8_t *k)
+{
+    javm_hash h;
+    if (cap_all_zero(k, 32))
+        return JAVM_OK;
+    memcpy(h.b, k, 32);
+    return delta_add(&c->chunk_delta, &h, -1, NULL, 0, 0);
+}
+
+/* -1 on each chunk of deleted record r. */
+static int dels_count(javm_cache *c, const cache_chunks_rec *r)
+{
     int rc = JAVM_OK;
-    for (uint64_t j = 0; j < nc && rc == JAVM_OK; j++) {
-        javm_hash k;
-        memcpy(k.b, v + 13 + j * 32, 32);
-        if (!cap_all_zero(k.b, 32))
-            rc = delta_add(&c->chunk_delta, &k, -1, NULL, 0, 0);
+    for (uint64_t j = 0; j < r->nc && rc == JAVM_OK; j++)
+        rc = chunk_drop(c, r->keys + j * 32);
+    return rc;
+}
+
+static int by_chunk_count(const void *a, const void *b)
+{
+    uint64_t x = ((const cache_chunks_rec *)a)->nc, y = ((const cache_chunks_rec *)b)->nc;
+    return (x > y) - (x < y);
+}
+
+/* The count changes of the commit's Data records on their chunks: +1 on each chunk of a
+ * written one, -1 on each of a deleted one. A written record is paired with a deleted one of
+ * as many chunks (both lists sorted by it), and a chunk key the two hold at the same place
+ * cancels there: a Data derived from the one it replaces (settle) changes the counts of the
+ * chunks that differ, not two of every chunk. Any pairing is correct, as +1 and -1 on one key
+ * cancel in the table too. */
+static int chunks_count(javm_cache *c)
+{
+    qsort(c->puts, c->n_puts, sizeof *c->puts, by_chunk_count);
+    qsort(c->dels, c->n_dels, sizeof *c->dels, by_chunk_count);
+    size_t k = 0;
+    int rc = JAVM_OK;
+    for (size_t i = 0; i < c->n_puts && rc == JAVM_OK; i++) {
+        const javm_data *d = c->puts[i].d;
+        uint64_t nc = c->puts[i].nc;
+        for (; k < c->n_dels && c->dels[k].nc < nc && rc == JAVM_OK; k++)
+            rc = dels_count(c, &c->dels[k]);
+        const uint8_t *old = k < c->n_dels && c->dels[k].nc == nc ? c->dels[k++].keys : NULL;
+        for (uint64_t j = 0; j < nc && rc == JAVM_OK; j++) {
+            javm_chunk *ch = d->chunks[j];
+            const uint8_t *o = old ? old + j * 32 : NULL;
+            bool named = ch && !cap_all_zero(ch->key.b, 32);
+            if (o && (named ? memcmp(o, ch->key.b, 32) == 0 : cap_all_zero(o, 32)))
+                continue;
+            if (named)
+                rc = delta_add(&c->chunk_delta, &ch->key, 1, ch, chunk_slots(d->n_pages, j), 0);
+            if (rc == JAVM_OK && o)
+                rc = chunk_drop(c, o);
+        }
     }
+    for (; k < c->n_dels && rc == JAVM_OK; k++)
+        rc = dels_count(c, &c->dels[k]);
     return rc;
 }
 
@@ -378,8 +454,9 @@ static int delta_apply(javm_cache *c, cache_delta *d, util_table *runs)
 int cache_pages_flush(javm_cache *c)
 {
     int rc = JAVM_OK;
-    if (c->chunk_delta.count == 0 && c->run_delta.count == 0)
+    if (c->n_puts == 0 && c->n_dels == 0 && c->chunk_delta.count == 0 && c->run_delta.count == 0)
         return JAVM_OK; /* no format-3 Data written or deleted */
+    rc = chunks_count(c);
     /* chunks first: a chunk written or deleted changes its runs' counts */
     for (size_t i = 0; i < util_table_cap(&c->chunk_delta) && rc == JAVM_OK; i++) {
         cache_delta *d = util_table_at(&c->chunk_delta, i);

@@ -246,6 +246,19 @@ static javm_chunk *chunk_copy(const javm_chunk *s)
     return c;
 }
 
+/* d->top of a Data of nc > 1 chunks: the Merkle levels above the chunks (cap_bmt_total(nc)
+ * hashes, level 6 first: the chunks' nodes as the Data last saw them), then one bit a chunk
+ * set by cap_data_page_mut: the chunks changed since, the only ones the next root looks at. */
+static size_t top_bytes(uint64_t nc)
+{
+    return (size_t)cap_bmt_total(nc) * sizeof(javm_hash) + (size_t)(nc + 63) / 64 * sizeof(uint64_t);
+}
+
+static uint64_t *top_stale(const javm_data *d, uint64_t nc)
+{
+    return (uint64_t *)(void *)(d->top + cap_bmt_total(nc));
+}
+
 javm_page *cap_data_page_mut(javm_data *d, uint64_t i)
 {
     javm_chunk **slot = &d->chunks[i >> CAP_CHUNK_SHIFT], *c = *slot;
@@ -262,6 +275,10 @@ javm_page *cap_data_page_mut(javm_data *d, uint64_t i)
     }
     c->dirty |= UINT64_C(1) << (i & (CAP_CHUNK_PAGES - 1));
     c->keyed = c->checked = false;
+    if (d->top) {
+        uint64_t j = i >> CAP_CHUNK_SHIFT;
+        top_stale(d, cap_chunk_count(d->n_pages))[j / 64] |= UINT64_C(1) << (j % 64);
+    }
     return &c->pages[i & (CAP_CHUNK_PAGES - 1)];
 }
 
@@ -311,7 +328,7 @@ int cap_data_derive(javm_chunk *const *chunks, uint64_t n_pages, uint64_t n_miss
             cap_chunk_ref(chunks[j]);
     c->data.n_missing = n_missing;
     if (top && nc > 1) { /* a cache: without it the first hash rebuilds it */
-        size_t t = (size_t)cap_bmt_total(nc) * sizeof(javm_hash);
+        size_t t = top_bytes(nc);
         if ((c->data.top = malloc(t)) != NULL)
             memcpy(c->data.top, top, t);
     }
@@ -374,6 +391,18 @@ static void chunk_node(javm_chunk *c, unsigned n, unsigned level, javm_hash *out
     c->node_level = (uint8_t)level;
 }
 
+/* The first chunk marked in stale (of nc bits) from word *w on, its bit cleared; nc if none. */
+static uint64_t next_stale(uint64_t *stale, uint64_t nc, uint64_t *w)
+{
+    for (; *w < (nc + 63) / 64; (*w)++)
+        if (stale[*w]) {
+            uint64_t j = *w * 64 + (uint64_t)__builtin_ctzll(stale[*w]);
+            stale[*w] &= stale[*w] - 1;
+            return j;
+        }
+    return nc;
+}
+
 int cap_data_pages_root(const javm_data *cd, javm_hash *root, uint64_t *hashed)
 {
     javm_data *d = (javm_data *)(uintptr_t)cd; /* only the caches change */
@@ -392,10 +421,13 @@ int cap_data_pages_root(const javm_data *cd, javm_hash *root, uint64_t *hashed)
     size_t k = 0;
     bool fresh = !d->top;
     if (nc > 1 && fresh) {
-        if (!(d->top = malloc((size_t)cap_bmt_total(nc) * sizeof(javm_hash))))
+        if (!(d->top = calloc(1, top_bytes(nc))))
             return CAP_ERR(JAVM_ERR_ALLOC);
     }
-    for (uint64_t j = 0; j < nc; j++) {
+    uint64_t *stale = nc > 1 ? top_stale(d, nc) : NULL, w = 0;
+    /* every chunk for a new top, else those changed since it was last brought up to date */
+    for (uint64_t j = fresh ? 0 : next_stale(stale, nc, &w); j < nc;
+         j = fresh ? j + 1 : next_stale(stale, nc, &w)) {
         unsigned n = j + 1 < nc ? CAP_CHUNK_PAGES : (unsigned)(np - j * CAP_CHUNK_PAGES);
         if (d->chunks[j]) {
             chunk_node(d->chunks[j], n, level, &node, hashed);
