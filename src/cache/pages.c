@@ -312,8 +312,10 @@ static int by_chunk_count(const void *a, const void *b)
  * cancel in the table too. */
 static int chunks_count(javm_cache *c)
 {
-    qsort(c->puts, c->n_puts, sizeof *c->puts, by_chunk_count);
-    qsort(c->dels, c->n_dels, sizeof *c->dels, by_chunk_count);
+    if (c->n_puts > 1)
+        qsort(c->puts, c->n_puts, sizeof *c->puts, by_chunk_count);
+    if (c->n_dels > 1)
+        qsort(c->dels, c->n_dels, sizeof *c->dels, by_chunk_count);
     size_t k = 0;
     int rc = JAVM_OK;
     for (size_t i = 0; i < c->n_puts && rc == JAVM_OK; i++) {
