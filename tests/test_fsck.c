@@ -77,6 +77,17 @@ static void test_clean(void **state)
     assert_int_equal(st.files, 1);
     assert_int_equal(st.unreachable, 0);
     javm_store_close(w.store);
+    /* a store with no blob at all, only its meta records (UBSan: no qsort of a NULL array) */
+    javm_store *empty;
+    javm_cache *c;
+    assert_int_equal(javm_store_mem_new(&empty), JAVM_OK);
+    assert_int_equal(javm_cache_open(empty, &c), JAVM_OK);
+    assert_int_equal(javm_commit(c, NULL), JAVM_OK);
+    javm_cache_close(c);
+    s = seen_fsck(empty, &st);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(st.blobs, 0);
+    javm_store_close(empty);
 }
 
 static void test_damage(void **state)

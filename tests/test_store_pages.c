@@ -472,6 +472,84 @@ static void test_damaged_and_missing_chunks(void **state)
 /* A Data with a Missing page is written in format 2 (its pages by hash, in runs counted by the
  * Data record) beside format-3 Data that share its runs; both read back, each release takes
  * off its own counts, and gc's recount agrees. */
+/* A chunk record whose slot count is out of range (0, or over 64: 255 slots of 33 bytes)
+ * under a chunk's key: refused as not a chunk record by a load, gc's recount and the release
+ * that reads it back (never read past the chunk's 64 slots); a chunk record of another chunk
+ * under its key: refused by a load, its hash not being its key. */
+static void test_chunk_record_out_of_range(void **state)
+{
+    (void)state;
+    enum { BIG = 2 + 255 * 33 };
+    uint8_t *bad = malloc(BIG);
+    assert_non_null(bad);
+    bad[0] = CAP_RECORD_CHUNK;
+    bad[1] = 255;
+    for (size_t i = 0; i < 255; i++) {
+        bad[2 + 33 * i] = 1;
+        memset(bad + 3 + 33 * i, (int)(i % 250) + 1, 32);
+    }
+    javm_chunk *ch = cap_chunk_new();
+    assert_non_null(ch);
+    assert_int_equal(cap_chunk_from_record(bad, BIG, 255, ch), JAVM_ERR_NON_CANONICAL);
+    const uint8_t none[2] = { CAP_RECORD_CHUNK, 0 };
+    assert_int_equal(cap_chunk_from_record(none, 2, 0, ch), JAVM_ERR_NON_CANONICAL);
+    cap_chunk_unref(ch);
+
+    const size_t lens[2] = { BIG, 2 };
+    for (int t = 0; t < 2; t++) {
+        javm_hash h, k;
+        javm_cache *c;
+        uint32_t rc;
+        javm_store *s = stored_data_of(5, &h);
+        javm_key dk = javm_key_of_hash(&h);
+        chunk_key(5, 1, &k);
+        if (t == 1)
+            bad[1] = 0;
+        /* the Data loaded before the damage, then released: the chunk reaches 0 and is read
+         * back for its runs */
+        assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+        assert_int_equal(javm_cache_refcount(c, &dk, &rc), JAVM_OK);
+        raw_put(s, JAVM_TABLE_BLOBS, k.b, 32, bad, lens[t]);
+        census before = take_census(s);
+        assert_int_equal(javm_cache_decref(c, &dk), JAVM_OK);
+        assert_int_equal(javm_commit(c, NULL), JAVM_ERR_STORE_CORRUPT);
+        assert_non_null(strstr(javm_store_errmsg(s), "not a chunk record"));
+        javm_cache_close(c);
+        assert_int_equal(take_census(s).records, before.records);
+        /* loaded after it, and gc's recount */
+        assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+        assert_int_equal(javm_cache_refcount(c, &dk, &rc), JAVM_ERR_STORE_CORRUPT);
+        assert_non_null(strstr(javm_store_errmsg(s), "chunk 1: not a chunk record"));
+        assert_int_equal(javm_gc(NULL, c, NULL, &h, 1), JAVM_ERR_STORE_CORRUPT);
+        assert_non_null(strstr(javm_store_errmsg(s), "not a chunk record"));
+        assert_int_equal(javm_gc(NULL, c, NULL, NULL, 0), JAVM_ERR_STORE_CORRUPT);
+        assert_non_null(strstr(javm_store_errmsg(s), "not a chunk record"));
+        assert_int_equal(take_census(s).records, before.records);
+        javm_cache_close(c);
+        javm_store_close(s);
+    }
+
+    /* chunk 0's record (of 64 slots too) under chunk 1's key */
+    javm_hash h, k0, k1;
+    javm_cache *c;
+    uint32_t rc;
+    javm_store *s = stored_data_of(5, &h);
+    javm_key dk = javm_key_of_hash(&h);
+    chunk_key(5, 0, &k0);
+    chunk_key(5, 1, &k1);
+    const uint8_t *v;
+    size_t vlen;
+    assert_int_equal(s->vtbl->get(s, JAVM_TABLE_BLOBS, k0.b, 32, &v, &vlen), JAVM_OK);
+    memcpy(bad, v, vlen);
+    raw_put(s, JAVM_TABLE_BLOBS, k1.b, 32, bad, vlen);
+    assert_int_equal(javm_cache_open(s, &c), JAVM_OK);
+    assert_int_equal(javm_cache_refcount(c, &dk, &rc), JAVM_ERR_STORE_CORRUPT);
+    assert_non_null(strstr(javm_store_errmsg(s), "chunk 1: its hash is not its key"));
+    javm_cache_close(c);
+    javm_store_close(s);
+    free(bad);
+}
+
 static void test_format2_beside_format3(void **state)
 {
     (void)state;
@@ -575,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_replaced_in_one_commit),
         cmocka_unit_test(test_damaged_and_missing_runs),
         cmocka_unit_test(test_damaged_and_missing_chunks),
+        cmocka_unit_test(test_chunk_record_out_of_range),
         cmocka_unit_test(test_format2_beside_format3),
         cmocka_unit_test(test_format1_store),
     };

@@ -591,11 +591,16 @@ static int chunks_fill(javm_store *s, const javm_hash *h, javm_data *d)
         const uint8_t *v;
         size_t vlen;
         const char *bad = NULL;
+        javm_hash kh;
         rc = s->vtbl->get(s, JAVM_TABLE_BLOBS, ch->key.b, 32, &v, &vlen);
+        if (rc == JAVM_OK) /* its key is kept in the chunk, to name it again: it must be its hash */
+            javm_blake2b(v, vlen, &kh);
         if (rc == JAVM_ERR_NOT_FOUND)
             bad = "absent";
         else if (rc == JAVM_OK && cap_chunk_from_record(v, vlen, chunk_slots(d->n_pages, j), ch) != JAVM_OK)
             bad = "not a chunk record of its slots";
+        else if (rc == JAVM_OK && memcmp(kh.b, ch->key.b, 32) != 0)
+            bad = "its hash is not its key";
         if (bad) {
             char hex[65], khex[65];
             javm_hash_to_hex(h, hex);

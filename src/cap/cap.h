@@ -87,7 +87,9 @@ typedef int (*cap_source_fn)(void *arg, const uint8_t **p, size_t *n);
  * or 0 when the chunk has no record (no Loaded page, or a Missing one). */
 size_t cap_chunk_record(const javm_chunk *c, unsigned n, uint8_t *out);
 /* Reads a chunk record of n slots (hostile input) into the Empty pages of c: Loaded pages get
- * their hash and no bytes (unfilled). JAVM_ERR_NON_CANONICAL / _TRUNCATED / _TRAILING. */
+ * their hash and no bytes (unfilled). JAVM_ERR_NON_CANONICAL / _TRUNCATED / _TRAILING; a slot
+ * count outside 1..CAP_CHUNK_PAGES is NON_CANONICAL, whether n or the record says it (a
+ * caller may pass the record's own count). */
 int cap_chunk_from_record(const uint8_t *rec, size_t len, unsigned n, javm_chunk *c);
 /* The key of run hashes[0..n) (the hashes of its pages, in order, n >= 1):
  * H(0x60 ‖ hashes), apart from every cap hash by its tag and computable from the run's bytes. */

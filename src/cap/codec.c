@@ -663,7 +663,7 @@ size_t cap_chunk_record(const javm_chunk *c, unsigned n, uint8_t *out)
 
 int cap_chunk_from_record(const uint8_t *rec, size_t len, unsigned n, javm_chunk *c)
 {
-    if (len < 2 || rec[0] != CAP_RECORD_CHUNK || rec[1] != n)
+    if (n == 0 || n > CAP_CHUNK_PAGES || len < 2 || rec[0] != CAP_RECORD_CHUNK || rec[1] != n)
         return CAP_ERR(JAVM_ERR_NON_CANONICAL);
     size_t at = 2;
     unsigned loaded = 0;

@@ -408,7 +408,8 @@ int tl_fsck(javm_store *s, tl_fsck_report report, void *arg, tl_fsck_stats *st)
     fctx f = { .s = s, .report = report, .arg = arg, .st = st };
     int rc = s->vtbl->scan(s, JAVM_TABLE_BLOBS, on_blob, &f);
     if (rc == JAVM_OK && f.rc == JAVM_OK) {
-        qsort(f.b, f.n, sizeof *f.b, cmp_blob);
+        if (f.n > 1)
+            qsort(f.b, f.n, sizeof *f.b, cmp_blob);
         rc = s->vtbl->scan(s, JAVM_TABLE_REFCOUNTS, on_refcount, &f);
     }
     for (size_t i = 0; rc == JAVM_OK && i < f.n; i++)
