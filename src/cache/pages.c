@@ -240,13 +240,14 @@ int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d)
     cap_put_u32(rec + 9, (uint32_t)d->n_pages);
     for (uint64_t j = 0; j < nc; j++) {
         javm_chunk *ch = d->chunks[j];
-        if (ch && !ch->keyed) { /* its record's hash, once: a chunk shared unchanged keeps it */
-            size_t cl = cap_chunk_record(ch, chunk_slots(d->n_pages, j), chunk_rec);
+        unsigned n = chunk_slots(d->n_pages, j);
+        if (ch && ch->key_n != n) { /* its record's hash, once: a chunk shared unchanged keeps it */
+            size_t cl = cap_chunk_record(ch, n, chunk_rec);
             if (cl)
                 javm_blake2b(chunk_rec, cl, &ch->key);
             else
                 memset(ch->key.b, 0, 32);
-            ch->keyed = true;
+            ch->key_n = (uint8_t)n;
         }
         if (ch)
             memcpy(rec + 13 + j * 32, ch->key.b, 32);

@@ -201,7 +201,8 @@ javm_chunk *cap_chunk_new(void)
     c->lv_n = 0;
     c->node_level = 0xFF;
     c->dirty = 0;
-    c->keyed = c->pending = c->checked = false;
+    c->pending = c->checked = false;
+    c->key_n = 0;
     c->n_missing = 0;
     memset(c->pages, 0, sizeof c->pages);
     return c;
@@ -232,7 +233,7 @@ static javm_chunk *chunk_copy(const javm_chunk *s)
     c->node_level = s->node_level;
     c->node = s->node;
     c->dirty = s->dirty;
-    c->keyed = s->keyed;
+    c->key_n = s->key_n;
     c->pending = s->pending;
     c->checked = s->checked;
     c->n_missing = s->n_missing;
@@ -274,7 +275,8 @@ javm_page *cap_data_page_mut(javm_data *d, uint64_t i)
         *slot = c = n;
     }
     c->dirty |= UINT64_C(1) << (i & (CAP_CHUNK_PAGES - 1));
-    c->keyed = c->checked = false;
+    c->checked = false;
+    c->key_n = 0;
     if (d->top) {
         uint64_t j = i >> CAP_CHUNK_SHIFT;
         top_stale(d, cap_chunk_count(d->n_pages))[j / 64] |= UINT64_C(1) << (j % 64);

@@ -174,7 +174,9 @@ struct javm_chunk {
     uint8_t lv_n;       /* leaves lv was built for (0: not built) */
     uint8_t node_level; /* node is lv's root paired with itself up to this level (0xFF: none) */
     uint64_t dirty;     /* leaves changed since lv was built */
-    bool keyed;         /* key is the key of the chunk's store record (cleared by a change) */
+    uint8_t key_n;      /* key is the key of the chunk's store record as the chunk of key_n
+                         * slots (0: not known; cleared by a change): the record names its
+                         * slot count, so a key is kept with the count it was made for */
     bool checked;       /* its pages pass the canonical checks of a page that is not the
                          * Data's last one, with n_missing Missing (cleared by a change) */
     uint8_t n_missing;

@@ -636,7 +636,8 @@ static void decode_chunked(reader *r, javm_data *d)
             fail(r, CAP_ERR(JAVM_ERR_ALLOC), el);
             break;
         }
-        c->keyed = c->pending = true;
+        c->pending = true;
+        c->key_n = (uint8_t)(j + 1 < nc ? CAP_CHUNK_PAGES : n - j * CAP_CHUNK_PAGES);
         c->key = k;
         d->chunks[j] = c;
     }
