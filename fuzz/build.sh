@@ -21,7 +21,12 @@ libs=($(pkg-config --libs libsodium 2>/dev/null || echo -lsodium) -llmdb -lpthre
 for t in "${targets[@]}"; do
   src="$root/fuzz/$t.c"
   [ -f "$src" ] || { echo "fuzz/build.sh: no $src" >&2; exit 2; }
+  extra=()
+  case "$t" in
+    fuzz_store_records) extra=("$root/tools/lib/fsck.c") ;; # tl_fsck (tests/support/fsck_seen.h)
+  esac
   echo "build $t" >&2
-  "$cc" "${flags[@]}" "$root"/src/*/*.c "$root/tests/ref/ref.c" "$root/tests/ref/diff.c" "$root/tests/ref/gas_ref.c" "$src" \
+  "$cc" "${flags[@]}" "$root"/src/*/*.c "$root/tests/ref/ref.c" "$root/tests/ref/diff.c" "$root/tests/ref/gas_ref.c" \
+    "${extra[@]}" "$src" \
     "${libs[@]}" -o "$root/fuzz/out/$t"
 done

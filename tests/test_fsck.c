@@ -87,6 +87,13 @@ static void test_clean(void **state)
     s = seen_fsck(empty, &st);
     assert_int_equal(s.n, 0);
     assert_int_equal(st.blobs, 0);
+    /* and a refcount then: looked up among no blobs (UBSan: no bsearch of a NULL array; found
+     * by fuzz/fuzz_store_records.c) */
+    const uint8_t key[32] = { 7 }, one[4] = { 1 };
+    assert_int_equal(store_raw_set(empty, JAVM_TABLE_REFCOUNTS, key, 32, one, 4), JAVM_OK);
+    s = seen_fsck(empty, &st);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.kinds[0], "refcount-orphan");
     javm_store_close(empty);
 }
 

@@ -40,6 +40,20 @@
 #define g_len store_file_g_len
 #include "../fuzz/fuzz_store_file.c"
 #undef LLVMFuzzerTestOneInput
+#undef fail
+#undef g_in
+#undef g_len
+
+#define LLVMFuzzerTestOneInput fuzz_store_records_one
+#define fail store_records_fail
+#define must store_records_must
+#define g_in store_records_g_in
+#define g_len store_records_g_len
+#define take store_records_take
+#define cur store_records_cur
+#define collect store_records_collect
+#include "../fuzz/fuzz_store_records.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef struct target {
     const char *name;
@@ -50,6 +64,7 @@ static const target targets[] = {
     { "fuzz_caps", fuzz_caps_one },
     { "fuzz_dispatch", fuzz_dispatch_one },
     { "fuzz_store_file", fuzz_store_file_one },
+    { "fuzz_store_records", fuzz_store_records_one },
 };
 
 /* The directory of this source file: CMake compiles it by its absolute path. */

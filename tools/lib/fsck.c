@@ -60,6 +60,8 @@ static int cmp_blob(const void *a, const void *b)
 
 static fblob *find(fctx *f, const javm_hash *h)
 {
+    if (f->n == 0)
+        return NULL; /* no blobs: f->b may be NULL, which bsearch must not be given */
     fblob k;
     k.h = *h;
     return bsearch(&k, f->b, f->n, sizeof *f->b, cmp_blob);
