@@ -18,8 +18,8 @@ case "$target" in
   fuzz_exec_diff|fuzz_jit_diff) maxlen=9000 ;;
   fuzz_caps) maxlen=16384 ;;     # room for a few Paged Data pages
   fuzz_dispatch) maxlen=1024 ;;  # at most 64 ops are read
-  fuzz_ld) maxlen=32768 ;;
-  fuzz_store_records) maxlen=1536 ;; # 2 header bytes and at most 32 edits of at most 44 bytes       # the seed ELFs are 9.7-14.4 KB: 4096 truncated every one
+  fuzz_ld) maxlen=32768 ;;       # the seed ELFs are 9.7-14.4 KB: 4096 truncated every one
+  fuzz_store_records) maxlen=1536 ;; # 2 header bytes and at most 32 edits of at most 44 bytes
   *) maxlen=4096 ;;
 esac
 # FUZZ_SEED fixes libFuzzer's random seed (CI sets it, so a red run can be reproduced).
