@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "javm.h"
+#include "fuzz_report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,12 +40,7 @@ static javm_vm *g_vm; /* one for every input (freeing a vm's memory dominated th
 
 static void fail(const char *what, int rc)
 {
-    fprintf(stderr, "fuzz_store_file: %s (%d: %s); input (%zu bytes):", what, rc,
-            javm_strerror(rc), g_len);
-    for (size_t i = 0; i < g_len && i < 256; i++)
-        fprintf(stderr, " %02x", g_in[i]);
-    fputc('\n', stderr);
-    abort();
+    fuzz_report("fuzz_store_file", what, rc, g_in, g_len);
 }
 
 static void must(int rc, const char *what)

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "javm.h"
+#include "fuzz_report.h"
 #include "cap/cap.h" /* CAP_RECORD_*: the kind bytes of format-2 and format-3 records */
 #include "support/fsck_seen.h"
 
@@ -45,12 +46,7 @@ static size_t g_len;
 
 static void fail(const char *what, int rc)
 {
-    fprintf(stderr, "fuzz_store_records: %s (%d: %s); input (%zu bytes):", what, rc,
-            javm_strerror(rc), g_len);
-    for (size_t i = 0; i < g_len && i < 256; i++)
-        fprintf(stderr, " %02x", g_in[i]);
-    fputc('\n', stderr);
-    abort();
+    fuzz_report("fuzz_store_records", what, rc, g_in, g_len);
 }
 
 static void must(int rc, const char *what)
