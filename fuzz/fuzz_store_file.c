@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "javm.h"
-#include "fuzz_report.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -150,19 +150,6 @@ static void build_template(void)
     char msg[256];
     must(javm_store_lmdb_verify(g_dir, true, msg, sizeof msg), "template walk");
     must(javm_vm_new(&g_vm, 0), "vm");
-}
-
-typedef struct cur {
-    const uint8_t *p;
-    size_t n, i;
-} cur;
-
-static unsigned take(cur *c, int bytes)
-{
-    unsigned v = 0;
-    for (int k = 0; k < bytes; k++)
-        v = v << 8 | (c->i < c->n ? c->p[c->i++] : 0);
-    return v;
 }
 
 /* Applies the input's mutations to g_buf (a copy of the template); returns the new length. */

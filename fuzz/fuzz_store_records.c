@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "javm.h"
-#include "fuzz_report.h"
+#include "fuzz_util.h"
 #include "cap/cap.h" /* CAP_RECORD_*: the kind bytes of format-2 and format-3 records */
 #include "support/fsck_seen.h"
 
@@ -137,19 +137,6 @@ static void load_all(javm_cache *c, const fixture *fx)
 }
 
 /* ---- the edits ----------------------------------------------------------------------- */
-
-typedef struct cur {
-    const uint8_t *p;
-    size_t n, i;
-} cur;
-
-static unsigned take(cur *c, int bytes)
-{
-    unsigned v = 0;
-    for (int k = 0; k < bytes; k++)
-        v = v << 8 | (c->i < c->n ? c->p[c->i++] : 0);
-    return v;
-}
 
 typedef struct recs {
     javm_table t;

@@ -49,8 +49,6 @@
 #define must store_records_must
 #define g_in store_records_g_in
 #define g_len store_records_g_len
-#define take store_records_take
-#define cur store_records_cur
 #define collect store_records_collect
 #include "../fuzz/fuzz_store_records.c"
 #undef LLVMFuzzerTestOneInput
