@@ -124,8 +124,7 @@ static void fuzz_chunked(const uint8_t *p, size_t n)
     cap_put_u32(w + 9, (uint32_t)d->n_pages);
     for (uint64_t j = 0; j < nc; j++) {
         const javm_chunk *ch = d->chunks[j];
-        unsigned slots = j + 1 < nc ? CAP_CHUNK_PAGES : (unsigned)(d->n_pages - j * CAP_CHUNK_PAGES);
-        if (ch && (ch->key_n != slots || !ch->pending || cap_all_zero(ch->key.b, 32)))
+        if (ch && (ch->key_n != cap_chunk_slots(d->n_pages, j) || !ch->pending || cap_all_zero(ch->key.b, 32)))
             fail("a chunk of a format-3 record not waiting for its record");
         if (!ch && j + 1 == nc)
             fail("a format-3 record whose last chunk is Empty was accepted");

@@ -221,13 +221,6 @@ static int rec_push(cache_chunks_rec **l, size_t *n, size_t *cap, cache_chunks_r
     return JAVM_OK;
 }
 
-/* The slots of chunk j of a Data of np pages. */
-static unsigned chunk_slots(uint64_t np, uint64_t j)
-{
-    uint64_t left = np - j * CAP_CHUNK_PAGES;
-    return left < CAP_CHUNK_PAGES ? (unsigned)left : CAP_CHUNK_PAGES;
-}
-
 int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d)
 {
     uint64_t nc = cap_chunk_count(d->n_pages);
@@ -240,7 +233,7 @@ int cache_chunks_put(javm_cache *c, const javm_hash *h, const javm_data *d)
     cap_put_u32(rec + 9, (uint32_t)d->n_pages);
     for (uint64_t j = 0; j < nc; j++) {
         javm_chunk *ch = d->chunks[j];
-        unsigned n = chunk_slots(d->n_pages, j);
+        unsigned n = cap_chunk_slots(d->n_pages, j);
         if (ch && ch->key_n != n) { /* its record's hash, once: a chunk shared unchanged keeps it */
             size_t cl = cap_chunk_record(ch, n, chunk_rec);
             if (cl)
@@ -332,7 +325,7 @@ static int chunks_count(javm_cache *c)
             if (o && (named ? memcmp(o, ch->key.b, 32) == 0 : cap_all_zero(o, 32)))
                 continue;
             if (named)
-                rc = delta_add(&c->chunk_delta, &ch->key, 1, ch, chunk_slots(d->n_pages, j), 0);
+                rc = delta_add(&c->chunk_delta, &ch->key, 1, ch, cap_chunk_slots(d->n_pages, j), 0);
             if (rc == JAVM_OK && o)
                 rc = chunk_drop(c, o);
         }
@@ -598,7 +591,8 @@ static int chunks_fill(javm_store *s, const javm_hash *h, javm_data *d)
             javm_blake2b(v, vlen, &kh);
         if (rc == JAVM_ERR_NOT_FOUND)
             bad = "absent";
-        else if (rc == JAVM_OK && cap_chunk_from_record(v, vlen, chunk_slots(d->n_pages, j), ch) != JAVM_OK)
+        else if (rc == JAVM_OK &&
+                 cap_chunk_from_record(v, vlen, cap_chunk_slots(d->n_pages, j), ch) != JAVM_OK)
             bad = "not a chunk record of its slots";
         else if (rc == JAVM_OK && memcmp(kh.b, ch->key.b, 32) != 0)
             bad = "its hash is not its key";

@@ -430,7 +430,7 @@ int cap_data_pages_root(const javm_data *cd, javm_hash *root, uint64_t *hashed)
     /* every chunk for a new top, else those changed since it was last brought up to date */
     for (uint64_t j = fresh ? 0 : next_stale(stale, nc, &w); j < nc;
          j = fresh ? j + 1 : next_stale(stale, nc, &w)) {
-        unsigned n = j + 1 < nc ? CAP_CHUNK_PAGES : (unsigned)(np - j * CAP_CHUNK_PAGES);
+        unsigned n = cap_chunk_slots(np, j);
         if (d->chunks[j]) {
             chunk_node(d->chunks[j], n, level, &node, hashed);
         } else {
@@ -961,7 +961,7 @@ bool cap_data_is_canonical(const javm_data *d)
     for (uint64_t j = 0; j < nc; j++) {
         javm_chunk *c = d->chunks[j];
         bool last_chunk = j + 1 == nc;
-        unsigned n = last_chunk ? (unsigned)(d->n_pages - j * CAP_CHUNK_PAGES) : CAP_CHUNK_PAGES;
+        unsigned n = cap_chunk_slots(d->n_pages, j);
         if (!c) {
             if (last_chunk)
                 return false; /* the last page is Empty */

@@ -191,6 +191,13 @@ static inline uint64_t cap_chunk_count(uint64_t n_pages)
 {
     return (n_pages + CAP_CHUNK_PAGES - 1) >> CAP_CHUNK_SHIFT;
 }
+/* The page slots of chunk j (< cap_chunk_count(n_pages)) of a Data of n_pages pages: 64, or
+ * the rest for the last chunk. */
+static inline unsigned cap_chunk_slots(uint64_t n_pages, uint64_t j)
+{
+    uint64_t left = n_pages - j * CAP_CHUNK_PAGES;
+    return left < CAP_CHUNK_PAGES ? (unsigned)left : CAP_CHUNK_PAGES;
+}
 /* A new chunk of Empty pages (refs 1), NULL on allocation failure. */
 javm_chunk *cap_chunk_new(void);
 void cap_chunk_ref(javm_chunk *c);

@@ -637,7 +637,7 @@ static void decode_chunked(reader *r, javm_data *d)
             break;
         }
         c->pending = true;
-        c->key_n = (uint8_t)(j + 1 < nc ? CAP_CHUNK_PAGES : n - j * CAP_CHUNK_PAGES);
+        c->key_n = (uint8_t)cap_chunk_slots(n, j);
         c->key = k;
         d->chunks[j] = c;
     }
